@@ -1,0 +1,52 @@
+/** The AWS target: synthesize in process, then the real terraform on the synthesized JSON. */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { synthesize } from '../../stacks/app';
+import { expiryFrom } from '../../stacks/deadman';
+import { hostCount } from '../../stacks/topology';
+import type { LoadedConfig } from '../adapters/config-file';
+import type { EnvDir } from '../adapters/env-dir';
+import type { Settings } from '../adapters/context';
+import { Terraform, requireTerraform } from '../adapters/terraform';
+import type { EnvRecord } from '../core/env-record';
+import type { ApplyProgress } from '../core/terraform-events';
+
+/** Wide enough that every instance of a 100-agent fleet is created at once: width then costs no time. */
+export function parallelismFor(hosts: number): number {
+  return Math.max(10, Math.min(200, hosts + 30));
+}
+
+export function progressText(p: ApplyProgress, verb: string): string {
+  return `${p.done}/${p.planned || '?'} resources ${verb}${p.last ? ` (${p.last})` : ''}`;
+}
+
+/** The expiry to use: the one recorded at the first `up`, unless ttlHours changed since. */
+export function expiryFor(record: EnvRecord | undefined, ttlHours: number, now: Date): string {
+  if (record && record.status !== 'down' && record.ttlHours === ttlHours) return record.expiresAt;
+  return expiryFrom(now, ttlHours);
+}
+
+export function synthAws(loaded: LoadedConfig, envDir: EnvDir, expiresAt: string, outdir = envDir.synthDir) {
+  return synthesize({ config: loaded.config, publicKey: loaded.publicKey, expiresAt }, outdir);
+}
+
+export function terraformFor(envDir: EnvDir, s: Settings, signal?: AbortSignal): Terraform {
+  return new Terraform({
+    stackDir: path.join(envDir.synthDir, 'stacks', `loadfleet-${envDir.name}`),
+    rcFile: envDir.file('terraform.rc'),
+    pluginMirror: s.pluginMirror,
+    env: s.processEnv,
+    signal,
+  });
+}
+
+export async function hasSynth(envDir: EnvDir): Promise<boolean> {
+  try {
+    await fs.access(path.join(envDir.synthDir, 'stacks', `loadfleet-${envDir.name}`, 'cdk.tf.json'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export { hostCount, requireTerraform };

@@ -1,0 +1,60 @@
+import { resolveEnv, type CommonOptions } from '../adapters/context';
+import { confirmChange } from '../adapters/prompt';
+import { runSteps } from '../adapters/progress';
+import { hasSynth, parallelismFor, progressText, requireTerraform, terraformFor } from './aws';
+import { withInterrupts } from './signals';
+
+export interface DownOptions extends CommonOptions {
+  readonly yes: boolean;
+  readonly json: boolean;
+}
+
+/** Destroys an env. Idempotent: an env that is already gone (or never came up) is a success. */
+export async function downAction(opts: DownOptions): Promise<void> {
+  const ctx = await resolveEnv(opts, false);
+  const { envDir, record } = ctx;
+  if (!record) {
+    process.stderr.write(`env "${envDir.name}" has no record in ${ctx.settings.home}: nothing to destroy here.\n`);
+    return;
+  }
+  if (record.target === 'local') {
+    const { localDown } = await import('./local');
+    await localDown(ctx, { yes: opts.yes, quiet: opts.json });
+    return;
+  }
+  if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'down' }); // refuses before anything runs
+  await requireTerraform();
+  const outputs = await envDir.readOutputs();
+  await withInterrupts(async (signal) => {
+    const tf = terraformFor(envDir, ctx.settings, signal);
+    const synthesized = await hasSynth(envDir);
+    await runSteps(
+      [
+        {
+          title: 'Confirm',
+          skip: opts.yes,
+          run: async () => confirmChange(`Destroy env ${envDir.name} (${outputs?.hosts.length ?? 'unknown number of'} hosts) in ${record.region}?`, { yes: opts.yes, verb: 'down' }),
+        },
+        { title: 'terraform init', skip: !synthesized, run: async () => tf.init() },
+        {
+          title: 'terraform destroy',
+          skip: !synthesized,
+          run: async (r) => tf.destroy(parallelismFor(outputs?.hosts.length ?? 10), (p) => r(progressText(p, 'destroyed'))),
+        },
+        {
+          title: 'Check the state is empty',
+          skip: !synthesized,
+          run: async () => {
+            const left = await tf.stateList();
+            if (left.length > 0) throw new Error(`terraform state still holds ${left.length} resources: ${left.join(', ')}`);
+          },
+        },
+      ],
+      { quiet: opts.json },
+    );
+  });
+  await envDir.removeOutputs();
+  await envDir.writeRecord({ ...record, status: 'down', updatedAt: new Date().toISOString() });
+  if (opts.json) process.stdout.write(`${JSON.stringify({ env: envDir.name, status: 'down' })}\n`);
+  else process.stdout.write(`env ${envDir.name} destroyed.\n`);
+}

@@ -1,0 +1,18 @@
+import * as path from 'node:path';
+import { resolveEnv, type CommonOptions } from '../adapters/context';
+import { expiryFor, synthAws } from './aws';
+
+export interface SynthOptions extends CommonOptions {
+  readonly out?: string;
+  readonly json: boolean;
+}
+
+/** Writes the env's Terraform JSON (cdk.tf.json) without touching AWS. */
+export async function synthAction(opts: SynthOptions): Promise<void> {
+  const ctx = await resolveEnv(opts, true);
+  const loaded = ctx.loaded!;
+  const expiresAt = expiryFor(ctx.record, loaded.config.ttlHours, new Date());
+  const result = synthAws(loaded, ctx.envDir, expiresAt, opts.out ? path.resolve(opts.out) : undefined);
+  const file = path.join(result.stackDir, 'cdk.tf.json');
+  process.stdout.write(opts.json ? `${JSON.stringify({ stack: result.stackName, file, expiresAt })}\n` : `synthesized ${result.stackName} → ${file}\n`);
+}

@@ -1,0 +1,83 @@
+/** Reads a fleet config from disk (YAML or JSON), validates it, and reads the public key it names. */
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigError, validateFleetConfig, privateKeyPathOf, type ConfigProblem, type FleetConfig } from '../../stacks/config';
+import { UsageError } from '../core/errors';
+import { checkPublicKey } from '../core/keys';
+
+export interface LoadedConfig {
+  readonly config: FleetConfig;
+  /** Absolute path of the config file. */
+  readonly path: string;
+  /** Contents of the public key file. */
+  readonly publicKey: string;
+  /** Absolute paths of the key pair. */
+  readonly publicKeyPath: string;
+  readonly privateKeyPath: string;
+}
+
+export function expandHome(p: string, base: string): string {
+  if (p === '~' || p.startsWith('~/')) return path.join(os.homedir(), p.slice(1));
+  return path.resolve(base, p);
+}
+
+export async function parseConfigText(text: string, file: string): Promise<unknown> {
+  if (file.endsWith('.json')) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(file, [{ path: '(file)', value: undefined, message: `is not valid JSON: ${(e as Error).message}` }]);
+    }
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => ({ path: '(file)', value: undefined, message: `is not valid YAML: ${e.message}` })));
+  }
+  return doc.toJS();
+}
+
+export async function loadConfig(file: string): Promise<LoadedConfig> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await fs.readFile(abs, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Pass an existing YAML or JSON file with -c.`);
+  }
+  const raw = await parseConfigText(text, abs);
+  const base = path.dirname(abs);
+  // Collect schema problems and key-file problems together so the user sees everything at once.
+  let config: FleetConfig | undefined;
+  const problems: ConfigProblem[] = [];
+  try {
+    config = validateFleetConfig(raw, abs);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    problems.push(...e.problems);
+  }
+  const keyPath = (raw as { keyPair?: { publicKeyPath?: unknown } } | null)?.keyPair?.publicKeyPath;
+  let publicKey = '';
+  let publicKeyPath = '';
+  if (typeof keyPath === 'string' && keyPath.length > 0) {
+    publicKeyPath = expandHome(keyPath, base);
+    let content: string | undefined;
+    try {
+      content = await fs.readFile(publicKeyPath, 'utf8');
+    } catch (e) {
+      problems.push({
+        path: 'keyPair.publicKeyPath',
+        value: keyPath,
+        message: `cannot be read (${(e as NodeJS.ErrnoException).code}): create a key with ssh-keygen -t ed25519 and point at its .pub file`,
+      });
+    }
+    if (content !== undefined) {
+      const problem = checkPublicKey(content);
+      if (problem) problems.push({ path: 'keyPair.publicKeyPath', value: keyPath, message: problem });
+      else publicKey = content.trim();
+    }
+  }
+  if (problems.length > 0 || !config) throw new ConfigError(abs, problems);
+  return { config, path: abs, publicKey, publicKeyPath, privateKeyPath: expandHome(privateKeyPathOf(config), base) };
+}

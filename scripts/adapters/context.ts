@@ -1,0 +1,60 @@
+/**
+ * Where a command's config, env folder and environment come from. The only place that reads
+ * process.env for loadfleet's own settings.
+ */
+import * as path from 'node:path';
+import { EnvDir } from './env-dir';
+import { loadConfig, type LoadedConfig } from './config-file';
+import { UsageError } from '../core/errors';
+import type { EnvRecord } from '../core/env-record';
+
+export interface CommonOptions {
+  readonly config?: string;
+  readonly env?: string;
+  readonly home?: string;
+}
+
+export interface Settings {
+  /** Base folder of env folders: --home, else $LOADFLEET_HOME, else ./.loadfleet */
+  readonly home: string;
+  /** Provider mirror for offline terraform: $LOADFLEET_TF_PLUGIN_MIRROR */
+  readonly pluginMirror?: string;
+  readonly processEnv: NodeJS.ProcessEnv;
+}
+
+export function settings(opts: CommonOptions): Settings {
+  return {
+    home: path.resolve(opts.home ?? process.env.LOADFLEET_HOME ?? '.loadfleet'),
+    pluginMirror: process.env.LOADFLEET_TF_PLUGIN_MIRROR || undefined,
+    processEnv: process.env,
+  };
+}
+
+export interface EnvContext {
+  readonly settings: Settings;
+  readonly envDir: EnvDir;
+  readonly record?: EnvRecord;
+  /** Present when -c was given, or the env record names a readable config. */
+  readonly loaded?: LoadedConfig;
+}
+
+/** Resolves -c / --env to an env folder; `needConfig` makes the config mandatory. */
+export async function resolveEnv(opts: CommonOptions, needConfig: boolean): Promise<EnvContext> {
+  const s = settings(opts);
+  if (opts.config) {
+    const loaded = await loadConfig(opts.config);
+    if (opts.env && opts.env !== loaded.config.name) {
+      throw new UsageError(`--env (${opts.env}) does not match name (${loaded.config.name}) in ${opts.config}: drop one of them`);
+    }
+    const envDir = new EnvDir(s.home, loaded.config.name);
+    return { settings: s, envDir, record: await envDir.readRecord(), loaded };
+  }
+  if (!opts.env) throw new UsageError('say which env: -c <fleet.yaml> or --env <name>');
+  const envDir = new EnvDir(s.home, opts.env);
+  const record = await envDir.readRecord();
+  if (needConfig) {
+    if (!record) throw new UsageError(`env "${opts.env}" is unknown in ${s.home}: pass -c <fleet.yaml>`);
+    return { settings: s, envDir, record, loaded: await loadConfig(record.configPath) };
+  }
+  return { settings: s, envDir, record };
+}

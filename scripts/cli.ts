@@ -1,0 +1,46 @@
+/**
+ * loadfleet's command line. One top-level catch maps errors to the documented exit codes:
+ * 0 ok · 1 an external tool or service said no · 2 usage or config error · 70 a bug (trace with DEBUG=1).
+ */
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../stacks/config';
+import { EXIT, ExternalError, UsageError } from './core/errors';
+import { register as synth } from './commands/synth';
+import { register as up } from './commands/up';
+import { register as down } from './commands/down';
+import { register as status } from './commands/status';
+
+export function buildProgram(): Command {
+  const program = new Command('loadfleet')
+    .description('A ready load-testing fleet on AWS (or local namespace hosts), and gone again afterwards.')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const register of [synth, up, down, status]) register(program);
+  return program;
+}
+
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (err instanceof ConfigError || err instanceof UsageError) return EXIT.usage;
+  if (err instanceof ExternalError) return EXIT.external;
+  return EXIT.internal;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    const code = exitCodeOf(err);
+    if (err instanceof CommanderError) return code; // commander already printed it
+    const message = err instanceof Error ? err.message : String(err);
+    if (code === EXIT.internal) {
+      process.stderr.write(`loadfleet: internal error: ${message}\n${process.env.DEBUG ? (err as Error).stack : 'run again with DEBUG=1 for the stack trace'}\n`);
+    } else {
+      process.stderr.write(`loadfleet: ${message}\n`);
+      if (process.env.DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    }
+    return code;
+  }
+}

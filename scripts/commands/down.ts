@@ -1,0 +1,9 @@
+import type { Command } from 'commander';
+import { envOptions, jsonOption, yesOption } from './common';
+
+export function register(program: Command): void {
+  envOptions(program.command('down').description('destroy the env and everything it made (idempotent)'))
+    .addOption(yesOption())
+    .addOption(jsonOption())
+    .action(async (opts) => (await import('../actions/down')).downAction(opts));
+}

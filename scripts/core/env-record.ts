@@ -1,0 +1,74 @@
+/** What loadfleet remembers about an env between commands, and the outputs every later step reads. Pure. */
+import { z } from 'zod';
+
+export const TARGETS = ['aws', 'local'] as const;
+export type TargetKind = (typeof TARGETS)[number];
+
+export const envRecordSchema = z.object({
+  name: z.string(),
+  target: z.enum(TARGETS),
+  configPath: z.string(),
+  region: z.string(),
+  engine: z.string(),
+  ttlHours: z.number(),
+  expiresAt: z.string(),
+  /** creating: an `up` started; up: outputs are current; down: destroyed. */
+  status: z.enum(['creating', 'up', 'down']),
+  updatedAt: z.string(),
+});
+export type EnvRecord = z.infer<typeof envRecordSchema>;
+
+export const hostSchema = z.object({
+  role: z.enum(['controller', 'agent', 'target', 'monitoring']),
+  group: z.string(),
+  name: z.string(),
+  id: z.string(),
+  publicIp: z.string(),
+  privateIp: z.string(),
+});
+export type Host = z.infer<typeof hostSchema>;
+
+export const outputsSchema = z.object({
+  env: z.string(),
+  target: z.enum(TARGETS),
+  engine: z.string(),
+  expiresAt: z.string(),
+  sshUser: z.string(),
+  hosts: z.array(hostSchema),
+  master: z.object({ address: z.string(), port: z.number() }).nullable(),
+});
+export type FleetOutputs = z.infer<typeof outputsSchema>;
+
+const tfOutputsSchema = z.object({
+  hosts: z.object({
+    value: z.array(z.object({ role: hostSchema.shape.role, group: z.string(), name: z.string(), id: z.string(), public_ip: z.string().nullable(), private_ip: z.string() })),
+  }),
+  master: z.object({ value: z.object({ address: z.string(), port: z.number() }).nullable() }),
+  env: z.object({ value: z.object({ name: z.string(), engine: z.string(), expires_at: z.string() }) }),
+});
+
+/** `terraform output -json` → the fleet's outputs. Throws with the reason when the shape is wrong. */
+export function fromTerraformOutputs(json: unknown, sshUser: string): FleetOutputs {
+  const parsed = tfOutputsSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new Error(`terraform outputs are not what loadfleet wrote (${parsed.error.issues.map((i) => i.path.join('.') + ': ' + i.message).join('; ')}): was the state made by another version?`);
+  }
+  const o = parsed.data;
+  return {
+    env: o.env.value.name,
+    target: 'aws',
+    engine: o.env.value.engine,
+    expiresAt: o.env.value.expires_at,
+    sshUser,
+    hosts: o.hosts.value.map((h) => ({ role: h.role, group: h.group, name: h.name, id: h.id, publicIp: h.public_ip ?? '', privateIp: h.private_ip })),
+    master: o.master.value,
+  };
+}
+
+/** "2h 5m left" / "expired 10m ago". */
+export function describeExpiry(expiresAt: string, now: Date): string {
+  const ms = Date.parse(expiresAt) - now.getTime();
+  const mins = Math.round(Math.abs(ms) / 60_000);
+  const text = `${Math.floor(mins / 60)}h ${mins % 60}m`;
+  return ms >= 0 ? `${text} left` : `expired ${text} ago`;
+}

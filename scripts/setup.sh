@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Everything loadfleet and its tests need on a fresh Debian bookworm machine (run as root), idempotent:
+# Debian packages for the local target and the real test peers, then the pinned npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(openssh-server openssh-client iproute2 ansible prometheus prometheus-node-exporter python3-locust procps psmisc)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: these Debian packages are missing and installing them needs root: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Package scripts must not start daemons in the machine's own namespace: loadfleet starts its own.
+  had_policy=0; [ -e /usr/sbin/policy-rc.d ] && had_policy=1
+  if [ "$had_policy" -eq 0 ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; fi
+  trap '[ "$had_policy" -eq 0 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# Not installable from here, so only checked: the AWS path needs terraform; its tests need moto_server.
+for tool in terraform moto_server; do
+  command -v "$tool" >/dev/null || echo "setup: WARNING: $tool is not on PATH: the AWS target (and its tests) need it" >&2
+done
+if [ -d /opt/tf-plugins ] && [ -z "${LOADFLEET_TF_PLUGIN_MIRROR:-}" ]; then
+  echo "setup: note: a provider mirror exists at /opt/tf-plugins; export LOADFLEET_TF_PLUGIN_MIRROR=/opt/tf-plugins to use it offline"
+fi
+echo "setup: done"

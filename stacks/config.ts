@@ -1,0 +1,282 @@
+/**
+ * FleetConfig: the one description of an environment. Schema, defaults and validation live here and
+ * nowhere else. Pure: no file, network or environment access (the edge reads files; see
+ * scripts/adapters/config-file.ts).
+ */
+import { z } from 'zod';
+import { ENGINE_NAMES } from './engines';
+
+/** Upper bound for agents.count: beyond this one env is the wrong tool (split it, and ask AWS for quota). */
+export const MAX_AGENTS = 1000;
+/** The kernel's ceiling for fs.nr_open (and so for any nofile limit). */
+export const MAX_NOFILE = 1_073_741_816;
+/** Tags we own; user tags may not use this prefix (nor AWS's own). */
+export const TAG_PREFIX = 'loadfleet:';
+
+const NAME_RE = /^[a-z][a-z0-9-]{0,22}[a-z0-9]$/;
+const REGION_RE = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const INSTANCE_TYPE_RE = /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/;
+const AMI_RE = /^ami-[0-9a-f]{8,17}$/;
+
+/** Parses "a.b.c.d/n"; returns undefined when it is not a valid IPv4 CIDR. */
+export function parseCidr(cidr: string): { base: number; bits: number } | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m) return undefined;
+  const octets = m.slice(1, 5).map(Number);
+  const bits = Number(m[5]);
+  if (octets.some((o) => o > 255) || bits > 32) return undefined;
+  const base = octets.reduce((acc, o) => acc * 256 + o, 0);
+  return { base, bits };
+}
+
+export function isWorldCidr(cidr: string): boolean {
+  return parseCidr(cidr)?.bits === 0;
+}
+
+const cidr = z.string().refine((v) => parseCidr(v) !== undefined, {
+  message: 'is not an IPv4 CIDR: write it as a.b.c.d/n, e.g. 203.0.113.7/32',
+});
+
+const instanceType = (fallback: string) =>
+  z
+    .string()
+    .regex(INSTANCE_TYPE_RE, { message: 'is not an EC2 instance type: write it like c5.large or t3.small' })
+    .default(fallback);
+
+const port = z
+  .number()
+  .int({ message: 'must be a whole number' })
+  .min(1, { message: 'must be a port between 1 and 65535' })
+  .max(65535, { message: 'must be a port between 1 and 65535' });
+
+const targetSchema = z.strictObject({
+  /** Group name; hosts are called `<name>-1`, `<name>-2`, … */
+  name: z.string().regex(/^[a-z][a-z0-9]{0,15}$/, {
+    message: 'must be lower-case letters and digits, starting with a letter, at most 16 characters',
+  }),
+  /** @default 1 */
+  count: z.number().int().min(1, { message: 'must be at least 1 (drop the target group instead)' }).max(100, {
+    message: 'must be at most 100 per group',
+  }).default(1),
+  /** @default t3.small */
+  instanceType: instanceType('t3.small'),
+  /** Ports the load generators may reach. @default [8080] */
+  ports: z.array(port).min(1, { message: 'must list at least one port' }).default([8080]),
+});
+
+const stateSchema = z.discriminatedUnion('backend', [
+  z.strictObject({ backend: z.literal('local') }),
+  z.strictObject({
+    backend: z.literal('s3'),
+    bucket: z.string().min(3, { message: 'must name an existing S3 bucket' }),
+    /** @default loadfleet/<name>/terraform.tfstate */
+    key: z.string().optional(),
+    /** @default the fleet's region */
+    region: z.string().regex(REGION_RE).optional(),
+    /** Optional DynamoDB lock table; without it S3's own lock file is used. */
+    dynamodbTable: z.string().optional(),
+  }),
+]);
+
+export const fleetSchema = z
+  .strictObject({
+    /** Env name: tags, state folder, stack name. */
+    name: z.string().regex(NAME_RE, {
+      message: 'must be 2-24 characters of lower-case letters, digits and dashes, starting with a letter',
+    }),
+    /** @default us-east-1 */
+    region: z.string().regex(REGION_RE, { message: 'is not an AWS region name such as us-east-1' }).default('us-east-1'),
+    /** @default locust */
+    engine: z.enum(ENGINE_NAMES, { message: `must be one of ${ENGINE_NAMES.join(', ')}` }).default('locust'),
+    access: z.strictObject({
+      /** Who may SSH and open the web UIs. Required. */
+      sshCidrs: z.array(cidr).min(1, { message: 'must list at least one CIDR, e.g. your address as 203.0.113.7/32' }),
+      /** 0.0.0.0/0 is refused unless this is true. @default false */
+      allowWorld: z.boolean().default(false),
+    }),
+    keyPair: z.strictObject({
+      /** The user's public key; only this ever reaches AWS. */
+      publicKeyPath: z.string().min(1),
+      /** @default publicKeyPath without ".pub" */
+      privateKeyPath: z.string().min(1).optional(),
+    }),
+    /** Login user on the hosts. @default ec2-user (Amazon Linux); the local target always uses root */
+    sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default('ec2-user'),
+    controller: z.strictObject({ instanceType: instanceType('c5.large') }).default({ instanceType: 'c5.large' }),
+    agents: z
+      .strictObject({
+        /** @default 3 */
+        count: z
+          .number()
+          .int({ message: 'must be a whole number' })
+          .min(1, { message: 'must be at least 1' })
+          .max(MAX_AGENTS, { message: `must be at most ${MAX_AGENTS}: split the fleet into several envs` })
+          .default(3),
+        /** @default c5.large */
+        instanceType: instanceType('c5.large'),
+        /** @default on-demand */
+        capacity: z.enum(['on-demand', 'spot'], { message: 'must be on-demand or spot' }).default('on-demand'),
+        /** Highest hourly spot price; @default the on-demand price */
+        spotMaxPrice: z.string().regex(/^\d+(\.\d+)?$/).optional(),
+      })
+      .default({ count: 3, instanceType: 'c5.large', capacity: 'on-demand' }),
+    /** @default [] */
+    targets: z.array(targetSchema).default([]),
+    monitoring: z
+      .strictObject({
+        /** @default true */
+        enabled: z.boolean().default(true),
+        /** @default t3.small */
+        instanceType: instanceType('t3.small'),
+      })
+      .default({ enabled: true, instanceType: 't3.small' }),
+    /** null: latest Amazon Linux 2023. @default { id: null } */
+    ami: z
+      .strictObject({
+        id: z.string().regex(AMI_RE, { message: 'must be an AMI id like ami-0123456789abcdef0, or null' }).nullable().default(null),
+      })
+      .default({ id: null }),
+    network: z
+      .strictObject({
+        /** @default 10.42.0.0/16 */
+        vpcCidr: cidr.default('10.42.0.0/16'),
+        /** @default 10.42.0.0/20 */
+        subnetCidr: cidr.default('10.42.0.0/20'),
+      })
+      .default({ vpcCidr: '10.42.0.0/16', subnetCidr: '10.42.0.0/20' }),
+    /** Root volume size of every host, GiB. @default 20 */
+    rootVolumeGb: z.number().int().min(8).max(1024).default(20),
+    /** EC2 detailed monitoring (extra cost). @default false */
+    detailedMonitoring: z.boolean().default(false),
+    /** Dead-man switch: every host shuts down (and so terminates) this many hours after `up`. @default 4 */
+    ttlHours: z
+      .number()
+      .min(0.25, { message: 'must be at least 0.25 (15 minutes)' })
+      .max(168, { message: 'must be at most 168 (one week): long-lived fleets are what this switch prevents' })
+      .default(4),
+    /** Extra tags on every resource. @default {} */
+    tags: z.record(z.string(), z.string().max(256)).default({}),
+    /** Where Terraform keeps state. @default { backend: local } (in the env folder) */
+    state: stateSchema.default({ backend: 'local' }),
+    tuning: z
+      .strictObject({
+        /** Open files per process, soft and hard. @default 1048576 */
+        nofile: z.number().int().min(1024).max(MAX_NOFILE).default(1_048_576),
+        /** Processes per user, soft and hard. @default 65535 */
+        nproc: z.number().int().min(1024).max(4_194_304).default(65_535),
+      })
+      .default({ nofile: 1_048_576, nproc: 65_535 }),
+    /** The local target (network-namespace hosts on this machine). */
+    local: z
+      .strictObject({
+        /** A /24 or larger private range; .1 is the bridge. @default 10.231.0.0/24 */
+        subnet: cidr.default('10.231.0.0/24'),
+        /** Short prefix for namespaces and links so two runs can coexist. @default lf */
+        prefix: z.string().regex(/^[a-z][a-z0-9]{0,3}$/, { message: 'must be 1-4 lower-case letters or digits' }).default('lf'),
+      })
+      .default({ subnet: '10.231.0.0/24', prefix: 'lf' }),
+  })
+  .superRefine((c, ctx) => {
+    c.access.sshCidrs.forEach((v, i) => {
+      if (isWorldCidr(v) && !c.access.allowWorld) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['access', 'sshCidrs', i],
+          message: 'opens SSH and the UIs to the whole internet: use your own address (e.g. 203.0.113.7/32), or set access.allowWorld: true if you really mean it',
+        });
+      }
+    });
+    const seen = new Set<string>();
+    c.targets.forEach((t, i) => {
+      if (seen.has(t.name)) {
+        ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: 'is used by another target group: give each group its own name' });
+      }
+      seen.add(t.name);
+      if (['controller', 'agent', 'monitoring'].includes(t.name)) {
+        ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: 'is a reserved role name: pick another name' });
+      }
+    });
+    for (const key of Object.keys(c.tags)) {
+      if (key.startsWith(TAG_PREFIX) || key.startsWith('aws:') || key === 'Name') {
+        ctx.addIssue({ code: 'custom', path: ['tags', key], message: `is set by loadfleet itself: use a key that does not start with "${TAG_PREFIX}" or "aws:" and is not "Name"` });
+      }
+    }
+    const vpc = parseCidr(c.network.vpcCidr);
+    const subnet = parseCidr(c.network.subnetCidr);
+    if (vpc && subnet && (subnet.bits < vpc.bits || Math.floor(subnet.base / 2 ** (32 - vpc.bits)) !== Math.floor(vpc.base / 2 ** (32 - vpc.bits)))) {
+      ctx.addIssue({ code: 'custom', path: ['network', 'subnetCidr'], message: `must lie inside network.vpcCidr (${c.network.vpcCidr})` });
+    }
+    const local = parseCidr(c.local.subnet);
+    if (local && local.bits > 24) {
+      ctx.addIssue({ code: 'custom', path: ['local', 'subnet'], message: 'must be a /24 or larger so every host gets an address' });
+    }
+  });
+
+export type FleetConfig = z.output<typeof fleetSchema>;
+export type FleetConfigInput = z.input<typeof fleetSchema>;
+export type Role = 'controller' | 'agent' | 'target' | 'monitoring';
+
+/** One problem in a config: where, what was there, what is wrong and how to fix it. */
+export interface ConfigProblem {
+  readonly path: string;
+  readonly value: unknown;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(`${source}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map(formatProblem).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const shown = p.value === undefined ? '' : ` (${JSON.stringify(p.value)})`;
+  return `  - ${p.path}${shown} ${p.message}`;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = raw;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p as string];
+  }
+  return cur;
+}
+
+/** Turns zod's issues into problems that name the field, show the value and say the fix. */
+function toProblems(raw: unknown, issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
+  return issues.flatMap((issue): ConfigProblem[] => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        path: formatPath([...issue.path, key]),
+        value: undefined,
+        message: 'is not a known field: remove it or check its spelling (see the config reference in README.md)',
+      }));
+    }
+    const value = valueAt(raw, issue.path);
+    let message = issue.message;
+    if (issue.code === 'invalid_type' && value === undefined) message = 'is required';
+    else if (issue.code === 'invalid_type') message = `must be a ${issue.expected}`;
+    return [{ path: formatPath(issue.path) || '(top level)', value, message }];
+  });
+}
+
+/** Validates a parsed config document. Every problem is reported at once. */
+export function validateFleetConfig(raw: unknown, source = 'config'): FleetConfig {
+  const result = fleetSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(source, toProblems(raw, result.error.issues));
+  return result.data;
+}
+
+/** The private key that pairs with the configured public key. */
+export function privateKeyPathOf(config: Pick<FleetConfig, 'keyPair'>): string {
+  return config.keyPair.privateKeyPath ?? config.keyPair.publicKeyPath.replace(/\.pub$/, '');
+}

@@ -1,0 +1,86 @@
+import { Construct } from 'constructs';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
+import type { Role } from '../config';
+import { MONITORING_PORTS, type Engine, type PortRange } from '../engines';
+import { roleTags } from './tags';
+
+export interface FleetSecurityProps {
+  readonly env: string;
+  readonly vpcId: string;
+  readonly engine: Engine;
+  /** Who may SSH and open the UIs (already validated: no 0.0.0.0/0 unless allowed). */
+  readonly adminCidrs: readonly string[];
+  /** Ports on the targets that generators may reach. */
+  readonly targetPorts: readonly number[];
+  readonly monitoring: boolean;
+}
+
+const ROLES: readonly Role[] = ['controller', 'agent', 'target', 'monitoring'];
+
+/**
+ * One security group per role. Rules are separate resources so groups can reference each other
+ * without cycles; all rules sit one level below the groups, so they add no depth before instances.
+ */
+export class FleetSecurity extends Construct {
+  readonly groupIds: Readonly<Record<Role, string>>;
+
+  constructor(scope: Construct, id: string, props: FleetSecurityProps) {
+    super(scope, id);
+    const roles = ROLES.filter((r) => r !== 'monitoring' || props.monitoring);
+    const ids: Partial<Record<Role, string>> = {};
+    for (const role of roles) {
+      const sg = new SecurityGroup(this, role, {
+        name: `${props.env}-${role}`,
+        description: `loadfleet ${props.env} ${role}`,
+        vpcId: props.vpcId,
+        tags: roleTags(props.env, role, `${props.env}-${role}`),
+      });
+      sg.overrideLogicalId(`sg_${role}`);
+      ids[role] = sg.id;
+      new VpcSecurityGroupEgressRule(this, `${role}-egress`, {
+        securityGroupId: sg.id,
+        ipProtocol: '-1',
+        cidrIpv4: '0.0.0.0/0',
+        description: 'all outbound (package installs, targets)',
+      }).overrideLogicalId(`sg_${role}_egress`);
+    }
+    this.groupIds = ids as Record<Role, string>;
+
+    const admin = (role: Role, port: PortRange) => {
+      for (const cidr of props.adminCidrs) this.rule(role, port, { cidrIpv4: cidr });
+    };
+    const fromGroup = (role: Role, port: PortRange, source: Role) =>
+      this.rule(role, port, { referencedSecurityGroupId: this.groupIds[source] }, source);
+
+    for (const role of roles) admin(role, { from: 22, to: 22, description: 'SSH' });
+    if (props.engine.uiPort !== null) admin('controller', { from: props.engine.uiPort, to: props.engine.uiPort, description: `${props.engine.name} web UI` });
+    for (const p of props.engine.controllerFromAgents) fromGroup('controller', p, 'agent');
+    for (const p of props.engine.agentsFromController) fromGroup('agent', p, 'controller');
+    for (const port of props.targetPorts) {
+      const range = { from: port, to: port, description: 'system under test' };
+      fromGroup('target', range, 'agent');
+      fromGroup('target', range, 'controller');
+    }
+    if (props.monitoring) {
+      admin('monitoring', { from: MONITORING_PORTS.grafana, to: MONITORING_PORTS.grafana, description: 'Grafana' });
+      admin('monitoring', { from: MONITORING_PORTS.prometheus, to: MONITORING_PORTS.prometheus, description: 'Prometheus' });
+      const exporter = { from: MONITORING_PORTS.nodeExporter, to: MONITORING_PORTS.nodeExporter, description: 'node_exporter' };
+      for (const role of roles) fromGroup(role, exporter, 'monitoring');
+    }
+  }
+
+  private rule(role: Role, port: PortRange, source: { cidrIpv4?: string; referencedSecurityGroupId?: string }, from?: Role) {
+    // Ids come from the rule's content, so adding a rule never renames (and replaces) another.
+    const key = `${role}_${port.from}_${port.to}_from_${from ?? source.cidrIpv4?.replace(/[./]/g, '_')}`;
+    new VpcSecurityGroupIngressRule(this, key, {
+      securityGroupId: this.groupIds[role],
+      ipProtocol: 'tcp',
+      fromPort: port.from,
+      toPort: port.to,
+      description: from ? `${port.description} from ${from}` : port.description,
+      ...source,
+    }).overrideLogicalId(`sg_${key}`);
+  }
+}

@@ -1,0 +1,56 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../scripts/adapters/config-file';
+import { ConfigError } from '../../stacks/config';
+import { UsageError } from '../../scripts/core/errors';
+import { PUBLIC_KEY } from '../harness/fixtures';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-config-'));
+  fs.writeFileSync(path.join(dir, 'k.pub'), `${PUBLIC_KEY}\n`);
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const write = (name: string, text: string) => {
+  fs.writeFileSync(path.join(dir, name), text);
+  return path.join(dir, name);
+};
+
+describe('loadConfig', () => {
+  it('reads YAML and JSON alike, resolving the key next to the config', async () => {
+    const yaml = await loadConfig(write('f.yaml', 'name: demo\naccess: { sshCidrs: [203.0.113.7/32] }\nkeyPair: { publicKeyPath: k.pub }\n'));
+    const json = await loadConfig(write('f.json', JSON.stringify({ name: 'demo', access: { sshCidrs: ['203.0.113.7/32'] }, keyPair: { publicKeyPath: 'k.pub' } })));
+    expect(yaml.config).toEqual(json.config);
+    expect(yaml.publicKey).toBe(PUBLIC_KEY);
+    expect(yaml.privateKeyPath).toBe(path.join(dir, 'k'));
+  });
+
+  it('fails when the key file is a private key', async () => {
+    write('id', '-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n');
+    const err = await loadConfig(write('f.yaml', 'name: demo\naccess: { sshCidrs: [203.0.113.7/32] }\nkeyPair: { publicKeyPath: id }\n')).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/keyPair\.publicKeyPath \("id"\) is a PRIVATE key: point keyPair\.publicKeyPath at the matching \.pub file/);
+  });
+
+  it('fails when the key file does not exist, together with schema problems', async () => {
+    const err = await loadConfig(write('f.yaml', 'name: demo\naccess: { sshCidrs: [] }\nkeyPair: { publicKeyPath: nope.pub }\n')).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.map((p) => p.path)).toEqual(['access.sshCidrs', 'keyPair.publicKeyPath']);
+    expect(err.message).toMatch(/cannot be read \(ENOENT\): create a key with ssh-keygen/);
+  });
+
+  it('fails on malformed YAML with the parser\'s position', async () => {
+    const err = await loadConfig(write('f.yaml', 'name: [demo\n')).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/is not valid YAML/);
+  });
+
+  it('fails on a missing config file with a usage error', async () => {
+    const err = await loadConfig(path.join(dir, 'missing.yaml')).catch((e) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.message).toMatch(/cannot read config file .*missing\.yaml: ENOENT/);
+  });
+});

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, validateFleetConfig } from '../../stacks/config';
+import { configInput } from '../harness/fixtures';
+
+function problemsOf(raw: unknown): { path: string; value: unknown; message: string }[] {
+  try {
+    validateFleetConfig(raw);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return [...(e as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('FleetConfig', () => {
+  it('fills documented defaults', () => {
+    const c = validateFleetConfig(configInput());
+    expect(c.region).toBe('us-east-1');
+    expect(c.engine).toBe('locust');
+    expect(c.agents).toEqual({ count: 3, instanceType: 'c5.large', capacity: 'on-demand' });
+    expect(c.monitoring).toEqual({ enabled: true, instanceType: 't3.small' });
+    expect(c.ami.id).toBeNull();
+    expect(c.ttlHours).toBe(4);
+    expect(c.access.allowWorld).toBe(false);
+    expect(c.tuning.nofile).toBe(1_048_576);
+    expect(c.state).toEqual({ backend: 'local' });
+  });
+
+  it('fails when agents.count is 0, naming the field, the value and the fix', () => {
+    const [p] = problemsOf(configInput({ agents: { count: 0 } }));
+    expect(p).toMatchObject({ path: 'agents.count', value: 0 });
+    expect(p!.message).toMatch(/at least 1/);
+  });
+
+  it('fails when agents.count is absurdly large', () => {
+    const [p] = problemsOf(configInput({ agents: { count: 50_000 } }));
+    expect(p).toMatchObject({ path: 'agents.count', value: 50_000 });
+    expect(p!.message).toMatch(/at most 1000/);
+  });
+
+  it('fails when a CIDR is malformed', () => {
+    const [p] = problemsOf(configInput({ access: { sshCidrs: ['203.0.113.300/32'] } }));
+    expect(p).toMatchObject({ path: 'access.sshCidrs[0]', value: '203.0.113.300/32' });
+    expect(p!.message).toMatch(/a\.b\.c\.d\/n/);
+  });
+
+  it('fails on 0.0.0.0/0 unless allowWorld is set', () => {
+    const [p] = problemsOf(configInput({ access: { sshCidrs: ['0.0.0.0/0'] } }));
+    expect(p).toMatchObject({ path: 'access.sshCidrs[0]', value: '0.0.0.0/0' });
+    expect(p!.message).toMatch(/allowWorld: true/);
+    expect(validateFleetConfig(configInput({ access: { sshCidrs: ['0.0.0.0/0'], allowWorld: true } })).access.sshCidrs).toEqual(['0.0.0.0/0']);
+  });
+
+  it('fails on an unknown engine, listing the known ones', () => {
+    const [p] = problemsOf(configInput({ engine: 'gatling' as never }));
+    expect(p).toMatchObject({ path: 'engine', value: 'gatling' });
+    expect(p!.message).toMatch(/ngrinder, locust, k6, jmeter/);
+  });
+
+  it('fails on duplicate target names', () => {
+    const problems = problemsOf(configInput({ targets: [{ name: 'app' }, { name: 'app' }] }));
+    expect(problems).toEqual([expect.objectContaining({ path: 'targets[1].name', value: 'app' })]);
+  });
+
+  it('fails on unknown fields, at any depth', () => {
+    const problems = problemsOf({ ...configInput(), agnets: { count: 3 }, monitoring: { enabled: true, grafana: true } });
+    expect(problems.map((p) => p.path).sort()).toEqual(['agnets', 'monitoring.grafana']);
+    expect(problems[0]!.message).toMatch(/not a known field/);
+  });
+
+  it('fails when required fields are missing', () => {
+    const problems = problemsOf({ name: 'demo' });
+    expect(problems.map((p) => [p.path, p.message])).toEqual([
+      ['access', 'is required'],
+      ['keyPair', 'is required'],
+    ]);
+  });
+
+  it('reports several problems together', () => {
+    const problems = problemsOf(configInput({ name: 'Bad Name', agents: { count: -1 }, ttlHours: 1000, tags: { 'loadfleet:env': 'x' } }));
+    expect(problems.map((p) => p.path).sort()).toEqual(['agents.count', 'name', 'tags.loadfleet:env', 'ttlHours']);
+  });
+
+  it('fails when the subnet is outside the VPC', () => {
+    const [p] = problemsOf(configInput({ network: { vpcCidr: '10.42.0.0/16', subnetCidr: '10.43.0.0/20' } }));
+    expect(p).toMatchObject({ path: 'network.subnetCidr', value: '10.43.0.0/20' });
+  });
+
+  it('formats problems as one readable message', () => {
+    try {
+      validateFleetConfig(configInput({ agents: { count: 0 } }), 'fleet.yaml');
+      expect.unreachable();
+    } catch (e) {
+      expect((e as Error).message).toBe('fleet.yaml: 1 problem:\n  - agents.count (0) must be at least 1');
+    }
+  });
+});

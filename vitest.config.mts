@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: unit tests are pure and fast (no sockets, no processes);
+// integration tests drive real terraform, moto_server, sshd hosts and are never retried.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          setupFiles: ['test/harness/setup-cdktf.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          setupFiles: ['test/harness/setup-cdktf.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          // Real hosts and moto share the machine's two cores; files run one at a time.
+          fileParallelism: false,
+          retry: 0,
+        },
+      },
+    ],
+  },
+});
