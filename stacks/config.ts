@@ -3,7 +3,7 @@
  * nowhere else. Pure: no file, network or environment access (the edge reads files; see
  * scripts/adapters/config-file.ts).
  */
-import { z } from 'zod';
+import { z, type Zod } from './zod';
 import { ENGINE_NAMES } from './engines';
 
 /** Upper bound for agents.count: beyond this one env is the wrong tool (split it, and ask AWS for quota). */
@@ -212,8 +212,8 @@ export const fleetSchema = z
     }
   });
 
-export type FleetConfig = z.output<typeof fleetSchema>;
-export type FleetConfigInput = z.input<typeof fleetSchema>;
+export type FleetConfig = Zod.output<typeof fleetSchema>;
+export type FleetConfigInput = Zod.input<typeof fleetSchema>;
 export type Role = 'controller' | 'agent' | 'target' | 'monitoring';
 
 /** One problem in a config: where, what was there, what is wrong and how to fix it. */
@@ -252,7 +252,7 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** Turns zod's issues into problems that name the field, show the value and say the fix. */
-function toProblems(raw: unknown, issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
+function toProblems(raw: unknown, issues: readonly Zod.core.$ZodIssue[]): ConfigProblem[] {
   return issues.flatMap((issue): ConfigProblem[] => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({

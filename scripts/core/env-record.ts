@@ -1,5 +1,5 @@
 /** What loadfleet remembers about an env between commands, and the outputs every later step reads. Pure. */
-import { z } from 'zod';
+import { z, type Zod } from '../../stacks/zod';
 
 export const TARGETS = ['aws', 'local'] as const;
 export type TargetKind = (typeof TARGETS)[number];
@@ -16,7 +16,7 @@ export const envRecordSchema = z.object({
   status: z.enum(['creating', 'up', 'down']),
   updatedAt: z.string(),
 });
-export type EnvRecord = z.infer<typeof envRecordSchema>;
+export type EnvRecord = Zod.infer<typeof envRecordSchema>;
 
 export const hostSchema = z.object({
   role: z.enum(['controller', 'agent', 'target', 'monitoring']),
@@ -26,7 +26,7 @@ export const hostSchema = z.object({
   publicIp: z.string(),
   privateIp: z.string(),
 });
-export type Host = z.infer<typeof hostSchema>;
+export type Host = Zod.infer<typeof hostSchema>;
 
 export const outputsSchema = z.object({
   env: z.string(),
@@ -37,7 +37,7 @@ export const outputsSchema = z.object({
   hosts: z.array(hostSchema),
   master: z.object({ address: z.string(), port: z.number() }).nullable(),
 });
-export type FleetOutputs = z.infer<typeof outputsSchema>;
+export type FleetOutputs = Zod.infer<typeof outputsSchema>;
 
 const tfOutputsSchema = z.object({
   hosts: z.object({

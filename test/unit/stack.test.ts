@@ -24,6 +24,7 @@ describe('FleetStack', () => {
       });
     }
     expect(json).toHaveResourceWithProperties(Instance, { instance_type: 'c5.large', associate_public_ip_address: true });
+    expect(json).not.toHaveResourceWithProperties(Instance, { instance_type: 'm9.huge' });
   });
 
   it('schedules the dead-man switch in user data at the expiry', () => {
