@@ -9,6 +9,7 @@ import { register as synth } from './commands/synth';
 import { register as up } from './commands/up';
 import { register as down } from './commands/down';
 import { register as status } from './commands/status';
+import { register as inventory } from './commands/inventory';
 
 export function buildProgram(): Command {
   const program = new Command('loadfleet')
@@ -16,7 +17,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status]) register(program);
+  for (const register of [synth, up, down, status, inventory]) register(program);
   return program;
 }
 

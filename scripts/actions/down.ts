@@ -18,6 +18,7 @@ export async function downAction(opts: DownOptions): Promise<void> {
     return;
   }
   if (record.target === 'local') {
+    if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'down' });
     const { localDown } = await import('./local');
     await localDown(ctx, { yes: opts.yes, quiet: opts.json });
     return;

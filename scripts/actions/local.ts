@@ -1,10 +1,101 @@
+/** The local target: the same pipeline on network-namespace hosts of this machine. */
 import type { EnvContext } from '../adapters/context';
+import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { LocalHosts, requireLocalSupport } from '../adapters/local-hosts';
+import { confirmChange } from '../adapters/prompt';
+import { runSteps } from '../adapters/progress';
+import { engineOf } from '../../stacks/engines';
 import type { FleetOutputs } from '../core/env-record';
-import { UsageError } from '../core/errors';
+import { ExternalError } from '../core/errors';
+import { fanout } from '../core/fanout';
+import { planLocal } from '../core/local-plan';
+import { describePlan } from '../core/summary';
+import { DEFAULT_TIMING } from '../core/timing';
 
-export async function localUp(_ctx: EnvContext, _opts: { yes: boolean; quiet: boolean; expiresAt: string; fresh: boolean }): Promise<FleetOutputs> {
-  throw new UsageError('--target local is not available in this version');
+export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: boolean; expiresAt: string; fresh: boolean }): Promise<FleetOutputs> {
+  const loaded = ctx.loaded!;
+  const { config } = loaded;
+  const { envDir } = ctx;
+  await requireLocalSupport();
+  const plan = planLocal(config);
+  const hosts = new LocalHosts(envDir.localDir);
+  const knownHosts = new KnownHosts(envDir.knownHosts);
+  let outputs: FleetOutputs | undefined;
+  await runSteps(
+    [
+      {
+        title: 'Confirm',
+        skip: opts.yes,
+        run: () => confirmChange(`Create ${describePlan(config, `local hosts on ${config.local.subnet}`)}?`, { yes: opts.yes, verb: 'up' }),
+      },
+      {
+        title: `Create ${plan.hosts.length} local hosts (${config.local.subnet}, prefix ${config.local.prefix})`,
+        run: async (report) => {
+          await envDir.writeRecord({
+            name: config.name, target: 'local', configPath: loaded.path, region: 'local', engine: config.engine,
+            ttlHours: config.ttlHours, expiresAt: opts.expiresAt, status: 'creating', updatedAt: new Date().toISOString(),
+          });
+          let n = 0;
+          const created = await hosts.create(plan, loaded.publicKey, (h) => report(`${++n}/${plan.hosts.length} ${h.name} ${h.ip}`));
+          // The keys were generated here: pin them before first contact (no trust-on-first-use needed).
+          for (const c of created) await knownHosts.forget(c.plan.ip);
+          await knownHosts.pin(created.map((c) => ({ host: c.plan.ip, key: c.hostKey })));
+        },
+      },
+      {
+        title: 'Wait for a real SSH login on every host',
+        run: async (report) => {
+          const timing = { ...DEFAULT_TIMING, connectAttempts: 12, connectBackoffMs: 100, connectBackoffMaxMs: 2_000 };
+          const results = await fanout(
+            plan.hosts.map((h) => ({ name: h.name, address: h.ip })),
+            (h) => connectSsh(h.address, { user: 'root', privateKeyPath: loaded.privateKeyPath, knownHosts, timing }),
+            async (s) => (await s.exec('true')).code,
+            { timing, onProgress: (p) => report(`${p.done}/${p.total} logged in, ${p.failed} failed`) },
+          );
+          const failed = results.filter((r) => !r.ok || r.value !== 0);
+          if (failed.length > 0) {
+            throw new ExternalError(`local hosts did not accept a login: ${failed.map((r) => `${r.host}: ${r.error ?? `exit ${r.value}`}`).join('; ')}`);
+          }
+        },
+      },
+      {
+        title: 'Write outputs',
+        run: async () => {
+          const engine = engineOf(config.engine);
+          const controller = plan.hosts.find((h) => h.role === 'controller')!;
+          outputs = {
+            env: config.name, target: 'local', engine: config.engine, expiresAt: opts.expiresAt, sshUser: 'root',
+            hosts: plan.hosts.map((h) => ({ role: h.role, group: h.group, name: h.name, id: h.netns, publicIp: h.ip, privateIp: h.ip })),
+            master: engine.masterPort === null ? null : { address: controller.ip, port: engine.masterPort },
+          };
+          await envDir.writeOutputs(outputs);
+          await envDir.writeRecord({ ...(await envDir.readRecord())!, status: 'up', updatedAt: new Date().toISOString() });
+        },
+      },
+    ],
+    { quiet: opts.quiet },
+  ).catch(async (e) => {
+    // Nothing is left running on a failed local up.
+    await hosts.destroy().catch(() => undefined);
+    const record = await envDir.readRecord();
+    if (record) await envDir.writeRecord({ ...record, status: 'down', updatedAt: new Date().toISOString() });
+    throw e;
+  });
+  return outputs!;
 }
-export async function localDown(_ctx: EnvContext, _opts: { yes: boolean; quiet: boolean }): Promise<void> {
-  throw new UsageError('--target local is not available in this version');
+
+export async function localDown(ctx: EnvContext, opts: { yes: boolean; quiet: boolean }): Promise<void> {
+  const { envDir, record } = ctx;
+  await requireLocalSupport();
+  let removed = 0;
+  await runSteps(
+    [
+      { title: 'Confirm', skip: opts.yes, run: () => confirmChange(`Remove the local hosts of env ${envDir.name}?`, { yes: opts.yes, verb: 'down' }) },
+      { title: 'Remove local hosts and prove nothing is left', run: async () => void (removed = (await new LocalHosts(envDir.localDir).destroy()).hosts) },
+    ],
+    { quiet: opts.quiet },
+  );
+  await envDir.removeOutputs();
+  if (record) await envDir.writeRecord({ ...record, status: 'down', updatedAt: new Date().toISOString() });
+  process.stdout.write(opts.quiet ? `${JSON.stringify({ env: envDir.name, status: 'down', removedHosts: removed })}\n` : `env ${envDir.name}: ${removed} local hosts removed; no process, namespace, link or mount left.\n`);
 }

@@ -27,6 +27,7 @@ export async function upAction(opts: UpOptions): Promise<void> {
   const expiresAt = expiryFor(record, config.ttlHours, now);
   const fresh = !record || record.status === 'down';
 
+  if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'up' }); // refuses before anything runs
   if (opts.target === 'local') {
     const { localUp } = await import('./local');
     const outputs = await localUp(ctx, { yes: opts.yes, quiet: opts.json, expiresAt, fresh });
@@ -34,7 +35,6 @@ export async function upAction(opts: UpOptions): Promise<void> {
     return;
   }
 
-  if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'up' }); // refuses before anything runs
   await requireTerraform();
   await withInterrupts(async (signal) => {
     const tf = terraformFor(envDir, ctx.settings, signal);

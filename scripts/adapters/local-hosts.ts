@@ -1,0 +1,211 @@
+/**
+ * The local target's hosts: one network namespace each on a private bridge, private mount/uts/pid
+ * namespaces with their own /etc, and their own sshd. Every process, namespace and link made is
+ * recorded (before it is made) in the env folder, so teardown finds it even after a crash.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { execa } from 'execa';
+import { ExternalError, ToolMissingError, UsageError } from '../core/errors';
+import { sshdConfig, type LocalHostPlan, type LocalPlan } from '../core/local-plan';
+
+const INIT = path.join(import.meta.dirname, 'host-init.sh');
+
+interface HostState {
+  readonly netns: string;
+  readonly rootIf: string;
+  readonly dir: string;
+  pid?: number;
+}
+interface LocalState {
+  bridge: string;
+  hosts: HostState[];
+}
+
+export interface CreatedHost {
+  readonly plan: LocalHostPlan;
+  /** "ssh-ed25519 AAAA…": pinned in the env's known_hosts before first contact. */
+  readonly hostKey: string;
+}
+
+async function sh(cmd: string, args: string[]): Promise<void> {
+  const r = await execa(cmd, args, { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0) throw new ExternalError(`${cmd} ${args.join(' ')} failed: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`);
+}
+
+async function quiet(cmd: string, args: string[]): Promise<boolean> {
+  return (await execa(cmd, args, { reject: false, stdin: 'ignore' })).exitCode === 0;
+}
+
+/** Fails with what is missing (root, Linux, a tool) before anything is made. */
+export async function requireLocalSupport(): Promise<void> {
+  if (process.platform !== 'linux') throw new UsageError(`--target local needs Linux (network namespaces); this is ${process.platform}: use --target aws`);
+  if (process.getuid?.() !== 0) throw new UsageError('--target local needs root (it creates network namespaces and mounts): run it as root, e.g. with sudo');
+  const tools: [string, string][] = [
+    ['ip', 'apt-get install iproute2'],
+    ['unshare', 'apt-get install util-linux'],
+    ['/usr/sbin/sshd', 'apt-get install openssh-server'],
+    ['ssh-keygen', 'apt-get install openssh-client'],
+  ];
+  for (const [tool, install] of tools) {
+    if (!(await quiet('sh', ['-c', `command -v ${tool}`]))) throw new ToolMissingError(tool, install);
+  }
+}
+
+export class LocalHosts {
+  constructor(private readonly dir: string) {}
+
+  private get stateFile(): string {
+    return path.join(this.dir, 'hosts.json');
+  }
+
+  private async readState(): Promise<LocalState | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(this.stateFile, 'utf8')) as LocalState;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  private async writeState(state: LocalState): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+    await fs.writeFile(`${this.stateFile}.tmp`, JSON.stringify(state, null, 2));
+    await fs.rename(`${this.stateFile}.tmp`, this.stateFile);
+  }
+
+  /** Creates every host; on any failure removes what was made and rethrows. */
+  async create(plan: LocalPlan, authorizedKey: string, onHost?: (h: LocalHostPlan) => void): Promise<CreatedHost[]> {
+    await this.destroy(); // a crashed earlier run of this env leaves hosts behind
+    if (await quiet('ip', ['link', 'show', plan.bridge])) {
+      throw new UsageError(`bridge ${plan.bridge} already exists and is not this env's: another env uses local.prefix "${plan.bridge.replace(/br0$/, '')}"; give this one its own local.prefix and local.subnet`);
+    }
+    const state: LocalState = { bridge: plan.bridge, hosts: [] };
+    await this.writeState(state);
+    try {
+      await sh('ip', ['link', 'add', plan.bridge, 'type', 'bridge']);
+      await sh('ip', ['addr', 'add', `${plan.bridgeIp}/${plan.prefixLength}`, 'dev', plan.bridge]);
+      await sh('ip', ['link', 'set', plan.bridge, 'up']);
+      const created: CreatedHost[] = [];
+      for (const h of plan.hosts) {
+        const dir = path.join(this.dir, h.name);
+        const hs: HostState = { netns: h.netns, rootIf: h.rootIf, dir };
+        state.hosts.push(hs);
+        await this.writeState(state);
+        created.push({ plan: h, hostKey: await this.prepareHostDir(dir, h, authorizedKey) });
+        await sh('ip', ['netns', 'add', h.netns]);
+        await sh('ip', ['link', 'add', h.rootIf, 'type', 'veth', 'peer', 'name', h.peerIf]);
+        await sh('ip', ['link', 'set', h.rootIf, 'master', plan.bridge, 'up']);
+        await sh('ip', ['link', 'set', h.peerIf, 'netns', h.netns]);
+        const inNs = (...args: string[]) => sh('ip', ['-n', h.netns, ...args]);
+        await inNs('link', 'set', h.peerIf, 'name', 'eth0');
+        await inNs('addr', 'add', `${h.ip}/${plan.prefixLength}`, 'dev', 'eth0');
+        await inNs('link', 'set', 'eth0', 'up');
+        await inNs('link', 'set', 'lo', 'up');
+        hs.pid = this.startInit(h, dir);
+        await this.writeState(state);
+        onHost?.(h);
+      }
+      return created;
+    } catch (e) {
+      await this.destroy().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async prepareHostDir(dir: string, h: LocalHostPlan, authorizedKey: string): Promise<string> {
+    await fs.rm(dir, { recursive: true, force: true });
+    for (const sub of ['etc-upper/ssh', 'etc-work', 'root/.ssh', 'log', 'tmp']) await fs.mkdir(path.join(dir, sub), { recursive: true });
+    await fs.chmod(path.join(dir, 'root'), 0o700);
+    await fs.chmod(path.join(dir, 'root/.ssh'), 0o700);
+    await fs.chmod(path.join(dir, 'tmp'), 0o1777);
+    await fs.writeFile(path.join(dir, 'root/.ssh/authorized_keys'), `${authorizedKey.trim()}\n`, { mode: 0o600 });
+    const key = path.join(dir, 'etc-upper/ssh/loadfleet_host_ed25519_key');
+    await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `loadfleet-${h.name}`, '-f', key]);
+    await fs.writeFile(path.join(dir, 'etc-upper/ssh/loadfleet_sshd_config'), sshdConfig(h.ip));
+    await fs.writeFile(path.join(dir, 'etc-upper/hostname'), `${h.name}\n`);
+    return (await fs.readFile(`${key}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
+  }
+
+  private startInit(h: LocalHostPlan, dir: string): number {
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', h.netns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', '/bin/sh', INIT, dir, h.name],
+      { detached: true, stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    child.unref();
+    if (child.pid === undefined) throw new ExternalError(`could not start host ${h.name}`);
+    return child.pid;
+  }
+
+  /** Idempotent: removes every recorded process, namespace, link and the bridge, then proves it. */
+  async destroy(): Promise<{ hosts: number }> {
+    const state = await this.readState();
+    if (!state) return { hosts: 0 };
+    for (const h of state.hosts) {
+      // End only what we started: the recorded PID, and only if it still runs our init for this host.
+      if (h.pid && (await isOurs(h.pid, h.dir))) {
+        try {
+          process.kill(h.pid, 'SIGKILL'); // unshare --fork ignores SIGTERM; --kill-child takes PID 1 with it
+        } catch {
+          /* already gone */
+        }
+        await waitGone(h.pid);
+      }
+    }
+    for (const h of state.hosts) {
+      await quiet('ip', ['netns', 'del', h.netns]);
+      await quiet('ip', ['link', 'del', h.rootIf]);
+    }
+    await quiet('ip', ['link', 'del', state.bridge]);
+    const left = await this.leftovers(state);
+    if (left.length > 0) throw new ExternalError(`local hosts not fully removed: ${left.join(', ')}`);
+    if ((await execa('ip', ['netns', 'list'], { reject: false })).stdout.trim() === '') {
+      await quiet('umount', ['/run/netns']);
+      await fs.rmdir('/run/netns').catch(() => undefined);
+    }
+    await fs.rm(this.stateFile, { force: true });
+    for (const h of state.hosts) await fs.rm(h.dir, { recursive: true, force: true });
+    return { hosts: state.hosts.length };
+  }
+
+  /** What of a state still exists: processes, namespaces, links, mounts. */
+  private async leftovers(state: LocalState): Promise<string[]> {
+    const left: string[] = [];
+    const namespaces = new Set((await execa('ip', ['netns', 'list'], { reject: false })).stdout.split('\n').map((l) => l.split(' ')[0]));
+    const mounts = await fs.readFile('/proc/mounts', 'utf8');
+    for (const h of state.hosts) {
+      if (h.pid && (await isOurs(h.pid, h.dir))) left.push(`process ${h.pid}`);
+      if (namespaces.has(h.netns)) left.push(`netns ${h.netns}`);
+      if (await quiet('ip', ['link', 'show', h.rootIf])) left.push(`link ${h.rootIf}`);
+      if (mounts.includes(`/run/netns/${h.netns} `)) left.push(`mount /run/netns/${h.netns}`);
+    }
+    if (await quiet('ip', ['link', 'show', state.bridge])) left.push(`bridge ${state.bridge}`);
+    return left;
+  }
+
+  /** PIDs of running host inits, for tests and status. */
+  async pids(): Promise<Record<string, number>> {
+    const state = await this.readState();
+    return Object.fromEntries((state?.hosts ?? []).filter((h) => h.pid).map((h) => [h.netns, h.pid!]));
+  }
+}
+
+async function isOurs(pid: number, dir: string): Promise<boolean> {
+  try {
+    const cmdline = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return cmdline.includes(dir) && cmdline.includes(INIT);
+  } catch {
+    return false;
+  }
+}
+
+/** Until the process is gone or a zombie (its cmdline reads empty). */
+async function waitGone(pid: number): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline === '') return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

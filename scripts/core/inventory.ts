@@ -1,0 +1,178 @@
+/**
+ * One inventory model, many renderers: Ansible INI and YAML, ssh_config, Prometheus file_sd, /etc/hosts,
+ * JSON. Pure: every renderer is a function of the model.
+ */
+import { stringify } from 'yaml';
+import type { Role } from '../../stacks/config';
+import { MONITORING_PORTS, type EngineName } from '../../stacks/engines';
+import type { FleetOutputs, Host } from './env-record';
+
+export const FORMATS = ['ansible', 'ansible-yaml', 'ssh', 'file_sd', 'hosts', 'json'] as const;
+export type InventoryFormat = (typeof FORMATS)[number];
+
+export interface Inventory {
+  readonly env: string;
+  readonly target: 'aws' | 'local';
+  readonly region: string;
+  readonly engine: string;
+  readonly sshUser: string;
+  readonly privateKeyPath: string;
+  readonly knownHostsFile: string;
+  readonly hosts: readonly Host[];
+  readonly master: { readonly address: string; readonly port: number } | null;
+}
+
+export function inventoryFrom(o: FleetOutputs, extra: { region: string; privateKeyPath: string; knownHostsFile: string }): Inventory {
+  return { env: o.env, target: o.target, engine: o.engine, sshUser: o.sshUser, hosts: o.hosts, master: o.master, ...extra };
+}
+
+const ROLE_GROUPS: Record<Role, string> = { controller: 'controller', agent: 'agents', target: 'targets', monitoring: 'monitoring' };
+const ROLE_ORDER: readonly Role[] = ['controller', 'agent', 'target', 'monitoring'];
+
+/** The name community roles use for the master address, per engine (nGrinder roles: ngrinder_master_addr). */
+const ENGINE_MASTER_VARS: Record<EngineName, string | null> = {
+  ngrinder: 'ngrinder_master_addr',
+  locust: 'locust_master_host',
+  jmeter: 'jmeter_client_addr',
+  k6: null,
+};
+
+export function fleetGroup(env: string): string {
+  return `fleet_${env.replace(/-/g, '_')}`;
+}
+
+/** What a host is called inside the fleet (EC2's internal DNS name, or the local host's own name). */
+export function internalHostname(inv: Pick<Inventory, 'target' | 'region'>, h: Host): string {
+  if (inv.target === 'local') return h.name;
+  const ip = `ip-${h.privateIp.replace(/\./g, '-')}`;
+  return inv.region === 'us-east-1' ? `${ip}.ec2.internal` : `${ip}.${inv.region}.compute.internal`;
+}
+
+function hostVars(inv: Inventory, h: Host): Record<string, string> {
+  return { ansible_host: h.publicIp || h.privateIp, internal_ip: h.privateIp, internal_hostname: internalHostname(inv, h), loadfleet_role: h.role, instance_id: h.id };
+}
+
+function fleetVars(inv: Inventory): Record<string, string | number> {
+  const vars: Record<string, string | number> = {
+    ansible_user: inv.sshUser,
+    ansible_ssh_private_key_file: inv.privateKeyPath,
+    ansible_ssh_common_args: `-o UserKnownHostsFile=${inv.knownHostsFile} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes`,
+    loadfleet_env: inv.env,
+    loadfleet_engine: inv.engine,
+  };
+  if (inv.master) {
+    vars.master_addr = inv.master.address;
+    vars.master_port = inv.master.port;
+    const named = ENGINE_MASTER_VARS[inv.engine as EngineName];
+    if (named) vars[named] = inv.master.address;
+  }
+  return vars;
+}
+
+/** Groups in a stable order: role groups, then one group per target group (target_<name>). */
+function groups(inv: Inventory): [string, Host[]][] {
+  const out: [string, Host[]][] = ROLE_ORDER.map((r) => [ROLE_GROUPS[r], inv.hosts.filter((h) => h.role === r)]);
+  const targetGroups = [...new Set(inv.hosts.filter((h) => h.role === 'target').map((h) => h.group))];
+  for (const g of targetGroups) out.push([`target_${g}`, inv.hosts.filter((h) => h.role === 'target' && h.group === g)]);
+  return out;
+}
+
+function iniValue(v: string | number): string {
+  const s = String(v);
+  return /[\s'"=]/.test(s) ? `'${s.replace(/'/g, "\\'")}'` : s;
+}
+
+/** Ansible host names carry the env ("demo-controller"): no clash with the role groups, none across envs. */
+export function ansibleName(inv: Pick<Inventory, 'env'>, h: Host): string {
+  return `${inv.env}-${h.name}`;
+}
+
+export function renderAnsibleIni(inv: Inventory): string {
+  const lines: string[] = [`# loadfleet env ${inv.env} (${inv.target}): ansible-playbook -i <this file> …`];
+  for (const [group, hosts] of groups(inv)) {
+    lines.push('', `[${group}]`);
+    for (const h of hosts) {
+      // Host vars once, in the role group; target_<name> groups only list members.
+      const vars = group.startsWith('target_') ? '' : ` ${Object.entries(hostVars(inv, h)).map(([k, v]) => `${k}=${iniValue(v)}`).join(' ')}`;
+      lines.push(`${ansibleName(inv, h)}${vars}`);
+    }
+  }
+  const parent = fleetGroup(inv.env);
+  lines.push('', `[${parent}:children]`, ...ROLE_ORDER.map((r) => ROLE_GROUPS[r]));
+  lines.push('', `[${parent}:vars]`, ...Object.entries(fleetVars(inv)).map(([k, v]) => `${k}=${iniValue(v)}`));
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderAnsibleYaml(inv: Inventory): string {
+  const children: Record<string, { hosts: Record<string, Record<string, string>> }> = {};
+  for (const [group, hosts] of groups(inv)) {
+    children[group] = { hosts: Object.fromEntries(hosts.map((h) => [ansibleName(inv, h), group.startsWith('target_') ? {} : hostVars(inv, h)])) };
+  }
+  const roleChildren = Object.fromEntries(ROLE_ORDER.map((r) => [ROLE_GROUPS[r], children[ROLE_GROUPS[r]]!]));
+  const extra = Object.fromEntries(Object.entries(children).filter(([g]) => g.startsWith('target_')));
+  return stringify({ all: { children: { [fleetGroup(inv.env)]: { vars: fleetVars(inv), children: roleChildren }, ...extra } } });
+}
+
+export function renderSshConfig(inv: Inventory): string {
+  const blocks = inv.hosts.map((h) =>
+    [
+      `Host ${h.name}`,
+      `  HostName ${h.publicIp || h.privateIp}`,
+      `  User ${inv.sshUser}`,
+      `  IdentityFile ${inv.privateKeyPath}`,
+      '  IdentitiesOnly yes',
+      `  UserKnownHostsFile ${inv.knownHostsFile}`,
+      '  StrictHostKeyChecking yes',
+      '  ServerAliveInterval 30',
+    ].join('\n'),
+  );
+  return `# loadfleet env ${inv.env}: ssh -F <this file> ${inv.hosts[0]?.name ?? '<host>'}\n\n${blocks.join('\n\n')}\n`;
+}
+
+export function renderFileSd(inv: Inventory): string {
+  const entries = inv.hosts.map((h) => ({
+    targets: [`${h.privateIp}:${MONITORING_PORTS.nodeExporter}`],
+    labels: { loadfleet_env: inv.env, role: h.role, group: h.group, host: h.name, job: 'node' },
+  }));
+  return `${JSON.stringify(entries, null, 2)}\n`;
+}
+
+export function renderHosts(inv: Inventory): string {
+  return `# loadfleet env ${inv.env}\n${inv.hosts.map((h) => `${h.privateIp} ${h.name} ${inv.env}-${h.name}`).join('\n')}\n`;
+}
+
+export function renderJson(inv: Inventory): string {
+  return `${JSON.stringify(inv, null, 2)}\n`;
+}
+
+export function render(inv: Inventory, format: InventoryFormat): string {
+  switch (format) {
+    case 'ansible':
+      return renderAnsibleIni(inv);
+    case 'ansible-yaml':
+      return renderAnsibleYaml(inv);
+    case 'ssh':
+      return renderSshConfig(inv);
+    case 'file_sd':
+      return renderFileSd(inv);
+    case 'hosts':
+      return renderHosts(inv);
+    case 'json':
+      return renderJson(inv);
+  }
+}
+
+/** Hosts from EC2 tags (state lost): Name "<env>-<name>", role from loadfleet:role. Sorted like outputs. */
+export function hostsFromTags(
+  env: string,
+  instances: readonly { id: string; publicIp?: string; privateIp?: string; tags: Record<string, string> }[],
+): Host[] {
+  const hosts = instances.map((i): Host => {
+    const name = (i.tags.Name ?? i.id).replace(new RegExp(`^${env}-`), '');
+    const role = i.tags['loadfleet:role'] as Role;
+    return { role, group: role === 'agent' ? 'agent' : name.replace(/-\d+$/, ''), name, id: i.id, publicIp: i.publicIp ?? '', privateIp: i.privateIp ?? '' };
+  });
+  const order = (h: Host) => ROLE_ORDER.indexOf(h.role);
+  const num = (h: Host) => Number(/-(\d+)$/.exec(h.name)?.[1] ?? 0);
+  return hosts.filter((h) => ROLE_ORDER.includes(h.role)).sort((a, b) => order(a) - order(b) || a.group.localeCompare(b.group) || num(a) - num(b));
+}

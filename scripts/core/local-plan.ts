@@ -1,0 +1,69 @@
+/** Where each host of the local target lives: namespace, links, address. Pure. */
+import type { FleetConfig, Role } from '../../stacks/config';
+import { parseCidr } from '../../stacks/config';
+import { hostGroups, hostName } from '../../stacks/topology';
+
+export interface LocalHostPlan {
+  readonly role: Role;
+  readonly group: string;
+  readonly name: string;
+  /** Network namespace name; also the host's id in outputs. */
+  readonly netns: string;
+  /** veth ends: `rootIf` stays on the bridge, the other becomes eth0 inside the namespace. */
+  readonly rootIf: string;
+  readonly peerIf: string;
+  readonly ip: string;
+}
+
+export interface LocalPlan {
+  readonly bridge: string;
+  readonly bridgeIp: string;
+  readonly prefixLength: number;
+  readonly hosts: readonly LocalHostPlan[];
+}
+
+function ipOf(n: number): string {
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
+/** Hosts get .10, .11, … of local.subnet; .1 is the bridge. Interface names stay under 15 characters. */
+export function planLocal(config: FleetConfig): LocalPlan {
+  const net = parseCidr(config.local.subnet);
+  if (!net) throw new Error(`local.subnet (${config.local.subnet}) is not a CIDR`);
+  const p = config.local.prefix;
+  const size = 2 ** (32 - net.bits);
+  const hosts: LocalHostPlan[] = [];
+  for (const g of hostGroups(config)) {
+    for (let i = 0; i < g.count; i++) {
+      const n = hosts.length;
+      if (10 + n >= size - 1) {
+        throw new Error(`local.subnet (${config.local.subnet}) has room for ${size - 11} hosts, the fleet has more: use a larger subnet, e.g. a /22`);
+      }
+      const name = hostName(g, i);
+      hosts.push({ role: g.role, group: g.namePrefix, name, netns: `${p}-${config.name}-${name}`, rootIf: `${p}v${n}`, peerIf: `${p}p${n}`, ip: ipOf(net.base + 10 + n) });
+    }
+  }
+  return { bridge: `${p}br0`, bridgeIp: ipOf(net.base + 1), prefixLength: net.bits, hosts };
+}
+
+/** The per-host sshd configuration: root by key only, PAM on (so limits.d applies to new sessions). */
+export function sshdConfig(ip: string): string {
+  return [
+    '# written by loadfleet for a local-target host',
+    'Port 22',
+    `ListenAddress ${ip}`,
+    'HostKey /etc/ssh/loadfleet_host_ed25519_key',
+    'PermitRootLogin prohibit-password',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PubkeyAuthentication yes',
+    'AuthorizedKeysFile .ssh/authorized_keys',
+    'UsePAM yes',
+    'MaxStartups 200:30:400',
+    'MaxSessions 64',
+    'PidFile /run/sshd.pid',
+    'PrintMotd no',
+    'Subsystem sftp /usr/lib/openssh/sftp-server',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,29 @@
+/** Every retry, poll and timeout interval in one place, so tests can shrink them. */
+export interface Timing {
+  /** SSH: attempts to connect to a host that is still booting, and the first backoff (doubles, capped). */
+  readonly connectAttempts: number;
+  readonly connectBackoffMs: number;
+  readonly connectBackoffMaxMs: number;
+  /** SSH: handshake must finish within this. */
+  readonly readyTimeoutMs: number;
+  /** One remote step (a script run) must finish within this. */
+  readonly stepTimeoutMs: number;
+  /** Local target: how long hosts may take to accept a real login after `up`. */
+  readonly localBootMs: number;
+}
+
+export const DEFAULT_TIMING: Timing = {
+  connectAttempts: 6,
+  connectBackoffMs: 500,
+  connectBackoffMaxMs: 8_000,
+  readyTimeoutMs: 20_000,
+  stepTimeoutMs: 120_000,
+  localBootMs: 30_000,
+};
+
+/** Default fan-out width: every host of a 100+ host fleet in flight at once. */
+export const DEFAULT_CONCURRENCY = 128;
+
+export function backoff(attempt: number, t: Pick<Timing, 'connectBackoffMs' | 'connectBackoffMaxMs'>): number {
+  return Math.min(t.connectBackoffMaxMs, t.connectBackoffMs * 2 ** attempt);
+}
