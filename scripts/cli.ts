@@ -10,6 +10,7 @@ import { register as up } from './commands/up';
 import { register as down } from './commands/down';
 import { register as status } from './commands/status';
 import { register as inventory } from './commands/inventory';
+import { register as tune } from './commands/tune';
 
 export function buildProgram(): Command {
   const program = new Command('loadfleet')
@@ -17,7 +18,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory]) register(program);
+  for (const register of [synth, up, down, status, inventory, tune]) register(program);
   return program;
 }
 

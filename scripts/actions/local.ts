@@ -36,9 +36,10 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
             ttlHours: config.ttlHours, expiresAt: opts.expiresAt, status: 'creating', updatedAt: new Date().toISOString(),
           });
           let n = 0;
-          const created = await hosts.create(plan, loaded.publicKey, (h) => report(`${++n}/${plan.hosts.length} ${h.name} ${h.ip}`));
+          const created = await hosts.create(plan, loaded.publicKey, (h, kept) => report(`${++n}/${plan.hosts.length} ${h.name} ${h.ip}${kept ? ' (running, kept)' : ''}`));
           // The keys were generated here: pin them before first contact (no trust-on-first-use needed).
-          for (const c of created) await knownHosts.forget(c.plan.ip);
+          const known = await knownHosts.load();
+          for (const c of created) if (!(known.get(c.plan.ip) ?? []).includes(c.hostKey)) await knownHosts.forget(c.plan.ip);
           await knownHosts.pin(created.map((c) => ({ host: c.plan.ip, key: c.hostKey })));
         },
       },

@@ -15,8 +15,19 @@ const INIT = path.join(import.meta.dirname, 'host-init.sh');
 interface HostState {
   readonly netns: string;
   readonly rootIf: string;
+  readonly ip: string;
   readonly dir: string;
   pid?: number;
+}
+
+const KEY = 'etc-upper/ssh/loadfleet_host_ed25519_key';
+
+async function exists(p: string): Promise<boolean> {
+  return fs.access(p).then(() => true, () => false);
+}
+
+async function readHostKey(dir: string): Promise<string> {
+  return (await fs.readFile(path.join(dir, `${KEY}.pub`), 'utf8')).split(' ').slice(0, 2).join(' ');
 }
 interface LocalState {
   bridge: string;
@@ -75,43 +86,67 @@ export class LocalHosts {
     await fs.rename(`${this.stateFile}.tmp`, this.stateFile);
   }
 
-  /** Creates every host; on any failure removes what was made and rethrows. */
-  async create(plan: LocalPlan, authorizedKey: string, onHost?: (h: LocalHostPlan) => void): Promise<CreatedHost[]> {
-    await this.destroy(); // a crashed earlier run of this env leaves hosts behind
-    if (await quiet('ip', ['link', 'show', plan.bridge])) {
+  /**
+   * Creates every host; on any failure removes what was made and rethrows. When this env's hosts already
+   * exist with the same plan, live hosts are kept as they are and dead ones restarted (`up` twice is a
+   * no-op); a different plan replaces them all.
+   */
+  async create(plan: LocalPlan, authorizedKey: string, onHost?: (h: LocalHostPlan, kept: boolean) => void): Promise<CreatedHost[]> {
+    const existing = await this.readState();
+    if (existing && (existing.bridge !== plan.bridge || existing.hosts.length !== plan.hosts.length || existing.hosts.some((h, i) => h.netns !== plan.hosts[i]!.netns || h.ip !== plan.hosts[i]!.ip))) {
+      await this.destroy();
+    }
+    const state: LocalState = (await this.readState()) ?? { bridge: plan.bridge, hosts: [] };
+    if (state.hosts.length === 0 && (await quiet('ip', ['link', 'show', plan.bridge]))) {
       throw new UsageError(`bridge ${plan.bridge} already exists and is not this env's: another env uses local.prefix "${plan.bridge.replace(/br0$/, '')}"; give this one its own local.prefix and local.subnet`);
     }
-    const state: LocalState = { bridge: plan.bridge, hosts: [] };
     await this.writeState(state);
     try {
-      await sh('ip', ['link', 'add', plan.bridge, 'type', 'bridge']);
-      await sh('ip', ['addr', 'add', `${plan.bridgeIp}/${plan.prefixLength}`, 'dev', plan.bridge]);
-      await sh('ip', ['link', 'set', plan.bridge, 'up']);
+      if (!(await quiet('ip', ['link', 'show', plan.bridge]))) {
+        await sh('ip', ['link', 'add', plan.bridge, 'type', 'bridge']);
+        await sh('ip', ['addr', 'add', `${plan.bridgeIp}/${plan.prefixLength}`, 'dev', plan.bridge]);
+        await sh('ip', ['link', 'set', plan.bridge, 'up']);
+      }
       const created: CreatedHost[] = [];
-      for (const h of plan.hosts) {
+      for (const [i, h] of plan.hosts.entries()) {
         const dir = path.join(this.dir, h.name);
-        const hs: HostState = { netns: h.netns, rootIf: h.rootIf, dir };
-        state.hosts.push(hs);
-        await this.writeState(state);
-        created.push({ plan: h, hostKey: await this.prepareHostDir(dir, h, authorizedKey) });
-        await sh('ip', ['netns', 'add', h.netns]);
-        await sh('ip', ['link', 'add', h.rootIf, 'type', 'veth', 'peer', 'name', h.peerIf]);
-        await sh('ip', ['link', 'set', h.rootIf, 'master', plan.bridge, 'up']);
-        await sh('ip', ['link', 'set', h.peerIf, 'netns', h.netns]);
-        const inNs = (...args: string[]) => sh('ip', ['-n', h.netns, ...args]);
-        await inNs('link', 'set', h.peerIf, 'name', 'eth0');
-        await inNs('addr', 'add', `${h.ip}/${plan.prefixLength}`, 'dev', 'eth0');
-        await inNs('link', 'set', 'eth0', 'up');
-        await inNs('link', 'set', 'lo', 'up');
+        let hs = state.hosts[i];
+        if (hs && hs.pid && (await isOurs(hs.pid, hs.dir))) {
+          created.push({ plan: h, hostKey: await readHostKey(dir) });
+          onHost?.(h, true);
+          continue;
+        }
+        if (!hs) {
+          hs = { netns: h.netns, rootIf: h.rootIf, ip: h.ip, dir };
+          state.hosts.push(hs);
+          await this.writeState(state);
+        }
+        const hostKey = (await exists(path.join(dir, KEY))) ? await readHostKey(dir) : await this.prepareHostDir(dir, h, authorizedKey);
+        created.push({ plan: h, hostKey });
+        if (!(await quiet('ip', ['netns', 'pids', h.netns]))) await this.wire(plan, h);
         hs.pid = this.startInit(h, dir);
         await this.writeState(state);
-        onHost?.(h);
+        onHost?.(h, false);
       }
       return created;
     } catch (e) {
       await this.destroy().catch(() => undefined);
       throw e;
     }
+  }
+
+  /** Namespace, veth pair on the bridge, address, links up. */
+  private async wire(plan: LocalPlan, h: LocalHostPlan): Promise<void> {
+    await quiet('ip', ['link', 'del', h.rootIf]);
+    await sh('ip', ['netns', 'add', h.netns]);
+    await sh('ip', ['link', 'add', h.rootIf, 'type', 'veth', 'peer', 'name', h.peerIf]);
+    await sh('ip', ['link', 'set', h.rootIf, 'master', plan.bridge, 'up']);
+    await sh('ip', ['link', 'set', h.peerIf, 'netns', h.netns]);
+    const inNs = (...args: string[]) => sh('ip', ['-n', h.netns, ...args]);
+    await inNs('link', 'set', h.peerIf, 'name', 'eth0');
+    await inNs('addr', 'add', `${h.ip}/${plan.prefixLength}`, 'dev', 'eth0');
+    await inNs('link', 'set', 'eth0', 'up');
+    await inNs('link', 'set', 'lo', 'up');
   }
 
   private async prepareHostDir(dir: string, h: LocalHostPlan, authorizedKey: string): Promise<string> {
@@ -121,11 +156,11 @@ export class LocalHosts {
     await fs.chmod(path.join(dir, 'root/.ssh'), 0o700);
     await fs.chmod(path.join(dir, 'tmp'), 0o1777);
     await fs.writeFile(path.join(dir, 'root/.ssh/authorized_keys'), `${authorizedKey.trim()}\n`, { mode: 0o600 });
-    const key = path.join(dir, 'etc-upper/ssh/loadfleet_host_ed25519_key');
+    const key = path.join(dir, KEY);
     await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `loadfleet-${h.name}`, '-f', key]);
     await fs.writeFile(path.join(dir, 'etc-upper/ssh/loadfleet_sshd_config'), sshdConfig(h.ip));
     await fs.writeFile(path.join(dir, 'etc-upper/hostname'), `${h.name}\n`);
-    return (await fs.readFile(`${key}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
+    return readHostKey(dir);
   }
 
   private startInit(h: LocalHostPlan, dir: string): number {
