@@ -1,0 +1,181 @@
+/**
+ * The local target on real hosts: network namespaces with their own sshd, reached with real ssh,
+ * node-ssh and Ansible. Traffic goes only to these hosts' addresses.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
+import { requireTool } from '../harness/tools';
+
+const PREFIX = 'lt';
+let fleet: LocalFleet;
+
+beforeAll(async () => {
+  requireTool('ansible', 'apt-get install ansible');
+  fleet = await localFleet('ltest', PREFIX, '10.231.77.0/24', { agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }] });
+});
+
+afterAll(async () => {
+  const pids = fleet ? Object.values(await fleet.pids()) : [];
+  await fleet?.remove();
+  expect(await leftoversOf(PREFIX, pids)).toEqual([]);
+});
+
+describe('local target', () => {
+  it('creates every host with its own address, hostname and sshd, root login by key only', async () => {
+    const o = fleet.outputs();
+    expect(o).toMatchObject({ target: 'local', sshUser: 'root', master: { address: '10.231.77.10', port: 5557 } });
+    expect(o.hosts.map((h) => `${h.name}@${h.privateIp}`)).toEqual([
+      'controller@10.231.77.10', 'agent-1@10.231.77.11', 'agent-2@10.231.77.12', 'agent-3@10.231.77.13', 'app-1@10.231.77.14', 'monitoring@10.231.77.15',
+    ]);
+    const r = await fleet.ssh('agent-2', 'hostname; ip -o -4 addr show eth0 | awk \'{print $4}\'');
+    expect(r.stdout.split('\n')).toEqual(['agent-2', '10.231.77.12/24']);
+    // password login is off: ssh without the key is refused
+    const nokey = await execa('ssh', ['-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PreferredAuthentications=password', 'root@10.231.77.11', 'true'], { reject: false, stdin: 'ignore' });
+    expect(nokey.exitCode).toBe(255);
+  });
+
+  it('keeps running hosts on a second up (nothing replaced)', async () => {
+    const before = await fleet.pids();
+    const up = await fleet.cli(['up', '--target', 'local', '-c', fleet.config, '--yes', '--json']);
+    expect(up.exitCode).toBe(0);
+    expect(await fleet.pids()).toEqual(before);
+  });
+
+  it('renders inventories that real ansible-inventory, ansible and ssh accept', async () => {
+    const ini = path.join(fleet.ws.dir, 'inv.ini');
+    const yml = path.join(fleet.ws.dir, 'inv.yml');
+    const sshc = path.join(fleet.ws.dir, 'ssh_config');
+    for (const [fmt, file] of [['ansible', ini], ['ansible-yaml', yml], ['ssh', sshc]]) {
+      expect((await fleet.cli(['inventory', '--env', 'ltest', '-f', fmt!, '-o', file!])).exitCode).toBe(0);
+    }
+    for (const file of [ini, yml]) {
+      const list = JSON.parse((await execa('ansible-inventory', ['-i', file, '--list'])).stdout);
+      expect(list.agents.hosts).toEqual(['ltest-agent-1', 'ltest-agent-2', 'ltest-agent-3']);
+      expect(list.fleet_ltest.children).toEqual(expect.arrayContaining(['controller', 'agents', 'targets', 'monitoring']));
+      expect(list._meta.hostvars['ltest-agent-1']).toMatchObject({ ansible_host: '10.231.77.11', locust_master_host: '10.231.77.10', master_port: 5557 });
+    }
+    const ping = await execa('ansible', ['all', '-i', ini, '-m', 'ping', '-o', '-f', '10'], { reject: false, env: { ANSIBLE_HOST_KEY_CHECKING: 'True' } });
+    expect(ping.stdout.match(/SUCCESS/g)).toHaveLength(6);
+    const ssh = await execa('ssh', ['-F', sshc, '-o', 'BatchMode=yes', 'app-1', 'hostname'], { reject: false, stdin: 'ignore' });
+    expect(ssh.stdout.trim()).toBe('app-1');
+    const json = JSON.parse((await fleet.cli(['inventory', '--env', 'ltest', '-f', 'json'])).stdout);
+    expect(json.hosts).toHaveLength(6);
+  });
+
+  it('tunes one host and not its neighbour; a new session sees it', async () => {
+    const defaults = await fleet.ssh('agent-2', 'cat /proc/sys/net/ipv4/ip_local_port_range; awk \'/^Max open files/ {print $4}\' /proc/self/limits');
+    const r = await fleet.cli(['tune', '--env', 'ltest', '--hosts', 'agent-1', '--json']);
+    expect(r.stderr + r.exitCode).toMatch(/0$/);
+    const report = JSON.parse(r.stdout);
+    expect(report.hosts.map((h: { host: string }) => h.host)).toEqual(['agent-1']);
+    expect(report.hosts[0].value.rows.every((row: { ok: boolean }) => row.ok)).toBe(true);
+
+    const tuned = await fleet.ssh('agent-1', 'cat /proc/sys/net/ipv4/ip_local_port_range; awk \'/^Max open files/ {print $4, $5}\' /proc/self/limits; ls /etc/security/limits.d');
+    expect(tuned.stdout.split('\n')).toEqual(['1024\t65535', '16384 16384', '90-loadfleet.conf']);
+    const neighbour = await fleet.ssh('agent-2', 'cat /proc/sys/net/ipv4/ip_local_port_range; awk \'/^Max open files/ {print $4}\' /proc/self/limits; ls /etc/security/limits.d | grep -c loadfleet');
+    expect(neighbour.stdout.split('\n').slice(0, 2).join('\n')).toBe(defaults.stdout.trim());
+    expect(neighbour.stdout.split('\n')[2]).toBe('0');
+  });
+
+  it('tunes every host, lands exactly, and a rerun changes nothing', async () => {
+    const first = await fleet.cli(['tune', '--env', 'ltest']);
+    expect(first.stderr + first.exitCode).toMatch(/0$/);
+    expect(first.stdout).toMatch(/^agent-3\s+nofile hard\s+16384\s+16384\s+ok$/m);
+    expect(first.stdout).toMatch(/^app-1\s+sysctl net\.core\.somaxconn\s+65535\s+65535\s+ok$/m);
+    const limits = fs.readFileSync(path.join(fleet.hostDir('agent-3'), 'etc-upper/security/limits.d/90-loadfleet.conf'), 'utf8');
+    const again = await fleet.cli(['tune', '--env', 'ltest']);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toMatch(/6\/6 hosts reached; 0 changed, 6 already as requested/);
+    expect(fs.readFileSync(path.join(fleet.hostDir('agent-3'), 'etc-upper/security/limits.d/90-loadfleet.conf'), 'utf8')).toBe(limits);
+    const verify = await fleet.cli(['tune', '--env', 'ltest', '--verify-only']);
+    expect(verify.exitCode).toBe(0);
+  });
+
+  it('fails when more is asked than the host allows, and says why', async () => {
+    const greedy = fleet.ws.writeConfig('greedy.yaml', { name: 'ltest', local: { prefix: PREFIX, subnet: '10.231.77.0/24' }, agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], tuning: { nofile: 50000 } });
+    const r = await fleet.cli(['tune', '-c', greedy, '--hosts', 'agent-1', '--verify-only']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/^agent-1\s+nofile hard\s+50000\s+16384\s+SHORT: /m);
+    expect(r.stderr).toMatch(/1 host\(s\) short of the requested limits/);
+    // and with the change applied, the reason names the host's own cap
+    const applied = await fleet.cli(['tune', '-c', greedy, '--hosts', 'agent-1']);
+    expect(applied.exitCode).toBe(1);
+    expect(applied.stdout).toMatch(/agent-1\s+nofile hard\s+50000\s+(\d+)\s+SHORT: the host caps the hard limit at \1/);
+    expect((await fleet.cli(['tune', '--env', 'ltest', '--hosts', 'agent-1'])).exitCode).toBe(0); // back to what fits
+  });
+
+  it('finishes the other hosts when one sshd is dead, one host is unreachable and one refuses the key; the rerun completes', async () => {
+    const pids = await fleet.pids();
+    process.kill(pids['lt-ltest-agent-1']!, 'SIGKILL'); // the host and its sshd die; its address answers with RST
+    await execa('ip', ['-n', 'lt-ltest-agent-2', 'link', 'set', 'eth0', 'down']); // unreachable
+    const keys = path.join(fleet.hostDir('agent-3'), 'root/.ssh/authorized_keys');
+    const goodKey = fs.readFileSync(keys, 'utf8');
+    fs.writeFileSync(keys, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAUU03p86sVDxvZB9hmLfNn647teuXctp+2fcmHI9NW someone-else\n');
+    try {
+      const r = await fleet.cli(['tune', '--env', 'ltest', '--connect-attempts', '2', '--connect-timeout', '3']);
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(/^agent-1\s+-.*FAILED: cannot connect to 10\.231\.77\.11:22: connect ECONNREFUSED/m);
+      expect(r.stdout).toMatch(/^agent-2\s+-.*FAILED: cannot connect to 10\.231\.77\.12:22: .*(Timed out|EHOSTUNREACH|ETIMEDOUT)/m);
+      expect(r.stdout).toMatch(/^agent-3\s+-.*FAILED: login as root with .* refused by 10\.231\.77\.13/m);
+      expect(r.stdout).toMatch(/^controller\s+nofile hard\s+16384\s+16384\s+ok$/m);
+      expect(r.stdout).toMatch(/3\/6 hosts reached/);
+      expect(r.stderr).toMatch(/3 host\(s\) failed/);
+    } finally {
+      fs.writeFileSync(keys, goodKey);
+      await execa('ip', ['-n', 'lt-ltest-agent-2', 'link', 'set', 'eth0', 'up']);
+    }
+    const up = await fleet.cli(['up', '--target', 'local', '-c', fleet.config, '--yes']); // restarts the dead host only
+    expect(up.exitCode).toBe(0);
+    const rerun = await fleet.cli(['tune', '--env', 'ltest']);
+    expect(rerun.stderr + rerun.exitCode).toMatch(/0$/);
+    expect(rerun.stdout).toMatch(/6\/6 hosts reached; 0 changed, 6 already as requested/);
+  });
+
+  it('refuses a host whose key changed, and names the fix', async () => {
+    const known = path.join(fleet.ws.home, 'ltest', 'known_hosts');
+    const original = fs.readFileSync(known, 'utf8');
+    const other = fs.readFileSync(fleet.ws.publicKeyPath, 'utf8').split(' ').slice(0, 2).join(' ');
+    fs.writeFileSync(known, original.replace(/^10\.231\.77\.15 .*$/m, `10.231.77.15 ${other}`));
+    try {
+      const r = await fleet.cli(['tune', '--env', 'ltest', '--verify-only']);
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(/^monitoring\s+-.*FAILED: host key of 10\.231\.77\.15 CHANGED: .*ssh-keygen -R 10\.231\.77\.15 -f/m);
+      expect(r.stdout).toMatch(/5\/6 hosts reached/);
+    } finally {
+      fs.writeFileSync(known, original);
+    }
+  });
+
+  it('fails with a clear usage error on an unknown format, a missing key, or unreadable state', async () => {
+    const fmt = await fleet.cli(['inventory', '--env', 'ltest', '-f', 'terraform']);
+    expect(fmt.exitCode).toBe(2);
+    expect(fmt.stderr).toMatch(/--format \(terraform\) is not a known format: use one of ansible, ansible-yaml, ssh, file_sd, hosts, json/);
+    const nokey = fleet.ws.writeConfig('nokey.yaml', { name: 'ltest', keyPair: { publicKeyPath: '/nonexistent/id.pub' } });
+    const k = await fleet.cli(['inventory', '-c', nokey]);
+    expect(k.exitCode).toBe(2);
+    expect(k.stderr).toMatch(/keyPair\.publicKeyPath \("\/nonexistent\/id\.pub"\) cannot be read \(ENOENT\)/);
+    const outputs = path.join(fleet.ws.home, 'ltest', 'outputs.json');
+    const saved = fs.readFileSync(outputs, 'utf8');
+    fs.writeFileSync(outputs, '{ not json');
+    try {
+      const bad = await fleet.cli(['inventory', '--env', 'ltest']);
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr).toMatch(/outputs\.json is unreadable/);
+    } finally {
+      fs.writeFileSync(outputs, saved);
+    }
+  });
+
+  it('removes every process, namespace, link and mount on down, and down again succeeds', async () => {
+    const pids = Object.values(await fleet.pids());
+    const down = await fleet.cli(['down', '--env', 'ltest', '--yes']);
+    expect(down.stderr + down.exitCode).toMatch(/0$/);
+    expect(await leftoversOf(PREFIX, pids)).toEqual([]);
+    expect((await fleet.cli(['down', '--env', 'ltest', '--yes'])).exitCode).toBe(0);
+    const status = JSON.parse((await fleet.cli(['status', '--env', 'ltest', '--json'])).stdout);
+    expect(status).toMatchObject({ status: 'down', target: 'local', outputs: null });
+  });
+});
