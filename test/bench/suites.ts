@@ -3,6 +3,7 @@ import { startMoto } from '../harness/moto';
 import { loadfleet } from '../harness/cli';
 import { workspace } from '../harness/workspace';
 import { PLUGIN_MIRROR, requireTerraformOffline } from '../harness/tools';
+import { benchInventory, benchTune } from './tune';
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -34,4 +35,8 @@ async function benchUp(): Promise<void> {
   }
 }
 
-export const suites: [string, () => Promise<void>][] = [['up', benchUp]];
+export const suites: [string, () => Promise<void>][] = [
+  ['up', benchUp],
+  ['inventory', benchInventory],
+  ['tune', benchTune],
+];
