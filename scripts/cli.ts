@@ -11,6 +11,7 @@ import { register as down } from './commands/down';
 import { register as status } from './commands/status';
 import { register as inventory } from './commands/inventory';
 import { register as tune } from './commands/tune';
+import { register as sweep } from './commands/sweep';
 
 export function buildProgram(): Command {
   const program = new Command('loadfleet')
@@ -18,7 +19,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory, tune]) register(program);
+  for (const register of [synth, up, down, status, inventory, tune, sweep]) register(program);
   return program;
 }
 

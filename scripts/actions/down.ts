@@ -3,10 +3,14 @@ import { confirmChange } from '../adapters/prompt';
 import { runSteps } from '../adapters/progress';
 import { hasSynth, parallelismFor, progressText, requireTerraform, terraformFor } from './aws';
 import { withInterrupts } from './signals';
+import { ec2Client } from '../adapters/ec2';
+import { formatSweep, sweepEnv, type SweepReport } from './sweep';
 
 export interface DownOptions extends CommonOptions {
   readonly yes: boolean;
   readonly json: boolean;
+  /** Keep the env's baked AMIs and their snapshots. */
+  readonly keepAmi: boolean;
 }
 
 /** Destroys an env. Idempotent: an env that is already gone (or never came up) is a success. */
@@ -26,6 +30,7 @@ export async function downAction(opts: DownOptions): Promise<void> {
   if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'down' }); // refuses before anything runs
   await requireTerraform();
   const outputs = await envDir.readOutputs();
+  let sweep: SweepReport | undefined;
   await withInterrupts(async (signal) => {
     const tf = terraformFor(envDir, ctx.settings, signal);
     const synthesized = await hasSynth(envDir);
@@ -50,12 +55,18 @@ export async function downAction(opts: DownOptions): Promise<void> {
             if (left.length > 0) throw new Error(`terraform state still holds ${left.length} resources: ${left.join(', ')}`);
           },
         },
+        {
+          title: `Sweep everything tagged loadfleet:env=${envDir.name}${opts.keepAmi ? ' (keeping AMIs)' : ', baked AMIs and snapshots included'}`,
+          run: async (r) => {
+            sweep = await sweepEnv(ec2Client(record.region), envDir.name, { keepImages: opts.keepAmi, onRound: (n, f) => r(`round ${n}: ${f.length} resources`) });
+          },
+        },
       ],
       { quiet: opts.json },
     );
   });
   await envDir.removeOutputs();
   await envDir.writeRecord({ ...record, status: 'down', updatedAt: new Date().toISOString() });
-  if (opts.json) process.stdout.write(`${JSON.stringify({ env: envDir.name, status: 'down' })}\n`);
-  else process.stdout.write(`env ${envDir.name} destroyed.\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ env: envDir.name, status: 'down', swept: sweep?.removed ?? [], left: sweep?.left ?? [] })}\n`);
+  else process.stdout.write(`env ${envDir.name} destroyed. After terraform destroy, the tag sweep: ${sweep ? formatSweep(sweep) : 'skipped'}\n`);
 }

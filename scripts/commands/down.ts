@@ -5,5 +5,6 @@ export function register(program: Command): void {
   envOptions(program.command('down').description('destroy the env and everything it made (idempotent)'))
     .addOption(yesOption())
     .addOption(jsonOption())
+    .option('--keep-ami', 'keep the env\'s baked AMIs and their snapshots', false)
     .action(async (opts) => (await import('../actions/down')).downAction(opts));
 }

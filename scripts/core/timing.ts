@@ -27,3 +27,6 @@ export const DEFAULT_CONCURRENCY = 128;
 export function backoff(attempt: number, t: Pick<Timing, 'connectBackoffMs' | 'connectBackoffMaxMs'>): number {
   return Math.min(t.connectBackoffMaxMs, t.connectBackoffMs * 2 ** attempt);
 }
+
+/** Sweep: rounds before giving up, and how long to wait for instances to terminate. */
+export const SWEEP = { maxRounds: 10, instanceWaitSeconds: 600 } as const;

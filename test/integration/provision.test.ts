@@ -14,7 +14,7 @@ import type { FleetOutputs } from '../../scripts/core/env-record';
 let moto: Moto;
 let ws: Workspace;
 let env: Record<string, string>;
-const ZERO = { instances: 0, vpcs: 0, subnets: 0, securityGroups: 0, keyPairs: 0, volumes: 0 };
+const ZERO = { instances: 0, vpcs: 0, subnets: 0, securityGroups: 0, keyPairs: 0, volumes: 0, images: 0, snapshots: 0 };
 
 beforeAll(async () => {
   requireTerraformOffline();

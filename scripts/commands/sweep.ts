@@ -1,0 +1,16 @@
+import type { Command } from 'commander';
+import { jsonOption, yesOption } from './common';
+
+export function register(program: Command): void {
+  program
+    .command('sweep')
+    .description('delete everything tagged with an env (no config or state needed), or every expired env')
+    .option('--env <name>', 'the env whose loadfleet:env tag to sweep')
+    .option('-c, --config <file>', 'take the env name and region from a config')
+    .option('--expired', 'sweep every env whose loadfleet:expires-at has passed', false)
+    .option('--region <region>', 'AWS region (default: the config\'s, else $AWS_REGION, else us-east-1)')
+    .option('--dry-run', 'only list what would be deleted', false)
+    .addOption(yesOption())
+    .addOption(jsonOption())
+    .action(async (opts) => (await import('../actions/sweep')).sweepAction(opts));
+}

@@ -1,0 +1,123 @@
+/** sweep and down against a real moto_server: tagged leftovers go, everything else stays. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DescribeAddressesCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSnapshotsCommand,
+  DescribeVolumesCommand, TerminateInstancesCommand, type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { startMoto, type Moto } from '../harness/moto';
+import { loadfleet } from '../harness/cli';
+import { workspace, type Workspace } from '../harness/workspace';
+import { PLUGIN_MIRROR, requireTerraformOffline } from '../harness/tools';
+import { countLeft, ec2 } from '../harness/ec2-count';
+import { envTags, strayResources } from '../harness/ec2-make';
+
+let moto: Moto;
+let ws: Workspace;
+let env: Record<string, string>;
+let client: EC2Client;
+const ZERO = { instances: 0, vpcs: 0, subnets: 0, securityGroups: 0, keyPairs: 0, volumes: 0, images: 0, snapshots: 0 };
+
+beforeAll(async () => {
+  requireTerraformOffline();
+  moto = await startMoto();
+  ws = workspace();
+  env = { ...moto.env, LOADFLEET_HOME: ws.home, LOADFLEET_TF_PLUGIN_MIRROR: PLUGIN_MIRROR };
+  client = ec2(moto.env);
+});
+afterAll(async () => {
+  await moto?.stop();
+  ws?.remove();
+});
+
+/** Whether each resource still exists (in a live state). */
+async function exists(ids: Record<string, string>): Promise<Record<string, boolean>> {
+  const live = (await client.send(new DescribeInstancesCommand({ InstanceIds: [ids.instanceId!] }))).Reservations!.flatMap((r) => r.Instances!).some((i) => i.State?.Name !== 'terminated');
+  const has = async (f: () => Promise<unknown[] | undefined>) => ((await f().catch(() => [])) ?? []).length > 0;
+  return {
+    instance: live,
+    volume: await has(async () => (await client.send(new DescribeVolumesCommand({ VolumeIds: [ids.volumeId!] }))).Volumes),
+    group: await has(async () => (await client.send(new DescribeSecurityGroupsCommand({ GroupIds: [ids.groupId!] }))).SecurityGroups),
+    address: await has(async () => (await client.send(new DescribeAddressesCommand({ AllocationIds: [ids.allocationId!] }))).Addresses),
+    image: await has(async () => (await client.send(new DescribeImagesCommand({ ImageIds: [ids.imageId!] }))).Images),
+    snapshot: await has(async () => (await client.send(new DescribeSnapshotsCommand({ SnapshotIds: [ids.snapshotId!] }))).Snapshots),
+  };
+}
+const ALL = { instance: true, volume: true, group: true, address: true, image: true, snapshot: true };
+const NONE = { instance: false, volume: false, group: false, address: false, image: false, snapshot: false };
+
+async function cleanUp(ids: Record<string, string>[]) {
+  // leave moto as found for the next test: sweep by their own tags, or terminate untagged strays
+  for (const i of ids) await client.send(new TerminateInstancesCommand({ InstanceIds: [i.instanceId!] })).catch(() => undefined);
+}
+
+describe('sweep', () => {
+  it('removes what carries the env tag and never touches an untagged resource or another env', async () => {
+    const mine = await strayResources(client, envTags('stray'), 'mine');
+    const other = await strayResources(client, envTags('other-env'), 'other');
+    const untagged = await strayResources(client, [], 'untagged');
+
+    const dry = await loadfleet(['sweep', '--env', 'stray', '--dry-run', '--json'], env);
+    expect(dry.exitCode).toBe(0);
+    const listed = JSON.parse(dry.stdout).envs[0].found.map((f: { kind: string }) => f.kind);
+    expect(listed).toEqual(['instance', 'volume', 'elastic-ip', 'security-group', 'image', 'snapshot']);
+    expect(await exists(mine)).toEqual(ALL); // a dry run deletes nothing
+
+    const noYes = await loadfleet(['sweep', '--env', 'stray'], env);
+    expect(noYes.exitCode).toBe(2);
+
+    const r = await loadfleet(['sweep', '--env', 'stray', '--yes', '--json'], env);
+    expect(r.stderr + r.exitCode).toMatch(/0$/);
+    const report = JSON.parse(r.stdout);
+    expect(report.swept[0].left).toEqual([]);
+    expect(await exists(mine)).toEqual(NONE);
+    expect(await exists(other)).toEqual(ALL);
+    expect(await exists(untagged)).toEqual(ALL);
+    await cleanUp([other, untagged]);
+  });
+
+  it('sweeps every expired env and leaves an unexpired one alone', async () => {
+    const past = await strayResources(client, envTags('old', '2020-01-01T00:00:00Z'), 'old');
+    const future = await strayResources(client, envTags('new', '2099-01-01T00:00:00Z'), 'new');
+    const r = await loadfleet(['sweep', '--expired', '--yes', '--json'], env);
+    expect(r.stderr + r.exitCode).toMatch(/0$/);
+    expect(JSON.parse(r.stdout).swept.map((s: { env: string }) => s.env)).toContain('old');
+    expect(JSON.parse(r.stdout).swept.map((s: { env: string }) => s.env)).not.toContain('new');
+    expect(await exists(past)).toEqual(NONE);
+    expect(await exists(future)).toEqual(ALL);
+    expect((await loadfleet(['sweep', '--env', 'new', '--yes'], env)).exitCode).toBe(0);
+    expect(await exists(future)).toEqual(NONE);
+  });
+
+  it('fails with a usage error when told neither --env nor --expired', async () => {
+    const r = await loadfleet(['sweep', '--yes'], env);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/--env <name> or --expired/);
+  });
+});
+
+describe('down', () => {
+  it('destroys, deregisters the env\'s AMIs (unless --keep-ami), and sweeps what Terraform never knew', async () => {
+    const config = ws.writeConfig('fleet.yaml', { name: 'sweepme', agents: { count: 2 }, monitoring: { enabled: false } });
+    expect((await loadfleet(['up', '-c', config, '--yes', '--json'], env)).exitCode).toBe(0);
+    const stray = await strayResources(client, envTags('sweepme'), 'sweepme');
+
+    const keep = await loadfleet(['down', '-c', config, '--yes', '--keep-ami', '--json'], env);
+    expect(keep.stderr + keep.exitCode).toMatch(/0$/);
+    expect(await exists(stray)).toEqual({ ...NONE, image: true, snapshot: true });
+
+    const down = await loadfleet(['down', '-c', config, '--yes'], env);
+    expect(down.stderr + down.exitCode).toMatch(/0$/);
+    expect(down.stdout).toMatch(/a fresh listing of loadfleet:env=sweepme finds nothing/);
+    expect(await countLeft(client, 'sweepme')).toEqual(ZERO);
+  });
+
+  it('succeeds after a half-failed up that kept what it made', async () => {
+    const config = ws.writeConfig('half.yaml', { name: 'half', agents: { count: 2 }, ami: { id: 'ami-0123456789abcdef0' } });
+    const up = await loadfleet(['up', '-c', config, '--yes', '--keep-on-failure'], env);
+    expect(up.exitCode).toBe(1);
+    expect((await countLeft(client, 'half')).vpcs).toBe(1);
+    const down = await loadfleet(['down', '--env', 'half', '--yes'], env);
+    expect(down.stderr + down.exitCode).toMatch(/0$/);
+    expect(await countLeft(client, 'half')).toEqual(ZERO);
+  });
+});
