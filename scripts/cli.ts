@@ -12,6 +12,7 @@ import { register as status } from './commands/status';
 import { register as inventory } from './commands/inventory';
 import { register as tune } from './commands/tune';
 import { register as sweep } from './commands/sweep';
+import { register as bake } from './commands/bake';
 
 export function buildProgram(): Command {
   const program = new Command('loadfleet')
@@ -19,7 +20,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory, tune, sweep]) register(program);
+  for (const register of [synth, up, down, status, inventory, tune, sweep, bake]) register(program);
   return program;
 }
 

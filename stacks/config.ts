@@ -130,12 +130,13 @@ export const fleetSchema = z
         instanceType: instanceType('t3.small'),
       })
       .default({ enabled: true, instanceType: 't3.small' }),
-    /** null: latest Amazon Linux 2023. @default { id: null } */
+    /** null: latest Amazon Linux 2023. baked: agents and targets use this env's images from `loadfleet bake`. @default { id: null, baked: false } */
     ami: z
       .strictObject({
         id: z.string().regex(AMI_RE, { message: 'must be an AMI id like ami-0123456789abcdef0, or null' }).nullable().default(null),
+        baked: z.boolean().default(false),
       })
-      .default({ id: null }),
+      .default({ id: null, baked: false }),
     network: z
       .strictObject({
         /** @default 10.42.0.0/16 */

@@ -3,7 +3,7 @@ import { LocalBackend, S3Backend, TerraformOutput, TerraformStack } from 'cdktf'
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { KeyPair } from '@cdktf/provider-aws/lib/key-pair';
 import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
-import type { FleetConfig } from './config';
+import type { FleetConfig, Role } from './config';
 import { engineOf } from './engines';
 import { hostGroups, targetPorts } from './topology';
 import { deadmanUserData } from './deadman';
@@ -23,6 +23,8 @@ export interface FleetStackProps {
   readonly expiresAt: string;
   /** Local state file path, relative to the synthesized stack folder. Ignored for an S3 backend. */
   readonly localStatePath: string;
+  /** Images baked for this env (`loadfleet bake`), by role; other roles use ami.id or Amazon Linux 2023. */
+  readonly roleAmis?: Partial<Record<Role, string>>;
 }
 
 export function stackName(env: string): string {
@@ -85,7 +87,7 @@ export class FleetStack extends TerraformStack {
         new HostGroup(this, spec.id, {
           env,
           spec,
-          amiId: amiId as string,
+          amiId: props.roleAmis?.[spec.role] ?? (amiId as string),
           subnetId: network.subnetId,
           securityGroupId: security.groupIds[spec.role],
           keyName: key.keyName,

@@ -10,6 +10,9 @@ import type { Settings } from '../adapters/context';
 import { Terraform, requireTerraform } from '../adapters/terraform';
 import type { EnvRecord } from '../core/env-record';
 import type { ApplyProgress } from '../core/terraform-events';
+import type { Role } from '../../stacks/config';
+import type { AmiManifest } from '../core/bake';
+import { UsageError } from '../core/errors';
 
 /** Wide enough that every instance of a 100-agent fleet is created at once: width then costs no time. */
 export function parallelismFor(hosts: number): number {
@@ -26,8 +29,19 @@ export function expiryFor(record: EnvRecord | undefined, ttlHours: number, now: 
   return expiryFrom(now, ttlHours);
 }
 
-export function synthAws(loaded: LoadedConfig, envDir: EnvDir, expiresAt: string, outdir = envDir.synthDir) {
-  return synthesize({ config: loaded.config, publicKey: loaded.publicKey, expiresAt }, outdir);
+export async function synthAws(loaded: LoadedConfig, envDir: EnvDir, expiresAt: string, outdir = envDir.synthDir) {
+  return synthesize({ config: loaded.config, publicKey: loaded.publicKey, expiresAt, roleAmis: loaded.config.ami.baked ? await bakedAmis(envDir) : undefined }, outdir);
+}
+
+/** The env's baked images by role, from the manifest `loadfleet bake` writes. */
+export async function bakedAmis(envDir: EnvDir): Promise<Partial<Record<Role, string>>> {
+  let manifest: AmiManifest;
+  try {
+    manifest = JSON.parse(await fs.readFile(envDir.file('amis.json'), 'utf8')) as AmiManifest;
+  } catch {
+    throw new UsageError(`ami.baked is true but env "${envDir.name}" has no baked image (${envDir.file('amis.json')}): run "loadfleet bake" first, or set ami.baked: false`);
+  }
+  return Object.fromEntries(Object.entries(manifest).map(([role, e]) => [role, e!.amiId]));
 }
 
 export function terraformFor(envDir: EnvDir, s: Settings, signal?: AbortSignal): Terraform {

@@ -12,7 +12,7 @@ export async function synthAction(opts: SynthOptions): Promise<void> {
   const ctx = await resolveEnv(opts, true);
   const loaded = ctx.loaded!;
   const expiresAt = expiryFor(ctx.record, loaded.config.ttlHours, new Date());
-  const result = synthAws(loaded, ctx.envDir, expiresAt, opts.out ? path.resolve(opts.out) : undefined);
+  const result = await synthAws(loaded, ctx.envDir, expiresAt, opts.out ? path.resolve(opts.out) : undefined);
   const file = path.join(result.stackDir, 'cdk.tf.json');
   process.stdout.write(opts.json ? `${JSON.stringify({ stack: result.stackName, file, expiresAt })}\n` : `synthesized ${result.stackName} → ${file}\n`);
 }

@@ -43,7 +43,7 @@ export async function upAction(opts: UpOptions): Promise<void> {
     try {
       await runSteps(
         [
-          { title: 'Synthesize Terraform JSON', run: async () => void synthAws(loaded, envDir, expiresAt) },
+          { title: 'Synthesize Terraform JSON', run: async () => void (await synthAws(loaded, envDir, expiresAt)) },
           {
             title: 'Confirm',
             skip: opts.yes,

@@ -161,7 +161,8 @@ export async function deleteFound(ec2: Ec2Port, found: readonly Found[], opts: {
     for (const f of groups) await one(f, () => ec2.send(new DeleteSecurityGroupCommand({ GroupId: f.id })));
   }
   for (const f of of('vpc')) await one(f, () => ec2.send(new DeleteVpcCommand({ VpcId: f.id })));
-  for (const f of of('key-pair')) await one(f, () => ec2.send(new DeleteKeyPairCommand({ KeyPairId: f.id })));
+  // By name where known: some EC2 implementations (moto) ignore KeyPairId on delete.
+  for (const f of of('key-pair')) await one(f, () => ec2.send(new DeleteKeyPairCommand(f.name ? { KeyName: f.name } : { KeyPairId: f.id })));
   const imageSnapshots = new Set<string>();
   for (const f of of('image')) {
     await one(f, async () => {

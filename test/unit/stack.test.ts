@@ -131,3 +131,19 @@ describe('FleetStack', () => {
     expect(tf.resource.aws_subnet!.public_subnet).not.toHaveProperty('map_public_ip_on_launch');
   });
 });
+
+describe('baked images', () => {
+  it('gives agents and targets their baked AMIs and leaves other roles on Amazon Linux 2023', async () => {
+    const { Testing } = await import('cdktf');
+    const { validateFleetConfig } = await import('../../stacks/config');
+    const { FleetStack } = await import('../../stacks/fleet-stack');
+    const { configInput } = await import('../harness/fixtures');
+    const app = Testing.app();
+    const config = validateFleetConfig(configInput({ targets: [{ name: 'app' }], ami: { baked: true } }));
+    const stack = new FleetStack(app, 'baked', { config, publicKey: PUBLIC_KEY, expiresAt: EXPIRES, localStatePath: 'x', roleAmis: { agent: 'ami-0aaaaaaaaaaaaaaaa', target: 'ami-0bbbbbbbbbbbbbbbb' } });
+    const tf = JSON.parse(Testing.synth(stack));
+    expect(tf.resource.aws_instance.agents.ami).toBe('ami-0aaaaaaaaaaaaaaaa');
+    expect(tf.resource.aws_instance.target_app.ami).toBe('ami-0bbbbbbbbbbbbbbbb');
+    expect(tf.resource.aws_instance.controller.ami).toBe('${data.aws_ami.al2023.id}');
+  });
+});

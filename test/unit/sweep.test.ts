@@ -26,3 +26,19 @@ describe('sweep order', () => {
     ], now)).toEqual(['old']);
   });
 });
+
+describe('bake pieces', async () => {
+  const { buildId, removeKeyScript, watchdogUserData } = await import('../../scripts/core/bake');
+  it('names builds uniquely by env, role, time and a random suffix', () => {
+    expect(buildId('demo', 'agent', new Date('2026-11-23T21:05:09.123Z'), 0.5)).toBe('lf-demo-agent-20261123210509-8000');
+  });
+  it('gives the builder a watchdog that shuts it down after the time limit', () => {
+    expect(watchdogUserData(60)).toContain('shutdown -h +60');
+  });
+  it('removes only the temporary key line and fails if it is still there', () => {
+    const s = removeKeyScript('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAUU03p86sVDxvZB9hmLfNn647teuXctp+2fcmHI9NW lf-build');
+    expect(s).toContain("grep -vF 'AAAAC3NzaC1lZDI1NTE5AAAAIFAUU03p86sVDxvZB9hmLfNn647teuXctp+2fcmHI9NW'");
+    expect(s.trim().split('\n').at(-1)).toMatch(/^! grep -qF/);
+    expect(() => removeKeyScript('not a key')).toThrow(/not an OpenSSH public key/);
+  });
+});
