@@ -1,5 +1,6 @@
 /** The image bake, Packer-style: named steps, build tags, the builder's watchdog, the AMI manifest. Pure. */
 import type { Role } from '../../stacks/config';
+import { checkPublicKey } from './keys';
 
 export const BAKE_STEPS = ['source-image', 'key-pair', 'security-group', 'instance', 'tune', 'create-image', 'wait-image', 'finish', 'manifest'] as const;
 export type BakeStep = (typeof BAKE_STEPS)[number];
@@ -30,8 +31,8 @@ export function watchdogUserData(limitMinutes: number): string {
 
 /** Removes one public key line from authorized_keys (the temporary bake key) without touching others. */
 export function removeKeyScript(publicKey: string): string {
-  const body = publicKey.trim().split(/\s+/)[1] ?? '';
-  if (!/^[A-Za-z0-9+/=]+$/.test(body)) throw new Error('not an OpenSSH public key');
+  if (checkPublicKey(publicKey)) throw new Error('not an OpenSSH public key');
+  const body = publicKey.trim().split(/\s+/)[1]!;
   return `set -e\nf="$HOME/.ssh/authorized_keys"\n[ -f "$f" ] || exit 0\ngrep -vF '${body}' "$f" > "$f.loadfleet" || true\ncat "$f.loadfleet" > "$f"\nrm -f "$f.loadfleet"\n! grep -qF '${body}' "$f"\n`;
 }
 
