@@ -4,6 +4,7 @@ import { loadfleet } from '../harness/cli';
 import { workspace } from '../harness/workspace';
 import { PLUGIN_MIRROR, requireTerraformOffline } from '../harness/tools';
 import { benchInventory, benchTune } from './tune';
+import { benchSweep } from './sweep';
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -39,4 +40,5 @@ export const suites: [string, () => Promise<void>][] = [
   ['up', benchUp],
   ['inventory', benchInventory],
   ['tune', benchTune],
+  ['sweep', benchSweep],
 ];
