@@ -2,6 +2,7 @@ import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { ec2Client } from '../adapters/ec2';
 import { confirmChange } from '../adapters/prompt';
 import { UsageError } from '../core/errors';
+import { positiveNumber } from '../core/flags';
 import { BAKE_ROLES, type BakeRole } from '../core/bake';
 import { bake, DEFAULT_BAKE, type BakeResult } from './bake';
 import { withInterrupts } from './signals';
@@ -15,19 +16,13 @@ export interface BakeCliOptions extends CommonOptions {
   readonly imageTimeout?: string;
 }
 
-function num(flag: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} (${v}) must be a positive number`);
-  return n;
-}
 
 export async function bakeAction(opts: BakeCliOptions): Promise<void> {
   const roles: BakeRole[] = opts.role === 'all' ? [...BAKE_ROLES] : (BAKE_ROLES as readonly string[]).includes(opts.role) ? [opts.role as BakeRole] : [];
   if (roles.length === 0) throw new UsageError(`--role (${opts.role}) must be agent, target or all`);
-  const timeLimitMinutes = num('--time-limit', opts.timeLimit, DEFAULT_BAKE.timeLimitMinutes);
-  const pollMs = num('--poll-seconds', opts.pollSeconds, DEFAULT_BAKE.pollMs / 1000) * 1000;
-  const imageTimeoutMs = num('--image-timeout', opts.imageTimeout, DEFAULT_BAKE.imageTimeoutMs / 60_000) * 60_000;
+  const timeLimitMinutes = positiveNumber('--time-limit', opts.timeLimit, DEFAULT_BAKE.timeLimitMinutes);
+  const pollMs = positiveNumber('--poll-seconds', opts.pollSeconds, DEFAULT_BAKE.pollMs / 1000) * 1000;
+  const imageTimeoutMs = positiveNumber('--image-timeout', opts.imageTimeout, DEFAULT_BAKE.imageTimeoutMs / 60_000) * 60_000;
   const ctx = await resolveEnv(opts, true);
   const loaded = ctx.loaded!;
   await confirmChange(`Bake ${roles.join(' and ')} image(s) for env ${loaded.config.name} in ${loaded.config.region} (a temporary builder instance, key pair and security group)?`, { yes: opts.yes, verb: 'bake' });

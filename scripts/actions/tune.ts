@@ -5,6 +5,7 @@ import { runSteps } from '../adapters/progress';
 import { engineOf } from '../../stacks/engines';
 import type { Role } from '../../stacks/config';
 import { ExternalError, UsageError } from '../core/errors';
+import { positiveNumber } from '../core/flags';
 import { fanout, type HostResult } from '../core/fanout';
 import { table } from '../core/summary';
 import { applyScript, compareTuning, parseObserved, planTuning, verifyScript, type TuningPlan, type VerifyRow } from '../core/tuning';
@@ -30,12 +31,6 @@ export interface TuneOptions extends CommonOptions {
   readonly connectTimeout?: string;
 }
 
-function positiveInt(flag: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} (${v}) must be a whole number of at least 1`);
-  return n;
-}
 
 export interface HostTuning {
   readonly changed: string[];
@@ -47,11 +42,11 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
   const loaded = ctx.loaded!;
   const { config } = loaded;
   const outputs = await ctx.envDir.requireOutputs();
-  const concurrency = positiveInt('--concurrency', opts.concurrency, DEFAULT_CONCURRENCY);
+  const concurrency = positiveNumber('--concurrency', opts.concurrency, DEFAULT_CONCURRENCY, { integer: true });
   const timing: Timing = {
     ...DEFAULT_TIMING,
-    connectAttempts: positiveInt('--connect-attempts', opts.connectAttempts, DEFAULT_TIMING.connectAttempts),
-    readyTimeoutMs: positiveInt('--connect-timeout', opts.connectTimeout, DEFAULT_TIMING.readyTimeoutMs / 1000) * 1000,
+    connectAttempts: positiveNumber('--connect-attempts', opts.connectAttempts, DEFAULT_TIMING.connectAttempts, { integer: true }),
+    readyTimeoutMs: positiveNumber('--connect-timeout', opts.connectTimeout, DEFAULT_TIMING.readyTimeoutMs / 1000, { integer: true }) * 1000,
   };
   const templates = await readTuningTemplates();
   const plans = new Map<Role, TuningPlan>();

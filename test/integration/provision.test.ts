@@ -2,39 +2,22 @@
  * Real terraform (offline, provider from the local mirror) against a real moto_server, driven through
  * the real CLI. Nothing is mocked.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DescribeInstancesCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
-import { startMoto, type Moto } from '../harness/moto';
 import { loadfleet } from '../harness/cli';
-import { workspace, type Workspace } from '../harness/workspace';
-import { PLUGIN_MIRROR, requireTerraformOffline } from '../harness/tools';
+import { useMotoEnv, ZERO } from '../harness/moto-env';
 import { countLeft, ec2 } from '../harness/ec2-count';
 import type { FleetOutputs } from '../../scripts/core/env-record';
 
-let moto: Moto;
-let ws: Workspace;
-let env: Record<string, string>;
-const ZERO = { instances: 0, vpcs: 0, subnets: 0, securityGroups: 0, keyPairs: 0, volumes: 0, images: 0, snapshots: 0 };
-
-beforeAll(async () => {
-  requireTerraformOffline();
-  moto = await startMoto();
-  ws = workspace();
-  env = { ...moto.env, LOADFLEET_HOME: ws.home, LOADFLEET_TF_PLUGIN_MIRROR: PLUGIN_MIRROR };
-});
-
-afterAll(async () => {
-  await moto?.stop();
-  ws?.remove();
-});
+const ctx = useMotoEnv();
 
 describe('up / status / down on moto', () => {
   it('creates a 3-agent fleet, reports it, keeps it on a second up, and destroys it to zero', async () => {
-    const config = ws.writeConfig('fleet.yaml', { name: 'itest', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }] });
-    const client = ec2(moto.env);
+    const config = ctx.ws.writeConfig('fleet.yaml', { name: 'itest', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }] });
+    const client = ec2(ctx.moto.env);
 
     // WHEN
-    const up = await loadfleet(['up', '-c', config, '--yes', '--json'], env);
+    const up = await loadfleet(['up', '-c', config, '--yes', '--json'], ctx.env);
     // THEN
     expect(up.stderr + up.exitCode).toMatch(/0$/);
     const outputs = JSON.parse(up.stdout) as FleetOutputs;
@@ -53,53 +36,53 @@ describe('up / status / down on moto', () => {
     expect(volumes.length).toBe(6);
     expect(volumes.every((v) => v.Encrypted)).toBe(true);
 
-    const status = await loadfleet(['status', '--env', 'itest', '--json'], env);
+    const status = await loadfleet(['status', '--env', 'itest', '--json'], ctx.env);
     expect(status.exitCode).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ env: 'itest', status: 'up', target: 'aws', expiresAt: outputs.expiresAt });
 
     // WHEN up runs again THEN nothing is replaced
-    const again = await loadfleet(['up', '-c', config, '--yes', '--json'], env);
+    const again = await loadfleet(['up', '-c', config, '--yes', '--json'], ctx.env);
     expect(again.exitCode).toBe(0);
     expect((JSON.parse(again.stdout) as FleetOutputs).hosts.map((h) => h.id)).toEqual(outputs.hosts.map((h) => h.id));
 
     // WHEN down THEN nothing is left; a second down succeeds too
-    const down = await loadfleet(['down', '--env', 'itest', '--yes'], env);
+    const down = await loadfleet(['down', '--env', 'itest', '--yes'], ctx.env);
     expect(down.stderr + down.exitCode).toMatch(/0$/);
     expect(await countLeft(client)).toEqual(ZERO);
-    const down2 = await loadfleet(['down', '--env', 'itest', '--yes'], env);
+    const down2 = await loadfleet(['down', '--env', 'itest', '--yes'], ctx.env);
     expect(down2.exitCode).toBe(0);
-    const after = await loadfleet(['status', '--env', 'itest', '--json'], env);
+    const after = await loadfleet(['status', '--env', 'itest', '--json'], ctx.env);
     expect(JSON.parse(after.stdout)).toMatchObject({ status: 'down', outputs: null });
   });
 
   it('fails when a first up fails part-way, and removes what it created', async () => {
-    const config = ws.writeConfig('broken.yaml', { name: 'broken', agents: { count: 2 }, ami: { id: 'ami-0123456789abcdef0' } });
-    const up = await loadfleet(['up', '-c', config, '--yes'], env);
+    const config = ctx.ws.writeConfig('broken.yaml', { name: 'broken', agents: { count: 2 }, ami: { id: 'ami-0123456789abcdef0' } });
+    const up = await loadfleet(['up', '-c', config, '--yes'], ctx.env);
     expect(up.exitCode).toBe(1);
     expect(up.stderr).toMatch(/terraform apply failed/);
     expect(up.stderr).toMatch(/destroying what this first "up" of broken created/);
-    expect(await countLeft(ec2(moto.env))).toEqual(ZERO);
+    expect(await countLeft(ec2(ctx.moto.env))).toEqual(ZERO);
   });
 
   it('fails without a terminal and without --yes, before anything is created', async () => {
-    const config = ws.writeConfig('noyes.yaml', { name: 'noyes' });
-    const up = await loadfleet(['up', '-c', config], env);
+    const config = ctx.ws.writeConfig('noyes.yaml', { name: 'noyes' });
+    const up = await loadfleet(['up', '-c', config], ctx.env);
     expect(up.exitCode).toBe(2);
     expect(up.stderr).toMatch(/there is no terminal to ask: run it again with --yes/);
-    expect(await countLeft(ec2(moto.env))).toEqual(ZERO);
+    expect(await countLeft(ec2(ctx.moto.env))).toEqual(ZERO);
   });
 
   it('fails on a bad config with exit 2, naming the field, before terraform runs', async () => {
-    const config = ws.writeConfig('bad.yaml', { name: 'bad', agents: { count: 0 }, access: { sshCidrs: ['0.0.0.0/0'] } });
-    const up = await loadfleet(['up', '-c', config, '--yes'], env);
+    const config = ctx.ws.writeConfig('bad.yaml', { name: 'bad', agents: { count: 0 }, access: { sshCidrs: ['0.0.0.0/0'] } });
+    const up = await loadfleet(['up', '-c', config, '--yes'], ctx.env);
     expect(up.exitCode).toBe(2);
     expect(up.stderr).toContain('agents.count (0) must be at least 1');
     expect(up.stderr).toContain('access.sshCidrs[0] ("0.0.0.0/0") opens SSH and the UIs to the whole internet');
   });
 
   it('fails loudly when terraform is not installed', async () => {
-    const config = ws.writeConfig('noterraform.yaml', { name: 'notf' });
-    const up = await loadfleet(['up', '-c', config, '--yes'], { ...env, PATH: '/nonexistent' });
+    const config = ctx.ws.writeConfig('noterraform.yaml', { name: 'notf' });
+    const up = await loadfleet(['up', '-c', config, '--yes'], { ...ctx.env, PATH: '/nonexistent' });
     expect(up.exitCode).toBe(1);
     expect(up.stderr).toMatch(/terraform was not found on PATH: install Terraform/);
   });

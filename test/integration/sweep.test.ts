@@ -1,32 +1,18 @@
 /** sweep and down against a real moto_server: tagged leftovers go, everything else stays. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DescribeAddressesCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSnapshotsCommand,
   DescribeVolumesCommand, TerminateInstancesCommand, type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { startMoto, type Moto } from '../harness/moto';
 import { loadfleet } from '../harness/cli';
-import { workspace, type Workspace } from '../harness/workspace';
-import { PLUGIN_MIRROR, requireTerraformOffline } from '../harness/tools';
+import { useMotoEnv, ZERO } from '../harness/moto-env';
 import { countLeft, ec2 } from '../harness/ec2-count';
 import { envTags, strayResources } from '../harness/ec2-make';
 
-let moto: Moto;
-let ws: Workspace;
-let env: Record<string, string>;
+const ctx = useMotoEnv();
 let client: EC2Client;
-const ZERO = { instances: 0, vpcs: 0, subnets: 0, securityGroups: 0, keyPairs: 0, volumes: 0, images: 0, snapshots: 0 };
-
-beforeAll(async () => {
-  requireTerraformOffline();
-  moto = await startMoto();
-  ws = workspace();
-  env = { ...moto.env, LOADFLEET_HOME: ws.home, LOADFLEET_TF_PLUGIN_MIRROR: PLUGIN_MIRROR };
-  client = ec2(moto.env);
-});
-afterAll(async () => {
-  await moto?.stop();
-  ws?.remove();
+beforeAll(() => {
+  client = ec2(ctx.moto.env);
 });
 
 /** Whether each resource still exists (in a live state). */
@@ -56,16 +42,16 @@ describe('sweep', () => {
     const other = await strayResources(client, envTags('other-env'), 'other');
     const untagged = await strayResources(client, [], 'untagged');
 
-    const dry = await loadfleet(['sweep', '--env', 'stray', '--dry-run', '--json'], env);
+    const dry = await loadfleet(['sweep', '--env', 'stray', '--dry-run', '--json'], ctx.env);
     expect(dry.exitCode).toBe(0);
     const listed = JSON.parse(dry.stdout).envs[0].found.map((f: { kind: string }) => f.kind);
     expect(listed).toEqual(['instance', 'volume', 'elastic-ip', 'security-group', 'image', 'snapshot']);
     expect(await exists(mine)).toEqual(ALL); // a dry run deletes nothing
 
-    const noYes = await loadfleet(['sweep', '--env', 'stray'], env);
+    const noYes = await loadfleet(['sweep', '--env', 'stray'], ctx.env);
     expect(noYes.exitCode).toBe(2);
 
-    const r = await loadfleet(['sweep', '--env', 'stray', '--yes', '--json'], env);
+    const r = await loadfleet(['sweep', '--env', 'stray', '--yes', '--json'], ctx.env);
     expect(r.stderr + r.exitCode).toMatch(/0$/);
     const report = JSON.parse(r.stdout);
     expect(report.swept[0].left).toEqual([]);
@@ -78,18 +64,18 @@ describe('sweep', () => {
   it('sweeps every expired env and leaves an unexpired one alone', async () => {
     const past = await strayResources(client, envTags('old', '2020-01-01T00:00:00Z'), 'old');
     const future = await strayResources(client, envTags('new', '2099-01-01T00:00:00Z'), 'new');
-    const r = await loadfleet(['sweep', '--expired', '--yes', '--json'], env);
+    const r = await loadfleet(['sweep', '--expired', '--yes', '--json'], ctx.env);
     expect(r.stderr + r.exitCode).toMatch(/0$/);
     expect(JSON.parse(r.stdout).swept.map((s: { env: string }) => s.env)).toContain('old');
     expect(JSON.parse(r.stdout).swept.map((s: { env: string }) => s.env)).not.toContain('new');
     expect(await exists(past)).toEqual(NONE);
     expect(await exists(future)).toEqual(ALL);
-    expect((await loadfleet(['sweep', '--env', 'new', '--yes'], env)).exitCode).toBe(0);
+    expect((await loadfleet(['sweep', '--env', 'new', '--yes'], ctx.env)).exitCode).toBe(0);
     expect(await exists(future)).toEqual(NONE);
   });
 
   it('fails with a usage error when told neither --env nor --expired', async () => {
-    const r = await loadfleet(['sweep', '--yes'], env);
+    const r = await loadfleet(['sweep', '--yes'], ctx.env);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/--env <name> or --expired/);
   });
@@ -97,26 +83,26 @@ describe('sweep', () => {
 
 describe('down', () => {
   it('destroys, deregisters the env\'s AMIs (unless --keep-ami), and sweeps what Terraform never knew', async () => {
-    const config = ws.writeConfig('fleet.yaml', { name: 'sweepme', agents: { count: 2 }, monitoring: { enabled: false } });
-    expect((await loadfleet(['up', '-c', config, '--yes', '--json'], env)).exitCode).toBe(0);
+    const config = ctx.ws.writeConfig('fleet.yaml', { name: 'sweepme', agents: { count: 2 }, monitoring: { enabled: false } });
+    expect((await loadfleet(['up', '-c', config, '--yes', '--json'], ctx.env)).exitCode).toBe(0);
     const stray = await strayResources(client, envTags('sweepme'), 'sweepme');
 
-    const keep = await loadfleet(['down', '-c', config, '--yes', '--keep-ami', '--json'], env);
+    const keep = await loadfleet(['down', '-c', config, '--yes', '--keep-ami', '--json'], ctx.env);
     expect(keep.stderr + keep.exitCode).toMatch(/0$/);
     expect(await exists(stray)).toEqual({ ...NONE, image: true, snapshot: true });
 
-    const down = await loadfleet(['down', '-c', config, '--yes'], env);
+    const down = await loadfleet(['down', '-c', config, '--yes'], ctx.env);
     expect(down.stderr + down.exitCode).toMatch(/0$/);
     expect(down.stdout).toMatch(/a fresh listing of loadfleet:env=sweepme finds nothing/);
     expect(await countLeft(client, 'sweepme')).toEqual(ZERO);
   });
 
   it('succeeds after a half-failed up that kept what it made', async () => {
-    const config = ws.writeConfig('half.yaml', { name: 'half', agents: { count: 2 }, ami: { id: 'ami-0123456789abcdef0' } });
-    const up = await loadfleet(['up', '-c', config, '--yes', '--keep-on-failure'], env);
+    const config = ctx.ws.writeConfig('half.yaml', { name: 'half', agents: { count: 2 }, ami: { id: 'ami-0123456789abcdef0' } });
+    const up = await loadfleet(['up', '-c', config, '--yes', '--keep-on-failure'], ctx.env);
     expect(up.exitCode).toBe(1);
     expect((await countLeft(client, 'half')).vpcs).toBe(1);
-    const down = await loadfleet(['down', '--env', 'half', '--yes'], env);
+    const down = await loadfleet(['down', '--env', 'half', '--yes'], ctx.env);
     expect(down.stderr + down.exitCode).toMatch(/0$/);
     expect(await countLeft(client, 'half')).toEqual(ZERO);
   });

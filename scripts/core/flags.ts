@@ -1,0 +1,11 @@
+/** Numeric command-line flags: a usage error names the flag, the value and what it must be. Pure. */
+import { UsageError } from './errors';
+
+export function positiveNumber(flag: string, v: string | undefined, fallback: number, opts: { integer?: boolean } = {}): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (opts.integer ? !Number.isInteger(n) || n < 1 : !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`${flag} (${v}) must be ${opts.integer ? 'a whole number of at least 1' : 'a positive number'}`);
+  }
+  return n;
+}
