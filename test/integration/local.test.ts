@@ -94,6 +94,18 @@ describe('local target', () => {
     expect(verify.exitCode).toBe(0);
   });
 
+  it('checks a running agent\'s own limits and says to restart one started before tuning', async () => {
+    expect((await fleet.cli(['tune', '--env', 'ltest', '--hosts', 'agent-2'])).exitCode).toBe(0);
+    // A stand-in agent process (named like a Locust worker) still running with the old limit.
+    const start = await fleet.ssh('agent-2', "ulimit -n 1024; cd /tmp; setsid nohup bash -c 'exec -a \"locust --worker --master-host 10.231.77.10\" sleep 120' >/dev/null 2>&1 </dev/null & echo started");
+    expect(start.stdout.trim()).toBe('started');
+    const r = await fleet.cli(['tune', '--env', 'ltest', '--hosts', 'agent-2', '--verify-only']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/^agent-2\s+agent pid \d+ nofile\s+16384\/16384\s+1024\/1024\s+SHORT: the process started before tuning .*restart it$/m);
+    await fleet.ssh('agent-2', "pkill -f 'locust --worker'");
+    expect((await fleet.cli(['tune', '--env', 'ltest', '--hosts', 'agent-2', '--verify-only'])).exitCode).toBe(0);
+  });
+
   it('fails when more is asked than the host allows, and says why', async () => {
     const greedy = fleet.ws.writeConfig('greedy.yaml', { name: 'ltest', local: { prefix: PREFIX, subnet: '10.231.77.0/24' }, agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], tuning: { nofile: 50000 } });
     const r = await fleet.cli(['tune', '-c', greedy, '--hosts', 'agent-1', '--verify-only']);

@@ -40,6 +40,13 @@ describe('up / status / down on moto', () => {
     expect(status.exitCode).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ env: 'itest', status: 'up', target: 'aws', expiresAt: outputs.expiresAt });
 
+    // WHEN the state is lost THEN the inventory can be rebuilt from EC2 tags, in the same order
+    const fromTags = await loadfleet(['inventory', '-c', config, '-f', 'json', '--from-tags'], ctx.env);
+    expect(fromTags.stderr + fromTags.exitCode).toMatch(/0$/);
+    const inv = JSON.parse(fromTags.stdout);
+    expect(inv.hosts.map((h: { name: string; id: string }) => `${h.name}=${h.id}`)).toEqual(outputs.hosts.map((h) => `${h.name}=${h.id}`));
+    expect(inv.master).toEqual(outputs.master);
+
     // WHEN up runs again THEN nothing is replaced
     const again = await loadfleet(['up', '-c', config, '--yes', '--json'], ctx.env);
     expect(again.exitCode).toBe(0);
