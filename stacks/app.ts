@@ -1,4 +1,4 @@
-import { App } from 'cdktf';
+import { App } from './cdk';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FleetStack, stackName, type FleetStackProps } from './fleet-stack';

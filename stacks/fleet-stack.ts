@@ -1,8 +1,4 @@
-import { Construct } from 'constructs';
-import { LocalBackend, S3Backend, TerraformOutput, TerraformStack } from 'cdktf';
-import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
-import { KeyPair } from '@cdktf/provider-aws/lib/key-pair';
-import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
+import { Construct, LocalBackend, S3Backend, TerraformOutput, TerraformStack, AwsProvider, KeyPair, DataAwsAmi } from './cdk';
 import type { FleetConfig, Role } from './config';
 import { engineOf } from './engines';
 import { hostGroups, targetPorts } from './topology';

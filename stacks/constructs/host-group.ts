@@ -1,6 +1,4 @@
-import { Construct } from 'constructs';
-import type { ITerraformDependable } from 'cdktf';
-import { Instance } from '@cdktf/provider-aws/lib/instance';
+import { Construct, Instance, type ITerraformDependable } from '../cdk';
 import type { Role } from '../config';
 import { hostName, type HostGroupSpec } from '../topology';
 import { roleTags } from './tags';

@@ -1,9 +1,4 @@
-import { Construct } from 'constructs';
-import { Vpc } from '@cdktf/provider-aws/lib/vpc';
-import { Subnet } from '@cdktf/provider-aws/lib/subnet';
-import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
-import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
-import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-association';
+import { Construct, Vpc, Subnet, InternetGateway, RouteTable, RouteTableAssociation } from '../cdk';
 import { roleTags } from './tags';
 
 export interface NetworkProps {

@@ -1,7 +1,4 @@
-import { Construct } from 'constructs';
-import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
-import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
-import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
+import { Construct, SecurityGroup, VpcSecurityGroupIngressRule, VpcSecurityGroupEgressRule } from '../cdk';
 import type { Role } from '../config';
 import { MONITORING_PORTS, type Engine, type PortRange } from '../engines';
 import { roleTags } from './tags';
