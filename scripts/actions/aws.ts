@@ -3,11 +3,10 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { synthesize } from '../../stacks/app';
 import { expiryFrom } from '../../stacks/deadman';
-import { hostCount } from '../../stacks/topology';
 import type { LoadedConfig } from '../adapters/config-file';
 import type { EnvDir } from '../adapters/env-dir';
 import type { Settings } from '../adapters/context';
-import { Terraform, requireTerraform } from '../adapters/terraform';
+import { Terraform } from '../adapters/terraform';
 import type { EnvRecord } from '../core/env-record';
 import type { ApplyProgress } from '../core/terraform-events';
 import type { Role } from '../../stacks/config';
@@ -63,4 +62,3 @@ export async function hasSynth(envDir: EnvDir): Promise<boolean> {
   }
 }
 
-export { hostCount, requireTerraform };

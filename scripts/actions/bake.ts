@@ -19,6 +19,7 @@ import { expiryFrom } from '../../stacks/deadman';
 import { bakeTags, buildId, removeKeyScript, watchdogUserData, type AmiManifest, type BakeRole, type BakeStep } from '../core/bake';
 import { applyScript, compareTuning, parseObserved, planTuning, verifyScript, type HostKind } from '../core/tuning';
 import { DEFAULT_TIMING } from '../core/timing';
+import { fanout } from '../core/fanout';
 import { ExternalError } from '../core/errors';
 
 export interface Endpoint {
@@ -138,34 +139,24 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
       const plan = planTuning(opts.role, { nofile: config.tuning.nofile, nproc: config.tuning.nproc, engine: engineOf(config.engine), hostKind: ep.hostKind }, await readTuningTemplates());
       const timing = { ...DEFAULT_TIMING, connectAttempts: 30, connectBackoffMs: 1_000, connectBackoffMaxMs: 10_000 };
       const known = new KnownHosts(path.join(tmp, 'known_hosts'));
-      const connect = async () => {
-        for (let attempt = 0; ; attempt++) {
-          try {
-            return await connectSsh(ep.address, { user: ep.user, privateKeyPath: keyFile, knownHosts: known, timing, port: ep.port });
-          } catch (e) {
-            if (attempt + 1 >= timing.connectAttempts || (e as Error).name === 'PermanentError' || signal?.aborted) throw e;
-            await new Promise((r) => setTimeout(r, Math.min(timing.connectBackoffMaxMs, timing.connectBackoffMs * 2 ** attempt)));
-          }
-        }
-      };
-      const s1 = await connect();
-      try {
-        const r = await s1.exec(ep.user === 'root' ? 'sh -s' : 'sudo -n sh -s', { stdin: applyScript(plan) });
-        if (r.code !== 0) throw new Error(`applying the tuning on the builder failed (exit ${r.code}): ${r.stdout}${r.stderr}`);
-      } finally {
-        s1.close();
-      }
-      const s2 = await connect(); // a new session sees the new limits
-      try {
-        const v = await s2.exec('sh -s', { stdin: verifyScript(plan) });
-        if (v.code !== 0) throw new Error(`verification on the builder failed (exit ${v.code}): ${v.stderr}`);
-        const short = compareTuning(plan, parseObserved(v.stdout)).filter((row) => !row.ok);
-        if (short.length > 0) throw new Error(`tuning not in effect on the builder: ${short.map((s) => `${s.setting} requested ${s.requested}, effective ${s.effective} (${s.reason})`).join('; ')}`);
-        const rm = await s2.exec('sh -s', { stdin: removeKeyScript(publicKey) });
-        if (rm.code !== 0) throw new Error(`could not remove the temporary key from the builder: ${rm.stderr}`);
-      } finally {
-        s2.close();
-      }
+      // The shared fan-out engine, on one host: its connect retries wait for the builder to boot.
+      const [result] = await fanout(
+        [{ name: build, address: ep.address }],
+        (h) => connectSsh(h.address, { user: ep.user, privateKeyPath: keyFile, knownHosts: known, timing, port: ep.port }),
+        async (s1, _h, connectAgain) => {
+          const r = await s1.exec(ep.user === 'root' ? 'sh -s' : 'sudo -n sh -s', { stdin: applyScript(plan) });
+          if (r.code !== 0) throw new Error(`applying the tuning on the builder failed (exit ${r.code}): ${r.stdout}${r.stderr}`);
+          const s2 = await connectAgain(); // a new session sees the new limits
+          const v = await s2.exec('sh -s', { stdin: verifyScript(plan) });
+          if (v.code !== 0) throw new Error(`verification on the builder failed (exit ${v.code}): ${v.stderr}`);
+          const short = compareTuning(plan, parseObserved(v.stdout)).filter((row) => !row.ok);
+          if (short.length > 0) throw new Error(`tuning not in effect on the builder: ${short.map((x) => `${x.setting} requested ${x.requested}, effective ${x.effective} (${x.reason})`).join('; ')}`);
+          const rm = await s2.exec('sh -s', { stdin: removeKeyScript(publicKey) });
+          if (rm.code !== 0) throw new Error(`could not remove the temporary key from the builder: ${rm.stderr}`);
+        },
+        { timing, sleep: (ms) => ec2x.sleep(ms, signal) },
+      );
+      if (!result!.ok) throw new Error(result!.error);
     });
 
     amiId = await step('create-image', async () => {

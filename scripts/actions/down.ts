@@ -1,7 +1,8 @@
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { confirmChange } from '../adapters/prompt';
 import { runSteps } from '../adapters/progress';
-import { hasSynth, parallelismFor, progressText, requireTerraform, terraformFor } from './aws';
+import { hasSynth, parallelismFor, progressText, terraformFor } from './aws';
+import { requireTerraform } from '../adapters/terraform';
 import { withInterrupts } from './signals';
 import { ec2Client } from '../adapters/ec2';
 import { formatSweep, sweepEnv, type SweepReport } from './sweep';

@@ -3,8 +3,7 @@ import * as path from 'node:path';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { ec2Client, instancesOfEnv } from '../adapters/ec2';
 import { engineOf, type EngineName } from '../../stacks/engines';
-import { privateKeyPathOf } from '../../stacks/config';
-import { expandHome } from '../adapters/config-file';
+import { loadConfig } from '../adapters/config-file';
 import { UsageError } from '../core/errors';
 import { FORMATS, hostsFromTags, inventoryFrom, render, type Inventory, type InventoryFormat } from '../core/inventory';
 import type { FleetOutputs } from '../core/env-record';
@@ -20,7 +19,8 @@ export async function loadInventory(opts: CommonOptions & { fromTags?: boolean }
   const { envDir, record, loaded } = ctx;
   if (!record && !loaded) throw new UsageError(`env "${envDir.name}" is unknown in ${ctx.settings.home}: run "loadfleet up" first, or pass -c <fleet.yaml> (and --home if the env folder is elsewhere)`);
   const region = loaded?.config.region ?? record?.region ?? 'us-east-1';
-  const privateKeyPath = loaded?.privateKeyPath ?? (record ? await keyFromRecord(record.configPath) : undefined);
+  const config = loaded ?? (record ? await loadConfig(record.configPath).catch(() => undefined) : undefined);
+  const privateKeyPath = config?.privateKeyPath;
   if (!privateKeyPath) throw new UsageError(`env "${envDir.name}" has no config to name its key: pass -c <fleet.yaml>`);
   let outputs: FleetOutputs;
   if (opts.fromTags) {
@@ -37,16 +37,6 @@ export async function loadInventory(opts: CommonOptions & { fromTags?: boolean }
     outputs = await envDir.requireOutputs();
   }
   return inventoryFrom(outputs, { region, privateKeyPath, knownHostsFile: envDir.knownHosts });
-}
-
-async function keyFromRecord(configPath: string): Promise<string | undefined> {
-  const { loadConfig } = await import('../adapters/config-file');
-  try {
-    const loaded = await loadConfig(configPath);
-    return expandHome(privateKeyPathOf(loaded.config), path.dirname(configPath));
-  } catch {
-    return undefined;
-  }
 }
 
 export async function inventoryAction(opts: InventoryOptions): Promise<void> {

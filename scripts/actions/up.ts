@@ -4,7 +4,9 @@ import { describePlan, formatOutputs } from '../core/summary';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { confirmChange } from '../adapters/prompt';
 import { runSteps } from '../adapters/progress';
-import { expiryFor, hostCount, parallelismFor, progressText, requireTerraform, synthAws, terraformFor } from './aws';
+import { expiryFor, parallelismFor, progressText, synthAws, terraformFor } from './aws';
+import { requireTerraform } from '../adapters/terraform';
+import { hostCount } from '../../stacks/topology';
 import { withInterrupts } from './signals';
 
 export interface UpOptions extends CommonOptions {

@@ -13,7 +13,8 @@ export interface Poll {
   readonly signal?: AbortSignal;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
+/** A wait that ends early (rejecting) when the signal aborts. */
+export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const t = setTimeout(resolve, ms);

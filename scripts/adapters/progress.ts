@@ -27,7 +27,6 @@ export async function runSteps(steps: readonly Step[], opts: { quiet: boolean })
       silentRendererCondition: opts.quiet,
       fallbackRendererCondition: () => !process.stdout.isTTY,
       rendererOptions: { collapseErrors: false, showErrorMessage: false },
-      fallbackRendererOptions: { output: { stdout: process.stderr } } as never,
     },
   );
   await list.run();

@@ -5,6 +5,7 @@
  */
 import pLimit from 'p-limit';
 import { backoff, DEFAULT_CONCURRENCY, DEFAULT_TIMING, type Timing } from './timing';
+import { table } from './summary';
 
 export interface ExecResult {
   readonly code: number | null;
@@ -133,7 +134,5 @@ export async function fanout<H extends FanoutHost, T>(
 /** The per-host table printed at the end of every fan-out. */
 export function resultTable<T>(results: readonly HostResult<T>[], detail: (v: T) => string): string {
   const rows = results.map((r) => [r.host, r.address, r.ok ? 'ok' : 'FAILED', String(r.attempts), `${(r.ms / 1000).toFixed(1)}s`, r.ok ? detail(r.value as T) : (r.error ?? '')]);
-  const all = [['HOST', 'ADDRESS', 'RESULT', 'TRIES', 'TIME', 'DETAIL'], ...rows];
-  const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+  return table([['HOST', 'ADDRESS', 'RESULT', 'TRIES', 'TIME', 'DETAIL'], ...rows]);
 }

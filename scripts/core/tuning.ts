@@ -210,8 +210,7 @@ function atLeast(effective: string, requested: string): boolean {
 /** Requested vs effective for every expectation, with the reason when they differ. */
 export function compareTuning(plan: TuningPlan, observed: Map<string, string>): VerifyRow[] {
   const rows: VerifyRow[] = plan.expected.map((x) => {
-    const key = x.setting.startsWith('sysctl ') ? x.setting : x.setting;
-    const effective = observed.get(key) ?? '?';
+    const effective = observed.get(x.setting) ?? '?';
     const isLimit = !x.setting.startsWith('sysctl ');
     const ok = isLimit ? atLeast(effective, x.requested) : effective === x.requested;
     return { setting: x.setting, requested: x.requested, effective, ok, reason: ok ? undefined : reasonFor(x.setting, x.requested, effective, observed) };
