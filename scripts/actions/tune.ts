@@ -8,7 +8,8 @@ import { ExternalError, UsageError } from '../core/errors';
 import { positiveNumber } from '../core/flags';
 import { fanout, type HostResult } from '../core/fanout';
 import { table } from '../core/summary';
-import { applyScript, compareTuning, parseObserved, planTuning, verifyScript, type TuningPlan, type VerifyRow } from '../core/tuning';
+import { runAsRoot } from '../core/privilege';
+import { applyScript, compareTuning, fleetListeningPorts, parseObserved, planTuning, verifyScript, type TuningPlan, type VerifyRow } from '../core/tuning';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMING, type Timing } from '../core/timing';
 import type { Host } from '../core/env-record';
 
@@ -52,7 +53,7 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
   const plans = new Map<Role, TuningPlan>();
   const planFor = (role: Role) => {
     if (!plans.has(role)) {
-      plans.set(role, planTuning(role, { nofile: config.tuning.nofile, nproc: config.tuning.nproc, engine: engineOf(config.engine), hostKind: outputs.target === 'local' ? 'netns' : 'ec2' }, templates));
+      plans.set(role, planTuning(role, { nofile: config.tuning.nofile, nproc: config.tuning.nproc, engine: engineOf(config.engine), hostKind: outputs.target === 'local' ? 'netns' : 'ec2', reservedPorts: fleetListeningPorts(config) }, templates));
     }
     return plans.get(role)!;
   };
@@ -71,8 +72,8 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
               const plan = planFor(h.role);
               let changed: string[] = [];
               if (!opts.verifyOnly) {
-                const r = await session.exec('sh -s', { stdin: applyScript(plan) });
-                if (r.code !== 0) throw new Error(`applying the tuning failed (exit ${r.code}): ${r.stderr.trim()}`);
+                // As root: directly for a root login, through sudo -n otherwise (ec2-user on EC2).
+                const r = await runAsRoot(session, outputs.sshUser, applyScript(plan), 'applying the tuning');
                 changed = r.stdout.split('\n').filter((l) => l.startsWith('changed ')).map((l) => l.slice(8));
               }
               // Limits apply to sessions opened after the change: read them through a new connection.

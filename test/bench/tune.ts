@@ -20,7 +20,7 @@ async function playbookFor(dir: string, nofile: number): Promise<string> {
   const templates = await readTuningTemplates();
   const roles: Role[] = ['controller', 'agent', 'monitoring'];
   const plays = roles.map((role) => {
-    const plan = planTuning(role, { nofile, nproc: 65535, engine: Engine.locust(), hostKind: 'netns' }, templates);
+    const plan = planTuning(role, { nofile, nproc: 65535, engine: Engine.locust(), hostKind: 'netns', reservedPorts: [22] }, templates);
     const group = role === 'agent' ? 'agents' : role;
     return [
       {
