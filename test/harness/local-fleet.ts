@@ -16,7 +16,7 @@ export interface LocalFleet {
   readonly name: string;
   outputs(): FleetOutputs;
   cli(args: string[]): Promise<CliResult>;
-  /** Runs a command on a host through plain OpenSSH: a brand-new session every time. */
+  /** Runs a command on a host through plain OpenSSH as the env's login user: a brand-new session every time. */
   ssh(host: string, command: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   hostDir(host: string): string;
   pids(): Promise<Record<string, number>>;
@@ -42,7 +42,7 @@ export async function localFleet(name: string, prefix: string, subnet: string, e
     cli: (args) => loadfleet(args, env),
     async ssh(host, command) {
       const h = fleet.outputs().hosts.find((x) => x.name === host)!;
-      const r = await execa('ssh', ['-i', ws.privateKeyPath, '-o', `UserKnownHostsFile=${path.join(envDir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', `root@${h.privateIp}`, command], { reject: false, stdin: 'ignore', timeout: 20_000 });
+      const r = await execa('ssh', ['-i', ws.privateKeyPath, '-o', `UserKnownHostsFile=${path.join(envDir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', `${fleet.outputs().sshUser}@${h.privateIp}`, command], { reject: false, stdin: 'ignore', timeout: 20_000 });
       return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
     hostDir: (host) => path.join(envDir, 'local', host),
