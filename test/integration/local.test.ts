@@ -138,7 +138,7 @@ describe('local target', () => {
     const pids = await fleet.pids();
     process.kill(pids['lt-ltest-agent-1']!, 'SIGKILL'); // the host and its sshd die; its address answers with RST
     await execa('ip', ['-n', 'lt-ltest-agent-2', 'link', 'set', 'eth0', 'down']); // unreachable
-    const keys = path.join(fleet.hostDir('agent-3'), 'home/ec2-user/.ssh/authorized_keys');
+    const keys = fleet.authorizedKeys('agent-3');
     const goodKey = fs.readFileSync(keys, 'utf8');
     fs.writeFileSync(keys, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAUU03p86sVDxvZB9hmLfNn647teuXctp+2fcmHI9NW someone-else\n');
     try {
