@@ -20,6 +20,7 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
   const plan = planLocal(config);
   const hosts = new LocalHosts(envDir.localDir);
   const knownHosts = new KnownHosts(envDir.knownHosts);
+  const previous = await envDir.readRecord();
   let outputs: FleetOutputs | undefined;
   await runSteps(
     [
@@ -76,10 +77,19 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
     ],
     { quiet: opts.quiet },
   ).catch(async (e) => {
-    // Nothing is left running on a failed local up.
-    await hosts.destroy().catch(() => undefined);
-    const record = await envDir.readRecord();
-    if (record) await envDir.writeRecord({ ...record, status: 'down', updatedAt: new Date().toISOString() });
+    // A re-up with a different plan replaced the old hosts first: then nothing of them is left to keep.
+    const running = Object.keys(await hosts.pids().catch(() => ({}))).length > 0;
+    if (opts.fresh || !running) {
+      // Nothing is left running on a failed first up.
+      await hosts.destroy().catch(() => undefined);
+      await envDir.removeOutputs();
+      const record = await envDir.readRecord();
+      if (record) await envDir.writeRecord({ ...record, status: 'down', updatedAt: new Date().toISOString() });
+    } else {
+      // A failed re-up never takes the running fleet down with it: the record goes back to what it was.
+      if (previous) await envDir.writeRecord({ ...previous, updatedAt: new Date().toISOString() });
+      process.stderr.write(`loadfleet: env ${config.name} was already up: its running hosts were kept; fix the cause and run "loadfleet up" again, or "loadfleet down" to remove them\n`);
+    }
     throw e;
   });
   return outputs!;

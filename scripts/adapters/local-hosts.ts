@@ -91,9 +91,9 @@ export class LocalHosts {
   }
 
   /**
-   * Creates every host; on any failure removes what was made and rethrows. When this env's hosts already
-   * exist with the same plan, live hosts are kept as they are and dead ones restarted (`up` twice is a
-   * no-op); a different plan replaces them all.
+   * Creates every host. When this env's hosts already exist with the same plan, live hosts are kept as they
+   * are and dead ones restarted (`up` twice is a no-op); a different plan (or login user) replaces them all.
+   * On a failure, a first creation removes everything it made; a re-creation leaves the running hosts alone.
    */
   async create(plan: LocalPlan, authorizedKey: string, login: string, onHost?: (h: LocalHostPlan, kept: boolean) => void): Promise<CreatedHost[]> {
     const existing = await this.readState();
@@ -101,6 +101,7 @@ export class LocalHosts {
       await this.destroy();
     }
     const state: LocalState = (await this.readState()) ?? { bridge: plan.bridge, login, hosts: [] };
+    const first = state.hosts.length === 0;
     if (state.hosts.length === 0 && (await quiet('ip', ['link', 'show', plan.bridge]))) {
       throw new UsageError(`bridge ${plan.bridge} already exists and is not this env's: another env uses local.prefix "${plan.bridge.replace(/br0$/, '')}"; give this one its own local.prefix and local.subnet`);
     }
@@ -134,7 +135,7 @@ export class LocalHosts {
       }
       return created;
     } catch (e) {
-      await this.destroy().catch(() => undefined);
+      if (first) await this.destroy().catch(() => undefined);
       throw e;
     }
   }
