@@ -58,10 +58,22 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
     return plans.get(role)!;
   };
   const knownHosts = new KnownHosts(ctx.envDir.knownHosts);
-  const hosts = selectHosts(outputs.hosts, opts.hosts).map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, role: h.role }));
+  const hosts = selectHosts(outputs.hosts, opts.hosts).map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, role: h.role, id: h.id }));
   let results: HostResult<HostTuning>[] = [];
+  let keyNotes: readonly string[] = [];
   await runSteps(
     [
+      {
+        // The local target pinned its generated keys at up; EC2 hosts print theirs to the console.
+        title: 'Pin host keys from the EC2 console output',
+        skip: outputs.target !== 'aws',
+        run: async (report) => {
+          const [{ pinFromConsole }, { ec2Client }] = await Promise.all([import('../adapters/console-keys'), import('../adapters/ec2')]);
+          const r = await pinFromConsole(ec2Client(config.region), knownHosts, hosts);
+          keyNotes = r.notes;
+          report(`${r.pinned} pinned, ${r.notes.length} left to trust on first use`);
+        },
+      },
       {
         title: `${opts.verifyOnly ? 'Verify' : 'Tune and verify'} ${hosts.length} hosts (${concurrency} at a time)`,
         run: async (report) => {
@@ -91,10 +103,11 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
   const failedHosts = results.filter((r) => !r.ok);
   const shortHosts = results.filter((r) => r.ok && r.value!.rows.some((row) => !row.ok));
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ env: outputs.env, hosts: results, notes: [...new Set([...plans.values()].flatMap((p) => p.notes))] }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ env: outputs.env, hosts: results, notes: [...new Set([...plans.values()].flatMap((p) => p.notes)), ...keyNotes] }, null, 2)}\n`);
   } else {
     process.stdout.write(`${formatReport(results)}\n`);
     for (const note of new Set([...plans.values()].flatMap((p) => p.notes))) process.stdout.write(`note: ${note}\n`);
+    for (const note of keyNotes) process.stdout.write(`note: ${note}\n`);
   }
   if (failedHosts.length > 0 || shortHosts.length > 0) {
     throw new ExternalError(
