@@ -24,7 +24,8 @@ async function playbookFor(dir: string, nofile: number): Promise<string> {
     const group = role === 'agent' ? 'agents' : role;
     return [
       {
-        hosts: group, gather_facts: false,
+        // as root through sudo, like loadfleet's runAsRoot (the local hosts log in as ec2-user, as on EC2)
+        hosts: group, gather_facts: false, become: true,
         tasks: [
           ...plan.files.map((f) => ({ name: `write ${f.path}`, copy: { dest: f.path, content: f.content, mode: f.mode } })),
           ...plan.sysctlFiles.map((f) => ({ name: `apply ${f}`, command: `sysctl -q -p ${f}` })),
