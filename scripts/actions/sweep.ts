@@ -20,6 +20,8 @@ export interface SweepOptions {
   readonly keepImages?: boolean;
   readonly onRound?: (round: number, found: Found[]) => void;
   readonly maxRounds?: number;
+  /** Stops between rounds (Ctrl-C pressed again during a clean-up). */
+  readonly signal?: AbortSignal;
 }
 
 export async function sweepEnv(ec2: Ec2Port, env: string, opts: SweepOptions = {}): Promise<SweepReport> {
@@ -28,6 +30,7 @@ export async function sweepEnv(ec2: Ec2Port, env: string, opts: SweepOptions = {
   let previous: Found[] | undefined;
   let lastErrors = '';
   for (let round = 1; round <= (opts.maxRounds ?? SWEEP.maxRounds); round++) {
+    if (opts.signal?.aborted) throw new ExternalError(`sweep of env ${env} was stopped after ${round - 1} round(s): run "loadfleet sweep --env ${env}" to finish`);
     const found = await findTagged(ec2, env, kinds);
     if (found.length === 0) return { env, removed, rounds: round - 1, left: [] };
     if (previous && !madeProgress(previous, found)) {

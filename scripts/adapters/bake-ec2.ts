@@ -4,7 +4,7 @@ import {
   DeleteSecurityGroupCommand, DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeInstancesCommand,
   ImportKeyPairCommand, RunInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, type Instance, type Tag,
 } from '@aws-sdk/client-ec2';
-import { AL2023 } from '../../stacks/fleet-stack';
+import { AL2023 } from '../../stacks/images';
 import type { Ec2Port } from './ec2';
 
 export interface Poll {

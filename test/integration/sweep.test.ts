@@ -52,7 +52,7 @@ describe('sweep', () => {
     expect(noYes.exitCode).toBe(2);
 
     const r = await loadfleet(['sweep', '--env', 'stray', '--yes', '--json'], ctx.env);
-    expect(r.stderr + r.exitCode).toMatch(/0$/);
+    expect(r.exitCode, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.swept[0].left).toEqual([]);
     expect(await exists(mine)).toEqual(NONE);
@@ -65,7 +65,7 @@ describe('sweep', () => {
     const past = await strayResources(client, envTags('old', '2020-01-01T00:00:00Z'), 'old');
     const future = await strayResources(client, envTags('new', '2099-01-01T00:00:00Z'), 'new');
     const r = await loadfleet(['sweep', '--expired', '--yes', '--json'], ctx.env);
-    expect(r.stderr + r.exitCode).toMatch(/0$/);
+    expect(r.exitCode, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).swept.map((s: { env: string }) => s.env)).toContain('old');
     expect(JSON.parse(r.stdout).swept.map((s: { env: string }) => s.env)).not.toContain('new');
     expect(await exists(past)).toEqual(NONE);
@@ -88,11 +88,11 @@ describe('down', () => {
     const stray = await strayResources(client, envTags('sweepme'), 'sweepme');
 
     const keep = await loadfleet(['down', '-c', config, '--yes', '--keep-ami', '--json'], ctx.env);
-    expect(keep.stderr + keep.exitCode).toMatch(/0$/);
+    expect(keep.exitCode, keep.stderr).toBe(0);
     expect(await exists(stray)).toEqual({ ...NONE, image: true, snapshot: true });
 
     const down = await loadfleet(['down', '-c', config, '--yes'], ctx.env);
-    expect(down.stderr + down.exitCode).toMatch(/0$/);
+    expect(down.exitCode, down.stderr).toBe(0);
     expect(down.stdout).toMatch(/a fresh listing of loadfleet:env=sweepme finds nothing/);
     expect(await countLeft(client, 'sweepme')).toEqual(ZERO);
   });
@@ -103,7 +103,7 @@ describe('down', () => {
     expect(up.exitCode).toBe(1);
     expect((await countLeft(client, 'half')).vpcs).toBe(1);
     const down = await loadfleet(['down', '--env', 'half', '--yes'], ctx.env);
-    expect(down.stderr + down.exitCode).toMatch(/0$/);
+    expect(down.exitCode, down.stderr).toBe(0);
     expect(await countLeft(client, 'half')).toEqual(ZERO);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { summarizeEvents } from '../../scripts/core/terraform-events';
-import { describeExpiry, fromTerraformOutputs } from '../../scripts/core/env-record';
+import { foldEvent, NO_PROGRESS, summarizeEvents } from '../../scripts/core/terraform-events';
+import { describeExpiry, expiryFor, fromTerraformOutputs } from '../../scripts/core/env-record';
 import { expiryFrom, deadmanUserData } from '../../stacks/deadman';
-import { expiryFor, parallelismFor } from '../../scripts/actions/aws';
+import { parallelismFor } from '../../scripts/core/terraform-events';
 import { exitCodeOf } from '../../scripts/cli';
 import { ConfigError } from '../../stacks/config';
 import { ExternalError, ToolMissingError, UsageError } from '../../scripts/core/errors';
@@ -21,6 +21,25 @@ describe('terraform -json events', () => {
       ev({ type: 'apply_start', hook: { action: 'create', resource: { addr: 'aws_instance.agents[0]' } } }),
     ]);
     expect(p).toEqual({ planned: 2, done: 1, last: 'aws_instance.agents[0]', errors: [] });
+  });
+
+  it('folds one line at a time to the same result, and keeps the state object when a line changes nothing', () => {
+    const lines = [
+      ev({ type: 'planned_change', change: { action: 'create', resource: { addr: 'aws_vpc.vpc' } } }),
+      'not json',
+      ev({ type: 'version', terraform: '1.11.4' }),
+      ev({ type: 'apply_complete', hook: { action: 'create', resource: { addr: 'aws_vpc.vpc' } } }),
+    ];
+    let state = NO_PROGRESS;
+    const seen = [];
+    for (const l of lines) {
+      const next = foldEvent(state, l);
+      seen.push(next === state ? 'same' : 'new');
+      state = next;
+    }
+    expect(seen).toEqual(['new', 'same', 'same', 'new']);
+    expect(state).toEqual(summarizeEvents(lines));
+    expect(state).toEqual({ planned: 1, done: 1, last: 'aws_vpc.vpc', errors: [] });
   });
 
   it('collects error diagnostics with their address', () => {
@@ -64,6 +83,15 @@ describe('expiry', () => {
     expect(expiryFor(record, 2, now)).toBe('2026-11-23T23:00:00Z');
     expect(expiryFor({ ...record, status: 'down' }, 4, now)).toBe('2026-11-24T01:00:00Z');
     expect(expiryFor(undefined, 1, now)).toBe('2026-11-23T22:00:00Z');
+  });
+
+  it('is never reused once past: after the switch fired, a new up gets a fresh expiry', () => {
+    // GIVEN a record that still says up, whose expiry passed (the hosts shut themselves down)
+    const record = { name: 'demo', target: 'aws', configPath: '/x', region: 'us-east-1', engine: 'locust', ttlHours: 4, expiresAt: '2026-11-24T00:00:00Z', status: 'up', updatedAt: '' } as const;
+    const later = new Date('2026-11-24T09:30:00Z');
+    // THEN the next up's expiry is ttlHours from now, never the past one
+    expect(expiryFor(record, 4, later)).toBe('2026-11-24T13:30:00Z');
+    expect(expiryFor({ ...record, status: 'failed' }, 4, new Date('2026-11-23T21:00:00Z'))).toBe('2026-11-24T01:00:00Z');
   });
 
   it('describes time left and time since expiry', () => {
