@@ -77,7 +77,8 @@ export class FleetStack extends TerraformStack {
       amiId = ami.id;
     }
 
-    const userData = deadmanUserData(env, props.expiresAt);
+    // Static: the expiry lives in the loadfleet:expires-at tag, so changing it never touches user data.
+    const userData = deadmanUserData(env);
     this.groups = hostGroups(config).map(
       (spec) =>
         new HostGroup(this, spec.id, {

@@ -11,7 +11,15 @@ import type { AmiManifest } from '../core/bake';
 import { UsageError } from '../core/errors';
 
 export async function synthAws(loaded: LoadedConfig, envDir: EnvDir, expiresAt: string, outdir = envDir.synthDir) {
-  return synthesize({ config: loaded.config, publicKey: loaded.publicKey, expiresAt, roleAmis: loaded.config.ami.baked ? await bakedAmis(envDir) : undefined }, outdir);
+  const roleAmis = loaded.config.ami.baked ? await bakedAmis(envDir) : undefined;
+  if (outdir === envDir.synthDir) await envDir.ensure();
+  // Synthesis is synchronous: a umask of 077 for its duration makes every file it writes 0600, every folder 0700.
+  const umask = process.umask(0o077);
+  try {
+    return synthesize({ config: loaded.config, publicKey: loaded.publicKey, expiresAt, roleAmis }, outdir);
+  } finally {
+    process.umask(umask);
+  }
 }
 
 /** The env's baked images by role, from the manifest `loadfleet bake` writes. */

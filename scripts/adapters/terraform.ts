@@ -46,6 +46,8 @@ export interface PlannedChange {
   readonly action: string;
   /** For an update: the attributes whose value changes. */
   readonly changed: readonly string[];
+  /** For each changed attribute: its value before and after (`unknown` when only known after apply). */
+  readonly values?: Record<string, { before: unknown; after: unknown }>;
 }
 
 export class Terraform {
@@ -136,6 +138,7 @@ export class Terraform {
       signal?.removeEventListener('abort', onAbort);
       abandon?.removeEventListener('abort', onAbandon);
       if (forceKill) clearTimeout(forceKill);
+      await this.tightenModes();
     }
     if ((result as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String((result as { originalMessage?: string }).originalMessage ?? ''))) {
       throw new ToolMissingError('terraform', INSTALL_TERRAFORM);
@@ -147,6 +150,22 @@ export class Terraform {
       throw new ExternalError(`terraform ${args[0]} failed (exit ${result.exitCode ?? result.signal}):\n${detail || String(result.stderr ?? '').trim() || out.trim()}`);
     }
     return String(result.stdout ?? '');
+  }
+
+  /**
+   * Some files terraform writes with an explicit 0644 whatever the umask (.terraform.lock.hcl): take
+   * group and other bits off what it leaves in the stack folder and beside the state.
+   */
+  private async tightenModes(): Promise<void> {
+    for (const dir of [this.opts.stackDir, path.dirname(this.opts.rcFile)]) {
+      const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        if (!e.isFile()) continue;
+        const file = path.join(dir, e.name);
+        const st = await fs.stat(file).catch(() => undefined);
+        if (st && (st.mode & 0o077) !== 0) await fs.chmod(file, st.mode & 0o700).catch(() => undefined);
+      }
+    }
   }
 
   async init(): Promise<void> {
@@ -196,16 +215,26 @@ export class Terraform {
 
 interface TfResourceChange {
   address: string;
-  change: { actions: string[]; before?: Record<string, unknown> | null; after?: Record<string, unknown> | null };
+  change: { actions: string[]; before?: Record<string, unknown> | null; after?: Record<string, unknown> | null; after_unknown?: Record<string, unknown> };
+}
+
+/** Key order and set order do not make a change. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)]));
+  return v;
 }
 
 function plannedChange(rc: TfResourceChange): PlannedChange {
   const a = rc.change.actions;
-  const action = a.length === 2 ? 'replace' : (a[0] ?? 'noop');
+  const action = a.length === 2 ? 'replace' : a[0] === 'no-op' || !a[0] ? 'noop' : a[0];
   const before = rc.change.before ?? {};
   const after = rc.change.after ?? {};
-  const changed = action === 'update' ? Object.keys({ ...before, ...after }).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])).sort() : [];
-  return { address: rc.address, action, changed };
+  const unknown = rc.change.after_unknown ?? {};
+  const same = (a: unknown, b: unknown) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+  const changed = action === 'update' ? Object.keys({ ...before, ...after }).filter((k) => !same(before[k], unknown[k] === true ? '(unknown)' : after[k])).sort() : [];
+  const values = Object.fromEntries(changed.map((k) => [k, { before: before[k], after: unknown[k] === true ? 'unknown' : after[k] }]));
+  return { address: rc.address, action, changed, values };
 }
 
 /** Fails loudly, with what to install, when terraform is not on PATH. */

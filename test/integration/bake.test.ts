@@ -56,6 +56,11 @@ describe('bake', () => {
     const snap = image.BlockDeviceMappings!.find((b) => b.Ebs?.SnapshotId)!.Ebs!.SnapshotId!;
     const snapTags = (await client.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] }))).Snapshots![0]!.Tags!;
     expect(snapTags).toContainEqual({ Key: 'loadfleet:build', Value: r.build });
+    // images outlive the fleet: not the fleet's expiry (sweep --expired would delete them), no lifetime unless ami.ttlDays
+    for (const tags of [image.Tags!, snapTags]) {
+      expect(tags.map((t) => t.Key)).not.toContain('loadfleet:expires-at');
+      expect(tags.map((t) => t.Key)).not.toContain('loadfleet:image-expires-at');
+    }
     expect(await snapshotCount(client)).toBe(before + 1);
     // the temporary key is gone from the builder; the tuning is in place there
     expect(fs.readFileSync(`${fleet.hostDir('agent-1')}/root/.ssh/authorized_keys`, 'utf8')).not.toContain(r.build);

@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DescribeInstancesCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { processRunning, startJob } from '../harness/terminal';
+import { Terraform } from '../../scripts/adapters/terraform';
+import { PLUGIN_MIRROR } from '../harness/tools';
 import { loadfleet } from '../harness/cli';
 import { useMotoEnv, ZERO } from '../harness/moto-env';
 import { countLeft, ec2 } from '../harness/ec2-count';
@@ -55,6 +57,39 @@ describe('up / status / down on moto', () => {
     expect(again.exitCode).toBe(0);
     expect((JSON.parse(again.stdout) as FleetOutputs).hosts.map((h) => h.id)).toEqual(outputs.hosts.map((h) => h.id));
 
+    // THEN the env folder and everything in it is private: the state names every host and the key pair
+    const envFolder = path.join(ctx.ws.home, 'itest');
+    expect(fs.existsSync(path.join(envFolder, 'terraform.tfstate'))).toBe(true);
+    expect(openToOthers(envFolder)).toEqual([]);
+    expect(fs.statSync(envFolder).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(envFolder, 'terraform.tfstate')).mode & 0o777).toBe(0o600);
+
+    // WHEN ttlHours changes THEN terraform plans tag updates in place only: no replacement, no new user
+    // data, so no stop/start of any host
+    const longer = ctx.ws.writeConfig('fleet-ttl.yaml', { name: 'itest', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], ttlHours: 6 });
+    const synth = await loadfleet(['synth', '-c', longer, '--json'], ctx.env);
+    expect(synth.exitCode, synth.stderr).toBe(0);
+    expect(JSON.parse(synth.stdout).expiresAt).not.toBe(outputs.expiresAt);
+    const tf = new Terraform({
+      stackDir: path.join(envFolder, 'synth', 'stacks', 'loadfleet-itest'), rcFile: path.join(envFolder, 'terraform.rc'),
+      pluginMirror: PLUGIN_MIRROR, env: { ...process.env, ...ctx.env },
+    });
+    const plan = (await tf.plan()).filter((c) => c.action !== 'noop' && c.action !== 'read');
+    expect(plan.filter((c) => c.action !== 'update')).toEqual([]);
+    const instanceChanges = plan.filter((c) => c.address.startsWith('aws_instance.'));
+    expect(instanceChanges.map((c) => c.address).sort()).toEqual(['aws_instance.agents[0]', 'aws_instance.agents[1]', 'aws_instance.agents[2]', 'aws_instance.controller', 'aws_instance.monitoring', 'aws_instance.target_app[0]']);
+    const newExpiry = JSON.parse(synth.stdout).expiresAt;
+    for (const c of instanceChanges) {
+      // The provider stops and starts an instance for a new user_data or instance_type: neither changes.
+      // (moto adds drift of its own to the plan — default tags echoed in `tags`, no vpc_security_group_ids
+      // read back — all in-place updates too.)
+      for (const attr of ['user_data', 'user_data_base64', 'instance_type', 'ami', 'instance_market_options']) expect(c.changed, `${c.address}: ${JSON.stringify(c.values)}`).not.toContain(attr);
+      expect((c.values!.tags_all!.after as Record<string, string>)['loadfleet:expires-at']).toBe(newExpiry);
+    }
+    // put the synthesized code back as the env's (its expiry is the record's), so down destroys the same stack
+    const back = await loadfleet(['synth', '-c', config, '--json'], ctx.env);
+    expect(back.exitCode, back.stderr).toBe(0);
+
     // WHEN down THEN nothing is left; a second down succeeds too
     const down = await loadfleet(['down', '--env', 'itest', '--yes'], ctx.env);
     expect(down.exitCode, down.stderr).toBe(0);
@@ -99,6 +134,17 @@ describe('up / status / down on moto', () => {
     expect(up.stderr).toMatch(/terraform was not found on PATH: install Terraform/);
   });
 });
+
+/** Files and folders under `dir` that group or others can read, write or enter. */
+function openToOthers(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isSymbolicLink()) continue; // terraform links the provider from the mirror; links have no mode of their own
+    const p = path.join(e.parentPath, e.name);
+    if ((fs.lstatSync(p).mode & 0o077) !== 0) out.push(`${path.relative(dir, p)} ${(fs.lstatSync(p).mode & 0o777).toString(8)}`);
+  }
+  return out;
+}
 
 /** The env record as the CLI left it. */
 function recordOf(env: string): { status: string; failure?: { reason: string; next: string } } {
