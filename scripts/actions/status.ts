@@ -1,5 +1,5 @@
 import { resolveEnv, type CommonOptions } from '../adapters/context';
-import { describeExpiry } from '../core/env-record';
+import { describeStatus } from '../core/env-record';
 import { formatOutputs } from '../core/summary';
 
 export interface StatusOptions extends CommonOptions {
@@ -13,7 +13,7 @@ export async function statusAction(opts: StatusOptions): Promise<void> {
   const now = new Date();
   if (opts.json) {
     process.stdout.write(
-      `${JSON.stringify({ env: envDir.name, status: record?.status ?? 'unknown', target: record?.target ?? null, expiresAt: record?.expiresAt ?? null, outputs: outputs ?? null }, null, 2)}\n`,
+      `${JSON.stringify({ env: envDir.name, status: record?.status ?? 'unknown', target: record?.target ?? null, expiresAt: record?.expiresAt ?? null, failure: record?.failure ?? null, outputs: outputs ?? null }, null, 2)}\n`,
     );
     return;
   }
@@ -21,6 +21,6 @@ export async function statusAction(opts: StatusOptions): Promise<void> {
     process.stdout.write(`env ${envDir.name}: unknown here (no ${envDir.file('env.json')})\n`);
     return;
   }
-  process.stdout.write(`env ${record.name}: ${record.status} on ${record.target}, ${record.region}; expires ${record.expiresAt} (${describeExpiry(record.expiresAt, now)})\n`);
+  process.stdout.write(`${describeStatus(record, now)}\n`);
   if (outputs && record.status !== 'down') process.stdout.write(`${formatOutputs(outputs, now)}\n`);
 }

@@ -83,7 +83,7 @@ describe('local target', () => {
   it('tunes one host and not its neighbour; a new session sees it', async () => {
     const defaults = await fleet.ssh('agent-2', 'cat /proc/sys/net/ipv4/ip_local_port_range; awk \'/^Max open files/ {print $4}\' /proc/self/limits');
     const r = await fleet.cli(['tune', '--env', 'ltest', '--hosts', 'agent-1', '--json']);
-    expect(r.stderr + r.exitCode).toMatch(/0$/);
+    expect(r.exitCode, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.hosts.map((h: { host: string }) => h.host)).toEqual(['agent-1']);
     expect(report.hosts[0].value.rows.every((row: { ok: boolean }) => row.ok)).toBe(true);
@@ -97,7 +97,7 @@ describe('local target', () => {
 
   it('tunes every host, lands exactly, and a rerun changes nothing', async () => {
     const first = await fleet.cli(['tune', '--env', 'ltest']);
-    expect(first.stderr + first.exitCode).toMatch(/0$/);
+    expect(first.exitCode, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^agent-3\s+nofile hard\s+16384\s+16384\s+ok$/m);
     expect(first.stdout).toMatch(/^app-1\s+sysctl net\.core\.somaxconn\s+65535\s+65535\s+ok$/m);
     const limits = fs.readFileSync(path.join(fleet.hostDir('agent-3'), 'etc-upper/security/limits.d/90-loadfleet.conf'), 'utf8');
@@ -157,7 +157,7 @@ describe('local target', () => {
     const up = await fleet.cli(['up', '--target', 'local', '-c', fleet.config, '--yes']); // restarts the dead host only
     expect(up.exitCode).toBe(0);
     const rerun = await fleet.cli(['tune', '--env', 'ltest']);
-    expect(rerun.stderr + rerun.exitCode).toMatch(/0$/);
+    expect(rerun.exitCode, rerun.stderr).toBe(0);
     expect(rerun.stdout).toMatch(/6\/6 hosts reached; 0 changed, 6 already as requested/);
   });
 
@@ -240,7 +240,7 @@ describe('local target', () => {
   it('removes every process, namespace, link and mount on down, and down again succeeds', async () => {
     const pids = Object.values(await fleet.pids());
     const down = await fleet.cli(['down', '--env', 'ltest', '--yes']);
-    expect(down.stderr + down.exitCode).toMatch(/0$/);
+    expect(down.exitCode, down.stderr).toBe(0);
     expect(await leftoversOf(PREFIX, pids)).toEqual([]);
     expect((await fleet.cli(['down', '--env', 'ltest', '--yes'])).exitCode).toBe(0);
     const status = JSON.parse((await fleet.cli(['status', '--env', 'ltest', '--json'])).stdout);
