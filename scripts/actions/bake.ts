@@ -13,6 +13,7 @@ import type { EnvDir } from '../adapters/env-dir';
 import type { Ec2Port } from '../adapters/ec2';
 import * as ec2x from '../adapters/bake-ec2';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { consoleHostKeys } from '../adapters/console-keys';
 import { readTuningTemplates } from '../adapters/tuning-files';
 import { engineOf } from '../../stacks/engines';
 import { expiryFrom } from '../../stacks/deadman';
@@ -142,6 +143,10 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
       const plan = planTuning(opts.role, { nofile: config.tuning.nofile, nproc: config.tuning.nproc, engine: engineOf(config.engine), hostKind: ep.hostKind, reservedPorts: fleetListeningPorts(config) }, await readTuningTemplates());
       const timing = { ...DEFAULT_TIMING, connectAttempts: 30, connectBackoffMs: 1_000, connectBackoffMaxMs: 10_000 };
       const known = new KnownHosts(path.join(tmp, 'known_hosts'));
+      // First contact: pin the builder's keys from its console when cloud-init has printed them already.
+      const consoleKeys = await consoleHostKeys(ec2, instanceId);
+      if ('keys' in consoleKeys) await known.pin(consoleKeys.keys.map((key) => ({ host: ep.address, key })));
+      else log(`${build}: builder host key not pinned from the console (${consoleKeys.unavailable}): trusting the key it presents on first contact`);
       // The shared fan-out engine, on one host: its connect retries wait for the builder to boot.
       const [result] = await fanout(
         [{ name: build, address: ep.address }],

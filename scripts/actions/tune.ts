@@ -63,17 +63,16 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
   let keyNotes: readonly string[] = [];
   await runSteps(
     [
-      {
-        // The local target pinned its generated keys at up; EC2 hosts print theirs to the console.
+      // The local target pinned its generated keys at up; EC2 hosts print theirs to the console.
+      ...(outputs.target !== 'aws' ? [] : [{
         title: 'Pin host keys from the EC2 console output',
-        skip: outputs.target !== 'aws',
-        run: async (report) => {
+        run: async (report: (text: string) => void) => {
           const [{ pinFromConsole }, { ec2Client }] = await Promise.all([import('../adapters/console-keys'), import('../adapters/ec2')]);
           const r = await pinFromConsole(ec2Client(config.region), knownHosts, hosts);
           keyNotes = r.notes;
           report(`${r.pinned} pinned, ${r.notes.length} left to trust on first use`);
         },
-      },
+      }]),
       {
         title: `${opts.verifyOnly ? 'Verify' : 'Tune and verify'} ${hosts.length} hosts (${concurrency} at a time)`,
         run: async (report) => {

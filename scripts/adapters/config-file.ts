@@ -6,6 +6,7 @@ import { parseDocument } from 'yaml';
 import { ConfigError, validateFleetConfig, privateKeyPathOf, type ConfigProblem, type FleetConfig } from '../../stacks/config';
 import { UsageError } from '../core/errors';
 import { checkPublicKey } from '../core/keys';
+import { hasControlChars } from '../core/safe-text';
 
 export interface LoadedConfig {
   readonly config: FleetConfig;
@@ -80,9 +81,8 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   const privateKeyPath = config ? expandHome(privateKeyPathOf(config), base) : '';
   // The key path is written into ssh_config and the Ansible inventory: a newline there would add directives.
-  const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
   for (const [field, value] of [['keyPair.publicKeyPath', publicKeyPath], ['keyPair.privateKeyPath', privateKeyPath]] as const) {
-    if (control.test(value)) problems.push({ path: field, value, message: 'contains a control character: use a path without control characters (newlines, tabs, escapes)' });
+    if (hasControlChars(value)) problems.push({ path: field, value, message: 'contains a control character: use a path without control characters (newlines, tabs, escapes)' });
   }
   if (problems.length > 0 || !config) throw new ConfigError(abs, problems);
   return { config, path: abs, publicKey, publicKeyPath, privateKeyPath };

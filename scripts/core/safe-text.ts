@@ -8,6 +8,10 @@ import { UsageError } from './errors';
 // C0 controls and DEL, plus the C1 range and the Unicode line/paragraph separators.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
+export function hasControlChars(value: string): boolean {
+  return CONTROL.test(value);
+}
+
 /** Returns the value, or throws a UsageError (exit 2) naming the field, the value and the fix. */
 export function refuseControlChars(field: string, value: string): string {
   const m = CONTROL.exec(value);

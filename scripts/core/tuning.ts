@@ -6,6 +6,7 @@
 import type { FleetConfig, Role } from '../../stacks/config';
 import { MONITORING_PORTS, engineOf, type Engine } from '../../stacks/engines';
 import { targetPorts } from '../../stacks/topology';
+import { shQuote } from './safe-text';
 
 export interface TuningTemplates {
   readonly limits: string;
@@ -171,10 +172,6 @@ export function planTuning(role: Role, opts: TuningOptions, t: TuningTemplates):
     ...[...settings].map(([k, v]) => ({ setting: `sysctl ${k}`, requested: v })),
   ];
   return { role, files, sysctlFiles, sysctl: Object.fromEntries(settings), expected, notes, agentProcess: role === 'agent' ? opts.engine.agentProcess : undefined };
-}
-
-function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fanout, PermanentError, resultTable, type SshSession } from '../../scripts/core/fanout';
 import { DEFAULT_TIMING } from '../../scripts/core/timing';
 import { decideHostKey, fingerprint, formatKey, hostKeyChangedMessage, parseKnownHosts } from '../../scripts/core/known-hosts';
-import { planLocal } from '../../scripts/core/local-plan';
+import { planLocal, sshdConfig } from '../../scripts/core/local-plan';
 import { validateFleetConfig } from '../../stacks/config';
 import { configInput } from '../harness/fixtures';
 
@@ -91,6 +91,17 @@ describe('local plan', () => {
     expect(plan.hosts[0]).toMatchObject({ name: 'controller', ip: '10.231.0.10', netns: 'lfx-demo-controller' });
     expect(plan.hosts.at(-1)).toMatchObject({ name: 'monitoring', ip: '10.231.0.131' });
     expect(Math.max(...plan.hosts.flatMap((h) => [h.rootIf.length, h.peerIf.length]))).toBeLessThanOrEqual(15);
+  });
+
+  it('lets only the login user in by key, and root only when root is the login user (as on Amazon Linux)', () => {
+    const user = sshdConfig('10.231.0.10', 'ec2-user');
+    expect(user).toMatch(/^PermitRootLogin no$/m);
+    expect(user).toMatch(/^AllowUsers ec2-user$/m);
+    expect(user).toMatch(/^PasswordAuthentication no$/m);
+    expect(user).toMatch(/^UsePAM yes$/m);
+    const root = sshdConfig('10.231.0.10', 'root');
+    expect(root).toMatch(/^PermitRootLogin prohibit-password$/m);
+    expect(root).toMatch(/^AllowUsers root$/m);
   });
 
   it('fails when the subnet has no room for the fleet', () => {
