@@ -26,8 +26,8 @@ export const INSTALL_TERRAFORM = 'install Terraform 1.5 or newer (HashiCorp pack
 
 /** terraform stopped because loadfleet was interrupted (Ctrl-C / SIGTERM), not because it failed. */
 export class TerraformInterrupted extends ExternalError {
-  constructor(readonly command: string, readonly abandoned: boolean, said = '') {
-    super(interruptMessage(command, abandoned, said));
+  constructor(readonly command: string, readonly abandoned: boolean, said?: string) {
+    super(said === undefined ? `interrupted before terraform ${command} started` : interruptMessage(command, abandoned, said));
     this.name = 'TerraformInterrupted';
   }
 }

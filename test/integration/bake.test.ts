@@ -15,6 +15,7 @@ import { PLUGIN_MIRROR, requireTerraformOffline } from '../harness/tools';
 import { loadConfig } from '../../scripts/adapters/config-file';
 import { EnvDir } from '../../scripts/adapters/env-dir';
 import { bake, BakeError, DEFAULT_BAKE, type BakeDeps } from '../../scripts/actions/bake';
+import { exitCodeFor } from '../../scripts/core/errors';
 import { BAKE_STEPS } from '../../scripts/core/bake';
 
 let moto: Moto;
@@ -86,6 +87,8 @@ describe('bake', () => {
     const err = await run({ beforeStep: (s) => { if (s === step) throw new Error(`injected fault at ${s}`); } }).catch((e) => e);
     expect(err).toBeInstanceOf(BakeError);
     expect(err.message).toContain(`injected fault at ${step}`);
+    // the injected fault is a plain Error, i.e. a bug: wrapping keeps it a bug (70), never "AWS said no" (1)
+    expect(exitCodeFor(err)).toBe(70);
     expect(await buildLeft(client, err.build)).toEqual({ instances: 0, keyPairs: 0, securityGroups: 0, images: 0 });
     expect(await snapshotCount(client)).toBe(before);
   });

@@ -175,7 +175,7 @@ describe('Ctrl-C from a terminal (SIGINT to the whole process group) on moto', (
     expect(recordOf('intinit').status).toBe('down');
   });
 
-  it('during terraform apply: terraform gets ONE interrupt and keeps its state whole; a second Ctrl-C is reported; nothing is left', async () => {
+  it('during terraform apply: terraform gets ONE interrupt and shuts down gracefully; a second Ctrl-C is reported; destroy + sweep leave nothing', async () => {
     const job = startJob(['up', '-c', small('intapply'), '--yes'], ctx.env);
     // An instance exists in EC2 while terraform still waits for it: the moment a lost resource would leak.
     await job.waitFor('the first instance to be created', async () => (await instanceStates('intapply')).length > 0);
