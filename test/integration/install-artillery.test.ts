@@ -49,7 +49,7 @@ describe('install and doctor with Artillery on the local target', () => {
     const r = await fleet.cli(['install', '-c', bad]);
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toMatch(/agent-1\s+\S+\s+FAILED\s+\S+\s+installing artillery 2\.0\.21 failed \(exit 1\): install artillery: checksum mismatch for \/var\/tmp\/lf-badcache-\w+\/artillery-2\.0\.21\.tgz \(artillery\): expected sha512 e2f882c3/);
-    expect(r.stderr).toContain('2 of 2 host(s) failed: agent-1, agent-2');
+    expect(r.stderr).toContain('2 of 3 host(s) failed: agent-1, agent-2');
     for (const a of ['agent-1', 'agent-2']) {
       expect((await fleet.ssh(a, 'ls -A /etc/loadfleet 2>/dev/null; command -v artillery || true')).stdout.trim()).toBe('');
     }
