@@ -5,26 +5,15 @@
  * Every block is idempotent and prints "changed <what>" for each change it makes. Pure: text out.
  */
 import { UsageError } from '../core/errors';
-import type { Artifact, InstallContext } from './types';
+import { ETC, OPT, shQuote, type PinsFile } from './common';
+import type { InstallContext } from './types';
 
-/** Where engine trees go on EC2. */
-export const OPT = '/opt/loadfleet';
-/** Engine configuration files. */
-export const ETC = '/etc/loadfleet';
+export { ETC, OPT, shQuote };
 /** Engine state and raw results (per engine below it), owned by the engine's user. */
 export const VAR = '/var/lib/loadfleet';
 
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The pins file of an engine as it sits in ami/engines/<engine>.json. */
-export interface EnginePins {
-  readonly engine: string;
-  readonly notes: string;
-  readonly default: { readonly ec2: string; readonly netns: string };
-  readonly versions: Readonly<Record<string, { readonly ec2: readonly Artifact[]; readonly netns: readonly Artifact[] }>>;
-}
+export type EnginePins = PinsFile;
 
 export function pinsFile(engine: string): string {
   return `ami/engines/${engine}.json`;
@@ -43,7 +32,7 @@ export function checksumProblem(pins: EnginePins, version: string): string | und
 }
 
 /** The one pinned artifact `name` of a version, or a UsageError saying where to pin it. */
-export function pinnedArtifact(pins: EnginePins, version: string, name: string): Artifact & { readonly algo: 'sha256' | 'sha512'; readonly digest: string } {
+export function pinnedArtifact(pins: EnginePins, version: string, name: string): EnginePins['versions'][string]['ec2'][number] & { readonly algo: 'sha256' | 'sha512'; readonly digest: string } {
   const problem = checksumProblem(pins, version);
   if (problem) throw new UsageError(problem);
   const a = pins.versions[version]!.ec2.find((x) => x.name === name);
@@ -173,4 +162,18 @@ export interface RawResults {
   readonly dir: string;
   readonly files: string;
   readonly owner: string;
+}
+
+/**
+ * A doctor check (HostCheck script) that opens TCP connections from this host to every `ip:port`;
+ * last line "ok …" or "FAIL …" naming each unreachable endpoint. bash's /dev/tcp: nothing to install.
+ */
+export function tcpReachScript(what: string, endpoints: readonly { readonly name: string; readonly ip: string; readonly port: number }[]): string {
+  return [
+    'bad=""',
+    'reach() { timeout 3 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null || bad="$bad $1 ($2:$3)"; }',
+    ...endpoints.map((e) => `reach ${shQuote(e.name)} ${e.ip} ${e.port}`),
+    `if [ -n "$bad" ]; then echo "FAIL ${what}: no TCP connection to$bad"; else echo "ok ${what}: ${endpoints.length} endpoint(s) reachable"; fi`,
+    '',
+  ].join('\n');
 }

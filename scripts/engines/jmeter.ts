@@ -15,8 +15,8 @@
  */
 import { JMETER_PORTS, jmeterClientPorts } from '../../stacks/engines';
 import pinsJson from '../../ami/engines/jmeter.json';
-import { correttoStep, ETC, installTarballStep, javaHome, OPT, pinnedArtifact, preamble, putFile, requireEc2, shQuote, systemUserStep, VAR, type EnginePins } from './ec2-steps';
-import type { EngineSpec, InstallContext, ServiceSpec } from './types';
+import { correttoStep, ETC, tcpReachScript, installTarballStep, javaHome, OPT, pinnedArtifact, preamble, putFile, requireEc2, shQuote, systemUserStep, VAR, type EnginePins } from './ec2-steps';
+import type { DoctorContext, EngineSpec, HostCheck, InstallContext, ServiceSpec } from './types';
 
 export const JMETER_PINS: EnginePins = pinsJson;
 
@@ -84,24 +84,40 @@ function services(ctx: InstallContext): readonly ServiceSpec[] {
       workDir: STATE,
       processPattern: 'ApacheJMeter\\.jar.* -s',
       user: USER,
-    } as ServiceSpec,
+    },
   ];
 }
 
 /** sh printing the installed JMeter version (nothing when not installed). */
-export function jmeterVersionScript(): string {
+function versionScript(): string {
   return `cat ${OPT}/jmeter/VERSION 2>/dev/null || true\n`;
+}
+
+/**
+ * Controller: every agent's jmeter-server answers on the registry and engine ports, seen from the
+ * controller (the side that calls them). The callback ports (client.rmi.localport+1, +2) have a listener
+ * only while a test runs, so they cannot be probed here; the stack opens them (stacks/engines.ts).
+ */
+function checks(ctx: DoctorContext): readonly HostCheck[] {
+  if (ctx.role !== 'controller') return [];
+  const endpoints = ctx.agents.flatMap((a) => [
+    { name: `${a.name}/registry`, ip: a.privateIp, port: JMETER_PORTS.registry },
+    { name: `${a.name}/engine`, ip: a.privateIp, port: JMETER_PORTS.serverLocal },
+  ]);
+  return [{ name: 'controller reaches every jmeter-server', script: tcpReachScript('jmeter-server RMI ports', endpoints) }];
 }
 
 export const jmeter: EngineSpec = {
   name: 'jmeter',
-  defaultVersion: JMETER_PINS.default.ec2,
+  defaultVersion: JMETER_PINS.default,
   versions: JMETER_PINS.versions,
   localUnsupported:
     "JMeter runs on EC2 only: Debian's jmeter 2.13 cannot load a test plan on this machine (xstream ForbiddenClassException on org.apache.jmeter.save.ScriptWrapper)",
   roles: ['controller', 'agent'],
   installScript,
   services,
+  versionScript,
+  checks,
 };
 
 /**

@@ -44,18 +44,19 @@ function services(ctx: InstallContext): readonly ServiceSpec[] {
   return [];
 }
 
-export function k6VersionScript(): string {
+function versionScript(): string {
   return `cat ${OPT}/k6/VERSION 2>/dev/null || true\n`;
 }
 
 export const k6: EngineSpec = {
   name: 'k6',
-  defaultVersion: K6_PINS.default.ec2,
+  defaultVersion: K6_PINS.default,
   versions: K6_PINS.versions,
   localUnsupported: "k6 runs on EC2 only: it is not obtainable on this machine (npm's k6 is a dummy package; the Go module is AGPL and not used here)",
   roles: ['agent'],
   installScript,
   services,
+  versionScript,
 };
 
 /** What `run` needs on each agent; scripts/run/ writes the command line itself. */

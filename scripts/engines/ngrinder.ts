@@ -16,8 +16,8 @@
  */
 import { NGRINDER_PORTS } from '../../stacks/engines';
 import pinsJson from '../../ami/engines/ngrinder.json';
-import { correttoStep, installFileStep, javaHome, OPT, pinnedArtifact, preamble, putFile, requireEc2, shQuote, systemUserStep, VAR, type EnginePins, type RawResults } from './ec2-steps';
-import type { EngineSpec, InstallContext, ServiceSpec } from './types';
+import { correttoStep, installFileStep, tcpReachScript, javaHome, OPT, pinnedArtifact, preamble, putFile, requireEc2, shQuote, systemUserStep, VAR, type EnginePins, type RawResults } from './ec2-steps';
+import type { DoctorContext, EngineSpec, HostCheck, InstallContext, ServiceSpec } from './types';
 
 export const NGRINDER_PINS: EnginePins = pinsJson;
 /** The war's download address, kept beside the pins while no checksum is known for it. */
@@ -37,8 +37,8 @@ function warPath(version: string): string {
   return `${OPT}/ngrinder/ngrinder-controller-${version}.war`;
 }
 
-function controllerScript(ctx: InstallContext): string[] {
-  const a = pinnedArtifact(NGRINDER_PINS, ctx.version, 'ngrinder-controller');
+function controllerScript(pins: EnginePins, ctx: InstallContext): string[] {
+  const a = pinnedArtifact(pins, ctx.version, 'ngrinder-controller');
   const lines = [
     ...systemUserStep(USER, NGRINDER_HOME),
     // nGrinder refuses the OS default tmpdir (it unpacks the war there): a private one under its home.
@@ -86,9 +86,9 @@ function agentScript(ctx: InstallContext): string[] {
   ];
 }
 
-function installScript(ctx: InstallContext): string {
+function installScript(pins: EnginePins, ctx: InstallContext): string {
   requireEc2('ngrinder', ctx);
-  const role = ctx.role === 'controller' ? controllerScript(ctx) : agentScript(ctx);
+  const role = ctx.role === 'controller' ? controllerScript(pins, ctx) : agentScript(ctx);
   return [...preamble('ngrinder', { fetch: ctx.role === 'controller' }), ...correttoStep(11), ...role, putFile(`${OPT}/ngrinder/VERSION`, '0644', `${ctx.version}\n`), 'exit 0', ''].join('\n');
 }
 
@@ -122,7 +122,7 @@ function services(ctx: InstallContext): readonly ServiceSpec[] {
         workDir: NGRINDER_HOME,
         processPattern: 'ngrinder-controller-.*\\.war',
         user: USER,
-      } as ServiceSpec,
+      },
     ];
   }
   if (ctx.role !== 'agent' || !ctx.master) return [];
@@ -135,23 +135,51 @@ function services(ctx: InstallContext): readonly ServiceSpec[] {
       workDir: AGENT_DIR,
       processPattern: 'org\\.ngrinder\\.NGrinderAgentStarter',
       user: USER,
-    } as ServiceSpec,
+    },
   ];
 }
 
-export function ngrinderVersionScript(): string {
+function versionScript(): string {
   return `cat ${OPT}/ngrinder/VERSION 2>/dev/null || true\n`;
 }
 
-export const ngrinder: EngineSpec = {
-  name: 'ngrinder',
-  defaultVersion: NGRINDER_PINS.default.ec2,
-  versions: NGRINDER_PINS.versions,
-  localUnsupported: 'nGrinder runs on EC2 only: it is not obtainable on this machine',
-  roles: ['controller', 'agent'],
-  installScript,
-  services,
-};
+/**
+ * Agent: reaches controller:16001 (checked from the agent, the side that connects). Controller: every
+ * agent holds an established connection to 16001 (`ss`, no credentials needed).
+ */
+function checks(ctx: DoctorContext): readonly HostCheck[] {
+  if (ctx.role === 'agent') {
+    if (!ctx.master) return [{ name: 'agent reaches the controller', script: 'echo "FAIL no controller address in the env outputs"\n' }];
+    return [{ name: 'agent reaches the controller', script: tcpReachScript('nGrinder agent port', [{ name: 'controller', ip: ctx.master.address, port: NGRINDER_PORTS.agentController }]) }];
+  }
+  if (ctx.role !== 'controller') return [];
+  const agents = ctx.agents.map((a) => `${a.name}=${a.privateIp}`).join(' ');
+  const script = [
+    `peers=$(ss -Htn state established '( sport = :${NGRINDER_PORTS.agentController} )' | awk '{print $NF}' | sed -e 's/:[0-9]*$//' -e 's/^\\[::ffff://' -e 's/\\]$//' | sort -u)`,
+    'missing=""',
+    `for e in ${agents}; do ip=\${e#*=}; printf '%s\\n' "$peers" | grep -qx "$ip" || missing="$missing \${e%%=*}"; done`,
+    `if [ -n "$missing" ]; then echo "FAIL agents not connected to port ${NGRINDER_PORTS.agentController}:$missing"; else echo "ok ${ctx.agents.length} agent(s) connected to port ${NGRINDER_PORTS.agentController}"; fi`,
+    '',
+  ].join('\n');
+  return [{ name: 'controller sees every agent', script }];
+}
+
+/** The description for a pins file (the real one below; tests pass one with a fixture checksum for the war). */
+export function ngrinderFor(pins: EnginePins): EngineSpec {
+  return {
+    name: 'ngrinder',
+    defaultVersion: pins.default,
+    versions: pins.versions,
+    localUnsupported: 'nGrinder runs on EC2 only: it is not obtainable on this machine',
+    roles: ['controller', 'agent'],
+    installScript: (ctx) => installScript(pins, ctx),
+    services,
+    versionScript,
+    checks,
+  };
+}
+
+export const ngrinder: EngineSpec = ngrinderFor(NGRINDER_PINS);
 
 /** The env-folder file (mode 0600) that keeps the controller's admin password. */
 export const NGRINDER_ADMIN_PASSWORD_FILE = 'ngrinder-admin-password';
