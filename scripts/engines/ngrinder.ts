@@ -33,6 +33,11 @@ const CONTROLLER_UNIT = 'ngrinder-controller';
 export const AGENT_DOWNLOAD_TRIES = 30;
 export const AGENT_DOWNLOAD_DELAY_S = 10;
 
+/** The env-folder file (mode 0600) that keeps the controller's admin password. */
+export const NGRINDER_ADMIN_PASSWORD_FILE = 'ngrinder-admin-password';
+const PASSWORD_RE = /^[A-Za-z0-9]{20,64}$/;
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
 function warPath(version: string): string {
   return `${OPT}/ngrinder/ngrinder-controller-${version}.war`;
 }
@@ -176,15 +181,18 @@ export function ngrinderFor(pins: EnginePins): EngineSpec {
     services,
     versionScript,
     checks,
+    secret: {
+      role: 'controller',
+      file: NGRINDER_ADMIN_PASSWORD_FILE,
+      what: 'nGrinder admin password',
+      generate: (random) => ngrinderPasswordFrom(random),
+      applyScript: (password, storedAt) => ngrinderAdminPasswordScript({ password, passwordFile: storedAt }),
+    },
   };
 }
 
 export const ngrinder: EngineSpec = ngrinderFor(NGRINDER_PINS);
 
-/** The env-folder file (mode 0600) that keeps the controller's admin password. */
-export const NGRINDER_ADMIN_PASSWORD_FILE = 'ngrinder-admin-password';
-const PASSWORD_RE = /^[A-Za-z0-9]{20,64}$/;
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /**
  * A password from random bytes (pass crypto.randomBytes(32)): letters and digits only, so it needs no

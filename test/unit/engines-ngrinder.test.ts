@@ -136,6 +136,16 @@ describe('nGrinder admin password', () => {
   });
 });
 
+describe('the secret install keeps for nGrinder', () => {
+  it('is the admin password, generated on the controller role and applied by the admin-password step', () => {
+    const secret = spec.secret!;
+    expect(secret).toMatchObject({ role: 'controller', file: NGRINDER_ADMIN_PASSWORD_FILE });
+    const value = secret.generate(new Uint8Array(64).map((_, i) => i * 3));
+    expect(value).toMatch(/^[A-Za-z0-9]{24}$/);
+    expect(secret.applyScript(value, '/p/f')).toBe(ngrinderAdminPasswordScript({ password: value, passwordFile: '/p/f' }));
+  });
+});
+
 describe('ngrinderPasswordFrom', () => {
   it('makes 24 letters and digits from random bytes, skipping the bytes that would bias it', () => {
     const p = ngrinderPasswordFrom(new Uint8Array([248, 249, 255, 0, 61, 62, ...Array.from({ length: 30 }, (_, i) => i)]));

@@ -75,6 +75,10 @@ function rendered(spec: EngineSpec, role: Role, kind: HostKind, version: string)
     { label: `${label} versionScript`, text: spec.versionScript(ctx), dialect },
     ...(spec.checks?.(ctx) ?? []).map((c) => ({ label: `${label} check "${c.name}"`, text: c.script, dialect })),
   ];
+  if (spec.secret && spec.secret.role === role) {
+    const value = spec.secret.generate(new Uint8Array(64).map((_, i) => (i * 7) % 240));
+    out.push({ label: `${label} secret "${spec.secret.what}"`, text: spec.secret.applyScript(value, '/home/u/.loadfleet/demo/secret'), dialect });
+  }
   for (const s of services) {
     if (kind === 'netns') out.push({ label: `${label} run file ${s.name}`, text: netnsRunFile(s, ctx.nofile), dialect });
     // The unit's command line, read as sh: catches quoting that systemd would split differently.
