@@ -89,6 +89,11 @@ export const fleetSchema = z
     region: z.string().regex(REGION_RE, { message: 'is not an AWS region name such as us-east-1' }).default('us-east-1'),
     /** @default locust */
     engine: z.enum(ENGINE_NAMES, { message: `must be one of ${ENGINE_NAMES.join(', ')}` }).default('locust'),
+    /**
+     * Exact engine version to install; must be one with pinned checksums in ami/engines/versions.json.
+     * @default the engine's pinned default (see README, "install")
+     */
+    engineVersion: z.string().regex(/^[0-9][0-9A-Za-z.+-]*$/, { message: 'must be a version like 2.12.1' }).optional(),
     access: z.strictObject({
       /** Who may SSH and open the web UIs. Required. */
       sshCidrs: z.array(cidr).min(1, { message: 'must list at least one CIDR, e.g. your address as 203.0.113.7/32' }),
@@ -180,8 +185,16 @@ export const fleetSchema = z
         subnet: cidr.default('10.231.0.0/24'),
         /** Short prefix for namespaces and links so two runs can coexist. @default lf */
         prefix: z.string().regex(/^[a-z][a-z0-9]{0,3}$/, { message: 'must be 1-4 lower-case letters or digits' }).default('lf'),
+        /**
+         * The machine's folder of engine artifacts staged by scripts/setup.sh (the hosts cannot download);
+         * must be under /opt or /var, which the hosts share with the machine. @default /opt/loadfleet-cache
+         */
+        engineCache: z
+          .string()
+          .regex(/^\/(opt|var)\/[A-Za-z0-9._\/-]+$/, { message: 'must be an absolute path under /opt or /var (the folders the local hosts share with the machine)' })
+          .default('/opt/loadfleet-cache'),
       })
-      .default({ subnet: '10.231.0.0/24', prefix: 'lf' }),
+      .default({ subnet: '10.231.0.0/24', prefix: 'lf', engineCache: '/opt/loadfleet-cache' }),
   })
   .superRefine((c, ctx) => {
     c.access.sshCidrs.forEach((v, i) => {

@@ -6,6 +6,7 @@ import { PLUGIN_MIRROR, requireTerraformOffline } from '../harness/tools';
 import { benchInventory, benchTune } from './tune';
 import { benchSweep } from './sweep';
 import { benchEvents } from './events';
+import { benchInstall } from './install';
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -43,4 +44,5 @@ export const suites: [string, () => Promise<void>][] = [
   ['tune', benchTune],
   ['sweep', benchSweep],
   ['events', benchEvents],
+  ['install', benchInstall],
 ];
