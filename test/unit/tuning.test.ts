@@ -73,7 +73,7 @@ describe('reserved listening ports', () => {
 
   it('takes every port the security groups open: SSH, engine, targets, monitoring', () => {
     expect(fleetListeningPorts(config({ engine: 'locust', targets: [{ name: 'app', ports: [8080, 443] }], monitoring: { enabled: true } }))).toEqual([22, 443, 3000, 5557, 8080, 8089, 9090, 9100]);
-    expect(fleetListeningPorts(config({ engine: 'jmeter', targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } }))).toEqual([22, 1099, 8080, 9100, 50000, 60000]);
+    expect(fleetListeningPorts(config({ engine: 'jmeter', targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } }))).toEqual([22, 1099, 8080, 9100, 50000, 60001, 60002]);
     expect(fleetListeningPorts(config({ engine: 'ngrinder', targets: [{ name: 'web', ports: [80] }] }))).toEqual(expect.arrayContaining([80, 16001, 12000, 12005, 12009]));
   });
 
