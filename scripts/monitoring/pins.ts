@@ -1,5 +1,5 @@
 /**
- * The pinned monitoring artifacts for EC2 (ami/engines/monitoring-versions.json, beside the engines' own
+ * The pinned monitoring artifacts for EC2 (ami/engines/monitoring.json, beside the engines' own
  * pins): validated here, pure. A pin without a published checksum is refused as a usage error (exit 2)
  * before anything is created: loadfleet never runs an unchecked binary.
  */

@@ -13,7 +13,7 @@ import { k6PrometheusOutput, metricsRoute } from '../../scripts/monitoring/engin
 import { exporterReport, parseTargets } from '../../scripts/monitoring/targets';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const PINS_FILE = path.join(ROOT, 'ami/engines/monitoring-versions.json');
+const PINS_FILE = path.join(ROOT, 'ami/engines/monitoring.json');
 const pinsJson = JSON.parse(fs.readFileSync(PINS_FILE, 'utf8'));
 const pins = parsePins(PINS_FILE, pinsJson);
 const DASH_DIR = path.join(ROOT, 'ami/monitoring/dashboards');
