@@ -51,6 +51,8 @@ export function nodeExporterService(h: MonitoredHost): ServiceSpec {
     name: NODE_EXPORTER_SERVICE,
     argv: nodeExporterArgs(h),
     workDir: '/',
+    // Its own unprivileged user on EC2 (created by the install script); root on a namespace host, which has no other.
+    ...(h.kind === 'ec2' ? { user: 'node_exporter' } : {}),
     processPattern: `node.exporter --web.listen-address=${h.privateIp.replace(/\./g, '\\.')}:${MONITORING_PORTS.nodeExporter}`,
   };
 }

@@ -3,6 +3,7 @@
  * pins): validated here, pure. A pin without a published checksum is refused as a usage error (exit 2)
  * before anything is created: loadfleet never runs an unchecked binary.
  */
+import pinsJson from '../../ami/engines/monitoring.json';
 import { UsageError } from '../core/errors';
 
 export const ARCHES = ['amd64', 'arm64'] as const;
@@ -58,4 +59,9 @@ export function parsePins(file: string, json: unknown): MonitoringPins {
   const gpgKey = String(g.gpgKey ?? '');
   if (!rpmRepo.startsWith('https://') || !gpgKey.startsWith('https://')) throw new UsageError(`${file}: grafana.rpmRepo and grafana.gpgKey must be https URLs (the repository is verified by its GPG key)`);
   return { nodeExporter: tarball(file, raw, 'node_exporter'), prometheus: tarball(file, raw, 'prometheus'), grafana: { version, rpmRepo, gpgKey } };
+}
+
+/** The shipped pins, checked (a usage error if a checksum is unknown). */
+export function monitoringPins(): MonitoringPins {
+  return parsePins('ami/engines/monitoring.json', pinsJson);
 }

@@ -94,7 +94,14 @@ export function prometheusArgs(s: PrometheusSetup): string[] {
 export const PROMETHEUS_SERVICE = 'loadfleet-prometheus';
 
 export function prometheusService(s: PrometheusSetup): ServiceSpec {
-  return { name: PROMETHEUS_SERVICE, argv: prometheusArgs(s), workDir: monitoringPaths(s.kind).prometheusData, processPattern: `prometheus --config.file=${monitoringPaths(s.kind).prometheusConfig}` };
+  const p = monitoringPaths(s.kind);
+  return {
+    name: PROMETHEUS_SERVICE,
+    argv: prometheusArgs(s),
+    workDir: p.prometheusData,
+    ...(s.kind === 'ec2' ? { user: 'prometheus' } : {}),
+    processPattern: `prometheus --config.file=${p.prometheusConfig.replace(/\./g, '\\.')}`,
+  };
 }
 
 /** Idempotent sh, run as root on the monitoring host: binary, config, file_sd, data folder; promtool checks the config. */

@@ -1,0 +1,66 @@
+/** Helpers for monitoring tests: Prometheus's HTTP API and the processes of a local fleet's hosts. */
+import * as fs from 'node:fs';
+
+export interface PromVector {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+export async function promQuery(base: string, query: string): Promise<PromVector[]> {
+  const r = await fetch(`${base}/api/v1/query?${new URLSearchParams({ query })}`, { signal: AbortSignal.timeout(10_000) });
+  const body = (await r.json()) as { status: string; error?: string; data?: { resultType: string; result: PromVector[] } };
+  if (body.status !== 'success') throw new Error(`query ${query} failed: ${body.error}`);
+  return body.data!.result;
+}
+
+/** Polls until `check` returns true (or throws the last reason at the deadline). */
+export async function eventually<T>(what: string, fn: () => Promise<T>, check: (v: T) => boolean, deadlineMs = 60_000, pollMs = 1_000): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  let last: T | undefined;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      last = await fn();
+      if (check(last)) return last;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > until) throw new Error(`${what}: not reached in ${deadlineMs / 1000} s; last: ${JSON.stringify(last) ?? String(lastErr)}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/** PIDs (this machine's view) of processes living in the given network namespaces whose command line matches. */
+export function processesInNetns(netnsNames: readonly string[], cmd: RegExp): { pid: number; cmdline: string; netns: string }[] {
+  const inodes = new Map<string, string>();
+  for (const n of netnsNames) {
+    try {
+      inodes.set(`net:[${fs.statSync(`/run/netns/${n}`).ino}]`, n);
+    } catch {
+      /* namespace already gone */
+    }
+  }
+  const out: { pid: number; cmdline: string; netns: string }[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const ns = fs.readlinkSync(`/proc/${d}/ns/net`);
+      const netns = inodes.get(ns);
+      if (!netns) continue;
+      const cmdline = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      if (cmd.test(cmdline)) out.push({ pid: Number(d), cmdline, netns });
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+/** Whether a PID still runs something (a zombie's cmdline reads empty). */
+export function alive(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Monitoring on the local target with the real Debian prometheus (2.42) and prometheus-node-exporter
+ * (1.5): node_exporter in every host namespace, Prometheus on the monitoring host, its own API as the
+ * judge. Traffic goes only to this fleet's namespace addresses.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { load } from 'js-yaml';
+import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
+import { requireTool } from '../harness/tools';
+import { alive, eventually, processesInNetns, promQuery } from '../harness/monitoring';
+import { loadConfig } from '../../scripts/adapters/config-file';
+import { EnvDir } from '../../scripts/adapters/env-dir';
+import { installMonitoring, readTargetHealth, type MonitoringEnv } from '../../scripts/actions/monitoring';
+import { controlScript } from '../../scripts/core/supervise';
+import { concreteExpr, dashboardExprs, dashboardProblems, DATASOURCE_UID, rulesFileFor } from '../../scripts/monitoring/dashboards';
+import { nodeExporterArgs, NODE_EXPORTER_SERVICE } from '../../scripts/monitoring/node-exporter';
+import { prometheusArgs } from '../../scripts/monitoring/prometheus';
+
+const PREFIX = 'mt';
+const SUBNET = '10.231.78';
+const MON = `http://${SUBNET}.15:9090`;
+const HOSTS = ['controller', 'agent-1', 'agent-2', 'agent-3', 'app-1', 'monitoring'];
+let fleet: LocalFleet;
+let menv: MonitoringEnv;
+const netns = () => HOSTS.map((h) => `${PREFIX}-mtest-${h}`);
+
+beforeAll(async () => {
+  requireTool('prometheus', 'apt-get install prometheus');
+  requireTool('promtool', 'apt-get install prometheus');
+  requireTool('prometheus-node-exporter', 'apt-get install prometheus-node-exporter');
+  requireTool('curl', 'apt-get install curl');
+  fleet = await localFleet('mtest', PREFIX, `${SUBNET}.0/24`, { agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }] });
+  const loaded = await loadConfig(fleet.config);
+  menv = { config: loaded.config, outputs: fleet.outputs(), envDir: new EnvDir(fleet.ws.home, 'mtest'), privateKeyPath: loaded.privateKeyPath };
+});
+
+afterAll(async () => {
+  const pids = fleet ? Object.values(await fleet.pids()) : [];
+  const monitoring = fleet ? processesInNetns(netns(), /prometheus/) : [];
+  // one exporter per host and Prometheus were running (so the check below is not vacuous)
+  expect(monitoring.filter((p) => /node-exporter/.test(p.cmdline))).toHaveLength(HOSTS.length);
+  expect(monitoring.filter((p) => /^\/usr\/bin\/prometheus --config/.test(p.cmdline))).toHaveLength(1);
+  await fleet?.remove();
+  expect(await leftoversOf(PREFIX, pids)).toEqual([]);
+  // down leaves no exporter or Prometheus process on the machine
+  expect(monitoring.filter((p) => alive(p.pid))).toEqual([]);
+});
+
+describe('monitoring on the local target', () => {
+  it('accepts every node_exporter and Prometheus flag loadfleet uses (EC2 and local) on the Debian binaries', async () => {
+    for (const kind of ['ec2', 'netns'] as const) {
+      const ne = nodeExporterArgs({ env: 'e', kind, role: 'agent', name: 'a', privateIp: '127.0.0.1', nofile: 1024 });
+      const r = await execa('prometheus-node-exporter', [...ne.slice(1), '--version'], { reject: false });
+      expect(`${kind} ${r.exitCode} ${r.stderr}`).toMatch(new RegExp(`^${kind} 0 `));
+    }
+    const p = prometheusArgs({ env: 'e', kind: 'ec2', host: { name: 'm', privateIp: '127.0.0.1' }, rootVolumeGb: 20 });
+    const r = await execa('prometheus', [...p.slice(1), '--version'], { reject: false });
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('installs node_exporter everywhere and Prometheus on the monitoring host; every target is up with env/role/group/host', async () => {
+    const { results } = await installMonitoring(menv);
+    expect(results.map((r) => [r.host, r.ok, r.error ?? ''])).toEqual(HOSTS.map((h) => [h, true, '']));
+    expect(results.find((r) => r.host === 'monitoring')!.value).toEqual(expect.arrayContaining(['started loadfleet-prometheus', 'started loadfleet-node-exporter']));
+    // file_sd is read in ~5 s batches: allow it time
+    const up = await eventually('all node targets up', () => promQuery(MON, 'up{job="node"}'), (v) => v.length === HOSTS.length && v.every((s) => s.value[1] === '1'), 60_000);
+    expect(up.map((s) => s.metric.host).sort()).toEqual([...HOSTS].sort());
+    const agent2 = up.find((s) => s.metric.host === 'agent-2')!.metric;
+    expect(agent2).toMatchObject({ env: 'mtest', role: 'agent', group: 'agent', host: 'agent-2', job: 'node', instance: `${SUBNET}.12:9100` });
+    expect(agent2.loadfleet_env).toBeUndefined();
+    expect(up.find((s) => s.metric.host === 'app-1')!.metric).toMatchObject({ role: 'target', group: 'app' });
+    // the exporter listens on the private address only
+    const listen = await fleet.ssh('agent-1', "cat /proc/net/tcp | awk 'NR>1 && $4==\"0A\" {print $2}'");
+    expect(listen.stdout).toMatch(/0B4EE70A:238C/); // 10.231.78.11:9100, little-endian hex
+    expect(listen.stdout).not.toMatch(/00000000:238C/);
+  });
+
+  it('is idempotent: a second install changes nothing and restarts nothing', async () => {
+    const before = processesInNetns(netns(), /prometheus/).map((p) => p.pid).sort();
+    const { results } = await installMonitoring(menv);
+    expect(results.map((r) => [r.host, r.value])).toEqual(HOSTS.map((h) => [h, []]));
+    expect(processesInNetns(netns(), /prometheus/).map((p) => p.pid).sort()).toEqual(before);
+  });
+
+  it('publishes the tuned limit and the load-test collectors', async () => {
+    const lim = await promQuery(MON, 'loadfleet_nofile_limit{env="mtest"}');
+    expect(lim).toHaveLength(HOSTS.length);
+    expect(new Set(lim.map((s) => s.value[1]))).toEqual(new Set(['16384']));
+    for (const m of ['node_filefd_allocated', 'node_sockstat_TCP_tw', 'node_netstat_Tcp_RetransSegs', 'node_processes_threads']) {
+      expect((await promQuery(MON, `${m}{env="mtest",host="agent-1"}`)).length, m).toBe(1);
+    }
+  });
+
+  it('ships dashboards whose every expression parses (promtool) and whose fleet expressions return data for this env', async () => {
+    const dir = path.join(fleet.ws.home, 'mtest', 'grafana');
+    const ds = load(fs.readFileSync(path.join(dir, 'provisioning/datasources/loadfleet.yaml'), 'utf8')) as { datasources: { uid: string }[] };
+    expect(ds.datasources.map((d) => d.uid)).toEqual([DATASOURCE_UID]);
+    expect(load(fs.readFileSync(path.join(dir, 'provisioning/dashboards/loadfleet.yaml'), 'utf8'))).toMatchObject({ apiVersion: 1 });
+    const all = [];
+    for (const f of fs.readdirSync(path.join(dir, 'dashboards'))) {
+      const d = JSON.parse(fs.readFileSync(path.join(dir, 'dashboards', f), 'utf8'));
+      expect(dashboardProblems(f, d)).toEqual([]);
+      all.push(...dashboardExprs(f, d));
+    }
+    const rules = path.join(fleet.ws.dir, 'dashboard-rules.yml');
+    fs.writeFileSync(rules, rulesFileFor(all, 'mtest'));
+    const check = await execa('promtool', ['check', 'rules', rules], { reject: false });
+    expect(`${check.exitCode} ${check.stdout}${check.stderr}`).toMatch(new RegExp(`^0 .*SUCCESS: ${all.length} rules found`, 's'));
+    // rate() windows of 30 s need a few scrapes (5 s apart) after the targets came up
+    const fleetExprs = all.filter((e) => e.dashboard === 'fleet.json' && !e.panel.startsWith('annotation'));
+    const empty = await eventually(
+      'every fleet expression returns data',
+      async () => {
+        const missing: string[] = [];
+        for (const e of fleetExprs) if ((await promQuery(MON, concreteExpr(e.expr, 'mtest'))).length === 0) missing.push(`${e.panel}/${e.refId}: ${e.expr}`);
+        return missing;
+      },
+      (m) => m.length === 0,
+      60_000,
+      5_000,
+    );
+    expect(empty).toEqual([]);
+  });
+
+  it('sees a stopped exporter: its target goes down and the health check names that host', async () => {
+    const stop = await fleet.ssh('agent-2', `sh -s <<'EOF_'\n${controlScript('stop', [NODE_EXPORTER_SERVICE], 'netns')}\nEOF_`);
+    expect(stop.exitCode).toBe(0);
+    const health = await eventually('agent-2 down', () => readTargetHealth(menv), (r) => r.down.some((d) => d.host === 'agent-2'), 30_000);
+    expect(health.down.map((d) => d.host)).toEqual(['agent-2']);
+    expect(health.down[0]!.reason).toMatch(/connection refused/);
+    const up = await promQuery(MON, 'up{job="node",host="agent-2"}');
+    expect(up[0]!.value[1]).toBe('0');
+    // started again, it is back up
+    const start = await fleet.ssh('agent-2', `sh -s <<'EOF_'\n${controlScript('start', [NODE_EXPORTER_SERVICE], 'netns')}\nEOF_`);
+    expect(start.exitCode).toBe(0);
+    await eventually('agent-2 up again', () => readTargetHealth(menv), (r) => r.down.length === 0, 30_000);
+  });
+});
