@@ -13,6 +13,7 @@ import { register as inventory } from './commands/inventory';
 import { register as tune } from './commands/tune';
 import { register as sweep } from './commands/sweep';
 import { register as bake } from './commands/bake';
+import { register as tunnel } from './commands/tunnel';
 
 export function buildProgram(): Command {
   const program = new Command('loadfleet')
@@ -20,7 +21,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory, tune, sweep, bake]) register(program);
+  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, tunnel]) register(program);
   return program;
 }
 

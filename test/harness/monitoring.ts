@@ -64,3 +64,18 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/** PIDs of ssh processes forwarding the given local port (what `loadfleet tunnel` starts). */
+export function sshForwards(localPort: number): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === 'ssh' && argv.some((a) => a.startsWith(`127.0.0.1:${localPort}:`))) out.push(Number(d));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}

@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { load } from 'js-yaml';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
+import { BIN } from '../harness/cli';
 import { requireTool } from '../harness/tools';
-import { alive, eventually, processesInNetns, promQuery } from '../harness/monitoring';
+import { alive, eventually, processesInNetns, promQuery, sshForwards } from '../harness/monitoring';
 import { loadConfig } from '../../scripts/adapters/config-file';
 import { EnvDir } from '../../scripts/adapters/env-dir';
 import { installMonitoring, readTargetHealth, type MonitoringEnv } from '../../scripts/actions/monitoring';
@@ -123,6 +124,44 @@ describe('monitoring on the local target', () => {
       5_000,
     );
     expect(empty).toEqual([]);
+  });
+
+  it('tunnels to Prometheus through the pinned host key until Ctrl-C, leaving no ssh behind', async () => {
+    const port = 19090;
+    const child = execa(process.execPath, [BIN, 'tunnel', '--env', 'mtest', 'prometheus', '--local-port', String(port)], { env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore', timeout: 60_000 });
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    await eventually('tunnel URL printed', async () => out, (o) => o.includes(`http://127.0.0.1:${port}/targets`), 30_000, 200);
+    const ready = await fetch(`http://127.0.0.1:${port}/-/ready`);
+    expect(ready.status).toBe(200);
+    const targets = (await (await fetch(`http://127.0.0.1:${port}/api/v1/targets`)).json()) as { data: { activeTargets: unknown[] } };
+    expect(targets.data.activeTargets).toHaveLength(HOSTS.length + 1);
+    const ssh = sshForwards(port);
+    expect(ssh).toHaveLength(1);
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(0);
+    expect(String(r.stdout)).toContain('tunnel closed');
+    expect(ssh.filter(alive)).toEqual([]);
+  });
+
+  it('fails when the monitoring host presents a key other than the pinned one (exit 1), and for Grafana on the local target (exit 2)', async () => {
+    const kh = path.join(fleet.ws.home, 'mtest', 'known_hosts');
+    const original = fs.readFileSync(kh, 'utf8');
+    const lines = original.trim().split('\n');
+    const agentKey = lines.find((l) => l.startsWith(`${SUBNET}.11 `))!.split(' ').slice(1).join(' ');
+    try {
+      fs.writeFileSync(kh, lines.map((l) => (l.startsWith(`${SUBNET}.15 `) ? `${SUBNET}.15 ${agentKey}` : l)).join('\n') + '\n');
+      const r = await fleet.cli(['tunnel', '--env', 'mtest', 'prometheus', '--local-port', '19091']);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toMatch(/Host key verification failed.*not the one pinned/s);
+      expect(sshForwards(19091).filter(alive)).toEqual([]);
+    } finally {
+      fs.writeFileSync(kh, original);
+    }
+    const g = await fleet.cli(['tunnel', '--env', 'mtest', 'grafana']);
+    expect(g.exitCode).toBe(2);
+    expect(g.stderr).toMatch(/Grafana is not installed on the local target/);
   });
 
   it('sees a stopped exporter: its target goes down and the health check names that host', async () => {
