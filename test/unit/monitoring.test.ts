@@ -215,3 +215,11 @@ describe('target health', () => {
     expect(() => parseTargets({ status: 'error', error: 'x' })).toThrow(/api\/v1\/targets answered/);
   });
 });
+
+describe('security groups for monitoring', () => {
+  it('lets k6 agents push to Prometheus (remote write), and only for k6', async () => {
+    const { synthStack, rulesOn } = await import('../harness/fixtures');
+    expect(rulesOn(synthStack({ engine: 'k6' }).tf, 'monitoring')).toEqual(['22<-203.0.113.7/32', '3000<-203.0.113.7/32', '9090<-203.0.113.7/32', '9090<-agent', '9100<-monitoring']);
+    expect(rulesOn(synthStack({ engine: 'locust' }).tf, 'monitoring')).not.toContain('9090<-agent');
+  });
+});
