@@ -30,22 +30,25 @@ export async function eventually<T>(what: string, fn: () => Promise<T>, check: (
   }
 }
 
-/** PIDs (this machine's view) of processes living in the given network namespaces whose command line matches. */
-export function processesInNetns(netnsNames: readonly string[], cmd: RegExp): { pid: number; cmdline: string; netns: string }[] {
+/**
+ * Processes (this machine's PIDs) living in the network namespaces of the given hosts, whose command line
+ * matches. A host is named by the PID of its init (LocalHosts.pids()): its /proc/PID/ns/net identifies the
+ * namespace without relying on /run/netns, which other runs on the machine may mount or unmount.
+ */
+export function processesInNetns(hostPids: Readonly<Record<string, number>>, cmd: RegExp): { pid: number; cmdline: string; netns: string }[] {
   const inodes = new Map<string, string>();
-  for (const n of netnsNames) {
+  for (const [name, pid] of Object.entries(hostPids)) {
     try {
-      inodes.set(`net:[${fs.statSync(`/run/netns/${n}`).ino}]`, n);
+      inodes.set(fs.readlinkSync(`/proc/${pid}/ns/net`), name);
     } catch {
-      /* namespace already gone */
+      /* host already gone */
     }
   }
   const out: { pid: number; cmdline: string; netns: string }[] = [];
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const ns = fs.readlinkSync(`/proc/${d}/ns/net`);
-      const netns = inodes.get(ns);
+      const netns = inodes.get(fs.readlinkSync(`/proc/${d}/ns/net`));
       if (!netns) continue;
       const cmdline = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
       if (cmd.test(cmdline)) out.push({ pid: Number(d), cmdline, netns });

@@ -26,7 +26,6 @@ const MON = `http://${SUBNET}.15:9090`;
 const HOSTS = ['controller', 'agent-1', 'agent-2', 'agent-3', 'app-1', 'monitoring'];
 let fleet: LocalFleet;
 let menv: MonitoringEnv;
-const netns = () => HOSTS.map((h) => `${PREFIX}-mtest-${h}`);
 
 beforeAll(async () => {
   requireTool('prometheus', 'apt-get install prometheus');
@@ -40,7 +39,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const pids = fleet ? Object.values(await fleet.pids()) : [];
-  const monitoring = fleet ? processesInNetns(netns(), /prometheus/) : [];
+  const monitoring = fleet ? processesInNetns(await fleet.pids(), /prometheus/) : [];
   // one exporter per host and Prometheus were running (so the check below is not vacuous)
   expect(monitoring.filter((p) => /node-exporter/.test(p.cmdline))).toHaveLength(HOSTS.length);
   expect(monitoring.filter((p) => /^\/usr\/bin\/prometheus --config/.test(p.cmdline))).toHaveLength(1);
@@ -80,10 +79,10 @@ describe('monitoring on the local target', () => {
   });
 
   it('is idempotent: a second install changes nothing and restarts nothing', async () => {
-    const before = processesInNetns(netns(), /prometheus/).map((p) => p.pid).sort();
+    const before = processesInNetns(await fleet.pids(), /prometheus/).map((p) => p.pid).sort();
     const { results } = await installMonitoring(menv);
     expect(results.map((r) => [r.host, r.value])).toEqual(HOSTS.map((h) => [h, []]));
-    expect(processesInNetns(netns(), /prometheus/).map((p) => p.pid).sort()).toEqual(before);
+    expect(processesInNetns(await fleet.pids(), /prometheus/).map((p) => p.pid).sort()).toEqual(before);
   });
 
   it('publishes the tuned limit and the load-test collectors', async () => {
