@@ -13,6 +13,8 @@ import { register as inventory } from './commands/inventory';
 import { register as tune } from './commands/tune';
 import { register as sweep } from './commands/sweep';
 import { register as bake } from './commands/bake';
+import { register as install } from './commands/install';
+import { register as doctor } from './commands/doctor';
 import { register as tunnel } from './commands/tunnel';
 
 export function buildProgram(): Command {
@@ -21,7 +23,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, tunnel]) register(program);
+  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, tunnel]) register(program);
   return program;
 }
 

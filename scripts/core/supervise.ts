@@ -148,9 +148,11 @@ export function installServicesScript(specs: readonly ServiceSpec[], opts: Servi
     }
     // Stale units of this owner (e.g. fewer cores, another engine): stop, disable, remove.
     lines.push(`mkdir -p /etc/loadfleet; owned=/etc/loadfleet/units.${opts.owner}`);
-    lines.push(`for u in $(cat "$owned" 2>/dev/null); do case " ${names.map(unitName).join(' ')} " in *" $u "*) ;; *) systemctl disable --now "$u" >/dev/null 2>&1; echo "changed removed $u";; esac; done`);
-    lines.push(`for f in $(cat "$owned.files" 2>/dev/null); do case " ${[...files.keys()].join(' ')} " in *" $f "*) ;; *) rm -f "/etc/systemd/system/$f"; reload=1;; esac; done`);
-    lines.push(`printf '%s\\n' ${names.map((n) => shQuote(unitName(n))).join(' ')} > "$owned"; printf '%s\\n' ${[...files.keys()].map(shQuote).join(' ')} > "$owned.files"`);
+    lines.push(`keep=${shQuote(` ${names.map(unitName).join(' ')} `)}; keepf=${shQuote(` ${[...files.keys()].join(' ')} `)}`);
+    lines.push(`for u in $(cat "$owned" 2>/dev/null); do case "$keep" in *" $u "*) ;; *) systemctl disable --now "$u" >/dev/null 2>&1; echo "changed removed $u";; esac; done`);
+    lines.push(`for f in $(cat "$owned.files" 2>/dev/null); do case "$keepf" in *" $f "*) ;; *) rm -f "/etc/systemd/system/$f"; reload=1;; esac; done`);
+    const list = (items: string[], file: string) => (items.length ? `printf '%s\\n' ${items.map(shQuote).join(' ')} > "${file}"` : `: > "${file}"`);
+    lines.push(`${list(names.map(unitName), '$owned')}; ${list([...files.keys()], '$owned.files')}`);
     lines.push('[ "$reload" = 1 ] && systemctl daemon-reload');
     for (const n of names) {
       const u = unitName(n);
@@ -173,8 +175,9 @@ export function installServicesScript(specs: readonly ServiceSpec[], opts: Servi
       lines.push(`elif ! alive ${s.name}; then start ${s.name}; echo "changed started ${s.name}"; fi`);
     }
     // Stale services of this owner: stop and remove.
+    lines.push(`keep=${shQuote(` ${names.join(' ')} `)}`);
     lines.push(`for o in ${SV.etc}/*.owner; do [ -e "$o" ] || continue; n=$(basename "$o" .owner); [ "$(cat "$o")" = ${shQuote(opts.owner)} ] || continue;`);
-    lines.push(`  case " ${names.join(' ')} " in *" $n "*) ;; *) stop "$n"; rm -rf "${SV.etc}/$n" "$o" "${SV.run}/$n"; echo "changed removed $n";; esac; done`);
+    lines.push(`  case "$keep" in *" $n "*) ;; *) stop "$n"; rm -rf "${SV.etc}/$n" "$o" "${SV.run}/$n"; echo "changed removed $n";; esac; done`);
   }
   lines.push('exit 0');
   return `${lines.join('\n')}\n`;
@@ -188,14 +191,17 @@ export function controlScript(action: ControlAction, names: readonly string[], h
   return controlBody(action, `names=${shQuote(names.join(' '))}`, hostKind);
 }
 
+/** sh setting $names to every service of an owner on the host. */
+function ownerNames(owner: string, hostKind: HostKind): string {
+  if (!NAME_RE.test(owner)) throw new Error(`owner "${owner}" must be lower-case letters and digits`);
+  return hostKind === 'ec2'
+    ? `names=$(sed 's/\\.service$//' /etc/loadfleet/units.${owner} 2>/dev/null | tr '\\n' ' ')`
+    : `names=$(for o in ${SV.etc}/*.owner; do [ -e "$o" ] && [ "$(cat "$o")" = ${shQuote(owner)} ] && basename "$o" .owner; done | tr '\\n' ' ')`;
+}
+
 /** The same for every service of an owner on the host (e.g. all of Locust's, however many cores). */
 export function controlOwnerScript(action: ControlAction, owner: string, hostKind: HostKind): string {
-  if (!NAME_RE.test(owner)) throw new Error(`owner "${owner}" must be lower-case letters and digits`);
-  const list =
-    hostKind === 'ec2'
-      ? `names=$(sed 's/\\.service$//' /etc/loadfleet/units.${owner} 2>/dev/null | tr '\\n' ' ')`
-      : `names=$(for o in ${SV.etc}/*.owner; do [ -e "$o" ] && [ "$(cat "$o")" = ${shQuote(owner)} ] && basename "$o" .owner; done | tr '\\n' ' ')`;
-  return controlBody(action, `${list}\n[ -n "$names" ] || { echo "no ${owner} services on this host: run loadfleet install" >&2; exit 1; }`, hostKind);
+  return controlBody(action, `${ownerNames(owner, hostKind)}\n[ -n "$names" ] || { echo "no ${owner} services on this host: run loadfleet install" >&2; exit 1; }`, hostKind);
 }
 
 function controlBody(action: ControlAction, namesLine: string, hostKind: HostKind): string {
@@ -229,10 +235,19 @@ function controlBody(action: ControlAction, namesLine: string, hostKind: HostKin
 /** sh printing one status line per service: its main pid and the nofile limits in /proc/<pid>/limits. */
 export function statusScript(names: readonly string[], hostKind: HostKind): string {
   for (const n of names) checkName(n);
+  return statusBody(`names=${shQuote(names.join(' '))}`, hostKind);
+}
+
+/** The same for every service of an owner (what doctor reads). */
+export function statusOwnerScript(owner: string, hostKind: HostKind): string {
+  return statusBody(ownerNames(owner, hostKind), hostKind);
+}
+
+function statusBody(namesLine: string, hostKind: HostKind): string {
   const pidOf = hostKind === 'ec2' ? `p=$(systemctl show -p MainPID --value "$n.service" 2>/dev/null); [ "$p" = 0 ] && p=` : `p=$(cat ${SV.run}/$n/pid 2>/dev/null)`;
   return [
-    'set -u',
-    `for n in ${names.join(' ')}; do`,
+    namesLine,
+    'for n in $names; do',
     `  ${pidOf}`,
     '  if [ -n "$p" ] && [ -r "/proc/$p/limits" ]; then',
     `    echo "service $n pid=$p nofile=$(awk '/^Max open files/ {print $4 "/" $5}' /proc/$p/limits)"`,
