@@ -91,7 +91,7 @@ export interface MonitoringInstallResult {
  * Installs and starts node_exporter on every host, Prometheus (and on EC2 Grafana) on the monitoring
  * host; idempotent. Per host: the list of changes. Checks the pins first (exit 2 on an unknown checksum).
  */
-export async function installMonitoring(m: MonitoringEnv, onProgress?: (text: string) => void): Promise<MonitoringInstallResult> {
+export async function installMonitoring(m: MonitoringEnv, onProgress?: (text: string) => void, only?: readonly string[]): Promise<MonitoringInstallResult> {
   const pins = monitoringPins();
   const kind = hostKindOf(m.outputs);
   const mon = monitoringHost(m.outputs)!;
@@ -102,7 +102,7 @@ export async function installMonitoring(m: MonitoringEnv, onProgress?: (text: st
   const grafanaProvisioning = await writeProvisioning(m.envDir);
   const timing = m.timing ?? DEFAULT_TIMING;
   const knownHosts = new KnownHosts(m.envDir.knownHosts);
-  const hosts = m.outputs.hosts.map((h) => ({ ...h, address: h.publicIp || h.privateIp }));
+  const hosts = m.outputs.hosts.filter((h) => !only || only.includes(h.name)).map((h) => ({ ...h, address: h.publicIp || h.privateIp }));
   const results = await fanout(
     hosts,
     (h) => connectSsh(h.address, { user: m.outputs.sshUser, privateKeyPath: m.privateKeyPath, knownHosts, timing }),
@@ -175,4 +175,33 @@ export function monitoringUrls(m: Pick<MonitoringEnv, 'outputs' | 'envDir' | 'co
   const controller = m.outputs.hosts.find((h) => h.role === 'controller');
   if (ui && controller) lines.push(`Controller: http://${controller.publicIp || controller.privateIp}:${ui}/   (tunnel: loadfleet tunnel${cfg} controller)`);
   return lines;
+}
+
+/** Doctor rows: one per host, "scraped by Prometheus" as Prometheus itself reports it. */
+export async function monitoringDoctorRows(m: Omit<MonitoringEnv, 'config'>): Promise<{ host: string; check: string; ok: boolean; detail: string }[]> {
+  const check = 'node_exporter scraped by Prometheus';
+  let r: ExporterReport;
+  try {
+    r = await readTargetHealth(m);
+  } catch (e) {
+    return [{ host: monitoringHost(m.outputs)?.name ?? 'monitoring', check: 'Prometheus target health', ok: false, detail: (e as Error).message }];
+  }
+  return [
+    ...r.up.map((host) => ({ host, check, ok: true, detail: 'up' })),
+    ...r.down.map((d) => ({ host: d.host, check, ok: false, detail: `down: ${d.reason}` })),
+  ];
+}
+
+/** The install step for monitoring: installs, then waits until Prometheus reports every exporter up. */
+export function monitoringInstallStep(m: MonitoringEnv, only: readonly string[] | undefined, done: (r: MonitoringInstallResult & { health: ExporterReport }) => void) {
+  const n = only ? m.outputs.hosts.filter((h) => only.includes(h.name)).length : m.outputs.hosts.length;
+  return {
+    title: `Monitoring: node_exporter on ${n} hosts, Prometheus on ${monitoringHost(m.outputs)!.name}${m.outputs.target === 'aws' ? ' with Grafana' : ''}`,
+    run: async (report: (text: string) => void) => {
+      const r = await installMonitoring(m, report, only);
+      report('waiting for Prometheus to scrape every host');
+      const health = r.results.every((x) => x.ok) ? await waitForTargets(m, 60_000) : { up: [], down: [] };
+      done({ ...r, health });
+    },
+  };
 }

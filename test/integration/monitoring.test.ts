@@ -14,7 +14,7 @@ import { requireTool } from '../harness/tools';
 import { alive, eventually, processesInNetns, promQuery, sshForwards } from '../harness/monitoring';
 import { loadConfig } from '../../scripts/adapters/config-file';
 import { EnvDir } from '../../scripts/adapters/env-dir';
-import { installMonitoring, readTargetHealth, type MonitoringEnv } from '../../scripts/actions/monitoring';
+import { readTargetHealth, type MonitoringEnv } from '../../scripts/actions/monitoring';
 import { controlScript } from '../../scripts/core/supervise';
 import { concreteExpr, dashboardExprs, dashboardProblems, DATASOURCE_UID, rulesFileFor } from '../../scripts/monitoring/dashboards';
 import { nodeExporterArgs, NODE_EXPORTER_SERVICE } from '../../scripts/monitoring/node-exporter';
@@ -35,6 +35,9 @@ beforeAll(async () => {
   fleet = await localFleet('mtest', PREFIX, `${SUBNET}.0/24`, { agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }] });
   const loaded = await loadConfig(fleet.config);
   menv = { config: loaded.config, outputs: fleet.outputs(), envDir: new EnvDir(fleet.ws.home, 'mtest'), privateKeyPath: loaded.privateKeyPath };
+  // Something listening on the target's port, so doctor's reachability rows pass and only monitoring's can fail.
+  const srv = await fleet.ssh('app-1', `cd /tmp; setsid nohup python3 -m http.server 8080 --bind ${SUBNET}.14 >/dev/null 2>&1 </dev/null &`);
+  if (srv.exitCode !== 0) throw new Error(`target server: ${srv.stderr}`);
 });
 
 afterAll(async () => {
@@ -61,13 +64,17 @@ describe('monitoring on the local target', () => {
     expect(r.exitCode).toBe(0);
   });
 
-  it('installs node_exporter everywhere and Prometheus on the monitoring host; every target is up with env/role/group/host', async () => {
-    const { results } = await installMonitoring(menv);
-    expect(results.map((r) => [r.host, r.ok, r.error ?? ''])).toEqual(HOSTS.map((h) => [h, true, '']));
-    expect(results.find((r) => r.host === 'monitoring')!.value).toEqual(expect.arrayContaining(['started loadfleet-prometheus', 'started loadfleet-node-exporter']));
-    // file_sd is read in ~5 s batches: allow it time
-    const up = await eventually('all node targets up', () => promQuery(MON, 'up{job="node"}'), (v) => v.length === HOSTS.length && v.every((s) => s.value[1] === '1'), 60_000);
-    expect(up.map((s) => s.metric.host).sort()).toEqual([...HOSTS].sort());
+  it('install sets up node_exporter everywhere and Prometheus on the monitoring host; every target is up with env/role/group/host', async () => {
+    const r = await fleet.cli(['install', '-c', fleet.config, '--json']);
+    expect(`${r.exitCode} ${r.stderr}`).toBe('0 ');
+    const out = JSON.parse(r.stdout);
+    expect(out.monitoring.hosts.map((h: { host: string; ok: boolean }) => [h.host, h.ok])).toEqual(HOSTS.map((h) => [h, true]));
+    expect(out.monitoring.hosts.find((h: { host: string }) => h.host === 'monitoring').value).toEqual(expect.arrayContaining(['started loadfleet-prometheus', 'started loadfleet-node-exporter']));
+    expect(out.monitoring.down).toEqual([]);
+    expect(out.monitoring.urls[0]).toMatch(new RegExp(`^Prometheus: http://${SUBNET.replace(/\./g, '\\.')}\\.15:9090/targets`));
+    // install waited for Prometheus: every host is already scraped, labelled
+    const up = await promQuery(MON, 'up{job="node"}');
+    expect(up.map((s) => [s.metric.host, s.value[1]]).sort()).toEqual([...HOSTS].sort().map((h) => [h, '1']));
     const agent2 = up.find((s) => s.metric.host === 'agent-2')!.metric;
     expect(agent2).toMatchObject({ env: 'mtest', role: 'agent', group: 'agent', host: 'agent-2', job: 'node', instance: `${SUBNET}.12:9100` });
     expect(agent2.loadfleet_env).toBeUndefined();
@@ -80,9 +87,17 @@ describe('monitoring on the local target', () => {
 
   it('is idempotent: a second install changes nothing and restarts nothing', async () => {
     const before = processesInNetns(await fleet.pids(), /prometheus/).map((p) => p.pid).sort();
-    const { results } = await installMonitoring(menv);
-    expect(results.map((r) => [r.host, r.value])).toEqual(HOSTS.map((h) => [h, []]));
+    const r = await fleet.cli(['install', '-c', fleet.config, '--json']);
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout).monitoring.hosts.map((h: { host: string; value: string[] }) => [h.host, h.value])).toEqual(HOSTS.map((h) => [h, []]));
     expect(processesInNetns(await fleet.pids(), /prometheus/).map((p) => p.pid).sort()).toEqual(before);
+  });
+
+  it('doctor reports every host scraped by Prometheus', async () => {
+    const r = await fleet.cli(['doctor', '-c', fleet.config, '--json']);
+    expect(`${r.exitCode} ${r.stderr}`).toBe('0 ');
+    const rows = JSON.parse(r.stdout).rows.filter((x: { check: string }) => x.check === 'node_exporter scraped by Prometheus');
+    expect(rows.map((x: { host: string; ok: boolean }) => [x.host, x.ok])).toEqual(HOSTS.map((h) => [h, true]));
   });
 
   it('publishes the tuned limit and the load-test collectors', async () => {
@@ -163,17 +178,22 @@ describe('monitoring on the local target', () => {
     expect(g.stderr).toMatch(/Grafana is not installed on the local target/);
   });
 
-  it('sees a stopped exporter: its target goes down and the health check names that host', async () => {
+  it('sees a stopped exporter: its target goes down and doctor names that host (exit 1)', async () => {
     const stop = await fleet.ssh('agent-2', `sh -s <<'EOF_'\n${controlScript('stop', [NODE_EXPORTER_SERVICE], 'netns')}\nEOF_`);
     expect(stop.exitCode).toBe(0);
     const health = await eventually('agent-2 down', () => readTargetHealth(menv), (r) => r.down.some((d) => d.host === 'agent-2'), 30_000);
     expect(health.down.map((d) => d.host)).toEqual(['agent-2']);
     expect(health.down[0]!.reason).toMatch(/connection refused/);
-    const up = await promQuery(MON, 'up{job="node",host="agent-2"}');
-    expect(up[0]!.value[1]).toBe('0');
-    // started again, it is back up
-    const start = await fleet.ssh('agent-2', `sh -s <<'EOF_'\n${controlScript('start', [NODE_EXPORTER_SERVICE], 'netns')}\nEOF_`);
-    expect(start.exitCode).toBe(0);
-    await eventually('agent-2 up again', () => readTargetHealth(menv), (r) => r.down.length === 0, 30_000);
+    expect((await promQuery(MON, 'up{job="node",host="agent-2"}'))[0]!.value[1]).toBe('0');
+    const doctor = await fleet.cli(['doctor', '-c', fleet.config]);
+    expect(doctor.exitCode).toBe(1);
+    expect(doctor.stdout).toMatch(/agent-2\s+node_exporter scraped by Prometheus\s+FAIL\s+down: .*connection refused/);
+    expect(doctor.stdout).toMatch(/agent-1\s+node_exporter scraped by Prometheus\s+ok/);
+    expect(doctor.stderr).toMatch(/failed on agent-2/);
+    // install starts it again, and it is back up
+    const again = await fleet.cli(['install', '-c', fleet.config, '--json']);
+    expect(again.exitCode).toBe(0);
+    expect(JSON.parse(again.stdout).monitoring.hosts.find((h: { host: string }) => h.host === 'agent-2').value).toEqual(['started loadfleet-node-exporter']);
+    expect((await readTargetHealth(menv)).down).toEqual([]);
   });
 });
