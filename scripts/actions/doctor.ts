@@ -147,12 +147,12 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
     }
     const mixed = sameVersionRow(versions);
     if (mixed) rows.push(mixed);
+    // Monitoring (issue 10): what Prometheus itself sees, one row per host of the env.
+    if (monitoringWanted({ config, outputs })) rows.push(...(await monitoringDoctorRows({ outputs, envDir: env.envDir, privateKeyPath: loaded.privateKeyPath })));
     hostsChecked = phase1.length;
     return rows;
   }
 
-  // Monitoring (issue 10): what Prometheus itself sees, one row per host of the env.
-  if (monitoringWanted({ config, outputs })) rows.push(...(await monitoringDoctorRows({ outputs, envDir: env.envDir, privateKeyPath: loaded.privateKeyPath })));
   const failedRows = rows.filter((r) => !r.ok);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, ok: failedRows.length === 0, rows }, null, 2)}\n`);
