@@ -129,7 +129,7 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   );
   const failed = results.filter((r) => !r.ok);
   const mFailed = monitoring?.results.filter((r) => !r.ok) ?? [];
-  const urls = monitoring ? monitoringUrls(menv) : [];
+  const urls = monitoring ? monitoringUrls(menv, loaded.path) : [];
   if (opts.json) {
     const mon = monitoring && { hosts: monitoring.results, down: monitoring.health.down, urls };
     process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, hosts: results, ...(mon ? { monitoring: mon } : {}) }, null, 2)}\n`);

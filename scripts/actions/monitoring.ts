@@ -160,11 +160,11 @@ export function describeDown(r: ExporterReport): string {
 }
 
 /** Where to open things, printed after install. */
-export function monitoringUrls(m: Pick<MonitoringEnv, 'outputs' | 'envDir' | 'config'>): string[] {
+export function monitoringUrls(m: Pick<MonitoringEnv, 'outputs' | 'envDir'>, configPath?: string): string[] {
   const mon = monitoringHost(m.outputs);
   if (!mon) return [];
   const addr = mon.publicIp || mon.privateIp;
-  const cfg = m.config ? ` -c <config>` : '';
+  const cfg = configPath ? ` -c ${path.relative(process.cwd(), configPath) || configPath}` : ` --env ${m.outputs.env}`;
   const lines = [`Prometheus: http://${addr}:${MONITORING_PORTS.prometheus}/targets   (tunnel: loadfleet tunnel${cfg} prometheus)`];
   if (m.outputs.target === 'aws') {
     lines.push(`Grafana:    http://${addr}:${MONITORING_PORTS.grafana}/dashboards   user admin, password in ${m.envDir.file(ADMIN_PASSWORD_FILE)}   (tunnel: loadfleet tunnel${cfg} grafana)`);

@@ -4,6 +4,7 @@
  * judge. Traffic goes only to this fleet's namespace addresses.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -159,7 +160,7 @@ describe('monitoring on the local target', () => {
     expect(ssh.filter(alive)).toEqual([]);
   });
 
-  it('fails when the monitoring host presents a key other than the pinned one (exit 1), and for Grafana on the local target (exit 2)', async () => {
+  it('fails when the monitoring host presents a key other than the pinned one (exit 1); a busy local port and Grafana on the local target are usage errors (exit 2)', async () => {
     const kh = path.join(fleet.ws.home, 'mtest', 'known_hosts');
     const original = fs.readFileSync(kh, 'utf8');
     const lines = original.trim().split('\n');
@@ -172,6 +173,17 @@ describe('monitoring on the local target', () => {
       expect(sshForwards(19091).filter(alive)).toEqual([]);
     } finally {
       fs.writeFileSync(kh, original);
+    }
+    // a local port already taken: usage error before any ssh starts
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(19092, '127.0.0.1', () => r()));
+    try {
+      const b = await fleet.cli(['tunnel', '--env', 'mtest', 'prometheus', '--local-port', '19092']);
+      expect(b.exitCode).toBe(2);
+      expect(b.stderr).toMatch(/local port 19092 is in use on this machine: pass --local-port/);
+      expect(sshForwards(19092)).toEqual([]);
+    } finally {
+      busy.close();
     }
     const g = await fleet.cli(['tunnel', '--env', 'mtest', 'grafana']);
     expect(g.exitCode).toBe(2);

@@ -223,3 +223,14 @@ describe('security groups for monitoring', () => {
     expect(rulesOn(synthStack({ engine: 'locust' }).tf, 'monitoring')).not.toContain('9090<-agent');
   });
 });
+
+describe('monitoring in install', () => {
+  it('is skipped with monitoring.enabled: false, or without a monitoring host', async () => {
+    const { monitoringWanted } = await import('../../scripts/actions/monitoring');
+    const outputs = { env: 'demo', target: 'aws' as const, engine: 'locust', expiresAt: '', sshUser: 'ec2-user', hosts: [...INV.hosts], master: INV.master };
+    const config = (enabled: boolean) => ({ monitoring: { enabled, instanceType: 't3.small' } }) as unknown as Parameters<typeof monitoringWanted>[0]['config'];
+    expect(monitoringWanted({ config: config(true), outputs })).toBe(true);
+    expect(monitoringWanted({ config: config(false), outputs })).toBe(false);
+    expect(monitoringWanted({ config: config(true), outputs: { ...outputs, hosts: outputs.hosts.filter((h) => h.role !== 'monitoring') } })).toBe(false);
+  });
+});
