@@ -14,7 +14,7 @@ import { readDashboards } from '../adapters/monitoring-files';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
 import type { FleetOutputs, Host } from '../core/env-record';
 import { ExternalError } from '../core/errors';
-import { fanout, type HostResult } from '../core/fanout';
+import { fanout, type HostResult, type SshSession } from '../core/fanout';
 import { inventoryFrom } from '../core/inventory';
 import { runAsRoot } from '../core/privilege';
 import { installServicesScript } from '../core/supervise';
@@ -25,6 +25,7 @@ import { nodeExporterInstallScript, nodeExporterService, type MonitoredHost } fr
 import { monitoringPins } from '../monitoring/pins';
 import { prometheusInstallScript, prometheusService, type PrometheusSetup } from '../monitoring/prometheus';
 import { exporterReport, parseTargets, type ExporterReport } from '../monitoring/targets';
+import { renderRunMetrics, runMetricsWriteScript, type RunSnapshot } from '../monitoring/run-metrics';
 
 /** Everything the monitoring step needs, from the config, the env folder and the outputs. */
 export interface MonitoringEnv {
@@ -204,4 +205,15 @@ export function monitoringInstallStep(m: MonitoringEnv, only: readonly string[] 
       done({ ...r, health });
     },
   };
+}
+
+/**
+ * The `run` hook (RunHooks.onLive of scripts/actions/run.ts) that publishes the live merged stats on the
+ * controller's node_exporter textfile directory, where Prometheus scrapes them every 5 s. Root directly,
+ * or through `sudo -n` for another login; never prompts.
+ */
+export async function publishRunMetrics(s: RunSnapshot, ctx: { controller: SshSession | undefined; hostKind: HostKind }): Promise<void> {
+  if (!ctx.controller) return;
+  const r = await ctx.controller.exec(`sh -c 'if [ "$(id -u)" -eq 0 ]; then exec sh -s; else exec sudo -n sh -s; fi'`, { stdin: runMetricsWriteScript(ctx.hostKind, renderRunMetrics(s)), timeoutMs: 10_000 });
+  if (r.code !== 0) throw new ExternalError(`publishing run metrics on the controller failed (exit ${r.code}): ${r.stderr.trim()}`);
 }

@@ -90,3 +90,20 @@ export function runMetricsWriteCommand(kind: HostKind): string {
   const f = runMetricsPath(kind);
   return `sh -c ${q(`mkdir -p "$(dirname ${q(f)})" && cat > ${q(`${f}.tmp`)} && mv ${q(`${f}.tmp`)} ${q(f)}`)}`;
 }
+
+/**
+ * The same as a script for runAsRoot-style execution (`sh -s` on stdin): the metrics text travels inside
+ * a quoted here-document, then temp file → rename.
+ */
+export function runMetricsWriteScript(kind: HostKind, text: string): string {
+  const f = runMetricsPath(kind);
+  return [
+    'set -eu',
+    `mkdir -p "$(dirname ${q(f)})"`,
+    `cat > ${q(`${f}.tmp`)} <<'LOADFLEET_RUN_METRICS'`,
+    text.endsWith('\n') ? text.slice(0, -1) : text,
+    'LOADFLEET_RUN_METRICS',
+    `mv ${q(`${f}.tmp`)} ${q(f)}`,
+    '',
+  ].join('\n');
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderRunMetrics, runMetricsPath, runMetricsWriteCommand, type RunSnapshot } from '../../scripts/monitoring/run-metrics';
+import { renderRunMetrics, runMetricsPath, runMetricsWriteCommand, runMetricsWriteScript, type RunSnapshot } from '../../scripts/monitoring/run-metrics';
 
 const SNAP: RunSnapshot = {
   runId: '20261125-141500-ab12', engine: 'locust', startedAtMs: 1_764_080_100_000, endedAtMs: null,
@@ -51,5 +51,11 @@ describe('run metrics (textfile)', () => {
     expect(runMetricsPath('netns')).toBe('/run/loadfleet/textfile/loadfleet_run.prom');
     expect(runMetricsPath('ec2')).toBe('/var/lib/loadfleet/textfile/loadfleet_run.prom');
     expect(runMetricsWriteCommand('ec2')).toMatch(/cat > .*loadfleet_run\.prom\.tmp.* && mv /);
+  });
+
+  it('carries the text in a quoted here-document for sh -s, then renames it into place', () => {
+    const text = renderRunMetrics(SNAP);
+    const script = runMetricsWriteScript('netns', text);
+    expect(script).toContain(`<<'LOADFLEET_RUN_METRICS'\n${text}LOADFLEET_RUN_METRICS\nmv '/run/loadfleet/textfile/loadfleet_run.prom.tmp' '/run/loadfleet/textfile/loadfleet_run.prom'`);
   });
 });
