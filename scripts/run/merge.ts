@@ -3,7 +3,7 @@
  * averaged). Memory is bounded by endpoints × time buckets × histogram size, whatever the sample count.
  * Pure: callers hand in parsed documents or lines.
  */
-import { decode, encode, figures, newHistogram, recordMs, type Histogram } from './histogram';
+import { decode, encode, figures, HDR, newHistogram, recordMs, type Histogram } from './histogram';
 
 /** One generator's raw results as written by the Artillery plugin or folded from k6 points. */
 export interface GeneratorHdr {
@@ -23,7 +23,10 @@ export interface GeneratorHdr {
 export class Cell {
   count = 0;
   failures = 0;
-  readonly hist: Histogram = newHistogram();
+  readonly hist: Histogram;
+  constructor(digits?: number) {
+    this.hist = newHistogram(digits);
+  }
   add(count: number, failures: number, h?: Histogram): void {
     this.count += count;
     this.failures += failures;
@@ -39,12 +42,20 @@ export class Merger {
   readonly total = new Cell();
   readonly generators: string[] = [];
 
+  /**
+   * bucketS: width of a timeline bucket; a long run merges with wider buckets (timelineBucketS) so
+   * the timeline stays a few hundred points and a few MB, whatever the duration.
+   */
   constructor(readonly bucketS = 1) {}
 
-  private cell<K>(map: Map<K, Cell>, key: K): Cell {
+  private cell<K>(map: Map<K, Cell>, key: K, digits?: number): Cell {
     let c = map.get(key);
-    if (!c) map.set(key, (c = new Cell()));
+    if (!c) map.set(key, (c = new Cell(digits)));
     return c;
+  }
+
+  private bucket(epochS: number): Cell {
+    return this.cell(this.buckets, Math.floor(epochS / this.bucketS) * this.bucketS, HDR.timelineDigits);
   }
 
   /** One request: name, epoch ms when it ended (or started), latency ms, failed. */
@@ -54,7 +65,7 @@ export class Merger {
     e.count++;
     e.failures += f;
     recordMs(e.hist, latencyMs);
-    const b = this.cell(this.buckets, Math.floor(atMs / 1000 / this.bucketS) * this.bucketS);
+    const b = this.bucket(atMs / 1000);
     b.count++;
     b.failures += f;
     recordMs(b.hist, latencyMs);
@@ -79,8 +90,7 @@ export class Merger {
     }
     for (const [t, v] of Object.entries(doc.buckets)) {
       // Re-bucket when a generator used a finer width than ours.
-      const key = Math.floor(Number(t) / this.bucketS) * this.bucketS;
-      this.cell(this.buckets, key).add(v.count, v.failures, decode(v.hist));
+      this.bucket(Number(t)).add(v.count, v.failures, decode(v.hist));
     }
     for (const [kind, n] of Object.entries(doc.errors ?? {})) this.recordError(kind, n);
   }
@@ -98,6 +108,11 @@ export class Merger {
       ...(this.errors.size ? { errors: Object.fromEntries(this.errors) } : {}),
     };
   }
+}
+
+/** Timeline bucket width for a run of this length: at most ~600 points. */
+export function timelineBucketS(durationS: number): number {
+  return Math.max(1, Math.ceil(durationS / 600));
 }
 
 // ---- the merged statistics every engine ends up in ----
