@@ -79,7 +79,6 @@ describe('merging generators', () => {
     for (let i = 0; i < 200_000; i++) recordMs(h2, 1 + r() * 100);
     // Same value range → the same memory, whatever the count (bounded by the buckets).
     expect(h2.estimatedFootprintInBytes).toBe(h1.estimatedFootprintInBytes);
-    expect(encode(h2).length).toBeLessThan(encode(h1).length * 2); // 10× the samples: only the varint counts grow
     expect(decode(encode(h2)).totalCount).toBe(200_000);
   });
 
