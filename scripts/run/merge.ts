@@ -197,3 +197,9 @@ export function addK6Line(m: Merger, line: string): void {
   const at = p.data.time ? Date.parse(p.data.time) : 0;
   m.recordSample(`${tags.method ?? 'GET'} ${tags.name ?? tags.url ?? '?'}`, at, p.data.value ?? 0, failed);
 }
+
+/** Artillery's own `--output` JSON: its `errors.*` counters (requests that never got a response) are exact counts. */
+export function artilleryErrors(outputJson: unknown): Record<string, number> {
+  const counters = (outputJson as { aggregate?: { counters?: Record<string, number> } }).aggregate?.counters ?? {};
+  return Object.fromEntries(Object.entries(counters).filter(([k]) => k.startsWith('errors.')).map(([k, v]) => [k.slice('errors.'.length), v]));
+}
