@@ -88,6 +88,11 @@ export const fleetSchema = z
     region: z.string().regex(REGION_RE, { message: 'is not an AWS region name such as us-east-1' }).default('us-east-1'),
     /** @default locust */
     engine: z.enum(ENGINE_NAMES, { message: `must be one of ${ENGINE_NAMES.join(', ')}` }).default('locust'),
+    /**
+     * Exact engine version to install; must be one with pinned checksums in ami/engines/versions.json.
+     * @default the engine's pinned default (see README, "install")
+     */
+    engineVersion: z.string().regex(/^[0-9][0-9A-Za-z.+-]*$/, { message: 'must be a version like 2.12.1' }).optional(),
     access: z.strictObject({
       /** Who may SSH and open the web UIs. Required. */
       sshCidrs: z.array(cidr).min(1, { message: 'must list at least one CIDR, e.g. your address as 203.0.113.7/32' }),

@@ -2,7 +2,7 @@
  * What each load-testing engine needs from the network. Pure data: the stacks derive security-group
  * rules from it, the inventory derives the master address from it, install (later) the units.
  */
-export const ENGINE_NAMES = ['ngrinder', 'locust', 'k6', 'jmeter'] as const;
+export const ENGINE_NAMES = ['ngrinder', 'locust', 'k6', 'jmeter', 'artillery'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 export interface PortRange {
@@ -48,7 +48,8 @@ export const Engine = {
     agentsFromController: [],
     uiPort: 8089,
     agentProcess: 'locust.*--worker',
-    agentUnit: 'locust-worker.service',
+    // A template: one instance per core (locust-worker@1 …); the drop-in on the template applies to all.
+    agentUnit: 'locust-worker@.service',
   }),
   /** k6: no master; the controller drives agents over SSH. */
   k6: (): Engine => ({
@@ -72,6 +73,16 @@ export const Engine = {
     uiPort: null,
     agentProcess: 'ApacheJMeter.jar.*-s|jmeter-server',
     agentUnit: 'jmeter-server.service',
+  }),
+  /** Artillery: no master, no daemon; every agent is an independent generator that `run` starts over SSH. */
+  artillery: (): Engine => ({
+    name: 'artillery',
+    masterPort: null,
+    controllerFromAgents: [],
+    agentsFromController: [],
+    uiPort: null,
+    agentProcess: 'artillery.*run',
+    agentUnit: 'artillery-agent.service',
   }),
 } as const satisfies Record<EngineName, () => Engine>;
 

@@ -35,6 +35,7 @@ const ENGINE_MASTER_VARS: Record<EngineName, string | null> = {
   locust: 'locust_master_host',
   jmeter: 'jmeter_client_addr',
   k6: null,
+  artillery: null,
 };
 
 export function fleetGroup(env: string): string {

@@ -1,0 +1,35 @@
+/**
+ * The registry of engine descriptions: the only place that maps an engine name to its description.
+ * Adding an engine = one file beside this one + one line here (and its ports in stacks/engines.ts).
+ */
+import type { EngineName } from '../../stacks/engines';
+import { UsageError } from '../core/errors';
+import type { HostKind } from '../core/tuning';
+import { artillery } from './artillery';
+import { versionProblem } from './common';
+import { locust } from './locust';
+import type { EngineSpec } from './types';
+
+// JMeter, k6 and nGrinder (helper i8b) join here as they land.
+export const ENGINE_SPECS: Partial<Record<EngineName, EngineSpec>> = { locust, artillery };
+
+export function engineSpec(name: EngineName): EngineSpec {
+  const spec = ENGINE_SPECS[name];
+  if (!spec) throw new UsageError(`engine (${name}) has no install description in this version of loadfleet: use one of ${Object.keys(ENGINE_SPECS).join(', ')}`);
+  return spec;
+}
+
+/**
+ * The engine and version a config asks for on a host kind, or a usage error (before any host is
+ * touched) naming the field, the value and what is possible.
+ */
+export function resolveEngine(name: EngineName, requested: string | undefined, kind: HostKind): { spec: EngineSpec; version: string } {
+  const spec = engineSpec(name);
+  if (kind === 'netns' && spec.localUnsupported) {
+    throw new UsageError(`engine (${name}) cannot run on the local target: ${spec.localUnsupported}. Use engine: locust or artillery locally, or the AWS target`);
+  }
+  const version = requested ?? spec.defaultVersion[kind];
+  const problem = versionProblem(spec, version, kind);
+  if (problem) throw new UsageError(problem);
+  return { spec, version };
+}
