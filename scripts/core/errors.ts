@@ -23,6 +23,15 @@ export class ExternalError extends Error {
   }
 }
 
+/** A run worked but its result broke a --threshold (names the threshold, the measured value, the endpoint). */
+export class ThresholdError extends Error {
+  readonly exitCode = EXIT.threshold;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ThresholdError';
+  }
+}
+
 /** A program loadfleet needs is not installed: says what to install, never turns into a skip. */
 export class ToolMissingError extends ExternalError {
   constructor(tool: string, install: string) {
