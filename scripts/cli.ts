@@ -14,6 +14,8 @@ import { register as inventory } from './commands/inventory';
 import { register as tune } from './commands/tune';
 import { register as sweep } from './commands/sweep';
 import { register as bake } from './commands/bake';
+import { register as install } from './commands/install';
+import { register as doctor } from './commands/doctor';
 import { register as run } from './commands/run';
 
 export function buildProgram(): Command {
@@ -22,7 +24,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, run]) register(program);
+  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, run]) register(program);
   return program;
 }
 

@@ -29,6 +29,28 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The local target's hosts have no route off their test subnet: the engines they install are staged here
+# once, at the versions pinned in ami/engines/*.json; `loadfleet install` verifies the checksums there.
+CACHE=${LOADFLEET_ENGINE_CACHE:-/opt/loadfleet-cache}
+mkdir -p "$CACHE"
+pin() { node -e "const p=require('./ami/engines/$1.json'); const a=p.versions[p.default.netns].netns.find(x=>x.name==='$2'); console.log(a.version + ' ' + a.url.split('/').pop())"; }
+read -r deb_version deb_file < <(pin locust python3-locust)
+if [ ! -s "$CACHE/$deb_file" ]; then
+  echo "setup: staging python3-locust $deb_version in $CACHE"
+  (cd "$CACHE" && apt-get download -q "python3-locust=$deb_version" >/dev/null 2>&1) || { echo "setup: apt-get download python3-locust=$deb_version failed" >&2; exit 1; }
+fi
+read -r art_version art_file < <(pin artillery artillery)
+if [ ! -s "$CACHE/$art_file" ]; then
+  echo "setup: staging artillery $art_version in $CACHE (npm pack)"
+  (cd "$CACHE" && npm pack --silent "artillery@$art_version" >/dev/null)
+fi
+if [ ! -x "$CACHE/artillery-$art_version/node_modules/artillery/bin/run" ]; then
+  echo "setup: installing artillery $art_version into $CACHE/artillery-$art_version (~590 MB, no browser download)"
+  rm -rf "$CACHE/artillery-$art_version.staging"
+  (cd "$CACHE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund --prefix "artillery-$art_version.staging" "./$art_file" >/dev/null)
+  mv "$CACHE/artillery-$art_version.staging" "$CACHE/artillery-$art_version"
+fi
+
 # Not installable from here, so only checked: the AWS path needs terraform; its tests need moto_server.
 for tool in terraform moto_server; do
   command -v "$tool" >/dev/null || echo "setup: WARNING: $tool is not on PATH: the AWS target (and its tests) need it" >&2

@@ -179,8 +179,16 @@ export const fleetSchema = z
         subnet: cidr.default('10.231.0.0/24'),
         /** Short prefix for namespaces and links so two runs can coexist. @default lf */
         prefix: z.string().regex(/^[a-z][a-z0-9]{0,3}$/, { message: 'must be 1-4 lower-case letters or digits' }).default('lf'),
+        /**
+         * The machine's folder of engine artifacts staged by scripts/setup.sh (the hosts cannot download);
+         * must be under /opt or /var, which the hosts share with the machine. @default /opt/loadfleet-cache
+         */
+        engineCache: z
+          .string()
+          .regex(/^\/(opt|var)\/[A-Za-z0-9._\/-]+$/, { message: 'must be an absolute path under /opt or /var (the folders the local hosts share with the machine)' })
+          .default('/opt/loadfleet-cache'),
       })
-      .default({ subnet: '10.231.0.0/24', prefix: 'lf' }),
+      .default({ subnet: '10.231.0.0/24', prefix: 'lf', engineCache: '/opt/loadfleet-cache' }),
   })
   .superRefine((c, ctx) => {
     c.access.sshCidrs.forEach((v, i) => {

@@ -188,14 +188,17 @@ export function controlScript(action: ControlAction, names: readonly string[], h
   return controlBody(action, `names=${shQuote(names.join(' '))}`, hostKind);
 }
 
+/** sh setting $names to every service of an owner on the host. */
+function ownerNames(owner: string, hostKind: HostKind): string {
+  if (!NAME_RE.test(owner)) throw new Error(`owner "${owner}" must be lower-case letters and digits`);
+  return hostKind === 'ec2'
+    ? `names=$(sed 's/\\.service$//' /etc/loadfleet/units.${owner} 2>/dev/null | tr '\\n' ' ')`
+    : `names=$(for o in ${SV.etc}/*.owner; do [ -e "$o" ] && [ "$(cat "$o")" = ${shQuote(owner)} ] && basename "$o" .owner; done | tr '\\n' ' ')`;
+}
+
 /** The same for every service of an owner on the host (e.g. all of Locust's, however many cores). */
 export function controlOwnerScript(action: ControlAction, owner: string, hostKind: HostKind): string {
-  if (!NAME_RE.test(owner)) throw new Error(`owner "${owner}" must be lower-case letters and digits`);
-  const list =
-    hostKind === 'ec2'
-      ? `names=$(sed 's/\\.service$//' /etc/loadfleet/units.${owner} 2>/dev/null | tr '\\n' ' ')`
-      : `names=$(for o in ${SV.etc}/*.owner; do [ -e "$o" ] && [ "$(cat "$o")" = ${shQuote(owner)} ] && basename "$o" .owner; done | tr '\\n' ' ')`;
-  return controlBody(action, `${list}\n[ -n "$names" ] || { echo "no ${owner} services on this host: run loadfleet install" >&2; exit 1; }`, hostKind);
+  return controlBody(action, `${ownerNames(owner, hostKind)}\n[ -n "$names" ] || { echo "no ${owner} services on this host: run loadfleet install" >&2; exit 1; }`, hostKind);
 }
 
 function controlBody(action: ControlAction, namesLine: string, hostKind: HostKind): string {
@@ -229,10 +232,19 @@ function controlBody(action: ControlAction, namesLine: string, hostKind: HostKin
 /** sh printing one status line per service: its main pid and the nofile limits in /proc/<pid>/limits. */
 export function statusScript(names: readonly string[], hostKind: HostKind): string {
   for (const n of names) checkName(n);
+  return statusBody(`names=${shQuote(names.join(' '))}`, hostKind);
+}
+
+/** The same for every service of an owner (what doctor reads). */
+export function statusOwnerScript(owner: string, hostKind: HostKind): string {
+  return statusBody(ownerNames(owner, hostKind), hostKind);
+}
+
+function statusBody(namesLine: string, hostKind: HostKind): string {
   const pidOf = hostKind === 'ec2' ? `p=$(systemctl show -p MainPID --value "$n.service" 2>/dev/null); [ "$p" = 0 ] && p=` : `p=$(cat ${SV.run}/$n/pid 2>/dev/null)`;
   return [
-    'set -u',
-    `for n in ${names.join(' ')}; do`,
+    namesLine,
+    'for n in $names; do',
     `  ${pidOf}`,
     '  if [ -n "$p" ] && [ -r "/proc/$p/limits" ]; then',
     `    echo "service $n pid=$p nofile=$(awk '/^Max open files/ {print $4 "/" $5}' /proc/$p/limits)"`,

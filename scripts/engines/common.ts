@@ -2,7 +2,7 @@
  * What every engine description shares: its pins from ami/engines/<engine>.json, the version a config
  * asks for, and the sh building blocks of a verified, all-or-nothing install. Pure.
  */
-import type { Artifact, EngineSpec, VersionPins } from './types';
+import type { Artifact, EngineSpec, InstallContext, VersionPins } from './types';
 import type { HostKind } from '../core/tuning';
 import { shQuote } from '../core/supervise';
 
@@ -53,4 +53,45 @@ export function verifyFn(engine: string, artifacts: readonly Artifact[]): string
     '  [ "$got" = "$want" ] || fail "checksum mismatch for $1 ($2): expected $algo $want, got $got; nothing was installed (a corrupted download or cache: fetch it again)"',
     '}',
   ].join('\n');
+}
+
+/** Everything an installer is told about one host, from the config and the env's outputs only. */
+export function installContextFor(args: {
+  readonly env: string;
+  readonly host: { readonly name: string; readonly role: InstallContext['role']; readonly privateIp: string };
+  readonly hostKind: HostKind;
+  readonly master: InstallContext['master'];
+  readonly agents: readonly { readonly name: string; readonly privateIp: string }[];
+  readonly version: string;
+  readonly nofile: number;
+  readonly cores: number;
+  readonly login: string;
+  readonly cacheDir: string;
+}): InstallContext {
+  return {
+    env: args.env,
+    role: args.host.role,
+    hostKind: args.hostKind,
+    host: { name: args.host.name, privateIp: args.host.privateIp },
+    master: args.master,
+    agents: args.agents,
+    version: args.version,
+    nofile: args.nofile,
+    cores: args.cores,
+    login: args.login,
+    cacheDir: args.cacheDir,
+  };
+}
+
+/** "changed …" lines of an install script's output. */
+export function changedLines(stdout: string): string[] {
+  return stdout.split('\n').filter((l) => l.startsWith('changed ')).map((l) => l.slice('changed '.length).trim());
+}
+
+/** `nproc; hostname` output → facts. */
+export function parseProbe(stdout: string): { cores: number; hostname: string } {
+  const [cores = '', hostname = ''] = stdout.trim().split('\n').map((l) => l.trim());
+  const n = Number(cores);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`cannot read the host's core count (nproc said ${JSON.stringify(cores)})`);
+  return { cores: n, hostname };
 }

@@ -1,0 +1,145 @@
+/**
+ * `loadfleet doctor`: read-only pre-flight over the controller and the agents. Phase 1 probes every host
+ * (version, supervised processes and their limits, TCP to the master and every target port, clock,
+ * disk); phase 2 asks the engine's own checks on the controller with what phase 1 learned (e.g. the
+ * Locust master must report each agent's workers). Exit 1 on any FAIL, naming host and check.
+ */
+import { resolveEnv, type CommonOptions } from '../adapters/context';
+import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { runSteps } from '../adapters/progress';
+import { ExternalError } from '../core/errors';
+import { positiveNumber } from '../core/flags';
+import { fanout, type HostResult } from '../core/fanout';
+import { runAsRoot } from '../core/privilege';
+import { table } from '../core/summary';
+import { DEFAULT_CONCURRENCY } from '../core/timing';
+import { clockOffset, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
+import { installContextFor } from '../engines/common';
+import type { InstallContext } from '../engines/types';
+import type { Host } from '../core/env-record';
+import { ENGINE_OWNER, planInstall } from './install';
+
+export interface DoctorOptions extends CommonOptions {
+  readonly json: boolean;
+  readonly concurrency?: string;
+}
+
+interface Probe {
+  readonly probed: Probed;
+  readonly offset?: number;
+}
+
+export async function doctorAction(opts: DoctorOptions): Promise<void> {
+  const env = await resolveEnv(opts, true);
+  const loaded = env.loaded!;
+  const { config } = loaded;
+  const outputs = await env.envDir.requireOutputs();
+  const plan = planInstall(config, outputs, env.record?.status, undefined);
+  const concurrency = positiveNumber('--concurrency', opts.concurrency, DEFAULT_CONCURRENCY, { integer: true });
+  const knownHosts = new KnownHosts(env.envDir.knownHosts);
+  const connect = (h: { address: string }) => connectSsh(h.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts });
+  const agents = outputs.hosts.filter((h) => h.role === 'agent');
+  const ctxOf = (h: Host, cores: number): InstallContext =>
+    installContextFor({
+      env: outputs.env,
+      host: h,
+      hostKind: plan.kind,
+      master: outputs.master,
+      agents: agents.map((a) => ({ name: a.name, privateIp: a.privateIp })),
+      version: plan.version,
+      nofile: config.tuning.nofile,
+      cores,
+      login: outputs.sshUser,
+      cacheDir: config.local.engineCache,
+    });
+  const reachOf = (h: Host): Endpoint[] => {
+    if (h.role !== 'agent') return [];
+    const out: Endpoint[] = [];
+    if (outputs.master) out.push({ label: 'reach master', address: outputs.master.address, port: outputs.master.port });
+    for (const t of outputs.hosts.filter((x) => x.role === 'target')) {
+      for (const port of config.targets.find((g) => g.name === t.group)?.ports ?? []) out.push({ label: `reach ${t.name}:${port}`, address: t.privateIp, port });
+    }
+    return out;
+  };
+  const targets = plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, host: h }));
+  let phase1: HostResult<Probe>[] = [];
+  let phase2: HostResult<Row[]>[] = [];
+  await runSteps(
+    [
+      {
+        title: `Check ${targets.length} hosts`,
+        run: async (report) => {
+          phase1 = await fanout(
+            targets,
+            connect,
+            async (session, t) => {
+              const engineHere = plan.spec.roles.includes(t.host.role);
+              const script = probeScript({ hostKind: plan.kind, owner: ENGINE_OWNER, versionScript: engineHere ? plan.spec.versionScript(ctxOf(t.host, 1)) : null, reach: reachOf(t.host) });
+              const sent = Date.now();
+              const r = await runAsRoot(session, outputs.sshUser, script, 'doctor probe');
+              const probed = parseProbeOutput(r.stdout);
+              return { probed, offset: probed.time === undefined ? undefined : clockOffset(probed.time, sent, Date.now()) };
+            },
+            { concurrency, onProgress: (p) => report(`${p.done} done, ${p.failed} failed of ${p.total}`) },
+          );
+        },
+      },
+      {
+        title: `Engine checks (${plan.spec.name})`,
+        run: async () => {
+          const facts = phase1.flatMap((r) => {
+            const h = targets.find((t) => t.name === r.host)!.host;
+            return r.ok && h.role === 'agent' ? [{ name: h.name, hostname: r.value!.probed.hostname, cores: r.value!.probed.cores }] : [];
+          });
+          const withChecks = targets.filter((t) => {
+            const p1 = phase1.find((r) => r.host === t.name);
+            return p1?.ok && plan.spec.checks && plan.spec.checks({ ...ctxOf(t.host, p1.value!.probed.cores), agentFacts: facts }).length > 0;
+          });
+          // Agents that did not answer cannot be counted: their rows already fail; the master check counts the others.
+          phase2 = await fanout(withChecks, connect, async (session, t) => {
+            const p1 = phase1.find((r) => r.host === t.name)!;
+            const checks = plan.spec.checks!({ ...ctxOf(t.host, p1.value!.probed.cores), agentFacts: facts });
+            const r = await runAsRoot(session, outputs.sshUser, probeScript({ hostKind: plan.kind, owner: ENGINE_OWNER, versionScript: null, reach: [], extraChecks: checks }), 'doctor engine checks');
+            return parseProbeOutput(r.stdout).checks.map((c) => ({ host: t.name, check: c.name, ok: c.ok, detail: c.detail }));
+          }, { concurrency });
+        },
+      },
+    ],
+    { quiet: opts.json },
+  );
+
+  const rows: Row[] = [];
+  const controller = phase1.find((r) => targets.find((t) => t.name === r.host)?.host.role === 'controller');
+  const versions = new Map<string, string | undefined>();
+  for (const r of phase1) {
+    const h = targets.find((t) => t.name === r.host)!.host;
+    if (!r.ok) {
+      rows.push({ host: r.host, check: 'reachable over SSH', ok: false, detail: r.error ?? 'unreachable' });
+      continue;
+    }
+    const engineHere = plan.spec.roles.includes(h.role);
+    const p = r.value!.probed;
+    if (engineHere) versions.set(h.name, p.version);
+    const services = engineHere ? plan.spec.services(ctxOf(h, p.cores)).map((s) => ({ name: s.name, nofile: s.nofile ?? config.tuning.nofile })) : [];
+    rows.push(...hostRows(h.name, p, { version: engineHere ? plan.version : null, services }));
+    if (h.role !== 'controller') rows.push(clockRow(h.name, r.value!.offset, controller?.ok ? controller.value!.offset : undefined));
+    for (const x of phase2.filter((y) => y.host === h.name)) {
+      if (x.ok) rows.push(...x.value!);
+      else rows.push({ host: h.name, check: 'engine checks', ok: false, detail: x.error ?? 'failed' });
+    }
+  }
+  const mixed = sameVersionRow(versions);
+  if (mixed) rows.push(mixed);
+
+  const failedRows = rows.filter((r) => !r.ok);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, ok: failedRows.length === 0, rows }, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${table([['HOST', 'CHECK', 'RESULT', 'DETAIL'], ...rows.map((r) => [r.host, r.check, r.ok ? 'ok' : 'FAIL', r.detail])])}\n`);
+    process.stdout.write(`${rows.length - failedRows.length}/${rows.length} checks ok on ${phase1.length} hosts\n`);
+  }
+  if (failedRows.length > 0) {
+    const hosts = [...new Set(failedRows.map((r) => r.host))];
+    throw new ExternalError(`doctor: ${failedRows.length} check(s) failed on ${hosts.join(', ')}: ${failedRows.slice(0, 5).map((r) => `${r.host} ${r.check}: ${r.detail}`).join('; ')}${failedRows.length > 5 ? '; …' : ''}`);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * `loadfleet install`: the config's engine on the controller and the agents, through the SSH fan-out
+ * and the privilege-aware runAsRoot; then its long-running processes under supervision. The same
+ * per-host steps (installOnHost) serve `bake` and the local target.
+ */
+import { resolveEnv, type CommonOptions } from '../adapters/context';
+import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { runSteps } from '../adapters/progress';
+import { ExternalError, UsageError } from '../core/errors';
+import { positiveNumber } from '../core/flags';
+import { fanout, type HostResult, type SshSession } from '../core/fanout';
+import { runAsRoot } from '../core/privilege';
+import { table } from '../core/summary';
+import { installServicesScript } from '../core/supervise';
+import { DEFAULT_CONCURRENCY } from '../core/timing';
+import type { HostKind } from '../core/tuning';
+import type { FleetConfig } from '../../stacks/config';
+import type { EngineName } from '../../stacks/engines';
+import type { FleetOutputs, Host } from '../core/env-record';
+import { changedLines, installContextFor, parseProbe } from '../engines/common';
+import { resolveEngine } from '../engines/index';
+import type { EngineSpec, InstallContext } from '../engines/types';
+import { selectHosts } from './tune';
+
+/** A whole engine install may download hundreds of MB (Artillery's npm tree): allow it. */
+export const INSTALL_STEP_MS = 20 * 60_000;
+/** Owner of the engine's services in the supervisor (monitoring uses its own). */
+export const ENGINE_OWNER = 'engine';
+
+export interface InstallOptions extends CommonOptions {
+  readonly json: boolean;
+  readonly hosts?: string;
+  readonly concurrency?: string;
+}
+
+export interface HostInstall {
+  readonly role: string;
+  readonly changed: string[];
+}
+
+/** Everything checked before any host is touched: env up, engine runnable on the target, version pinned. */
+export interface InstallPlan {
+  readonly outputs: FleetOutputs;
+  readonly kind: HostKind;
+  readonly spec: EngineSpec;
+  readonly version: string;
+  readonly hosts: Host[];
+}
+
+export function planInstall(config: FleetConfig, outputs: FleetOutputs, recordStatus: string | undefined, hostsFilter: string | undefined): InstallPlan {
+  if (recordStatus && recordStatus !== 'up') {
+    throw new UsageError(`env "${outputs.env}" is ${recordStatus}, not up: run "loadfleet up -c <config>" first`);
+  }
+  if (outputs.engine !== config.engine) {
+    throw new UsageError(`engine (${config.engine}) differs from the engine the env was made for (${outputs.engine}): its security groups open that engine's ports; run "loadfleet up" again after changing engine`);
+  }
+  const kind: HostKind = outputs.target === 'local' ? 'netns' : 'ec2';
+  const { spec, version } = resolveEngine(config.engine as EngineName, config.engineVersion, kind);
+  const engineHosts = outputs.hosts.filter((h) => h.role === 'controller' || h.role === 'agent');
+  const hosts = selectHosts(engineHosts, hostsFilter);
+  return { outputs, kind, spec, version, hosts };
+}
+
+/** One host: probe, the engine's own idempotent install, then its supervised services. Returns what changed. */
+export async function installOnHost(session: SshSession, login: string, spec: EngineSpec, base: Omit<InstallContext, 'cores'>): Promise<string[]> {
+  const probe = await runAsRoot(session, login, 'nproc; hostname', 'reading the host (nproc, hostname)');
+  const ctx: InstallContext = { ...base, cores: parseProbe(probe.stdout).cores };
+  const changed: string[] = [];
+  if (spec.roles.includes(ctx.role)) {
+    const r = await runAsRoot(session, login, spec.installScript(ctx), `installing ${spec.name} ${ctx.version}`, { timeoutMs: INSTALL_STEP_MS });
+    changed.push(...changedLines(r.stdout));
+  }
+  // Always run: with no services (e.g. Artillery after Locust) it removes the ones this owner left.
+  const services = spec.roles.includes(ctx.role) ? spec.services(ctx) : [];
+  const s = await runAsRoot(session, login, installServicesScript(services, { hostKind: ctx.hostKind, owner: ENGINE_OWNER, nofile: ctx.nofile }), `starting ${spec.name}'s supervised services`);
+  changed.push(...changedLines(s.stdout));
+  return changed;
+}
+
+export async function installAction(opts: InstallOptions): Promise<void> {
+  const env = await resolveEnv(opts, true);
+  const loaded = env.loaded!;
+  const { config } = loaded;
+  const outputs = await env.envDir.requireOutputs();
+  const plan = planInstall(config, outputs, env.record?.status, opts.hosts);
+  const concurrency = positiveNumber('--concurrency', opts.concurrency, DEFAULT_CONCURRENCY, { integer: true });
+  const knownHosts = new KnownHosts(env.envDir.knownHosts);
+  const agents = outputs.hosts.filter((h) => h.role === 'agent').map((h) => ({ name: h.name, privateIp: h.privateIp }));
+  const targets = plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, host: h }));
+  let results: HostResult<HostInstall>[] = [];
+  await runSteps(
+    [
+      {
+        title: `Install ${plan.spec.name} ${plan.version} on ${targets.length} hosts (${concurrency} at a time)`,
+        run: async (report) => {
+          results = await fanout(
+            targets,
+            (t) => connectSsh(t.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts }),
+            async (session, t) => {
+              const changed = await installOnHost(session, outputs.sshUser, plan.spec, {
+                ...installContextFor({
+                  env: outputs.env,
+                  host: t.host,
+                  hostKind: plan.kind,
+                  master: outputs.master,
+                  agents,
+                  version: plan.version,
+                  nofile: config.tuning.nofile,
+                  cores: 1,
+                  login: outputs.sshUser,
+                  cacheDir: config.local.engineCache,
+                }),
+              });
+              return { role: t.host.role, changed };
+            },
+            { concurrency, onProgress: (p) => report(`${p.done} done, ${p.failed} failed, ${p.inFlight} in flight of ${p.total}`) },
+          );
+        },
+      },
+    ],
+    { quiet: opts.json },
+  );
+  const failed = results.filter((r) => !r.ok);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, hosts: results }, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${formatInstall(results, plan)}\n`);
+  }
+  if (failed.length > 0) {
+    throw new ExternalError(`${failed.length} of ${results.length} host(s) failed: ${failed.map((f) => f.host).join(', ')}; fix the cause and rerun "loadfleet install" (hosts already done are left unchanged)`);
+  }
+}
+
+export function formatInstall(results: readonly HostResult<HostInstall>[], plan: Pick<InstallPlan, 'spec' | 'version'>): string {
+  const rows: string[][] = [['HOST', 'ADDRESS', 'RESULT', 'TIME', 'CHANGES']];
+  for (const r of results) {
+    const detail = r.ok ? (r.value!.changed.length ? r.value!.changed.join('; ') : 'already as requested') : (r.error ?? '');
+    rows.push([r.host, r.address, r.ok ? (r.value!.changed.length ? 'changed' : 'ok') : 'FAILED', `${(r.ms / 1000).toFixed(1)}s`, detail]);
+  }
+  const ok = results.filter((r) => r.ok);
+  const changed = ok.filter((r) => r.value!.changed.length > 0).length;
+  const failed = results.length - ok.length;
+  return `${table(rows)}\n${plan.spec.name} ${plan.version}: ${changed} changed, ${ok.length - changed} unchanged${failed ? `, ${failed} failed` : ''} (of ${results.length} hosts)`;
+}

@@ -1,0 +1,144 @@
+/**
+ * `doctor`'s pure half: the read-only script each host runs, how its output is read, and the checks
+ * (per host and across hosts) that decide ok or FAIL with a reason.
+ */
+import { parseStatus, statusOwnerScript, shQuote, type ServiceStatus } from './supervise';
+import type { HostKind } from './tuning';
+import type { HostCheck } from '../engines/types';
+
+/** Free space below this on / fails the disk check (results, logs). */
+export const MIN_FREE_MB = 1024;
+/** Clocks further apart than this from the controller fail (merged results need them aligned). */
+export const MAX_CLOCK_SKEW_S = 1;
+/** TCP connect timeout per probe, seconds. */
+export const CONNECT_TIMEOUT_S = 3;
+
+export interface Endpoint {
+  readonly label: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface ProbeInput {
+  readonly hostKind: HostKind;
+  readonly owner: string;
+  /** sh printing the installed version (the engine's versionScript), or null when the host gets no engine. */
+  readonly versionScript: string | null;
+  /** TCP endpoints this host must reach (master for agents, every target port). */
+  readonly reach: readonly Endpoint[];
+  readonly extraChecks?: readonly HostCheck[];
+}
+
+const b64 = (s: string) => shQuote(Buffer.from(s).toString('base64'));
+
+/** One read-only script per host: facts first, then one "check" line per probe. Never changes anything. */
+export function probeScript(p: ProbeInput): string {
+  const lines = [
+    'set -u',
+    'echo "time $(date +%s.%N)"',
+    'echo "hostname $(hostname)"',
+    'echo "cores $(nproc)"',
+    `echo "disk $(df -Pk / | awk 'NR==2 {print $4}')"`,
+  ];
+  if (p.versionScript !== null) lines.push(`echo "version $(printf %s ${b64(p.versionScript)} | base64 -d | sh 2>/dev/null | tail -n1)"`);
+  lines.push(statusOwnerScript(p.owner, p.hostKind));
+  for (const e of p.reach) {
+    // bash's /dev/tcp: on every image, no extra tool; timeout bounds a filtered port.
+    lines.push(
+      `if timeout ${CONNECT_TIMEOUT_S} bash -c ${shQuote(`exec 3<>/dev/tcp/${e.address}/${e.port}`)} 2>/dev/null; then echo ${shQuote(`check ${e.label}|ok|${e.address}:${e.port} accepts connections`)}; ` +
+        `else echo ${shQuote(`check ${e.label}|FAIL|cannot connect to ${e.address}:${e.port} from this host within ${CONNECT_TIMEOUT_S} s (nothing listening, or a firewall/security group in between)`)}; fi`,
+    );
+  }
+  for (const c of p.extraChecks ?? []) {
+    lines.push(`out=$(printf %s ${b64(c.script)} | base64 -d | sh 2>&1 | tail -n1); echo "check ${c.name}|\${out%% *}|\${out#* }"`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export interface Probed {
+  readonly time?: number;
+  readonly hostname: string;
+  readonly cores: number;
+  readonly freeKb?: number;
+  readonly version?: string;
+  readonly services: Map<string, ServiceStatus>;
+  readonly checks: { name: string; ok: boolean; detail: string }[];
+}
+
+export function parseProbeOutput(stdout: string): Probed {
+  const facts = new Map<string, string>();
+  const checks: Probed['checks'] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^(time|hostname|cores|disk|version) ?(.*)$/.exec(line);
+    if (m) facts.set(m[1]!, m[2]!.trim());
+    const c = /^check ([^|]+)\|([^|]*)\|(.*)$/.exec(line);
+    if (c) checks.push({ name: c[1]!, ok: c[2] === 'ok', detail: c[2] === 'ok' || c[2] === 'FAIL' ? c[3]! : `unexpected output: ${c[2]} ${c[3]}`.trim() });
+  }
+  const num = (k: string) => (facts.get(k) && Number.isFinite(Number(facts.get(k))) ? Number(facts.get(k)) : undefined);
+  return { time: num('time'), hostname: facts.get('hostname') ?? '', cores: num('cores') ?? 1, freeKb: num('disk'), version: facts.get('version') || undefined, services: parseStatus(stdout), checks };
+}
+
+export interface Row {
+  readonly host: string;
+  readonly check: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+export interface ServiceExpectation {
+  readonly name: string;
+  readonly nofile: number;
+}
+
+/** Rows from one host's own probe: version, services and their limits, checks, disk. */
+export function hostRows(host: string, p: Probed, want: { version: string | null; services: readonly ServiceExpectation[] }): Row[] {
+  const rows: Row[] = [];
+  if (want.version !== null) {
+    rows.push(
+      p.version === want.version
+        ? { host, check: 'engine version', ok: true, detail: p.version }
+        : { host, check: 'engine version', ok: false, detail: p.version ? `${p.version} installed, ${want.version} expected: run loadfleet install` : `not installed (${want.version} expected): run loadfleet install` },
+    );
+  }
+  for (const s of want.services) {
+    const st = p.services.get(s.name);
+    if (!st?.pid) {
+      rows.push({ host, check: `service ${s.name}`, ok: false, detail: st ? 'not running (stopped, or restarting after a crash): see /var/log/loadfleet, then run loadfleet install' : 'not installed: run loadfleet install' });
+      continue;
+    }
+    const low = [st.nofileSoft, st.nofileHard].some((v) => v !== 'unlimited' && Number(v) < s.nofile);
+    rows.push({
+      host,
+      check: `service ${s.name}`,
+      ok: !low,
+      detail: low ? `pid ${st.pid} runs with nofile ${st.nofileSoft}/${st.nofileHard}, below the tuned ${s.nofile}: run loadfleet tune, then loadfleet install` : `pid ${st.pid}, nofile ${st.nofileSoft}/${st.nofileHard}`,
+    });
+  }
+  for (const c of p.checks) rows.push({ host, check: c.name, ok: c.ok, detail: c.detail });
+  if (p.freeKb !== undefined) {
+    const mb = Math.floor(p.freeKb / 1024);
+    rows.push({ host, check: 'free disk', ok: mb >= MIN_FREE_MB, detail: mb >= MIN_FREE_MB ? `${(mb / 1024).toFixed(1)} GiB free on /` : `only ${mb} MiB free on / (at least ${MIN_FREE_MB} MiB for results and logs)` });
+  } else rows.push({ host, check: 'free disk', ok: false, detail: 'df gave no answer' });
+  return rows;
+}
+
+/** Offset of a host's clock: its time minus the midpoint of our send/receive (seconds). */
+export function clockOffset(remote: number, sentMs: number, receivedMs: number): number {
+  return remote - (sentMs + receivedMs) / 2000;
+}
+
+export function clockRow(host: string, offset: number | undefined, controllerOffset: number | undefined): Row {
+  if (offset === undefined) return { host, check: 'clock', ok: false, detail: 'the host did not report its time' };
+  if (controllerOffset === undefined) return { host, check: 'clock', ok: false, detail: 'the controller is unreachable: nothing to compare with' };
+  const skew = offset - controllerOffset;
+  const ok = Math.abs(skew) <= MAX_CLOCK_SKEW_S;
+  return { host, check: 'clock', ok, detail: `${skew >= 0 ? '+' : ''}${skew.toFixed(3)} s vs the controller${ok ? '' : ` (more than ${MAX_CLOCK_SKEW_S} s: start chronyd / check NTP)`}` };
+}
+
+/** Every host of the engine's roles on one version: mixed versions break Locust and JMeter. */
+export function sameVersionRow(versions: ReadonlyMap<string, string | undefined>): Row | undefined {
+  const distinct = new Set([...versions.values()].filter((v): v is string => !!v));
+  if (distinct.size <= 1) return undefined;
+  const by = [...distinct].map((v) => `${v} on ${[...versions].filter(([, x]) => x === v).map(([h]) => h).join(', ')}`);
+  return { host: '(fleet)', check: 'same engine version everywhere', ok: false, detail: `mixed versions: ${by.join('; ')}` };
+}
