@@ -17,6 +17,7 @@ import { register as bake } from './commands/bake';
 import { register as install } from './commands/install';
 import { register as doctor } from './commands/doctor';
 import { register as run } from './commands/run';
+import { register as serve } from './commands/serve';
 
 export function buildProgram(): Command {
   const program = new Command('loadfleet')
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, run]) register(program);
+  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run]) register(program);
   return program;
 }
 

@@ -30,6 +30,7 @@ import { buildSummary, statsCsv, summaryText, type RunSummary } from '../run/sum
 import { reportHtml } from '../run/report';
 import { describeBroken, evaluate, parseThreshold, type Threshold } from '../run/thresholds';
 import { withInterrupts } from './signals';
+import { doctorAction } from './doctor';
 
 export interface RunOptions extends CommonOptions {
   readonly script?: string;
@@ -487,14 +488,15 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
   const { ctx, outputs } = p;
   const loaded = ctx.loaded!;
   if (!opts.skipDoctor) {
-    // Same checks as `loadfleet doctor`; its own report says what is wrong.
-    const doctorModule = './doctor';
-    const doctor = (await import(doctorModule).catch(() => undefined)) as { doctorAction?: (o: object) => Promise<void> } | undefined;
-    if (!doctor?.doctorAction) throw new UsageError('doctor is not available in this build: pass --skip-doctor');
+    // The same checks as `loadfleet doctor`, its report on stderr (stdout is the run's own output).
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array) => process.stderr.write(chunk)) as typeof process.stdout.write;
     try {
-      await doctor.doctorAction({ config: opts.config, env: opts.env, home: opts.home, json: false });
+      await doctorAction({ config: opts.config, env: opts.env, home: opts.home, json: false });
     } catch (e) {
       throw new UsageError(`doctor failed, so the run did not start: ${(e as Error).message} (fix it, or pass --skip-doctor)`);
+    } finally {
+      process.stdout.write = write;
     }
   }
   const runId = newRunId(new Date());
