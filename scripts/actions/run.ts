@@ -197,7 +197,8 @@ interface HostConn {
   readonly session: SshSession;
 }
 
-const SAMPLER_DIR = '/var/lib/loadfleet/run';
+/** Per host: /var/log is private to each local-target host (/var/lib is the machine's). */
+const SAMPLER_DIR = '/var/log/loadfleet/runs';
 
 function putFileScript(file: string, content: string | Buffer, mustExistDir?: string, missing?: string): string {
   const b64 = Buffer.from(content).toString('base64');

@@ -72,7 +72,7 @@ export function reportHtml(s: RunSummary): string {
     .map((g) => `<tr><td>${esc(g.name)}</td><td>${esc(g.startedAt ?? '—')}</td><td>${esc(g.startOffsetMs ?? '—')}</td><td>${esc(g.collectionError ?? 'ok')}</td></tr>`)
     .join('');
   const sat = s.saturation
-    .map((h) => `<tr${h.bound ? ' class="bad"' : ''}><td>${esc(h.host)}</td><td>${esc(h.role)}</td><td>${esc(h.maxCpuPct)}</td><td>${esc(h.secondsAbove)}</td><td>${esc(h.busiestProcess)}</td><td>${esc(h.maxRunQueue)}</td><td>${esc(h.maxTcpSockets)}</td></tr>`)
+    .map((h) => `<tr${h.bound ? ' class="bad"' : ''}><td>${esc(h.host)}</td><td>${esc(h.role)}</td><td>${esc(h.maxCpuPct)}</td><td>${esc(h.secondsAbove)}</td><td>${esc(h.busiestThread)}</td><td>${esc(h.maxRunQueue)}</td><td>${esc(h.maxTcpSockets)}</td></tr>`)
     .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>loadfleet run ${esc(s.runId)} — ${esc(s.env)}</title>
@@ -95,7 +95,7 @@ ${row(s.total, 'total')}
 <h2>Generators</h2>
 <table><thead><tr><th>generator</th><th>started</th><th>offset ms</th><th>collection</th></tr></thead><tbody>${gens}</tbody></table>
 <h2>Saturation</h2>
-<table><thead><tr><th>host</th><th>role</th><th>peak CPU %</th><th>s above 85 %</th><th>busiest process</th><th>run queue</th><th>TCP sockets</th></tr></thead><tbody>${sat}</tbody></table>
+<table><thead><tr><th>host</th><th>role</th><th>peak CPU %</th><th>s above 85 %</th><th>busiest thread</th><th>run queue</th><th>TCP sockets</th></tr></thead><tbody>${sat}</tbody></table>
 ${s.network.length ? `<p class="bad">Network allowance exceeded: ${s.network.map((n) => `${esc(n.host)} ${esc(n.counter)} +${esc(n.increase)}`).join('; ')}</p>` : ''}
 <p>Merging: ${esc(s.merge)}</p>
 </body></html>

@@ -10,25 +10,27 @@ export const GENERATOR_BOUND = { cpuPct: 85, seconds: 10 } as const;
 
 /**
  * One line per second until killed:
- *   `<epoch ms> <machine busy ticks> <machine total ticks> <run queue> <tcp sockets in use> <busiest process % of one core> <its name>`
- * Machine ticks come from /proc/stat (the whole machine); the busiest process is measured over this
- * host's own /proc (its PID namespace on the local target, the instance on EC2). Both matter: a
- * single-threaded engine (a Locust worker, Node for Artillery) is saturated at one core even when the
- * machine looks idle. Stopped by PID; `exec` makes that PID awk's, so one kill ends it.
+ *   `<epoch ms> <machine busy ticks> <machine total ticks> <run queue> <tcp sockets in use> <busiest thread's demand, % of one core> <its name>`
+ * Machine ticks come from /proc/stat (the whole machine). A thread's demand is the share of the second it
+ * was runnable — on a CPU or waiting for one (/proc/<pid>/task/<tid>/schedstat) — over this host's own
+ * /proc (its PID namespace on the local target, the instance on EC2). Demand, not use: a generator
+ * thread starved of CPU (a busy machine, steal time) wanted a whole core and got less, which caps its
+ * load as surely as a full core does; and a single-threaded engine (a Locust worker, Artillery's Node
+ * workers) is saturated at one core even when the machine looks idle. `exec` makes the PID awk's, so
+ * one kill ends it.
  */
 export function samplerScript(intervalS = 1): string {
-  return `exec awk -v hz="$(getconf CLK_TCK)" -v iv=${intervalS} '
+  return `exec awk -v iv=${intervalS} '
 function now(  c, t) { c = "date +%s%3N"; c | getline t; close(c); return t }
-function procs(  c, line, f, pid, n, s, tk, i) {
+function threads(  c, d, s, f, nm) {
   delete cur; delete name
-  c = "cat /proc/[0-9]*/stat 2>/dev/null"
-  while ((c | getline line) > 0) {
-    # comm is in parentheses and may hold spaces: split around the last ")"
-    i = match(line, /\\) [A-Za-z] /); if (!i) continue
-    pid = substr(line, 1, index(line, " ") - 1)
-    s = substr(line, i + 2); n = split(s, f, " ")
-    tk = f[12] + f[13]
-    cur[pid] = tk; name[pid] = substr(line, index(line, "(") + 1, i - index(line, "(") - 1)
+  c = "ls -d /proc/[0-9]*/task/[0-9]* 2>/dev/null"
+  while ((c | getline d) > 0) {
+    if ((getline s < (d "/schedstat")) > 0) {
+      split(s, f, " "); cur[d] = f[1] + f[2]
+      nm = "-"; getline nm < (d "/comm"); close(d "/comm"); name[d] = nm
+    }
+    close(d "/schedstat")
   }
   close(c)
 }
@@ -41,14 +43,15 @@ BEGIN {
     tcp = 0
     while ((getline s < "/proc/net/sockstat") > 0) if (s ~ /^TCP:/) { split(s, x, " "); tcp = x[3] }
     close("/proc/net/sockstat")
-    procs()
+    threads()
     top = 0; topn = "-"
     if (pt != "") for (p in cur) if (p in prev) {
-      pct = (cur[p] - prev[p]) / hz / ((t - pt) / 1000) * 100
+      pct = (cur[p] - prev[p]) / 1e6 / (t - pt) * 100
       if (pct > top) { top = pct; topn = name[p] }
     }
     delete prev; for (p in cur) prev[p] = cur[p]; pt = t
-    gsub(/ /, "_", topn)
+    if (top > 100) top = 100
+    gsub(/[^A-Za-z0-9_.:@-]/, "_", topn)
     printf "%s %d %d %d %d %.1f %s\\n", t, busy, total, q[1] - 1, tcp, top, topn
     fflush()
     system("sleep " iv)
@@ -60,9 +63,9 @@ export interface CpuSample {
   readonly atMs: number;
   /** Machine-wide busy share over the interval before this sample, % (null for the first). */
   readonly machinePct: number | null;
-  /** The busiest process on this host, % of one core. */
-  readonly topProcessPct: number;
-  readonly topProcess: string;
+  /** The busiest thread on this host: share of the interval it was runnable (on a CPU or waiting for one), %. */
+  readonly topThreadPct: number;
+  readonly topThread: string;
   readonly runQueue: number;
   readonly tcpSockets: number;
 }
@@ -79,8 +82,8 @@ export function parseSamples(text: string): CpuSample[] {
     out.push({
       atMs: t,
       machinePct: prev && dt > 0 ? Math.round(((busy - prev.busy) / dt) * 1000) / 10 : null,
-      topProcessPct: top,
-      topProcess: f[6]!,
+      topThreadPct: top,
+      topThread: f[6]!,
       runQueue: Math.max(0, rq),
       tcpSockets: tcp,
     });
@@ -95,7 +98,7 @@ export interface HostSaturation {
   /** Longest continuous stretch above the limit, seconds. */
   readonly secondsAbove: number;
   readonly maxCpuPct: number;
-  readonly busiestProcess: string;
+  readonly busiestThread: string;
   readonly maxRunQueue: number;
   readonly maxTcpSockets: number;
   readonly bound: boolean;
@@ -105,7 +108,7 @@ export interface HostSaturation {
 /**
  * The rule: a host is generator-bound when its CPU stayed above 85 % for more than 10 s in a row.
  * "Its CPU" is the machine's share when the host is a machine (`machineIsHost`: EC2), and on every
- * kind of host the busiest process's share of one core (a single-threaded engine's ceiling).
+ * kind of host the busiest thread's demand for one core (see samplerScript).
  */
 export function judgeHost(host: string, role: 'controller' | 'agent', samples: readonly CpuSample[], machineIsHost: boolean): HostSaturation {
   let longest = 0;
@@ -114,11 +117,11 @@ export function judgeHost(host: string, role: 'controller' | 'agent', samples: r
   let busiest = '-';
   let busiestPct = 0;
   for (const s of samples) {
-    const pct = Math.max(machineIsHost ? s.machinePct ?? 0 : 0, s.topProcessPct);
+    const pct = Math.max(machineIsHost ? s.machinePct ?? 0 : 0, s.topThreadPct);
     max = Math.max(max, pct);
-    if (s.topProcessPct > busiestPct) {
-      busiestPct = s.topProcessPct;
-      busiest = s.topProcess;
+    if (s.topThreadPct > busiestPct) {
+      busiestPct = s.topThreadPct;
+      busiest = s.topThread;
     }
     if (pct > GENERATOR_BOUND.cpuPct) {
       runStart ??= s.atMs;
@@ -132,11 +135,11 @@ export function judgeHost(host: string, role: 'controller' | 'agent', samples: r
     role,
     secondsAbove: Math.round(longest * 10) / 10,
     maxCpuPct: Math.round(max * 10) / 10,
-    busiestProcess: busiest,
+    busiestThread: busiest,
     maxRunQueue: Math.max(0, ...samples.map((s) => s.runQueue)),
     maxTcpSockets: Math.max(0, ...samples.map((s) => s.tcpSockets)),
     bound,
-    ...(bound ? { reason: `CPU above ${GENERATOR_BOUND.cpuPct} % for ${Math.round(longest)} s (peak ${Math.round(max)} %, busiest process ${busiest})` } : {}),
+    ...(bound ? { reason: `CPU above ${GENERATOR_BOUND.cpuPct} % for ${Math.round(longest)} s (peak ${Math.round(max)} %, busiest thread ${busiest})` } : {}),
   };
 }
 

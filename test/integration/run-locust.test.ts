@@ -37,7 +37,7 @@ from locust import HttpUser, constant, task
 BUSY = socket.gethostname() == "agent-2"
 
 class Web(HttpUser):
-    wait_time = constant(0.2)
+    wait_time = constant(0 if BUSY else 0.2)
 
     @task
     def home(self):
@@ -173,6 +173,7 @@ describe('run with Locust on the local target', () => {
     const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('cpu.py'), '--users', '6', '--duration', '16s', '--skip-doctor', '--json']);
     expect(r.exitCode).toBe(0);
     const s = JSON.parse(r.stdout) as RunSummary;
+    expect(s.saturation.find((h) => h.host === 'agent-2')).toMatchObject({ bound: true }); // shows the measured figures when it fails
     expect(s.generatorBound).toBe(true);
     expect(s.boundBy.some((b) => b.startsWith('agent-2: CPU above 85 %'))).toBe(true);
     expect(s.boundBy.some((b) => b.startsWith('agent-1') || b.startsWith('agent-3'))).toBe(false);

@@ -54,11 +54,11 @@ describe('thresholds', () => {
 
 describe('generator saturation', () => {
   const samples = (pcts: number[], machine: number | null = 10): CpuSample[] =>
-    pcts.map((p, i) => ({ atMs: 1000 * i, machinePct: machine, topProcessPct: p, topProcess: 'locust', runQueue: 1, tcpSockets: 20 }));
+    pcts.map((p, i) => ({ atMs: 1000 * i, machinePct: machine, topThreadPct: p, topThread: 'locust', runQueue: 1, tcpSockets: 20 }));
 
   it('flags a host above 85 % for more than 10 s, naming it and the busiest process', () => {
     const h = judgeHost('agent-2', 'agent', samples([10, ...Array(12).fill(99), 20]), false);
-    expect(h).toMatchObject({ host: 'agent-2', bound: true, secondsAbove: 12, maxCpuPct: 99, busiestProcess: 'locust' });
+    expect(h).toMatchObject({ host: 'agent-2', bound: true, secondsAbove: 12, maxCpuPct: 99, busiestThread: 'locust' });
     expect(h.reason).toContain('CPU above 85 % for 12 s');
   });
   it('does not flag 10 s or less, nor interrupted stretches', () => {
@@ -75,9 +75,9 @@ describe('generator saturation', () => {
   it('parses the sampler’s lines into machine share, busiest process, run queue and sockets', () => {
     const out = parseSamples('1000 100 1000 2 30 12.5 sshd\n2000 190 1100 3 31 97.2 locust\n3000 200 1200 0 12 1.0 sh\n3000 2');
     expect(out).toEqual([
-      { atMs: 1000, machinePct: null, topProcessPct: 12.5, topProcess: 'sshd', runQueue: 2, tcpSockets: 30 },
-      { atMs: 2000, machinePct: 90, topProcessPct: 97.2, topProcess: 'locust', runQueue: 3, tcpSockets: 31 },
-      { atMs: 3000, machinePct: 10, topProcessPct: 1, topProcess: 'sh', runQueue: 0, tcpSockets: 12 },
+      { atMs: 1000, machinePct: null, topThreadPct: 12.5, topThread: 'sshd', runQueue: 2, tcpSockets: 30 },
+      { atMs: 2000, machinePct: 90, topThreadPct: 97.2, topThread: 'locust', runQueue: 3, tcpSockets: 31 },
+      { atMs: 3000, machinePct: 10, topThreadPct: 1, topThread: 'sh', runQueue: 0, tcpSockets: 12 },
     ]);
   });
   it('the sampler is one awk program reading only /proc', () => {

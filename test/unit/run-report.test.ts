@@ -24,7 +24,7 @@ function summary(o: { interrupted?: boolean; bound?: boolean } = {}) {
       { name: 'agent-3', startedAtMs: 1200, rawFile: 'raw/agent-3.json' },
     ],
     interrupted: o.interrupted ?? false,
-    saturation: [{ host: 'agent-3', role: 'agent', secondsAbove: o.bound ? 14 : 0, maxCpuPct: 99, busiestProcess: 'locust', maxRunQueue: 2, maxTcpSockets: 10, bound: !!o.bound, ...(o.bound ? { reason: 'CPU above 85 % for 14 s' } : {}) }],
+    saturation: [{ host: 'agent-3', role: 'agent', secondsAbove: o.bound ? 14 : 0, maxCpuPct: 99, busiestThread: 'locust', maxRunQueue: 2, maxTcpSockets: 10, bound: !!o.bound, ...(o.bound ? { reason: 'CPU above 85 % for 14 s' } : {}) }],
     network: [],
     thresholds: [{ expr: 'p95<1ms', endpoint: 'Total', metric: 'p95', ok: false, measured: 7, unit: 'ms' }],
     merge: 'Locust master (merged buckets)',
