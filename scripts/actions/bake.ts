@@ -20,6 +20,7 @@ import { bakeTags, buildId, removeKeyScript, watchdogUserData, type AmiManifest,
 import { applyScript, compareTuning, parseObserved, planTuning, verifyScript, type HostKind } from '../core/tuning';
 import { DEFAULT_TIMING } from '../core/timing';
 import { fanout } from '../core/fanout';
+import { bakeEngine } from './install';
 import { ExternalError } from '../core/errors';
 
 export interface Endpoint {
@@ -151,6 +152,8 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
           if (v.code !== 0) throw new Error(`verification on the builder failed (exit ${v.code}): ${v.stderr}`);
           const short = compareTuning(plan, parseObserved(v.stdout)).filter((row) => !row.ok);
           if (short.length > 0) throw new Error(`tuning not in effect on the builder: ${short.map((x) => `${x.setting} requested ${x.requested}, effective ${x.effective} (${x.reason})`).join('; ')}`);
+          // The engine goes into agent images too (same steps as `loadfleet install`, without services).
+          if (opts.role === 'agent') await bakeEngine(s2, ep.user, config, ep.hostKind);
           const rm = await s2.exec('sh -s', { stdin: removeKeyScript(publicKey) });
           if (rm.code !== 0) throw new Error(`could not remove the temporary key from the builder: ${rm.stderr}`);
         },

@@ -142,3 +142,27 @@ export function formatInstall(results: readonly HostResult<HostInstall>[], plan:
   const failed = results.length - ok.length;
   return `${table(rows)}\n${plan.spec.name} ${plan.version}: ${changed} changed, ${ok.length - changed} unchanged${failed ? `, ${failed} failed` : ''} (of ${results.length} hosts)`;
 }
+
+/**
+ * The engine's install steps on an image builder (`loadfleet bake`, agent images): the same script as
+ * `install`, without services, since the master's address exists only after `up`. A fleet booted from
+ * that image then needs only `loadfleet install` to write and start the services (seconds per host).
+ */
+export async function bakeEngine(session: SshSession, login: string, config: FleetConfig, hostKind: HostKind): Promise<string[]> {
+  const { spec, version } = resolveEngine(config.engine as EngineName, config.engineVersion, hostKind);
+  if (!spec.roles.includes('agent')) return [];
+  const ctx = installContextFor({
+    env: config.name,
+    host: { name: 'builder', role: 'agent', privateIp: '' },
+    hostKind,
+    master: null,
+    agents: [],
+    version,
+    nofile: config.tuning.nofile,
+    cores: 1,
+    login,
+    cacheDir: config.local.engineCache,
+  });
+  const r = await runAsRoot(session, login, spec.installScript(ctx), `installing ${spec.name} ${version} on the builder`, { timeoutMs: INSTALL_STEP_MS });
+  return changedLines(r.stdout);
+}

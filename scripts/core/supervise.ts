@@ -148,9 +148,11 @@ export function installServicesScript(specs: readonly ServiceSpec[], opts: Servi
     }
     // Stale units of this owner (e.g. fewer cores, another engine): stop, disable, remove.
     lines.push(`mkdir -p /etc/loadfleet; owned=/etc/loadfleet/units.${opts.owner}`);
-    lines.push(`for u in $(cat "$owned" 2>/dev/null); do case " ${names.map(unitName).join(' ')} " in *" $u "*) ;; *) systemctl disable --now "$u" >/dev/null 2>&1; echo "changed removed $u";; esac; done`);
-    lines.push(`for f in $(cat "$owned.files" 2>/dev/null); do case " ${[...files.keys()].join(' ')} " in *" $f "*) ;; *) rm -f "/etc/systemd/system/$f"; reload=1;; esac; done`);
-    lines.push(`printf '%s\\n' ${names.map((n) => shQuote(unitName(n))).join(' ')} > "$owned"; printf '%s\\n' ${[...files.keys()].map(shQuote).join(' ')} > "$owned.files"`);
+    lines.push(`keep=${shQuote(` ${names.map(unitName).join(' ')} `)}; keepf=${shQuote(` ${[...files.keys()].join(' ')} `)}`);
+    lines.push(`for u in $(cat "$owned" 2>/dev/null); do case "$keep" in *" $u "*) ;; *) systemctl disable --now "$u" >/dev/null 2>&1; echo "changed removed $u";; esac; done`);
+    lines.push(`for f in $(cat "$owned.files" 2>/dev/null); do case "$keepf" in *" $f "*) ;; *) rm -f "/etc/systemd/system/$f"; reload=1;; esac; done`);
+    const list = (items: string[], file: string) => (items.length ? `printf '%s\\n' ${items.map(shQuote).join(' ')} > "${file}"` : `: > "${file}"`);
+    lines.push(`${list(names.map(unitName), '$owned')}; ${list([...files.keys()], '$owned.files')}`);
     lines.push('[ "$reload" = 1 ] && systemctl daemon-reload');
     for (const n of names) {
       const u = unitName(n);
@@ -173,8 +175,9 @@ export function installServicesScript(specs: readonly ServiceSpec[], opts: Servi
       lines.push(`elif ! alive ${s.name}; then start ${s.name}; echo "changed started ${s.name}"; fi`);
     }
     // Stale services of this owner: stop and remove.
+    lines.push(`keep=${shQuote(` ${names.join(' ')} `)}`);
     lines.push(`for o in ${SV.etc}/*.owner; do [ -e "$o" ] || continue; n=$(basename "$o" .owner); [ "$(cat "$o")" = ${shQuote(opts.owner)} ] || continue;`);
-    lines.push(`  case " ${names.join(' ')} " in *" $n "*) ;; *) stop "$n"; rm -rf "${SV.etc}/$n" "$o" "${SV.run}/$n"; echo "changed removed $n";; esac; done`);
+    lines.push(`  case "$keep" in *" $n "*) ;; *) stop "$n"; rm -rf "${SV.etc}/$n" "$o" "${SV.run}/$n"; echo "changed removed $n";; esac; done`);
   }
   lines.push('exit 0');
   return `${lines.join('\n')}\n`;

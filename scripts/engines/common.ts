@@ -45,6 +45,7 @@ export function verifyFn(engine: string, artifacts: readonly Artifact[]): string
   return [
     `fail() { echo "install ${engine}: $*" >&2; exit 1; }`,
     'verify() {',
+    '  algo=; want=',
     '  case "$2" in',
     ...cases,
     '    *) fail "no checksum pinned for $2";;',

@@ -5,6 +5,7 @@ import { workspace } from '../harness/workspace';
 import { PLUGIN_MIRROR, requireTerraformOffline } from '../harness/tools';
 import { benchInventory, benchTune } from './tune';
 import { benchSweep } from './sweep';
+import { benchInstall } from './install';
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -41,4 +42,5 @@ export const suites: [string, () => Promise<void>][] = [
   ['inventory', benchInventory],
   ['tune', benchTune],
   ['sweep', benchSweep],
+  ['install', benchInstall],
 ];
