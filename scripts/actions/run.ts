@@ -43,6 +43,8 @@ export interface RunOptions extends CommonOptions {
   readonly host?: string;
   readonly skipDoctor?: boolean;
   readonly json?: boolean;
+  /** Artillery: also keep every latency (raw/<agent>/samples.txt) to audit the merged percentiles. */
+  readonly rawSamples?: boolean;
 }
 
 /**
@@ -68,7 +70,7 @@ export interface RunHooks {
 }
 
 /** Intervals the tests may shrink. */
-export const RUN_TIMING = { tickMs: 1000, startPollMs: 200, workersWaitMs: 90_000, stopGraceMs: 15_000, startLeadMs: 3000 } as const;
+export const RUN_TIMING = { tickMs: 1000, startPollMs: 200, workersWaitMs: 90_000, stopGraceMs: 15_000, startLeadMs: 3000, selfStopGraceMs: 90_000 } as const;
 
 const ENGINES_RUN = ['locust', 'artillery'] as const;
 
@@ -252,6 +254,8 @@ interface Collected {
 }
 
 interface EngineDriver {
+  /** The engine ends the test by itself (Artillery's phases): the watch waits for it, up to a grace. */
+  readonly selfStopping: boolean;
   /** Push the script and get every generator ready; nothing is sent to the target yet. */
   prepare(): Promise<void>;
   /** Release the load on every generator at once; returns the epoch ms of the release. */
@@ -273,6 +277,7 @@ function locustDriver(p: Prepared, controller: HostConn, agents: HostConn[], log
   const timeline: TimelinePoint[] = [];
   let t0 = 0;
   return {
+    selfStopping: false,
     async prepare() {
       const all = [controller, ...agents];
       const missing = `Locust is not installed on this host (${LOCUST.dir} missing): run "loadfleet install -c <config>" first`;
@@ -368,7 +373,7 @@ async function artilleryPluginTar(): Promise<Buffer> {
   return Buffer.from(r.stdout);
 }
 
-function artilleryDriver(p: Prepared, agents: HostConn[], login: string, runId: string): EngineDriver {
+function artilleryDriver(p: Prepared, agents: HostConn[], login: string, runId: string, opts: { rawSamples?: boolean }): EngineDriver {
   const dir = `${ARTILLERY.dir}/runs/${runId}`;
   const phases = artilleryPhases(p.plan, agents.length);
   const pids = new Map<string, number>();
@@ -376,7 +381,7 @@ function artilleryDriver(p: Prepared, agents: HostConn[], login: string, runId: 
   let prevFailures = 0;
   let prevAt = 0;
   let exited = new Set<string>();
-  const pull = async (c: HostConn): Promise<{ docs: GeneratorHdr[]; started: number | null; alive: boolean; out?: string }> => {
+  const pull = async (c: HostConn): Promise<{ docs: GeneratorHdr[]; started: number | null; released: number | null; alive: boolean }> => {
     const pid = pids.get(c.host.name);
     const r = await runAsRoot(c.session, login, `cd ${dir} 2>/dev/null || exit 0
 echo "started $(cat started 2>/dev/null)"
@@ -384,11 +389,14 @@ ${pid ? `if kill -0 ${pid} 2>/dev/null; then echo alive; else echo exited; fi` :
 for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
 `, `reading ${c.host.name}'s results`);
     const lines = r.stdout.split('\n');
-    const started = Number(/^started (\d+)/.exec(lines[0] ?? '')?.[1]) || null;
+    const released = Number(/^started (\d+)/.exec(lines[0] ?? '')?.[1]) || null;
     const docs = lines.slice(2).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as GeneratorHdr);
-    return { docs, started, alive: lines[1] === 'alive' };
+    // The actual start is the first request sent (Node and Artillery take seconds to load after the release).
+    const firsts = docs.map((d) => d.firstRequestAtMs).filter((x): x is number => typeof x === 'number');
+    return { docs, started: firsts.length ? Math.min(...firsts) : null, released, alive: lines[1] === 'alive' };
   };
   return {
+    selfStopping: true,
     async prepare() {
       const tar = (await artilleryPluginTar()).toString('base64');
       await Promise.all(agents.map(async (c, i) => {
@@ -412,12 +420,12 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
     async start() {
       // No master: every agent waits for the same instant, then execs Artillery (clocks: NTP on EC2, one clock locally).
       const at = Date.now() + RUN_TIMING.startLeadMs;
-      await Promise.all(agents.map(async (c) => {
-        const plugins = JSON.stringify({ 'loadfleet-hdr': { out: `${dir}/out`, generator: c.host.name } });
+      await Promise.all(agents.map(async (c, i) => {
+        const plugins = JSON.stringify({ 'loadfleet-hdr': { out: `${dir}/out`, generator: c.host.name, ...(opts.rawSamples ? { rawSamples: true } : {}) } });
         const inner = [
           `now=$(date +%s%3N); [ "$now" -lt ${at} ] && sleep "$(awk "BEGIN{print (${at}-$now)/1000}")"`,
           `date +%s%3N > ${dir}/started`,
-          `exec env ARTILLERY_PLUGIN_PATH=${dir}/plugins NODE_PATH=${dir}/plugins/node_modules ARTILLERY_PLUGINS=${shQuote(plugins)} ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 ${ARTILLERY.bin} run --output ${dir}/out/artillery-report.json --overrides "$(cat ${dir}/overrides.json)" ${dir}/script.yml`,
+          `exec env LOADFLEET_GENERATOR=${c.host.name} LOADFLEET_GENERATOR_INDEX=${i + 1} LOADFLEET_GENERATORS=${agents.length} ARTILLERY_PLUGIN_PATH=${dir}/plugins NODE_PATH=${dir}/plugins/node_modules ARTILLERY_PLUGINS=${shQuote(plugins)} ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 ${ARTILLERY.bin} run --output ${dir}/out/artillery-report.json --overrides "$(cat ${dir}/overrides.json)" ${dir}/script.yml`,
         ].join('\n');
         const r = await runAsRoot(c.session, login, `cd ${dir}; setsid nohup sh -c ${shQuote(inner)} > ${dir}/artillery.log 2>&1 < /dev/null & echo "pid $!"`, `starting Artillery on ${c.host.name}`);
         pids.set(c.host.name, Number(/pid (\d+)/.exec(r.stdout)?.[1]));
@@ -427,7 +435,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
       return at;
     },
     async tick() {
-      const pulled = await Promise.all(agents.map((c) => pull(c).catch(() => ({ docs: [], started: null, alive: true }))));
+      const pulled = await Promise.all(agents.map((c) => pull(c).catch(() => ({ docs: [], started: null, released: null, alive: true }))));
       const m = new Merger();
       pulled.forEach((x) => x.docs.forEach((d) => m.addGenerator(d)));
       exited = new Set(agents.filter((_, i) => !pulled[i]!.alive).map((c) => c.host.name));
@@ -465,6 +473,8 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
             await fs.writeFile(path.join(gdir, `hdr-${i}.json`), JSON.stringify(d));
             merger.addGenerator(d);
           }
+          const samples = await runAsRoot(c.session, login, `cat ${dir}/out/*.samples 2>/dev/null || true`, `pulling ${c.host.name}'s raw samples`);
+          if (samples.stdout) await fs.writeFile(path.join(gdir, 'samples.txt'), samples.stdout);
           if (report.stdout.trim()) {
             await fs.writeFile(path.join(gdir, 'artillery-report.json'), report.stdout);
             for (const [k, n] of Object.entries(artilleryErrors(JSON.parse(report.stdout)))) merger.recordError(k, n);
@@ -475,7 +485,10 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
           return { name: c.host.name, startedAtMs: null, rawFile: null, collectionError: (e as Error).message };
         }
       }));
-      return { stats: finish(merger, (endedAtMs - startedAtMs) / 1000, Math.floor(startedAtMs / 1000)), merge: ACCURACY, generators };
+      // Rates over the time load was really sent: from the first generator's first request.
+      const starts = generators.map((g) => g.startedAtMs).filter((x): x is number => x !== null);
+      const t0 = starts.length ? Math.min(...starts) : startedAtMs;
+      return { stats: finish(merger, Math.max(0.001, (endedAtMs - t0) / 1000), Math.floor(t0 / 1000)), merge: ACCURACY, generators };
     },
   };
 }
@@ -523,7 +536,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     });
     const controller = controllerHost ? await connect(controllerHost) : undefined;
     if (p.engine === 'locust' && !controller) throw new UsageError(`env "${outputs.env}" has no controller for the Locust master`);
-    const driver = p.engine === 'locust' ? locustDriver(p, controller!, agents, outputs.sshUser) : artilleryDriver(p, agents, outputs.sshUser, runId);
+    const driver = p.engine === 'locust' ? locustDriver(p, controller!, agents, outputs.sshUser) : artilleryDriver(p, agents, outputs.sshUser, runId, { rawSamples: opts.rawSamples });
     if (!opts.json) say(`run ${runId}: ${p.engine} on ${agents.length} agents → ${p.hostUrl}; ${p.plan.users} users, ${p.plan.durationS} s\n`);
     await driver.prepare();
 
@@ -552,7 +565,8 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     try {
       await withInterrupts(async (signal) => {
         startedAtMs = await driver.start();
-        const endAt = startedAtMs + p.plan.durationS * 1000;
+        // An engine that stops by itself gets a grace for its start-up and its last requests.
+        const endAt = startedAtMs + p.plan.durationS * 1000 + (driver.selfStopping ? RUN_TIMING.selfStopGraceMs : 0);
         while (!signal.aborted && Date.now() < endAt) {
           const now = Date.now();
           const t = await driver.tick((now - startedAtMs) / 1000);

@@ -12,6 +12,8 @@ export interface GeneratorHdr {
   readonly unit: 'us';
   /** Width of a timeline bucket, seconds. */
   readonly bucketS: number;
+  /** Epoch ms this generator sent its first request (its actual start). */
+  readonly firstRequestAtMs?: number | null;
   /** name → totals and base64 compressed HdrHistogram of every latency. */
   readonly endpoints: Readonly<Record<string, { count: number; failures: number; hist: string }>>;
   /** epoch second (bucket start) → totals of all endpoints in that bucket. */

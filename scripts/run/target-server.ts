@@ -15,8 +15,8 @@ export const TARGET_SERVER = {
   errorLog: '/var/log/loadfleet/nginx-error.log',
 } as const;
 
-/** Endpoints the demo and the tests use: a page, a small JSON API, a bigger payload. */
-export const TARGET_PATHS = ['/', '/api/items', '/static/big'] as const;
+/** Endpoints the demo and the tests use: a page, a small JSON API, a bigger payload, a rate-limited queue. */
+export const TARGET_PATHS = ['/', '/api/items', '/static/big', '/slow'] as const;
 
 export function nginxConf(port: number): string {
   return `# written by loadfleet: the local target's HTTP server
@@ -30,12 +30,17 @@ http {
   log_format loadfleet '$msec $status $request_method $request_uri $request_time';
   access_log ${TARGET_SERVER.accessLog} loadfleet;
   keepalive_requests 100000;
+  # A queue: above 20 requests/s, /slow delays requests instead of refusing them (latency that grows with load).
+  limit_req_zone $server_name zone=loadfleet_slow:1m rate=20r/s;
+  include ${TARGET_SERVER.dir}/conf.d/*.http.conf;
   server {
     listen ${port} reuseport backlog=4096;
     root ${TARGET_SERVER.root};
     location = / { default_type text/html; return 200 "<html><body>loadfleet target</body></html>\\n"; }
     location = /api/items { default_type application/json; return 200 '{"items":[1,2,3]}\\n'; }
     location /static/ { }
+    location = /slow { limit_req zone=loadfleet_slow burst=100000; default_type text/plain; return 200 "slow\\n"; }
+    include ${TARGET_SERVER.dir}/conf.d/*.server.conf;
   }
 }
 `;
@@ -47,7 +52,7 @@ export function startScript(port: number): string {
   return [
     'set -eu',
     `command -v nginx >/dev/null || { echo "nginx is not installed: run scripts/setup.sh (apt-get install nginx)" >&2; exit 1; }`,
-    `mkdir -p ${TARGET_SERVER.root}/static /var/log/loadfleet /var/lib/nginx`,
+    `mkdir -p ${TARGET_SERVER.root}/static ${TARGET_SERVER.dir}/conf.d /var/log/loadfleet /var/lib/nginx`,
     `printf %s ${shQuote(Buffer.from(nginxConf(port)).toString('base64'))} | base64 -d > ${TARGET_SERVER.conf}`,
     `[ -s ${TARGET_SERVER.root}/static/big ] || printf %s ${shQuote(big)} > ${TARGET_SERVER.root}/static/big`,
     `if [ -s ${TARGET_SERVER.pid} ] && kill -0 "$(cat ${TARGET_SERVER.pid})" 2>/dev/null; then nginx -c ${TARGET_SERVER.conf} -s reload; else nginx -c ${TARGET_SERVER.conf}; fi`,

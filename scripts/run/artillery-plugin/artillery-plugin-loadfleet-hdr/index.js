@@ -40,7 +40,13 @@ function LoadfleetHdr(script, events) {
     if (!c) map.set(key, (c = { count: 0, failures: 0, hist: build(digits) }));
     return c;
   };
+  // rawSamples (tests and audits): every latency, ms, one per line — what the histograms must agree with.
+  const rawFd = cfg.rawSamples ? fs.openSync(`${file.replace(/\.json$/, '')}.samples`, 'a') : undefined;
+  let firstRequestAtMs = null;
   const record = (name, ms, failed) => {
+    const sentAt = Date.now() - ms;
+    if (firstRequestAtMs === null || sentAt < firstRequestAtMs) firstRequestAtMs = Math.round(sentAt);
+    if (rawFd !== undefined) fs.writeSync(rawFd, `${ms}\n`);
     const us = Math.min(3600000000, Math.max(1, Math.round(ms * 1000)));
     for (const c of [cell(endpoints, name, 3), cell(buckets, Math.floor(Date.now() / 1000), 2)]) {
       c.count++;
@@ -56,6 +62,7 @@ function LoadfleetHdr(script, events) {
       generator,
       unit: 'us',
       bucketS: 1,
+      firstRequestAtMs,
       endpoints: Object.fromEntries([...endpoints].map(([k, c]) => [k, enc(c)])),
       buckets: Object.fromEntries([...buckets].map(([k, c]) => [String(k), enc(c)])),
     };
