@@ -15,5 +15,6 @@ export function register(program: Command): void {
     .addOption(new Option('--raw-samples', 'Artillery: also keep every latency per agent (raw/<agent>/samples.txt), to audit the merge').default(false))
     .addOption(new Option('--skip-doctor', 'start even when `loadfleet doctor` fails').default(false))
     .addOption(jsonOption())
-    .action(async (opts) => (await import('../actions/run')).runAction(opts));
+    // Monitoring (issue 10): the live merged stats go to the controller's node_exporter textfile directory.
+    .action(async (opts) => (await import('../actions/run')).runAction(opts, { onLive: (await import('../actions/monitoring')).publishRunMetrics }));
 }

@@ -99,7 +99,8 @@ export function runMetricsWriteScript(kind: HostKind, text: string): string {
   const f = runMetricsPath(kind);
   return [
     'set -eu',
-    `mkdir -p "$(dirname ${q(f)})"`,
+    // Only where install set up the textfile collector (monitoring.enabled: false leaves no directory).
+    `[ -d "$(dirname ${q(f)})" ] || exit 0`,
     `cat > ${q(`${f}.tmp`)} <<'LOADFLEET_RUN_METRICS'`,
     text.endsWith('\n') ? text.slice(0, -1) : text,
     'LOADFLEET_RUN_METRICS',

@@ -24,6 +24,7 @@ import { prometheusArgs } from '../../scripts/monitoring/prometheus';
 const PREFIX = 'mt';
 const SUBNET = '10.231.78';
 const MON = `http://${SUBNET}.15:9090`;
+const ROOT = path.resolve(import.meta.dirname, '../..');
 const HOSTS = ['controller', 'agent-1', 'agent-2', 'agent-3', 'app-1', 'monitoring'];
 let fleet: LocalFleet;
 let menv: MonitoringEnv;
@@ -36,9 +37,9 @@ beforeAll(async () => {
   fleet = await localFleet('mtest', PREFIX, `${SUBNET}.0/24`, { agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }] });
   const loaded = await loadConfig(fleet.config);
   menv = { config: loaded.config, outputs: fleet.outputs(), envDir: new EnvDir(fleet.ws.home, 'mtest'), privateKeyPath: loaded.privateKeyPath };
-  // Something listening on the target's port, so doctor's reachability rows pass and only monitoring's can fail.
-  const srv = await fleet.ssh('app-1', `cd /tmp; setsid nohup python3 -m http.server 8080 --bind ${SUBNET}.14 >/dev/null 2>&1 </dev/null &`);
-  if (srv.exitCode !== 0) throw new Error(`target server: ${srv.stderr}`);
+  // The target (nginx via `loadfleet serve`), so doctor's reachability rows pass and `run` has something to load.
+  const srv = await fleet.cli(['serve', '-c', fleet.config]);
+  if (srv.exitCode !== 0) throw new Error(`serve: ${srv.stderr}`);
 });
 
 afterAll(async () => {
@@ -139,6 +140,36 @@ describe('monitoring on the local target', () => {
       5_000,
     );
     expect(empty).toEqual([]);
+  });
+
+  it('run publishes the live merged Locust stats: every non-k6 run-dashboard expression returns data, and the run is marked', async () => {
+    const lf = path.join(fleet.ws.dir, 'locustfile.py');
+    fs.writeFileSync(lf, 'from locust import HttpUser, constant, task\n\nclass Web(HttpUser):\n    wait_time = constant(0.05)\n\n    @task\n    def home(self):\n        self.client.get("/")\n');
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', lf, '--users', '6', '--rate', '6', '--duration', '10s', '--skip-doctor']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/live stats hook failed/);
+    const runId = /run (\S+): locust/.exec(r.stderr)?.[1];
+    expect(runId).toBeDefined();
+    const l = `{env="mtest",engine="locust",run_id="${runId}"}`;
+    // scraped from the controller's exporter, so labelled with the controller's host and role
+    // the final snapshot (ended) is scraped within a scrape interval or two
+    await eventually('final snapshot scraped', () => promQuery(MON, `loadfleet_run_active${l}`), (v) => v.length === 1 && v[0]!.value[1] === '0', 30_000);
+    const total = await promQuery(MON, `loadfleet_run_requests_total${l}`);
+    expect(Number(total[0]!.value[1])).toBeGreaterThan(100);
+    expect(total[0]!.metric).toMatchObject({ host: 'controller', role: 'controller', job: 'node' });
+    expect((await promQuery(MON, `max_over_time(loadfleet_run_active${l}[2m])`))[0]!.value[1]).toBe('1');
+    const start = Number((await promQuery(MON, `loadfleet_run_start_time_seconds${l}`))[0]!.value[1]);
+    const end = Number((await promQuery(MON, `loadfleet_run_end_time_seconds${l}`))[0]!.value[1]);
+    expect(end - start).toBeGreaterThanOrEqual(9);
+    expect(end - start).toBeLessThan(60);
+    const p99 = await promQuery(MON, `loadfleet_run_response_time_seconds{env="mtest",quantile="0.99"}`);
+    expect(Number(p99[0]!.value[1])).toBeGreaterThan(0);
+    const run = JSON.parse(fs.readFileSync(path.join(ROOT, 'ami/monitoring/dashboards/run.json'), 'utf8'));
+    const exprs = dashboardExprs('run.json', run).filter((e) => !/k6_/.test(e.expr) && !e.panel.startsWith('annotation'));
+    expect(exprs.length).toBeGreaterThanOrEqual(5);
+    const missing: string[] = [];
+    for (const e of exprs) if ((await promQuery(MON, concreteExpr(e.expr, 'mtest', '1m'))).length === 0) missing.push(`${e.panel}/${e.refId}: ${e.expr}`);
+    expect(missing).toEqual([]);
   });
 
   it('tunnels to Prometheus through the pinned host key until Ctrl-C, leaving no ssh behind', async () => {
