@@ -90,7 +90,7 @@ export async function benchMonitoring(): Promise<void> {
     await sleep(12_000);
     const out = await fleet.ssh('agent-1', "grep -E 'Aggregated' /tmp/locust.out | tail -1");
     console.log(`over ${secs.toFixed(0)} s of a Locust run on agent-1 (20 users, no wait): node_exporter ${(neCpu * 100).toFixed(2)} % of a core, Locust ${(locCpu * 100).toFixed(1)} % of a core; node_exporter / Locust = ${(neCpu / locCpu).toFixed(4)}`);
-    console.log(`  locust summary (type name reqs fails avg min max med req/s failures/s): ${out.stdout.trim().replace(/\s+/g, ' ')}`);
+    console.log(`  locust percentiles (ms: 50 66 75 80 90 95 98 99 99.9 99.99 100 %, then # requests): ${out.stdout.trim().replace(/\s+/g, ' ')}`);
   } finally {
     await fleet.remove();
   }
