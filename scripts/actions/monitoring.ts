@@ -195,6 +195,7 @@ export async function monitoringDoctorRows(m: Omit<MonitoringEnv, 'config'>): Pr
 
 /** The install step for monitoring: installs, then waits until Prometheus reports every exporter up. */
 export function monitoringInstallStep(m: MonitoringEnv, only: readonly string[] | undefined, done: (r: MonitoringInstallResult & { health: ExporterReport }) => void) {
+  monitoringPins(); // an unknown checksum is a usage error (exit 2) before any host is touched
   const n = only ? m.outputs.hosts.filter((h) => only.includes(h.name)).length : m.outputs.hosts.length;
   return {
     title: `Monitoring: node_exporter on ${n} hosts, Prometheus on ${monitoringHost(m.outputs)!.name}${m.outputs.target === 'aws' ? ' with Grafana' : ''}`,

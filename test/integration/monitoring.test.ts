@@ -18,8 +18,11 @@ import { EnvDir } from '../../scripts/adapters/env-dir';
 import { readTargetHealth, type MonitoringEnv } from '../../scripts/actions/monitoring';
 import { controlScript } from '../../scripts/core/supervise';
 import { concreteExpr, dashboardExprs, dashboardProblems, DATASOURCE_UID, rulesFileFor } from '../../scripts/monitoring/dashboards';
-import { nodeExporterArgs, NODE_EXPORTER_SERVICE } from '../../scripts/monitoring/node-exporter';
-import { prometheusArgs } from '../../scripts/monitoring/prometheus';
+import { nodeExporterArgs, nodeExporterInstallScript, NODE_EXPORTER_SERVICE } from '../../scripts/monitoring/node-exporter';
+import { grafanaInstallScript } from '../../scripts/monitoring/grafana';
+import { monitoringPins } from '../../scripts/monitoring/pins';
+import { renderRunMetrics, runMetricsWriteScript } from '../../scripts/monitoring/run-metrics';
+import { prometheusArgs, prometheusInstallScript } from '../../scripts/monitoring/prometheus';
 
 const PREFIX = 'mt';
 const SUBNET = '10.231.78';
@@ -64,6 +67,24 @@ describe('monitoring on the local target', () => {
     const p = prometheusArgs({ env: 'e', kind: 'ec2', host: { name: 'm', privateIp: '127.0.0.1' }, rootVolumeGb: 20 });
     const r = await execa('prometheus', [...p.slice(1), '--version'], { reject: false });
     expect(r.exitCode).toBe(0);
+  });
+
+  it('renders install scripts shellcheck accepts (node_exporter, Prometheus, Grafana, run metrics; EC2 and local)', async () => {
+    requireTool('shellcheck', 'apt-get install shellcheck');
+    const pins = monitoringPins();
+    const inv = { env: 'e', target: 'aws' as const, region: 'us-east-1', engine: 'locust', sshUser: 'ec2-user', privateKeyPath: '/k', knownHostsFile: '/kh', hosts: fleet.outputs().hosts, master: null };
+    const scripts: Record<string, string> = { grafana: grafanaInstallScript(pins, { 'fleet.json': '{}' }, 'pw') };
+    for (const kind of ['ec2', 'netns'] as const) {
+      scripts[`node_exporter-${kind}`] = nodeExporterInstallScript({ env: 'e', kind, role: 'agent', name: 'a', privateIp: '10.0.0.2', nofile: 1024 }, pins);
+      scripts[`prometheus-${kind}`] = prometheusInstallScript({ env: 'e', kind, host: { name: 'monitoring', privateIp: '10.0.0.1' }, rootVolumeGb: 20 }, inv, pins);
+      scripts[`run-metrics-${kind}`] = runMetricsWriteScript(kind, renderRunMetrics({ runId: 'r1', engine: 'locust', startedAtMs: 1000, endedAtMs: null, users: 1, requests: 1, failures: 0, currentRps: 1, currentFailuresPerSecond: 0, percentilesMs: { p50: 1, p95: 2, p99: 3 } }));
+    }
+    const problems: string[] = [];
+    for (const [name, text] of Object.entries(scripts)) {
+      const r = await execa('shellcheck', ['-s', 'sh', '-'], { input: text, reject: false });
+      if (r.exitCode !== 0) problems.push(`${name}: ${r.stdout}`);
+    }
+    expect(problems).toEqual([]);
   });
 
   it('install sets up node_exporter everywhere and Prometheus on the monitoring host; every target is up with env/role/group/host', async () => {

@@ -234,3 +234,22 @@ describe('monitoring in install', () => {
     expect(monitoringWanted({ config: config(true), outputs: { ...outputs, hosts: outputs.hosts.filter((h) => h.role !== 'monitoring') } })).toBe(false);
   });
 });
+
+describe('grafana admin password', () => {
+  it('is generated once into the env folder with mode 0600 and reused', async () => {
+    const os = await import('node:os');
+    const { EnvDir } = await import('../../scripts/adapters/env-dir');
+    const { grafanaPassword } = await import('../../scripts/actions/monitoring');
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-pw-'));
+    try {
+      const dir = new EnvDir(home, 'demo');
+      const first = await grafanaPassword(dir);
+      expect(first).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(fs.statSync(dir.file(ADMIN_PASSWORD_FILE)).mode & 0o777).toBe(0o600);
+      expect(await grafanaPassword(dir)).toBe(first);
+      expect(first).not.toBe('admin');
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
