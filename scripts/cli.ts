@@ -1,6 +1,7 @@
 /**
  * loadfleet's command line. One top-level catch maps errors to the documented exit codes:
- * 0 ok · 1 an external tool or service said no · 2 usage or config error · 70 a bug (trace with DEBUG=1).
+ * 0 ok · 1 an external tool or service said no · 2 usage or config error · 3 a run broke a --threshold ·
+ * 70 a bug (trace with DEBUG=1).
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../stacks/config';
@@ -15,6 +16,9 @@ import { register as sweep } from './commands/sweep';
 import { register as bake } from './commands/bake';
 import { register as install } from './commands/install';
 import { register as doctor } from './commands/doctor';
+import { register as run } from './commands/run';
+import { register as serve } from './commands/serve';
+import { register as tunnel } from './commands/tunnel';
 
 export function buildProgram(): Command {
   const program = new Command('loadfleet')
@@ -22,7 +26,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor]) register(program);
+  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, tunnel]) register(program);
   return program;
 }
 

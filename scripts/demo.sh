@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job without an AWS account: a local fleet (controller, 3 Locust agents, a target, monitoring)
 # as network-namespace hosts, OS limits tuned and verified in a new session, the Ansible inventory, Locust
-# installed and supervised (master on the controller, one worker per core on each agent), and doctor green.
+# installed and supervised (master on the controller, one worker per core on each agent), node_exporter on
+# every host and Prometheus on the monitoring host, doctor green, and Prometheus's targets all up.
 # The fleet stays up for you to use; remove it with: npx loadfleet down --env local-demo --yes
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,18 @@ ssh -F .loadfleet/ssh_config app-1 'cd /; setsid nohup /usr/bin/python3 -m http.
 # Workers connect within seconds of starting: doctor re-checks for up to 60 s until every check is ok.
 lf doctor -c "$CONFIG" --wait 60
 lf install -c "$CONFIG"   # a rerun changes nothing
+# Monitoring (install set it up): the local fleet's Prometheus and what it scrapes, read from its own API.
+MON_IP=$(node -e "const o=require('./.loadfleet/local-demo/outputs.json'); console.log(o.hosts.find((h) => h.role === 'monitoring').privateIp)")
+echo; echo "== Monitoring: Prometheus at http://$MON_IP:9090/targets (from elsewhere: npx loadfleet tunnel -c $CONFIG prometheus) =="
+# shellcheck disable=SC2016 # the single-quoted text is JavaScript, not shell
+curl -fsS "http://$MON_IP:9090/api/v1/query?query=up%7Bjob%3D%22node%22%7D" | node -e '
+let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+  const r = JSON.parse(s).data.result;
+  for (const x of r) console.log(`${x.metric.host.padEnd(12)} ${x.metric.role.padEnd(11)} up=${x.value[1]}`);
+  const up = r.filter((x) => x.value[1] === "1").length;
+  console.log(`${up}/${r.length} node_exporter targets up`);
+  if (r.length === 0 || up !== r.length) process.exit(1);
+});'
 echo; echo "== Ansible inventory (npx loadfleet inventory -c $CONFIG -f ansible) =="
 lf inventory -c "$CONFIG" -f ansible
 echo "Try: npx loadfleet inventory -c $CONFIG -f ssh -o .loadfleet/ssh_config && ssh -F .loadfleet/ssh_config agent-1"

@@ -18,6 +18,7 @@ import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
 import type { Host } from '../core/env-record';
 import { ENGINE_OWNER, planInstall } from './install';
+import { monitoringDoctorRows, monitoringWanted } from './monitoring';
 
 export interface DoctorOptions extends CommonOptions {
   readonly json: boolean;
@@ -146,6 +147,8 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
     }
     const mixed = sameVersionRow(versions);
     if (mixed) rows.push(mixed);
+    // Monitoring (issue 10): what Prometheus itself sees, one row per host of the env.
+    if (monitoringWanted({ config, outputs })) rows.push(...(await monitoringDoctorRows({ outputs, envDir: env.envDir, privateKeyPath: loaded.privateKeyPath })));
     hostsChecked = phase1.length;
     return rows;
   }

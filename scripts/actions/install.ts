@@ -23,6 +23,8 @@ import { changedLines, installContextFor, parseProbe } from '../engines/common';
 import { resolveEngine } from '../engines/index';
 import type { EngineSpec, InstallContext } from '../engines/types';
 import { selectHosts } from './tune';
+import { monitoringInstallStep, monitoringUrls, monitoringWanted, describeDown, type MonitoringInstallResult } from './monitoring';
+import type { ExporterReport } from '../monitoring/targets';
 
 /** A whole engine install may download hundreds of MB (Artillery's npm tree): allow it. */
 export const INSTALL_STEP_MS = 20 * 60_000;
@@ -101,6 +103,10 @@ export async function installAction(opts: InstallOptions): Promise<void> {
       })()
     : undefined;
   let results: HostResult<HostInstall>[] = [];
+  // Monitoring (issue 10): node_exporter everywhere, Prometheus on the monitoring host; skipped with monitoring.enabled: false.
+  const menv = { config, outputs, envDir: env.envDir, privateKeyPath: loaded.privateKeyPath, concurrency };
+  let monitoring: (MonitoringInstallResult & { health: ExporterReport }) | undefined;
+  const monitoringSteps = monitoringWanted(menv) ? [monitoringInstallStep(menv, opts.hosts ? selectHosts(outputs.hosts, opts.hosts).map((h) => h.name) : undefined, (r) => (monitoring = r))] : [];
   await runSteps(
     [
       {
@@ -130,15 +136,23 @@ export async function installAction(opts: InstallOptions): Promise<void> {
           );
         },
       },
+      ...monitoringSteps,
     ],
     { quiet: opts.json },
   );
   const failed = results.filter((r) => !r.ok);
+  const mFailed = monitoring?.results.filter((r) => !r.ok) ?? [];
+  const urls = monitoring ? monitoringUrls(menv, loaded.path) : [];
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, hosts: results, ...(secret ? { secretFile: secret.file } : {}) }, null, 2)}\n`);
+    const mon = monitoring && { hosts: monitoring.results, down: monitoring.health.down, urls };
+    process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, hosts: results, ...(secret ? { secretFile: secret.file } : {}), ...(mon ? { monitoring: mon } : {}) }, null, 2)}\n`);
   } else {
     process.stdout.write(`${formatInstall(results, plan)}\n`);
     if (secret) process.stdout.write(`${plan.spec.secret!.what}: ${secret.created ? 'generated and ' : ''}kept in ${secret.file} (mode 0600)\n`);
+    if (monitoring) process.stdout.write(`monitoring: ${monitoring.results.length - mFailed.length}/${monitoring.results.length} hosts installed, ${monitoring.health.up.length} exporters up in Prometheus\n${urls.join('\n')}\n`);
+  }
+  if (mFailed.length > 0 || (monitoring && monitoring.health.down.length > 0)) {
+    throw new ExternalError(`monitoring: ${mFailed.map((f) => `${f.host}: ${f.error}`).join('; ') || `Prometheus does not scrape ${describeDown(monitoring!.health)}`}; rerun "loadfleet install"`);
   }
   if (failed.length > 0) {
     throw new ExternalError(`${failed.length} of ${results.length} host(s) failed: ${failed.map((f) => f.host).join(', ')}; fix the cause and rerun "loadfleet install" (hosts already done are left unchanged)`);

@@ -2,9 +2,10 @@
  * The three kinds of failure and their exit codes (documented in README.md):
  *   2 usage/config: the user can fix the command line or the config;
  *   1 external: AWS, SSH, Terraform or a missing tool said no (their message is shown);
+ *   3 a load test ran but broke a --threshold (run prints the threshold, the value and the endpoint);
  *   anything else is a bug (exit 70, stack trace only with DEBUG).
  */
-export const EXIT = { ok: 0, external: 1, usage: 2, internal: 70 } as const;
+export const EXIT = { ok: 0, external: 1, usage: 2, threshold: 3, internal: 70 } as const;
 
 export class UsageError extends Error {
   readonly exitCode = EXIT.usage;
@@ -31,6 +32,15 @@ export function awsCode(err: unknown): string {
   return String((err instanceof ExternalError ? e.code : undefined) ?? e?.name ?? '');
 }
 
+/** A run worked but its result broke a --threshold (names the threshold, the measured value, the endpoint). */
+export class ThresholdError extends Error {
+  readonly exitCode = EXIT.threshold;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ThresholdError';
+  }
+}
+
 /** A program loadfleet needs is not installed: says what to install, never turns into a skip. */
 export class ToolMissingError extends ExternalError {
   constructor(tool: string, install: string) {
@@ -55,6 +65,7 @@ export class WrappedError extends Error {
 /** The documented exit code an error stands for (ConfigError and commander errors are mapped by cli.ts). */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof ThresholdError) return EXIT.threshold;
   if (err instanceof ExternalError) return EXIT.external;
   if (err instanceof WrappedError) return err.exitCode;
   if (err instanceof Error && err.name === 'ConfigError') return EXIT.usage;

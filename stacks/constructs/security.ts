@@ -65,6 +65,8 @@ export class FleetSecurity extends Construct {
       admin('monitoring', { from: MONITORING_PORTS.prometheus, to: MONITORING_PORTS.prometheus, description: 'Prometheus' });
       const exporter = { from: MONITORING_PORTS.nodeExporter, to: MONITORING_PORTS.nodeExporter, description: 'node_exporter' };
       for (const role of roles) fromGroup(role, exporter, 'monitoring');
+      // k6 agents push their metrics (Prometheus remote write); no other engine needs this path.
+      if (props.engine.name === 'k6') fromGroup('monitoring', { from: MONITORING_PORTS.prometheus, to: MONITORING_PORTS.prometheus, description: 'Prometheus remote write (k6)' }, 'agent');
     }
   }
 

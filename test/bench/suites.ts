@@ -7,6 +7,7 @@ import { benchInventory, benchTune } from './tune';
 import { benchSweep } from './sweep';
 import { benchEvents } from './events';
 import { benchInstall } from './install';
+import { benchMonitoring } from './monitoring';
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -45,4 +46,5 @@ export const suites: [string, () => Promise<void>][] = [
   ['sweep', benchSweep],
   ['events', benchEvents],
   ['install', benchInstall],
+  ['monitoring', benchMonitoring],
 ];

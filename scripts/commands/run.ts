@@ -1,0 +1,20 @@
+import { Option, type Command } from 'commander';
+import { envOptions, jsonOption } from './common';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function register(program: Command): void {
+  envOptions(program.command('run').description('run one distributed headless test on the fleet; results merged and kept in .loadfleet/<env>/runs/<run-id>/'))
+    .option('--script <file>', 'the test: a locustfile (Locust) or an Artillery YAML')
+    .option('--users <n>', 'users / virtual users at peak, whole fleet (default 10)')
+    .option('--rate <r>', 'users started per second (Locust) or arrivals per second (Artillery), whole fleet (default: --users)')
+    .option('--duration <d>', 'how long: 10s, 5m, 1h, 1m30s (default 1m)')
+    .option('--stages <json|file>', 'load profile instead of --users/--duration: [{"duration":"30s","target":10},…] inline or in a file')
+    .option('--threshold <expr>', "pass/fail criterion, repeatable: 'p95<500ms', 'errors<1%', 'rps>200', 'GET /api: p95<300ms' (broken → exit 3)", collect)
+    .option('--host <url>', 'where the load goes (default http://<first target host>:<its first port>)')
+    .addOption(new Option('--raw-samples', 'Artillery: also keep every latency per agent (raw/<agent>/samples.txt), to audit the merge').default(false))
+    .addOption(new Option('--skip-doctor', 'start even when `loadfleet doctor` fails').default(false))
+    .addOption(jsonOption())
+    // Monitoring (issue 10): the live merged stats go to the controller's node_exporter textfile directory.
+    .action(async (opts) => (await import('../actions/run')).runAction(opts, { onLive: (await import('../actions/monitoring')).publishRunMetrics }));
+}

@@ -1,0 +1,77 @@
+/**
+ * `loadfleet tunnel`: which host and port a UI lives on, and the OpenSSH command that forwards it
+ * through the env's pinned host key (StrictHostKeyChecking=yes, the env's own known_hosts). Pure.
+ */
+import { MONITORING_PORTS, engineOf, type EngineName } from '../../stacks/engines';
+import type { FleetOutputs } from '../core/env-record';
+import { UsageError } from '../core/errors';
+
+export const TUNNEL_TARGETS = ['grafana', 'prometheus', 'controller'] as const;
+export type TunnelTarget = (typeof TUNNEL_TARGETS)[number];
+
+export interface TunnelPlan {
+  readonly target: TunnelTarget;
+  readonly host: string;
+  readonly address: string;
+  readonly remote: { readonly host: string; readonly port: number };
+  readonly localPort: number;
+  readonly argv: readonly string[];
+  readonly url: string;
+}
+
+export function defaultTunnelTarget(outputs: Pick<FleetOutputs, 'target'>): TunnelTarget {
+  // Grafana exists on EC2 only; the local target's Prometheus is the next best screen.
+  return outputs.target === 'aws' ? 'grafana' : 'prometheus';
+}
+
+export function planTunnel(
+  outputs: FleetOutputs,
+  opts: { target: string; localPort?: number; monitoringEnabled: boolean; privateKeyPath: string; knownHostsFile: string },
+): TunnelPlan {
+  if (!(TUNNEL_TARGETS as readonly string[]).includes(opts.target)) {
+    throw new UsageError(`tunnel target "${opts.target}" is unknown: use one of ${TUNNEL_TARGETS.join(', ')}`);
+  }
+  const target = opts.target as TunnelTarget;
+  let role: 'monitoring' | 'controller';
+  let port: number;
+  let urlPath = '/';
+  if (target === 'controller') {
+    role = 'controller';
+    const ui = engineOf(outputs.engine as EngineName).uiPort;
+    if (ui === null) throw new UsageError(`engine ${outputs.engine} has no web UI on the controller: tunnel to grafana or prometheus instead`);
+    port = ui;
+  } else {
+    if (!opts.monitoringEnabled) throw new UsageError(`monitoring.enabled is false in this env's config, so there is no ${target}: set it to true, then run "loadfleet up" and "loadfleet install"`);
+    if (target === 'grafana' && outputs.target === 'local') throw new UsageError('Grafana is not installed on the local target (only Prometheus is): use "loadfleet tunnel prometheus"');
+    role = 'monitoring';
+    port = target === 'grafana' ? MONITORING_PORTS.grafana : MONITORING_PORTS.prometheus;
+    urlPath = target === 'grafana' ? '/dashboards' : '/targets';
+  }
+  const host = outputs.hosts.find((h) => h.role === role);
+  if (!host) throw new UsageError(`env ${outputs.env} has no ${role} host: run "loadfleet up" first`);
+  const localPort = opts.localPort ?? port;
+  const address = host.publicIp || host.privateIp;
+  return {
+    target,
+    host: host.name,
+    address,
+    // The far end connects to the service on the host's private address (every UI listens there; not all on 127.0.0.1).
+    remote: { host: host.privateIp, port },
+    localPort,
+    argv: [
+      'ssh', '-N',
+      '-o', 'ExitOnForwardFailure=yes',
+      '-o', 'BatchMode=yes',
+      '-o', 'StrictHostKeyChecking=yes',
+      '-o', `UserKnownHostsFile=${opts.knownHostsFile}`,
+      '-o', 'GlobalKnownHostsFile=/dev/null',
+      '-o', 'IdentitiesOnly=yes',
+      '-o', 'ServerAliveInterval=30',
+      '-o', 'ServerAliveCountMax=3',
+      '-i', opts.privateKeyPath,
+      '-L', `127.0.0.1:${localPort}:${host.privateIp}:${port}`,
+      `${outputs.sshUser}@${address}`,
+    ],
+    url: `http://127.0.0.1:${localPort}${urlPath}`,
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Locust's own merged results, read into the common model. The master adds the workers' bucketed
+ * response-time counts (StatsEntry.extend), so the percentiles in its CSVs are merged ones; nothing here
+ * recomputes them. Accuracy is Locust's: exact below 100 ms, 10 ms steps below 1 s, 100 ms below 10 s.
+ */
+import type { EndpointStats, MergedStats, TimelinePoint } from './merge';
+
+/** RFC 4180 CSV (quotes, doubled quotes, commas and newlines inside quotes). */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else quoted = false;
+      } else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      row.push(field);
+      field = '';
+    } else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+    } else field += ch;
+  }
+  if (field !== '' || row.length > 0) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows.filter((r) => !(r.length === 1 && r[0] === ''));
+}
+
+function records(text: string): Record<string, string>[] {
+  const [header, ...rows] = parseCsv(text);
+  if (!header) return [];
+  return rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ''])));
+}
+
+const num = (v: string | undefined): number => {
+  const n = Number(v);
+  return v === undefined || v === '' || v === 'N/A' || !Number.isFinite(n) ? 0 : n;
+};
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+function entry(name: string, r: Record<string, string>): EndpointStats {
+  return {
+    name,
+    requests: num(r['Request Count']),
+    failures: num(r['Failure Count']),
+    rps: r3(num(r['Requests/s'])),
+    min: num(r['Min Response Time']),
+    mean: r3(num(r['Average Response Time'])),
+    p50: num(r['50%']),
+    p90: num(r['90%']),
+    p95: num(r['95%']),
+    p99: num(r['99%']),
+    max: num(r['Max Response Time']),
+  };
+}
+
+export class LocustCsvError extends Error {}
+
+/**
+ * `/stats/requests/csv` (= `--csv` _stats.csv) → total + endpoints ("GET /path"); the Aggregated row is
+ * the total. `history` (_stats_history.csv, optional) → timeline relative to `startEpochS`.
+ */
+export function parseLocustStats(statsCsv: string, historyCsv?: string, startEpochS?: number): MergedStats {
+  const rows = records(statsCsv);
+  if (rows.length === 0 || !('Request Count' in rows[0]!)) throw new LocustCsvError('not a Locust stats CSV (no "Request Count" column)');
+  const agg = rows.find((r) => r.Name === 'Aggregated' && r.Type === '');
+  if (!agg) throw new LocustCsvError('Locust stats CSV has no Aggregated row');
+  const endpoints = rows.filter((r) => r !== agg).map((r) => entry(`${r.Type} ${r.Name}`.trim(), r));
+  let timeline: TimelinePoint[] = [];
+  if (historyCsv) {
+    const hist = records(historyCsv).filter((r) => r.Name === 'Aggregated');
+    const t0 = startEpochS ?? (hist.length ? num(hist[0]!.Timestamp) : 0);
+    timeline = hist.map((r) => ({
+      t: num(r.Timestamp) - t0,
+      rps: r3(num(r['Requests/s'])),
+      errorsPerS: r3(num(r['Failures/s'])),
+      p50: num(r['50%']),
+      p95: num(r['95%']),
+      users: num(r['User Count']),
+    }));
+  }
+  return { total: entry('Total', agg), endpoints, timeline, errors: {} };
+}
+
+/** `/stats/failures/csv` → "Method Name: Error" → occurrences. */
+export function parseLocustFailures(csv: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of records(csv)) out[`${r.Method} ${r.Name}: ${r.Error}`] = num(r.Occurrences);
+  return out;
+}
+
+/** The live numbers of GET /stats/requests that progress and the timeline need. */
+export interface LocustLive {
+  readonly state: string;
+  readonly users: number;
+  readonly rps: number;
+  readonly failRatio: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly requests: number;
+  readonly failures: number;
+  readonly workers: readonly { id: string; state: string; users: number; cpu: number }[];
+}
+
+export function parseLocustLive(json: unknown): LocustLive {
+  const j = json as {
+    state?: string; user_count?: number; total_rps?: number; fail_ratio?: number;
+    current_response_time_percentile_50?: number | null; current_response_time_percentile_95?: number | null;
+    stats?: { name: string; num_requests: number; num_failures: number }[];
+    workers?: { id: string; state: string; user_count: number; cpu_usage: number }[];
+  };
+  const total = j.stats?.find((s) => s.name === 'Aggregated');
+  return {
+    state: j.state ?? 'unknown',
+    users: j.user_count ?? 0,
+    rps: r3(j.total_rps ?? 0),
+    failRatio: j.fail_ratio ?? 0,
+    p50: j.current_response_time_percentile_50 ?? 0,
+    p95: j.current_response_time_percentile_95 ?? 0,
+    requests: total?.num_requests ?? 0,
+    failures: total?.num_failures ?? 0,
+    workers: (j.workers ?? []).map((w) => ({ id: w.id, state: w.state, users: w.user_count, cpu: w.cpu_usage })),
+  };
+}

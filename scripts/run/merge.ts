@@ -1,0 +1,207 @@
+/**
+ * Merging per-generator raw results: counts are summed, histograms are added (never percentiles
+ * averaged). Memory is bounded by endpoints × time buckets × histogram size, whatever the sample count.
+ * Pure: callers hand in parsed documents or lines.
+ */
+import { decode, encode, figures, HDR, newHistogram, recordMs, type Histogram } from './histogram';
+
+/** One generator's raw results as written by the Artillery plugin or folded from k6 points. */
+export interface GeneratorHdr {
+  readonly format: 'loadfleet-hdr/1';
+  readonly generator: string;
+  readonly unit: 'us';
+  /** Width of a timeline bucket, seconds. */
+  readonly bucketS: number;
+  /** Epoch ms this generator sent its first request (its actual start). */
+  readonly firstRequestAtMs?: number | null;
+  /** name → totals and base64 compressed HdrHistogram of every latency. */
+  readonly endpoints: Readonly<Record<string, { count: number; failures: number; hist: string }>>;
+  /** epoch second (bucket start) → totals of all endpoints in that bucket. */
+  readonly buckets: Readonly<Record<string, { count: number; failures: number; hist: string }>>;
+  /** Failures with no latency (connection refused, timeouts) that belong to no endpoint. */
+  readonly errors?: Readonly<Record<string, number>>;
+}
+
+export class Cell {
+  count = 0;
+  failures = 0;
+  readonly hist: Histogram;
+  constructor(digits?: number) {
+    this.hist = newHistogram(digits);
+  }
+  add(count: number, failures: number, h?: Histogram): void {
+    this.count += count;
+    this.failures += failures;
+    if (h) this.hist.add(h);
+  }
+}
+
+/** Accumulates samples (recordSample) or whole generator documents (addGenerator). */
+export class Merger {
+  readonly endpoints = new Map<string, Cell>();
+  readonly buckets = new Map<number, Cell>();
+  readonly errors = new Map<string, number>();
+  readonly total = new Cell();
+  readonly generators: string[] = [];
+
+  /**
+   * bucketS: width of a timeline bucket; a long run merges with wider buckets (timelineBucketS) so
+   * the timeline stays a few hundred points and a few MB, whatever the duration.
+   */
+  constructor(readonly bucketS = 1) {}
+
+  private cell<K>(map: Map<K, Cell>, key: K, digits?: number): Cell {
+    let c = map.get(key);
+    if (!c) map.set(key, (c = new Cell(digits)));
+    return c;
+  }
+
+  private bucket(epochS: number): Cell {
+    return this.cell(this.buckets, Math.floor(epochS / this.bucketS) * this.bucketS, HDR.timelineDigits);
+  }
+
+  /** One request: name, epoch ms when it ended (or started), latency ms, failed. */
+  recordSample(name: string, atMs: number, latencyMs: number, failed: boolean): void {
+    const f = failed ? 1 : 0;
+    const e = this.cell(this.endpoints, name);
+    e.count++;
+    e.failures += f;
+    recordMs(e.hist, latencyMs);
+    const b = this.bucket(atMs / 1000);
+    b.count++;
+    b.failures += f;
+    recordMs(b.hist, latencyMs);
+    this.total.count++;
+    this.total.failures += f;
+    recordMs(this.total.hist, latencyMs);
+  }
+
+  recordError(kind: string, count = 1): void {
+    this.errors.set(kind, (this.errors.get(kind) ?? 0) + count);
+    this.total.failures += count;
+    this.total.count += count;
+  }
+
+  addGenerator(doc: GeneratorHdr): void {
+    if (doc.format !== 'loadfleet-hdr/1') throw new Error(`unknown raw format ${String((doc as { format?: unknown }).format)} from ${doc.generator}`);
+    this.generators.push(doc.generator);
+    for (const [name, v] of Object.entries(doc.endpoints)) {
+      const h = decode(v.hist);
+      this.cell(this.endpoints, name).add(v.count, v.failures, h);
+      this.total.add(v.count, v.failures, h);
+    }
+    for (const [t, v] of Object.entries(doc.buckets)) {
+      // Re-bucket when a generator used a finer width than ours.
+      this.bucket(Number(t)).add(v.count, v.failures, decode(v.hist));
+    }
+    for (const [kind, n] of Object.entries(doc.errors ?? {})) this.recordError(kind, n);
+  }
+
+  /** This merger's state as one generator document (what a generator writes, or a merge of several). */
+  toHdr(generator: string): GeneratorHdr {
+    const enc = (c: Cell) => ({ count: c.count, failures: c.failures, hist: encode(c.hist) });
+    return {
+      format: 'loadfleet-hdr/1',
+      generator,
+      unit: 'us',
+      bucketS: this.bucketS,
+      endpoints: Object.fromEntries([...this.endpoints].map(([k, c]) => [k, enc(c)])),
+      buckets: Object.fromEntries([...this.buckets].map(([k, c]) => [String(k), enc(c)])),
+      ...(this.errors.size ? { errors: Object.fromEntries(this.errors) } : {}),
+    };
+  }
+}
+
+/** Timeline bucket width for a run of this length: at most ~600 points. */
+export function timelineBucketS(durationS: number): number {
+  return Math.max(1, Math.ceil(durationS / 600));
+}
+
+// ---- the merged statistics every engine ends up in ----
+
+export interface EndpointStats {
+  readonly name: string;
+  readonly requests: number;
+  readonly failures: number;
+  readonly rps: number;
+  readonly min: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+export interface TimelinePoint {
+  /** Seconds since the run's start. */
+  readonly t: number;
+  readonly rps: number;
+  readonly errorsPerS: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly users?: number;
+}
+
+export interface MergedStats {
+  readonly total: EndpointStats;
+  readonly endpoints: readonly EndpointStats[];
+  readonly timeline: readonly TimelinePoint[];
+  readonly errors: Readonly<Record<string, number>>;
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+function stats(name: string, c: Cell, seconds: number): EndpointStats {
+  return { name, requests: c.count, failures: c.failures, rps: seconds > 0 ? r3(c.count / seconds) : 0, ...figures(c.hist) };
+}
+
+/** Finished statistics; `seconds` is the measured duration (RPS = requests / seconds). */
+export function finish(m: Merger, seconds: number, startEpochS?: number): MergedStats {
+  const keys = [...m.buckets.keys()].sort((a, b) => a - b);
+  const t0 = startEpochS ?? keys[0] ?? 0;
+  return {
+    total: stats('Total', m.total, seconds),
+    endpoints: [...m.endpoints].sort(([a], [b]) => a.localeCompare(b)).map(([k, c]) => stats(k, c, seconds)),
+    timeline: keys.map((k) => {
+      const c = m.buckets.get(k)!;
+      const f = figures(c.hist);
+      return { t: r3(k - t0), rps: r3(c.count / m.bucketS), errorsPerS: r3(c.failures / m.bucketS), p50: f.p50, p95: f.p95 };
+    }),
+    errors: Object.fromEntries(m.errors),
+  };
+}
+
+// ---- k6 raw output: NDJSON points (`--out json=`) ----
+
+interface K6Point {
+  type?: string;
+  metric?: string;
+  data?: { time?: string; value?: number; tags?: Record<string, string> };
+}
+
+/**
+ * Folds k6 `--out json` lines into a merger: every http_req_duration point is one request (ms);
+ * it failed when k6 tagged it expected_response=false (status outside the expected ones) or it has no
+ * status (a network error, status "0"). The endpoint is "METHOD name" (name defaults to the URL).
+ */
+export function addK6Line(m: Merger, line: string): void {
+  if (!line.includes('"http_req_duration"')) return;
+  let p: K6Point;
+  try {
+    p = JSON.parse(line) as K6Point;
+  } catch {
+    return; // a line cut by an interrupted writer: the rest still counts
+  }
+  if (p.type !== 'Point' || p.metric !== 'http_req_duration' || !p.data) return;
+  const tags = p.data.tags ?? {};
+  const failed = tags.expected_response === 'false' || !tags.status || tags.status === '0';
+  const at = p.data.time ? Date.parse(p.data.time) : 0;
+  m.recordSample(`${tags.method ?? 'GET'} ${tags.name ?? tags.url ?? '?'}`, at, p.data.value ?? 0, failed);
+}
+
+/** Artillery's own `--output` JSON: its `errors.*` counters (requests that never got a response) are exact counts. */
+export function artilleryErrors(outputJson: unknown): Record<string, number> {
+  const counters = (outputJson as { aggregate?: { counters?: Record<string, number> } }).aggregate?.counters ?? {};
+  return Object.fromEntries(Object.entries(counters).filter(([k]) => k.startsWith('errors.')).map(([k, v]) => [k.slice('errors.'.length), v]));
+}

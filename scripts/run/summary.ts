@@ -1,0 +1,137 @@
+/**
+ * What a run leaves behind: summary.json (this model), stats.csv and report.html. Pure: builds the
+ * documents, the action writes them into .loadfleet/<env>/runs/<run-id>/.
+ */
+import type { EndpointStats, MergedStats, TimelinePoint } from './merge';
+import type { LoadPlan } from './load';
+import type { HostSaturation, NetworkFlag } from './saturation';
+import type { ThresholdResult } from './thresholds';
+
+export interface GeneratorRecord {
+  readonly name: string;
+  /** ISO time the generator actually started (its own report, or the master's). */
+  readonly startedAt: string | null;
+  /** ms after the earliest generator's start. */
+  readonly startOffsetMs: number | null;
+  /** Raw results pulled from this host (null when there were none to pull or collection failed). */
+  readonly rawFile: string | null;
+  readonly collectionError?: string;
+}
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly env: string;
+  readonly engine: string;
+  readonly script: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly durationS: number;
+  readonly load: { readonly users: number; readonly rate: number; readonly durationS: number; readonly stages: LoadPlan['stages'] };
+  readonly total: EndpointStats;
+  readonly endpoints: readonly EndpointStats[];
+  readonly timeline: readonly TimelinePoint[];
+  readonly errors: Readonly<Record<string, number>>;
+  readonly generators: readonly GeneratorRecord[];
+  /** max − min of the generators' start times, ms (null when fewer than one start is known). */
+  readonly startSpreadMs: number | null;
+  readonly interrupted: boolean;
+  readonly generatorBound: boolean;
+  /** Hosts (and why) that made the result generator-bound. */
+  readonly boundBy: readonly string[];
+  readonly saturation: readonly HostSaturation[];
+  readonly network: readonly NetworkFlag[];
+  readonly thresholds: readonly ThresholdResult[];
+  readonly collectionFailures: readonly { readonly host: string; readonly error: string }[];
+  /** How the percentiles were merged and how exact they are. */
+  readonly merge: string;
+}
+
+/** ms between the earliest and the latest start, with each generator's offset from the earliest. */
+export function startSpread(starts: readonly (number | null)[]): { spreadMs: number | null; offsets: (number | null)[] } {
+  const known = starts.filter((s): s is number => s !== null);
+  if (known.length === 0) return { spreadMs: null, offsets: starts.map(() => null) };
+  const min = Math.min(...known);
+  return { spreadMs: Math.max(...known) - min, offsets: starts.map((s) => (s === null ? null : s - min)) };
+}
+
+export function buildSummary(p: {
+  runId: string;
+  env: string;
+  engine: string;
+  script: string;
+  startedAtMs: number;
+  endedAtMs: number;
+  plan: LoadPlan;
+  stats: MergedStats;
+  generators: readonly { name: string; startedAtMs: number | null; rawFile: string | null; collectionError?: string }[];
+  interrupted: boolean;
+  saturation: readonly HostSaturation[];
+  network: readonly NetworkFlag[];
+  thresholds: readonly ThresholdResult[];
+  merge: string;
+}): RunSummary {
+  const { spreadMs, offsets } = startSpread(p.generators.map((g) => g.startedAtMs));
+  const boundBy = [
+    ...p.saturation.filter((s) => s.bound).map((s) => `${s.host}: ${s.reason}`),
+    ...p.network.map((n) => `${n.host}: ${n.counter} +${n.increase}`),
+  ];
+  return {
+    runId: p.runId,
+    env: p.env,
+    engine: p.engine,
+    script: p.script,
+    startedAt: new Date(p.startedAtMs).toISOString(),
+    endedAt: new Date(p.endedAtMs).toISOString(),
+    durationS: Math.round(p.endedAtMs - p.startedAtMs) / 1000,
+    load: { users: p.plan.users, rate: p.plan.rate, durationS: p.plan.durationS, stages: p.plan.stages },
+    total: p.stats.total,
+    endpoints: p.stats.endpoints,
+    timeline: p.stats.timeline,
+    errors: p.stats.errors,
+    generators: p.generators.map((g, i) => ({
+      name: g.name,
+      startedAt: g.startedAtMs === null ? null : new Date(g.startedAtMs).toISOString(),
+      startOffsetMs: offsets[i] ?? null,
+      rawFile: g.rawFile,
+      ...(g.collectionError ? { collectionError: g.collectionError } : {}),
+    })),
+    startSpreadMs: spreadMs,
+    interrupted: p.interrupted,
+    generatorBound: boundBy.length > 0,
+    boundBy,
+    saturation: p.saturation,
+    network: p.network,
+    thresholds: p.thresholds,
+    collectionFailures: p.generators.filter((g) => g.collectionError).map((g) => ({ host: g.name, error: g.collectionError! })),
+    merge: p.merge,
+  };
+}
+
+const STAT_COLUMNS = ['name', 'requests', 'failures', 'rps', 'min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
+
+function csvField(v: string | number): string {
+  const s = String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** One row per endpoint and a last "Total" row; latencies in ms. */
+export function statsCsv(s: Pick<RunSummary, 'endpoints' | 'total'>): string {
+  const rows = [...s.endpoints, s.total].map((e) => STAT_COLUMNS.map((c) => csvField(e[c])).join(','));
+  return `${STAT_COLUMNS.map((c) => (c === 'name' ? c : ['requests', 'failures', 'rps'].includes(c) ? c : `${c}_ms`)).join(',')}\n${rows.join('\n')}\n`;
+}
+
+/** The few lines printed at the end of a run. */
+export function summaryText(s: RunSummary, dir: string): string {
+  const t = s.total;
+  const lines = [
+    `run ${s.runId} on ${s.env} (${s.engine}, ${s.generators.length} generator${s.generators.length === 1 ? '' : 's'})${s.interrupted ? ' — INTERRUPTED' : ''}`,
+    `  requests ${t.requests}, failures ${t.failures}, ${t.rps} req/s over ${s.durationS} s`,
+    `  latency ms: p50 ${t.p50}  p90 ${t.p90}  p95 ${t.p95}  p99 ${t.p99}  max ${t.max}`,
+    ...(s.startSpreadMs !== null ? [`  start spread across generators: ${s.startSpreadMs} ms`] : []),
+    ...s.endpoints.map((e) => `  ${e.name}: ${e.requests} req, ${e.failures} failed, p95 ${e.p95} ms`),
+    ...(s.generatorBound ? [`  GENERATOR-BOUND (the load asked for was not the load made): ${s.boundBy.join('; ')}`] : []),
+    ...s.collectionFailures.map((c) => `  collection FAILED on ${c.host}: ${c.error}`),
+    `  results: ${dir} (report.html, summary.json, stats.csv)`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,82 @@
+/**
+ * Pass/fail criteria on the merged results: `[ENDPOINT: ]METRIC OP VALUE`, e.g. `p95<500ms`,
+ * `errors<1%`, `rps>200`, `GET /api: p99<=1s`. Without an endpoint the total is judged. Pure.
+ */
+import { UsageError } from '../core/errors';
+import type { EndpointStats, MergedStats } from './merge';
+
+export const THRESHOLD_FORM =
+  "[ENDPOINT: ]METRIC OP VALUE, METRIC one of p50 p90 p95 p99 mean min max (ms or s), errors (%), rps, requests; OP one of < <= > >=; e.g. 'p95<500ms', 'errors<1%', 'rps>200', 'GET /api: p95<300ms'";
+
+type Metric = 'p50' | 'p90' | 'p95' | 'p99' | 'mean' | 'min' | 'max' | 'errors' | 'rps' | 'requests';
+type Op = '<' | '<=' | '>' | '>=';
+
+export interface Threshold {
+  readonly expr: string;
+  /** undefined = the total */
+  readonly endpoint?: string;
+  readonly metric: Metric;
+  readonly op: Op;
+  /** ms for latencies, percent for errors, per second for rps */
+  readonly value: number;
+}
+
+export interface ThresholdResult {
+  readonly expr: string;
+  readonly endpoint: string;
+  readonly metric: Metric;
+  readonly ok: boolean;
+  /** The measured value in the threshold's unit; null when the endpoint was never requested. */
+  readonly measured: number | null;
+  readonly unit: string;
+}
+
+const LATENCY = new Set(['p50', 'p90', 'p95', 'p99', 'mean', 'min', 'max']);
+const RE = /^(?:(.+?):\s*)?(p50|p90|p95|p99|mean|min|max|errors|rps|requests)\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|%|\/s)?$/;
+
+export function parseThreshold(expr: string): Threshold {
+  const m = RE.exec(expr.trim());
+  const bad = (why: string) => new UsageError(`--threshold (${expr}) ${why}; write it as ${THRESHOLD_FORM}`);
+  if (!m) throw bad('is not a threshold');
+  const [, endpoint, metric, op, raw, unit] = m as unknown as [string, string | undefined, Metric, Op, string, string | undefined];
+  let value = Number(raw);
+  if (LATENCY.has(metric)) {
+    if (unit === undefined) throw bad(`needs a unit for ${metric} (ms or s)`);
+    if (unit !== 'ms' && unit !== 's') throw bad(`has unit ${unit}, but ${metric} is a latency (ms or s)`);
+    if (unit === 's') value *= 1000;
+  } else if (metric === 'errors') {
+    if (unit !== '%') throw bad('needs % for errors (a share of all requests)');
+    if (value > 100) throw bad('asks for more than 100 % errors');
+  } else if (unit !== undefined && !(metric === 'rps' && unit === '/s')) {
+    throw bad(`has unit ${unit}, but ${metric} is a count${metric === 'rps' ? ' per second' : ''}`);
+  }
+  return { expr: expr.trim(), ...(endpoint ? { endpoint: endpoint.trim() } : {}), metric, op, value };
+}
+
+function measure(s: EndpointStats, metric: Metric): number {
+  if (metric === 'errors') return s.requests === 0 ? 0 : Math.round((s.failures / s.requests) * 100_000) / 1000;
+  return s[metric];
+}
+
+const holds = (a: number, op: Op, b: number) => (op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : a >= b);
+
+/**
+ * Every threshold judged. An endpoint the run never requested breaks its threshold (measured null):
+ * a typo in the name must not pass silently.
+ */
+export function evaluate(thresholds: readonly Threshold[], stats: Pick<MergedStats, 'total' | 'endpoints'>): ThresholdResult[] {
+  return thresholds.map((t) => {
+    const s = t.endpoint === undefined ? stats.total : stats.endpoints.find((e) => e.name === t.endpoint);
+    const unit = LATENCY.has(t.metric) ? 'ms' : t.metric === 'errors' ? '%' : t.metric === 'rps' ? '/s' : '';
+    const endpoint = t.endpoint ?? 'Total';
+    if (!s) return { expr: t.expr, endpoint, metric: t.metric, ok: false, measured: null, unit };
+    const measured = measure(s, t.metric);
+    return { expr: t.expr, endpoint, metric: t.metric, ok: holds(measured, t.op, t.value), measured, unit };
+  });
+}
+
+export function describeBroken(r: ThresholdResult): string {
+  return r.measured === null
+    ? `threshold '${r.expr}' broken: endpoint "${r.endpoint}" was never requested`
+    : `threshold '${r.expr}' broken: ${r.endpoint} ${r.metric} was ${r.measured}${r.unit}`;
+}

@@ -1,0 +1,124 @@
+/**
+ * `loadfleet run` with Artillery (no master) on 3 real namespace agents against Debian's nginx: every
+ * agent released at one instant, its response times kept in HdrHistograms by loadfleet's plugin and
+ * merged on the controller side. The case: agent-1 alone hits nginx's rate-limited /slow queue, the
+ * others a fast page — the merged p95 is the p95 of all samples, not the mean of three p95s.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
+import { BIN } from '../harness/cli';
+import { Merger, finish, type GeneratorHdr } from '../../scripts/run/merge';
+import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
+import type { RunSummary } from '../../scripts/run/summary';
+
+const PREFIX = 'lq';
+const SUBNET = '10.231.94.0/24';
+let fleet: LocalFleet;
+
+// agent-1 asks for /slow (queued above 20 req/s by nginx), agent-2 and agent-3 for / (fast).
+const SCRIPT = `config:
+  target: "http://placeholder"
+scenarios:
+  - flow:
+      - get:
+          url: "/{{ $processEnvironment.LOADFLEET_GENERATOR }}"
+`;
+// nginx on the target maps each generator's path: agent-1 → the /slow queue, the others → a fast 200.
+const NGINX_EXTRA = `location = /agent-1 { limit_req zone=loadfleet_slow burst=100000; return 200 "slow\\n"; }
+location ~ ^/agent-[0-9]+$ { return 200 "fast\\n"; }
+`;
+
+const file = (name: string) => path.join(fleet.ws.dir, name);
+
+function exact(sorted: number[], p: number): number {
+  return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
+}
+
+function runDirOf(stdout: string): string {
+  const m = /results: (\S+) \(report\.html/.exec(stdout);
+  if (!m) throw new Error(`no results folder in the output:\n${stdout}`);
+  return m[1]!;
+}
+
+beforeAll(async () => {
+  fleet = await localFleet('qtest', PREFIX, SUBNET, { engine: 'artillery', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } });
+  fs.writeFileSync(file('test.yml'), SCRIPT);
+  fs.writeFileSync(file('bad.yml'), 'config:\n  target: [unclosed\n');
+  expect((await fleet.cli(['install', '-c', fleet.config])).exitCode).toBe(0);
+  expect((await fleet.cli(['serve', '-c', fleet.config])).exitCode).toBe(0);
+  const put = await fleet.ssh('app-1', `printf '%s' '${NGINX_EXTRA.replace(/'/g, "'\\''")}' > ${TARGET_SERVER.dir}/conf.d/qtest.server.conf && nginx -c ${TARGET_SERVER.conf} -s reload && echo ok`);
+  expect(put.stdout.trim()).toBe('ok');
+});
+
+afterAll(async () => {
+  const pids = fleet ? Object.values(await fleet.pids()) : [];
+  await fleet?.remove();
+  expect(await leftoversOf(PREFIX, pids)).toEqual([]);
+});
+
+describe('run with Artillery on 3 agents', () => {
+  it('fails with exit 2 for a YAML Artillery cannot load, before any load', async () => {
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('bad.yml'), '--skip-doctor']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('bad.yml) is not valid YAML');
+  });
+
+  it('merged percentiles equal those over the union of raw samples, and differ from the mean of per-agent percentiles', async () => {
+    const before = countServed((await fleet.ssh('app-1', `cat ${TARGET_SERVER.accessLog}`)).stdout);
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('test.yml'), '--rate', '60', '--users', '300', '--duration', '8s', '--raw-samples', '--skip-doctor']);
+    expect(r.exitCode).toBe(0);
+    const dir = runDirOf(r.stdout);
+    const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+    expect(s.generators.map((g) => g.name)).toEqual(['agent-1', 'agent-2', 'agent-3']);
+    expect(s.startSpreadMs).not.toBeNull();
+    expect(s.startSpreadMs!).toBeLessThanOrEqual(1000);
+    // The union of every raw sample of every agent.
+    const per = s.generators.map((g) => fs.readFileSync(path.join(dir, 'raw', g.name, 'samples.txt'), 'utf8').trim().split('\n').map(Number));
+    const all = per.flat().sort((a, b) => a - b);
+    expect(s.total.requests).toBe(all.length);
+    const served = countServed((await fleet.ssh('app-1', `cat ${TARGET_SERVER.accessLog}`)).stdout) - before;
+    expect(served).toBe(s.total.requests); // every Artillery VU finished its request before exit
+    for (const [k, p] of [['p50', 50], ['p90', 90], ['p95', 95], ['p99', 99]] as const) {
+      const want = exact(all, p);
+      // 0.1 % (3 significant digits) or the 1 µs floor, whichever is larger.
+      expect(Math.abs(s.total[k] - want)).toBeLessThanOrEqual(Math.max(0.001 * want, 0.001));
+    }
+    // Per agent from its own histograms: agent-1 slow, the others fast — the mean of p95s is wrong.
+    const perAgentP95 = s.generators.map((g) => {
+      const m = new Merger();
+      for (const f of fs.readdirSync(path.join(dir, 'raw', g.name)).filter((x) => x.startsWith('hdr-'))) m.addGenerator(JSON.parse(fs.readFileSync(path.join(dir, 'raw', g.name, f), 'utf8')) as GeneratorHdr);
+      return finish(m, 1).total.p95;
+    });
+    const mean = perAgentP95.reduce((a, b) => a + b, 0) / 3;
+    expect(perAgentP95[0]!).toBeGreaterThan(perAgentP95[1]! * 5);
+    expect(Math.abs(mean - s.total.p95) / s.total.p95).toBeGreaterThan(0.2);
+    expect(s.endpoints.map((e) => e.name)).toEqual(['GET /agent-1', 'GET /agent-2', 'GET /agent-3']);
+    expect(fs.readFileSync(path.join(dir, 'report.html'), 'utf8')).toContain(s.runId);
+  });
+
+  it('SIGINT mid-run: no Artillery process left on any agent, partial results saved, run marked interrupted', async () => {
+    const child = execa(process.execPath, [BIN, 'run', '-c', fleet.config, '--script', file('test.yml'), '--rate', '15', '--duration', '60s', '--skip-doctor'], {
+      env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore',
+    });
+    let err = '';
+    await new Promise<void>((resolve) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/\[\s+5s\/60s\]/.test(err)) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(1);
+    const s = JSON.parse(fs.readFileSync(path.join(runDirOf(String(r.stdout)), 'summary.json'), 'utf8')) as RunSummary;
+    expect(s.interrupted).toBe(true);
+    expect(s.total.requests).toBeGreaterThan(0);
+    for (const a of ['agent-1', 'agent-2', 'agent-3']) {
+      expect((await fleet.ssh(a, 'pgrep -af "artillery|node" || true')).stdout.trim()).toBe('');
+      expect((await fleet.ssh(a, 'pgrep -f "^awk -v iv" || true')).stdout.trim()).toBe('');
+    }
+  });
+});

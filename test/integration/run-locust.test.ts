@@ -1,0 +1,182 @@
+/**
+ * `loadfleet run` with Locust on real namespace hosts: a controller (master), 3 agents (workers), a target
+ * running Debian's nginx (started by `loadfleet serve`). Real requests, bounded in users and seconds,
+ * only to the target host's address; nginx's access log is the independent count.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
+import { BIN } from '../harness/cli';
+import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
+import type { RunSummary } from '../../scripts/run/summary';
+
+const PREFIX = 'lr';
+const SUBNET = '10.231.93.0/24';
+let fleet: LocalFleet;
+
+const LOCUSTFILE = `from locust import HttpUser, constant, task
+
+class Web(HttpUser):
+    wait_time = constant(0.05)
+
+    @task(3)
+    def home(self):
+        self.client.get("/")
+
+    @task(1)
+    def items(self):
+        self.client.get("/api/items")
+`;
+
+/** One agent burns CPU in every task (a deliberately expensive task); the others stay light. */
+const CPU_BOUND = `import socket, time
+from locust import HttpUser, constant, task
+
+BUSY = socket.gethostname() == "agent-2"
+
+class Web(HttpUser):
+    wait_time = constant(0 if BUSY else 0.2)
+
+    @task
+    def home(self):
+        if BUSY:
+            end = time.time() + 0.5
+            while time.time() < end:
+                sum(i * i for i in range(2000))
+        self.client.get("/")
+`;
+
+async function served(): Promise<number> {
+  const r = await fleet.ssh('app-1', `cat ${TARGET_SERVER.accessLog} 2>/dev/null || true`);
+  return countServed(r.stdout);
+}
+
+function runDirOf(stdout: string): string {
+  const m = /results: (\S+) \(report\.html/.exec(stdout);
+  if (!m) throw new Error(`no results folder in the output:\n${stdout}`);
+  return m[1]!;
+}
+
+const file = (name: string) => path.join(fleet.ws.dir, name);
+const readSummary = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+
+beforeAll(async () => {
+  fleet = await localFleet('rtest', PREFIX, SUBNET, { agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } });
+  fs.writeFileSync(file('locustfile.py'), LOCUSTFILE);
+  fs.writeFileSync(file('cpu.py'), CPU_BOUND);
+  fs.writeFileSync(file('broken.py'), 'from locust import HttpUser\nclass Web(HttpUser)\n    pass\n');
+  expect((await fleet.cli(['install', '-c', fleet.config])).exitCode).toBe(0);
+  const s = await fleet.cli(['serve', '-c', fleet.config]);
+  expect(s.exitCode).toBe(0);
+  expect(s.stdout).toMatch(/app-1: nginx pid=\d+ port=8080 serving http:\/\/10\.231\.93\.\d+:8080/);
+});
+
+afterAll(async () => {
+  const pids = fleet ? Object.values(await fleet.pids()) : [];
+  await fleet?.remove();
+  expect(await leftoversOf(PREFIX, pids)).toEqual([]);
+});
+
+describe('run with Locust on the local target', () => {
+  it('fails with exit 2 before any load for a missing script, a locustfile Python cannot load, bad options', async () => {
+    const before = await served();
+    const missing = await fleet.cli(['run', '-c', fleet.config, '--script', file('nope.py'), '--skip-doctor']);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain('nope.py) cannot be read: ENOENT');
+    const broken = await fleet.cli(['run', '-c', fleet.config, '--script', file('broken.py'), '--skip-doctor']);
+    expect(broken.exitCode).toBe(2);
+    expect(broken.stderr).toContain('is not a loadable locustfile: Python says');
+    expect(broken.stderr).toContain('SyntaxError');
+    const dur = await fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--duration', '10', '--skip-doctor']);
+    expect(dur.exitCode).toBe(2);
+    expect(dur.stderr).toContain('--duration (10) must be a duration like 10s, 5m, 1h or 1m30s');
+    const thr = await fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--threshold', 'p95<5', '--skip-doctor']);
+    expect(thr.exitCode).toBe(2);
+    expect(thr.stderr).toContain('--threshold (p95<5) needs a unit for p95');
+    const st = await fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--stages', '[{"duration":"5s"}]', '--skip-doctor']);
+    expect(st.exitCode).toBe(2);
+    expect(st.stderr).toContain('item 0 target (undefined) is not a whole number');
+    expect(await served()).toBe(before);
+  });
+
+  it('merges the 3 agents: the total equals what nginx served (within the in-flight at stop), per-endpoint percentiles, a report naming the run; p95<1ms → exit 3 with the value', async () => {
+    const before = await served();
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--users', '6', '--rate', '6', '--duration', '8s', '--threshold', 'p95<1ms']);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/threshold 'p95<1ms' broken: Total p95 was \d+(\.\d+)?ms/);
+    const dir = runDirOf(r.stdout);
+    const s = readSummary(dir);
+    const servedNow = (await served()) - before;
+    expect(s.total.requests).toBeGreaterThan(100);
+    // Locust counts a request when its response arrives; nginx when it sends it: at most one in flight per user.
+    expect(servedNow - s.total.requests).toBeGreaterThanOrEqual(0);
+    expect(servedNow - s.total.requests).toBeLessThanOrEqual(6);
+    expect(s.total.failures).toBe(0);
+    expect(s.endpoints.map((e) => e.name).sort()).toEqual(['GET /', 'GET /api/items']);
+    for (const e of s.endpoints) {
+      expect(e.requests).toBeGreaterThan(0);
+      expect(e.p95).toBeGreaterThan(0);
+      expect(e.p99).toBeGreaterThanOrEqual(e.p50);
+    }
+    expect(s.endpoints.reduce((a, e) => a + e.requests, 0)).toBe(s.total.requests);
+    expect(s.generators.map((g) => g.name)).toEqual(['agent-1', 'agent-2', 'agent-3']);
+    expect(s.generators.every((g) => g.startedAt !== null)).toBe(true);
+    expect(s.startSpreadMs).toBeLessThanOrEqual(1000);
+    expect(s.interrupted).toBe(false);
+    expect(s.thresholds).toEqual([expect.objectContaining({ expr: 'p95<1ms', ok: false, endpoint: 'Total', measured: s.total.p95 })]);
+    const html = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
+    expect(html).toContain(`<title>loadfleet run ${s.runId} — rtest</title>`);
+    expect(html).toContain('GET /api/items');
+    expect(fs.readFileSync(path.join(dir, 'stats.csv'), 'utf8')).toContain(`Total,${s.total.requests},`);
+    expect(fs.existsSync(path.join(dir, 'raw', 'locust_stats.csv'))).toBe(true);
+    expect(s.saturation.map((h) => h.host).sort()).toEqual(['agent-1', 'agent-2', 'agent-3', 'controller'].sort());
+  });
+
+  it('exits 0 when every threshold holds, after doctor passed', async () => {
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--users', '3', '--duration', '4s', '--threshold', 'errors<1%', '--threshold', 'GET /: p95<5s', '--json']);
+    expect(r.exitCode).toBe(0);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    expect(s.thresholds.map((t) => t.ok)).toEqual([true, true]);
+    expect(s.total.requests).toBeGreaterThan(0);
+  });
+
+  it('SIGINT mid-run: the load stops on every host, partial results are saved, the run is marked interrupted', async () => {
+    const child = execa(process.execPath, [BIN, 'run', '-c', fleet.config, '--script', file('locustfile.py'), '--users', '6', '--duration', '60s', '--skip-doctor'], {
+      env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore',
+    });
+    let err = '';
+    await new Promise<void>((resolve) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/\[\s+4s\/60s\]/.test(err)) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toContain('was interrupted: the partial results are in');
+    const s = readSummary(runDirOf(String(r.stdout)));
+    expect(s.interrupted).toBe(true);
+    expect(s.total.requests).toBeGreaterThan(0);
+    // No user left generating load on any agent: the master says stopped, and nginx serves nothing more.
+    const m = await fleet.ssh('controller', 'python3 -c "import json,urllib.request; d=json.load(urllib.request.urlopen(\'http://127.0.0.1:8089/stats/requests\')); print(d[\'state\'], d[\'user_count\'], sum(w[\'user_count\'] for w in d[\'workers\']))"');
+    expect(m.stdout.trim()).toBe('stopped 0 0');
+    const a = await served();
+    await new Promise((res) => setTimeout(res, 2000));
+    expect(await served()).toBe(a);
+    expect((await fleet.ssh('controller', 'pgrep -f "^awk -v hz" || true')).stdout.trim()).toBe('');
+  });
+
+  it('flags a CPU-bound generator by name', async () => {
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('cpu.py'), '--users', '6', '--duration', '16s', '--skip-doctor', '--json']);
+    expect(r.exitCode).toBe(0);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    expect(s.saturation.find((h) => h.host === 'agent-2')).toMatchObject({ bound: true }); // shows the measured figures when it fails
+    expect(s.generatorBound).toBe(true);
+    expect(s.boundBy.some((b) => b.startsWith('agent-2: CPU above 85 %'))).toBe(true);
+    expect(s.boundBy.some((b) => b.startsWith('agent-1') || b.startsWith('agent-3'))).toBe(false);
+    expect(r.stderr).toContain('generator-bound');
+  });
+});

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import {
+  artilleryPhases, formatDuration, jmeterProps, k6LoadArgs, locustSchedule, ngrinderLoad, parseDuration, parseStages, resolveLoad, splitEvenly,
+} from '../../scripts/run/load';
+import { UsageError } from '../../scripts/core/errors';
+
+describe('parseDuration', () => {
+  it.each([
+    ['10s', 10], ['5m', 300], ['1h', 3600], ['1m30s', 90], ['250ms', 0.25], ['1.5s', 1.5], ['2h5m3s', 7503],
+  ])('%s → %d s', (v, s) => expect(parseDuration('--duration', v)).toBe(s));
+
+  it.each(['10', 'abc', '', '5x', '0s', '1m 30s', '-5s', 's'])('fails when the value is %j, naming it and the form', (v) => {
+    expect(() => parseDuration('--duration', v)).toThrow(UsageError);
+    expect(() => parseDuration('--duration', v)).toThrow(`--duration (${v}) must be a duration like 10s, 5m, 1h or 1m30s`);
+  });
+
+  it('formats back to the shortest engine form', () => {
+    expect([90, 3600, 60, 5, 3725, 0.25].map(formatDuration)).toEqual(['1m30s', '1h', '1m', '5s', '1h2m5s', '250ms']);
+  });
+});
+
+describe('parseStages', () => {
+  it('reads durations as text or seconds', () => {
+    expect(parseStages('inline', '[{"duration":"30s","target":10},{"duration":60,"target":50},{"duration":"1m","target":0}]')).toEqual([
+      { durationS: 30, target: 10 }, { durationS: 60, target: 50 }, { durationS: 60, target: 0 },
+    ]);
+  });
+  it.each([
+    ['not json', 'is not JSON'],
+    ['{}', 'is not a non-empty list'],
+    ['[]', 'is not a non-empty list'],
+    ['[{"duration":"30x","target":1}]', '--stages item 0 duration (30x) must be a duration'],
+    ['[{"duration":"30s","target":-1}]', 'item 0 target (-1) is not a whole number'],
+    ['[{"duration":"30s","target":1.5}]', 'item 0 target (1.5) is not a whole number'],
+    ['[{"duration":"30s"}]', 'item 0 target (undefined)'],
+    ['[{"duration":"30s","target":1,"vus":3}]', 'unknown field(s) vus'],
+    ['[5]', 'item 0 is not an object'],
+  ])('fails when stages are %s', (text, msg) => {
+    expect(() => parseStages('s.json', text)).toThrow(UsageError);
+    expect(() => parseStages('s.json', text)).toThrow(msg);
+  });
+});
+
+describe('resolveLoad', () => {
+  it('defaults to 10 users for 60 s, all started within a second', () => {
+    expect(resolveLoad({})).toEqual({ users: 10, rate: 10, durationS: 60, staged: false, stages: [{ durationS: 1, target: 10 }, { durationS: 59, target: 10 }] });
+  });
+  it('ramps at --rate then holds', () => {
+    const p = resolveLoad({ users: 100, rate: 10, durationS: 60 });
+    expect(p.stages).toEqual([{ durationS: 10, target: 100 }, { durationS: 50, target: 100 }]);
+  });
+  it('cuts the ramp at the duration', () => {
+    expect(resolveLoad({ users: 100, rate: 1, durationS: 10 }).stages).toEqual([{ durationS: 10, target: 100 }]);
+  });
+  it('takes users and duration from the stages', () => {
+    const p = resolveLoad({ stages: [{ durationS: 10, target: 5 }, { durationS: 20, target: 20 }, { durationS: 5, target: 0 }] });
+    expect(p).toMatchObject({ users: 20, durationS: 35, staged: true });
+  });
+  it('fails when --stages is combined with --users or --duration', () => {
+    expect(() => resolveLoad({ users: 5, stages: [{ durationS: 1, target: 1 }] })).toThrow('--stages sets users and duration itself');
+  });
+  it('fails when stages never leave 0 users', () => {
+    expect(() => resolveLoad({ stages: [{ durationS: 1, target: 0 }] })).toThrow(UsageError);
+  });
+});
+
+describe('engine mappings', () => {
+  it('splitEvenly adds up exactly', () => {
+    for (let n = 1; n <= 20; n++) for (const t of [0, 1, 7, 100, 101]) {
+      const s = splitEvenly(t, n);
+      expect(s.reduce((a, b) => a + b, 0)).toBe(t);
+      expect(Math.max(...s) - Math.min(...s)).toBeLessThanOrEqual(1);
+    }
+  });
+  it('Locust: one swarm without stages, one per stage with the rate that reaches the target by its end', () => {
+    expect(locustSchedule(resolveLoad({ users: 50, rate: 5, durationS: 30 }))).toEqual([{ atS: 0, userCount: 50, spawnRate: 5 }]);
+    const p = resolveLoad({ stages: [{ durationS: 10, target: 20 }, { durationS: 30, target: 20 }, { durationS: 5, target: 0 }] });
+    expect(locustSchedule(p)).toEqual([
+      { atS: 0, userCount: 20, spawnRate: 2 }, { atS: 10, userCount: 20, spawnRate: 20 }, { atS: 40, userCount: 0, spawnRate: 4 },
+    ]);
+  });
+  it('Artillery: every generator gets its share of the arrival rate and the VU cap', () => {
+    const ph = artilleryPhases(resolveLoad({ users: 10, rate: 7, durationS: 20 }), 3);
+    expect(ph.map((g) => g[0]!.arrivalRate)).toEqual([3, 2, 2]);
+    expect(ph.map((g) => g[0]!.maxVusers)).toEqual([4, 3, 3]);
+    expect(ph.every((g) => g[0]!.duration === 20)).toBe(true);
+    const st = artilleryPhases(resolveLoad({ stages: [{ durationS: 10, target: 6 }, { durationS: 10, target: 6 }] }), 2);
+    expect(st[0]).toEqual([{ name: 'stage 1', duration: 10, arrivalRate: 0, rampTo: 3 }, { name: 'stage 2', duration: 10, arrivalRate: 3 }]);
+  });
+  it('k6: --vus/--duration when constant, --stage per stage otherwise', () => {
+    expect(k6LoadArgs(resolveLoad({ users: 20, durationS: 90, rate: 1000 }))).toEqual(['--stage', '20ms:20', '--stage', '89980ms:20']);
+    expect(k6LoadArgs({ ...resolveLoad({ users: 20, durationS: 90 }), stages: [{ durationS: 90, target: 20 }] })).toEqual(['--vus', '20', '--duration', '1m30s']);
+    expect(k6LoadArgs(resolveLoad({ stages: [{ durationS: 30, target: 10 }, { durationS: 60, target: 0 }] }))).toEqual(['--stage', '30s:10', '--stage', '1m:0']);
+  });
+  it('JMeter: threads per server (rounded up) and an Ultimate Thread Group schedule for stages', () => {
+    expect(jmeterProps(resolveLoad({ users: 10, rate: 2, durationS: 60 }), 3)).toEqual({ threads: '4', rampup: '5', duration: '60' });
+    const p = jmeterProps(resolveLoad({ stages: [{ durationS: 10, target: 4 }, { durationS: 10, target: 8 }] }), 2);
+    expect(p.threads_schedule).toBe('spawn(2,0s,10s,10s,0s) spawn(2,10s,10s,1s,0s)');
+    expect(() => jmeterProps(resolveLoad({ stages: [{ durationS: 10, target: 4 }, { durationS: 10, target: 1 }] }), 2)).toThrow(UsageError);
+  });
+  it('nGrinder: users per agent, ramp steps from the rate; stages refused', () => {
+    expect(ngrinderLoad(resolveLoad({ users: 30, rate: 3, durationS: 120 }), 3)).toMatchObject({
+      agentCount: 3, vuserPerAgent: 10, threads: 10, duration: 120_000, useRampUp: true, rampUpStep: 1, rampUpIncrementInterval: 1000,
+    });
+    expect(() => ngrinderLoad(resolveLoad({ stages: [{ durationS: 1, target: 1 }] }), 1)).toThrow('nGrinder has no stages');
+  });
+});
