@@ -29,14 +29,47 @@ export interface Engine {
 
 const one = (port: number, description: string): PortRange => ({ from: port, to: port, description });
 
+/**
+ * JMeter's fixed RMI ports: the one source for the security groups (below) and the installers
+ * (scripts/engines/jmeter.ts writes them into the properties file every node reads).
+ */
+export const JMETER_PORTS = {
+  /** server_port: the RMI registry in each jmeter-server. */
+  registry: 1099,
+  /** server.rmi.localport: the engine object each jmeter-server exports. */
+  serverLocal: 50000,
+  /** client.rmi.localport: the BASE of the client's listeners, which bind base+1 and base+2. */
+  clientBase: 60000,
+} as const;
+
+/** The ports the JMeter client really listens on for agent callbacks: client.rmi.localport + 1 and + 2. */
+export function jmeterClientPorts(): { readonly from: number; readonly to: number } {
+  return { from: JMETER_PORTS.clientBase + 1, to: JMETER_PORTS.clientBase + 2 };
+}
+
+/** nGrinder's ports: the one source for the security groups (below) and the installer (scripts/engines/ngrinder.ts). */
+export const NGRINDER_PORTS = {
+  /** Web UI and REST API of the controller (reachable from access.sshCidrs only). */
+  ui: 80,
+  /** controller.controller_port: where agents connect. */
+  agentController: 16001,
+  /** controller.console_port_base: one console port per concurrent test from here. */
+  consoleBase: 12000,
+  /** controller.max_concurrent_test: bounds the console ports to consoleBase … consoleBase+9. */
+  maxConcurrentTests: 10,
+} as const;
+
 export const Engine = {
-  /** nGrinder: agents connect to the controller on 16001; tests stream over 12000-12009. */
+  /** nGrinder: agents connect to the controller on 16001; tests stream over 12000-12009 (one port per concurrent test). */
   ngrinder: (): Engine => ({
     name: 'ngrinder',
-    masterPort: 16001,
-    controllerFromAgents: [one(16001, 'nGrinder agent controller'), { from: 12000, to: 12009, description: 'nGrinder console ports' }],
+    masterPort: NGRINDER_PORTS.agentController,
+    controllerFromAgents: [
+      one(NGRINDER_PORTS.agentController, 'nGrinder agent controller'),
+      { from: NGRINDER_PORTS.consoleBase, to: NGRINDER_PORTS.consoleBase + NGRINDER_PORTS.maxConcurrentTests - 1, description: 'nGrinder console ports' },
+    ],
     agentsFromController: [],
-    uiPort: 80,
+    uiPort: NGRINDER_PORTS.ui,
     agentProcess: 'ngrinder.*agent|org.ngrinder.NGrinderAgentStarter',
     agentUnit: 'ngrinder-agent.service',
   }),
@@ -62,14 +95,16 @@ export const Engine = {
     agentUnit: 'k6-agent.service',
   }),
   /**
-   * JMeter distributed mode: the controller (client) calls the agents' RMI registry (1099) and fixed
-   * server.rmi.localport (50000); agents send results back to the client's fixed client.rmi.localport (60000).
+   * JMeter distributed mode: the controller (client) calls the agents' RMI registry and their fixed
+   * server.rmi.localport; the agents call back the client's two listeners. With client.rmi.localport=B
+   * JMeter 5.x listens on B+1 (RemoteThreadsListenerImpl) and B+2 (RemoteSampleListenerImpl), never on B
+   * (2.13 used B itself): opening B alone loses every callback. See JMETER_PORTS.
    */
   jmeter: (): Engine => ({
     name: 'jmeter',
-    masterPort: 60000,
-    controllerFromAgents: [one(60000, 'JMeter client.rmi.localport (results)')],
-    agentsFromController: [one(1099, 'JMeter RMI registry'), one(50000, 'JMeter server.rmi.localport')],
+    masterPort: jmeterClientPorts().from,
+    controllerFromAgents: [{ ...jmeterClientPorts(), description: 'JMeter client callbacks (client.rmi.localport+1, +2)' }],
+    agentsFromController: [one(JMETER_PORTS.registry, 'JMeter RMI registry (server_port)'), one(JMETER_PORTS.serverLocal, 'JMeter server.rmi.localport')],
     uiPort: null,
     agentProcess: 'ApacheJMeter.jar.*-s|jmeter-server',
     agentUnit: 'jmeter-server.service',

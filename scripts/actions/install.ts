@@ -3,7 +3,9 @@
  * and the privilege-aware runAsRoot; then its long-running processes under supervision. The same
  * per-host steps (installOnHost) serve `bake` and the local target.
  */
+import { randomBytes } from 'node:crypto';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
+import { readOrCreateSecret, type Secret } from '../adapters/secret-file';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
 import { runSteps } from '../adapters/progress';
 import { ExternalError, UsageError } from '../core/errors';
@@ -51,18 +53,18 @@ export function planInstall(config: FleetConfig, outputs: FleetOutputs, recordSt
   if (recordStatus && recordStatus !== 'up') {
     throw new UsageError(`env "${outputs.env}" is ${recordStatus}, not up: run "loadfleet up -c <config>" first`);
   }
+  const kind: HostKind = outputs.target === 'local' ? 'netns' : 'ec2';
+  const { spec, version } = resolveEngine(config.engine as EngineName, config.engineVersion, kind);
   if (outputs.engine !== config.engine) {
     throw new UsageError(`engine (${config.engine}) differs from the engine the env was made for (${outputs.engine}): its security groups open that engine's ports; run "loadfleet up" again after changing engine`);
   }
-  const kind: HostKind = outputs.target === 'local' ? 'netns' : 'ec2';
-  const { spec, version } = resolveEngine(config.engine as EngineName, config.engineVersion, kind);
   const engineHosts = outputs.hosts.filter((h) => h.role === 'controller' || h.role === 'agent');
   const hosts = selectHosts(engineHosts, hostsFilter);
   return { outputs, kind, spec, version, hosts };
 }
 
 /** One host: probe, the engine's own idempotent install, then its supervised services. Returns what changed. */
-export async function installOnHost(session: SshSession, login: string, spec: EngineSpec, base: Omit<InstallContext, 'cores'>): Promise<string[]> {
+export async function installOnHost(session: SshSession, login: string, spec: EngineSpec, base: Omit<InstallContext, 'cores'>, secret?: Secret): Promise<string[]> {
   const probe = await runAsRoot(session, login, 'nproc; hostname', 'reading the host (nproc, hostname)');
   const ctx: InstallContext = { ...base, cores: parseProbe(probe.stdout).cores };
   const changed: string[] = [];
@@ -74,6 +76,10 @@ export async function installOnHost(session: SshSession, login: string, spec: En
   const services = spec.roles.includes(ctx.role) ? spec.services(ctx) : [];
   const s = await runAsRoot(session, login, installServicesScript(services, { hostKind: ctx.hostKind, owner: ENGINE_OWNER, nofile: ctx.nofile }), `starting ${spec.name}'s supervised services`);
   changed.push(...changedLines(s.stdout));
+  if (spec.secret && secret && ctx.role === spec.secret.role) {
+    const a = await runAsRoot(session, login, spec.secret.applyScript(secret.value, secret.file), `setting the ${spec.secret.what}`, { timeoutMs: INSTALL_STEP_MS });
+    changed.push(...changedLines(a.stdout));
+  }
   return changed;
 }
 
@@ -87,6 +93,13 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   const knownHosts = new KnownHosts(env.envDir.knownHosts);
   const agents = outputs.hosts.filter((h) => h.role === 'agent').map((h) => ({ name: h.name, privateIp: h.privateIp }));
   const targets = plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, host: h }));
+  // Generated once per env (mode 0600) before any host is touched, so every rerun applies the same one.
+  const secret = plan.spec.secret && plan.hosts.some((h) => h.role === plan.spec.secret!.role)
+    ? await (async () => {
+        await env.envDir.ensure();
+        return readOrCreateSecret(env.envDir.file(plan.spec.secret!.file), () => plan.spec.secret!.generate(randomBytes(64)));
+      })()
+    : undefined;
   let results: HostResult<HostInstall>[] = [];
   await runSteps(
     [
@@ -110,7 +123,7 @@ export async function installAction(opts: InstallOptions): Promise<void> {
                   login: outputs.sshUser,
                   cacheDir: config.local.engineCache,
                 }),
-              });
+              }, secret);
               return { role: t.host.role, changed };
             },
             { concurrency, onProgress: (p) => report(`${p.done} done, ${p.failed} failed, ${p.inFlight} in flight of ${p.total}`) },
@@ -122,9 +135,10 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   );
   const failed = results.filter((r) => !r.ok);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, hosts: results }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, hosts: results, ...(secret ? { secretFile: secret.file } : {}) }, null, 2)}\n`);
   } else {
     process.stdout.write(`${formatInstall(results, plan)}\n`);
+    if (secret) process.stdout.write(`${plan.spec.secret!.what}: ${secret.created ? 'generated and ' : ''}kept in ${secret.file} (mode 0600)\n`);
   }
   if (failed.length > 0) {
     throw new ExternalError(`${failed.length} of ${results.length} host(s) failed: ${failed.map((f) => f.host).join(', ')}; fix the cause and rerun "loadfleet install" (hosts already done are left unchanged)`);

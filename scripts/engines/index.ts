@@ -7,11 +7,13 @@ import { UsageError } from '../core/errors';
 import type { HostKind } from '../core/tuning';
 import { artillery } from './artillery';
 import { versionProblem } from './common';
+import { jmeter } from './jmeter';
+import { k6 } from './k6';
 import { locust } from './locust';
+import { ngrinder } from './ngrinder';
 import type { EngineSpec } from './types';
 
-// JMeter, k6 and nGrinder (helper i8b) join here as they land.
-export const ENGINE_SPECS: Partial<Record<EngineName, EngineSpec>> = { locust, artillery };
+export const ENGINE_SPECS: Partial<Record<EngineName, EngineSpec>> = { locust, artillery, jmeter, k6, ngrinder };
 
 export function engineSpec(name: EngineName): EngineSpec {
   const spec = ENGINE_SPECS[name];

@@ -84,6 +84,22 @@ export interface VersionPins {
   readonly netns: readonly Artifact[];
 }
 
+/**
+ * A secret generated once per env, kept in the env folder with mode 0600 and applied on the hosts of
+ * `role` after their services started (nGrinder's admin password). install says where it is kept.
+ */
+export interface EngineSecret {
+  readonly role: Role;
+  /** File name in the env folder. */
+  readonly file: string;
+  /** What it is, for install's message, e.g. "nGrinder admin password". */
+  readonly what: string;
+  /** A new secret from random bytes (install passes 64). */
+  generate(random: Uint8Array): string;
+  /** Idempotent sh run as root that applies it; prints "changed <what>" per change. */
+  applyScript(secret: string, storedAt: string): string;
+}
+
 export interface EngineSpec {
   readonly name: EngineName;
   /** Per host kind: the local target may only have an older packaged version (Locust 2.12.1 from Debian). */
@@ -102,4 +118,6 @@ export interface EngineSpec {
   versionScript(ctx: InstallContext): string;
   /** Engine-specific doctor checks for a host of `ctx.role` (e.g. the master sees every worker). */
   checks?(ctx: DoctorContext): readonly HostCheck[];
+  /** A generated secret install keeps in the env folder and applies (none for most engines). */
+  readonly secret?: EngineSecret;
 }

@@ -75,7 +75,7 @@ describe('FleetStack', () => {
     ['ngrinder', ['12000-12009<-agent', '16001<-agent', '22<-203.0.113.7/32', '80<-203.0.113.7/32', '9100<-monitoring'], ['22<-203.0.113.7/32', '9100<-monitoring']],
     ['locust', ['22<-203.0.113.7/32', '5557<-agent', '8089<-203.0.113.7/32', '9100<-monitoring'], ['22<-203.0.113.7/32', '9100<-monitoring']],
     ['k6', ['22<-203.0.113.7/32', '9100<-monitoring'], ['22<-203.0.113.7/32', '9100<-monitoring']],
-    ['jmeter', ['22<-203.0.113.7/32', '60000<-agent', '9100<-monitoring'], ['1099<-controller', '22<-203.0.113.7/32', '50000<-controller', '9100<-monitoring']],
+    ['jmeter', ['22<-203.0.113.7/32', '60001-60002<-agent', '9100<-monitoring'], ['1099<-controller', '22<-203.0.113.7/32', '50000<-controller', '9100<-monitoring']],
   ] as const)('derives %s ports between controller and agents', (engine, controller, agents) => {
     const { tf } = synthStack({ engine });
     expect(rulesOn(tf, 'controller')).toEqual(controller);

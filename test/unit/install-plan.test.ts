@@ -1,0 +1,47 @@
+/** install's checks before any host is touched, and its summary line. Pure. */
+import { describe, expect, it } from 'vitest';
+import { formatInstall, planInstall } from '../../scripts/actions/install';
+import { UsageError } from '../../scripts/core/errors';
+import { validateFleetConfig } from '../../stacks/config';
+import type { FleetOutputs } from '../../scripts/core/env-record';
+import { locust } from '../../scripts/engines/locust';
+
+const config = (extra: Record<string, unknown> = {}) =>
+  validateFleetConfig({ name: 'e1', access: { sshCidrs: ['203.0.113.7/32'] }, keyPair: { publicKeyPath: 'k.pub' }, ...extra });
+
+const outputs = (extra: Partial<FleetOutputs> = {}): FleetOutputs => ({
+  env: 'e1', target: 'local', engine: 'locust', expiresAt: '2030-01-01T00:00:00Z', sshUser: 'root', master: { address: '10.0.0.10', port: 5557 },
+  hosts: [
+    { role: 'controller', group: 'controller', name: 'controller', id: 'c', publicIp: '', privateIp: '10.0.0.10' },
+    { role: 'agent', group: 'agent', name: 'agent-1', id: 'a1', publicIp: '', privateIp: '10.0.0.11' },
+    { role: 'target', group: 'app', name: 'app-1', id: 't1', publicIp: '', privateIp: '10.0.0.12' },
+  ],
+  ...extra,
+});
+
+describe('planInstall', () => {
+  it('installs on the controller and the agents only, at the default version of the target kind', () => {
+    const p = planInstall(config(), outputs(), 'up', undefined);
+    expect(p.hosts.map((h) => h.name)).toEqual(['controller', 'agent-1']);
+    expect([p.kind, p.version]).toEqual(['netns', '2.12.1']);
+    expect(planInstall(config(), outputs({ target: 'aws' }), 'up', undefined).version).toBe(locust.defaultVersion.ec2);
+  });
+
+  it('fails when the env is not up, naming the command to run', () => {
+    expect(() => planInstall(config(), outputs(), 'down', undefined)).toThrow('env "e1" is down, not up: run "loadfleet up -c <config>" first');
+  });
+
+  it('fails when the config names another engine than the env was made for', () => {
+    expect(() => planInstall(config({ engine: 'artillery' }), outputs(), 'up', undefined)).toThrow(UsageError);
+    expect(() => planInstall(config({ engine: 'artillery' }), outputs(), 'up', undefined)).toThrow('engine (artillery) differs from the engine the env was made for (locust)');
+  });
+
+  it('keeps to --hosts', () => {
+    expect(planInstall(config(), outputs(), 'up', 'agent').hosts.map((h) => h.name)).toEqual(['agent-1']);
+  });
+
+  it('says how many hosts changed', () => {
+    const r = (host: string, changed: string[] | null) => ({ host, address: 'x', ok: changed !== null, value: changed ? { role: 'agent', changed } : undefined, error: changed ? undefined : 'boom', attempts: 1, ms: 100 });
+    expect(formatInstall([r('a', []), r('b', ['started x']), r('c', null)], { spec: locust, version: '2.12.1' }).split('\n').pop()).toBe('locust 2.12.1: 1 changed, 1 unchanged, 1 failed (of 3 hosts)');
+  });
+});
