@@ -5,6 +5,7 @@ import { workspace } from '../harness/workspace';
 import { PLUGIN_MIRROR, requireTerraformOffline } from '../harness/tools';
 import { benchInventory, benchTune } from './tune';
 import { benchSweep } from './sweep';
+import { benchMerge } from './merge';
 import { benchInstall } from './install';
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
@@ -42,5 +43,6 @@ export const suites: [string, () => Promise<void>][] = [
   ['inventory', benchInventory],
   ['tune', benchTune],
   ['sweep', benchSweep],
+  ['merge', benchMerge],
   ['install', benchInstall],
 ];
