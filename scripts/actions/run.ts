@@ -358,7 +358,7 @@ function locustDriver(p: Prepared, controller: HostConn, agents: HostConn[], log
       void last;
       return {
         stats: { ...merged, timeline: timeline.map((x) => ({ ...x, t: Math.max(0, x.t) })), errors: parseLocustFailures(failures) },
-        merge: `Locust master: it adds the workers' bucketed response times (exact below 100 ms, 10 ms steps below 1 s, 100 ms steps below 10 s) — merged, never averaged; run started ${new Date(startedAtMs).toISOString()}`,
+        merge: `Locust master: it adds the workers' bucketed response times (exact below 100 ms, 10 ms steps below 1 s, 100 ms steps below 10 s) — merged, never averaged. Generator start = the first poll of the master (every ${RUN_TIMING.startPollMs} ms) that showed the agent's workers running users; run released ${new Date(startedAtMs).toISOString()}`,
         generators,
       };
     },
@@ -588,8 +588,9 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
           if (t.finished) break;
           const wait = firstSeen.size < agents.length && now - startedAtMs < 5000 ? RUN_TIMING.startPollMs : RUN_TIMING.tickMs;
           await new Promise<void>((r) => {
-            const timer = setTimeout(r, Math.max(0, Math.min(wait, endAt - Date.now())));
-            signal.addEventListener('abort', () => (clearTimeout(timer), r()), { once: true });
+            const wake = () => (clearTimeout(timer), r());
+            const timer = setTimeout(() => (signal.removeEventListener('abort', wake), r()), Math.max(0, Math.min(wait, endAt - Date.now())));
+            signal.addEventListener('abort', wake, { once: true });
           });
         }
         interrupted = signal.aborted;
