@@ -153,6 +153,10 @@ describe('run with Locust on the local target', () => {
         if (/\[\s+4s\/60s\]/.test(err)) resolve();
       });
     });
+    // A second run on the same env is refused while this one is going.
+    const second = await fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--duration', '5s', '--skip-doctor']);
+    expect(second.exitCode).toBe(2);
+    expect(second.stderr).toMatch(/run \S+ is still going on this env \(loadfleet pid \d+\)/);
     child.kill('SIGINT');
     const r = await child;
     expect(r.exitCode).toBe(1);
