@@ -2,7 +2,8 @@
 # The main job without an AWS account: a local fleet (controller, 3 Locust agents, a target, monitoring)
 # as network-namespace hosts, OS limits tuned and verified in a new session, the Ansible inventory, Locust
 # installed and supervised (master on the controller, one worker per core on each agent), node_exporter on
-# every host and Prometheus on the monitoring host, doctor green, and Prometheus's targets all up.
+# every host and Prometheus on the monitoring host, doctor green, Prometheus's targets all up, nginx serving
+# on the target, and a short bounded distributed run whose merged summary and report are printed.
 # The fleet stays up for you to use; remove it with: npx loadfleet down --env local-demo --yes
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +15,8 @@ lf up --target local -c "$CONFIG" --yes
 lf tune -c "$CONFIG"
 lf tune -c "$CONFIG" --verify-only
 lf install -c "$CONFIG"
-# A stand-in for the system under test on the target host, so doctor can check every agent reaches its port.
-lf inventory -c "$CONFIG" -f ssh -o .loadfleet/ssh_config
-ssh -F .loadfleet/ssh_config app-1 'cd /; setsid nohup /usr/bin/python3 -m http.server 8080 >/dev/null 2>&1 </dev/null &'
+# The system under test: Debian's nginx inside the target host's namespace, on its configured port.
+lf serve -c "$CONFIG"
 # Workers connect within seconds of starting: doctor re-checks for up to 60 s until every check is ok.
 lf doctor -c "$CONFIG" --wait 60
 lf install -c "$CONFIG"   # a rerun changes nothing
@@ -32,6 +32,8 @@ let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
   console.log(`${up}/${r.length} node_exporter targets up`);
   if (r.length === 0 || up !== r.length) process.exit(1);
 });'
+echo; echo "== A short distributed Locust run: 3 agents against nginx on app-1, merged by the master =="
+lf run -c "$CONFIG" --script stacks/examples/locustfile.py --users 12 --rate 12 --duration 15s --threshold 'errors<1%' --threshold 'p95<2s'
 echo; echo "== Ansible inventory (npx loadfleet inventory -c $CONFIG -f ansible) =="
 lf inventory -c "$CONFIG" -f ansible
 echo "Try: npx loadfleet inventory -c $CONFIG -f ssh -o .loadfleet/ssh_config && ssh -F .loadfleet/ssh_config agent-1"

@@ -70,7 +70,7 @@ export interface RunHooks {
 }
 
 /** Intervals the tests may shrink. */
-export const RUN_TIMING = { tickMs: 1000, startPollMs: 200, workersWaitMs: 90_000, stopGraceMs: 15_000, startLeadMs: 3000, selfStopGraceMs: 90_000 } as const;
+export const RUN_TIMING = { tickMs: 1000, startPollMs: 200, workersWaitMs: 90_000, stopGraceMs: 15_000, startLeadMs: 1500, selfStopGraceMs: 90_000, artilleryReadyMs: 180_000 } as const;
 
 const ENGINES_RUN = ['locust', 'artillery'] as const;
 
@@ -358,7 +358,7 @@ function locustDriver(p: Prepared, controller: HostConn, agents: HostConn[], log
       void last;
       return {
         stats: { ...merged, timeline: timeline.map((x) => ({ ...x, t: Math.max(0, x.t) })), errors: parseLocustFailures(failures) },
-        merge: `Locust master: it adds the workers' bucketed response times (exact below 100 ms, 10 ms steps below 1 s, 100 ms steps below 10 s) — merged, never averaged; run started ${new Date(startedAtMs).toISOString()}`,
+        merge: `Locust master: it adds the workers' bucketed response times (exact below 100 ms, 10 ms steps below 1 s, 100 ms steps below 10 s) — merged, never averaged. Generator start = the first poll of the master (every ${RUN_TIMING.startPollMs} ms) that showed the agent's workers running users; run released ${new Date(startedAtMs).toISOString()}`,
         generators,
       };
     },
@@ -418,18 +418,29 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
       }));
     },
     async start() {
-      // No master: every agent waits for the same instant, then execs Artillery (clocks: NTP on EC2, one clock locally).
-      const at = Date.now() + RUN_TIMING.startLeadMs;
+      // No master: every agent starts Artillery at once; loadfleet's plugin holds each worker before its
+      // first phase until the release instant is written to every agent (like k6 --paused + PATCH).
       await Promise.all(agents.map(async (c, i) => {
-        const plugins = JSON.stringify({ 'loadfleet-hdr': { out: `${dir}/out`, generator: c.host.name, ...(opts.rawSamples ? { rawSamples: true } : {}) } });
-        const inner = [
-          `now=$(date +%s%3N); [ "$now" -lt ${at} ] && sleep "$(awk "BEGIN{print (${at}-$now)/1000}")"`,
-          `date +%s%3N > ${dir}/started`,
-          `exec env LOADFLEET_GENERATOR=${c.host.name} LOADFLEET_GENERATOR_INDEX=${i + 1} LOADFLEET_GENERATORS=${agents.length} ARTILLERY_PLUGIN_PATH=${dir}/plugins NODE_PATH=${dir}/plugins/node_modules ARTILLERY_PLUGINS=${shQuote(plugins)} ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 ${ARTILLERY.bin} run --output ${dir}/out/artillery-report.json --overrides "$(cat ${dir}/overrides.json)" ${dir}/script.yml`,
-        ].join('\n');
-        const r = await runAsRoot(c.session, login, `cd ${dir}; setsid nohup sh -c ${shQuote(inner)} > ${dir}/artillery.log 2>&1 < /dev/null & echo "pid $!"`, `starting Artillery on ${c.host.name}`);
+        const plugins = JSON.stringify({ 'loadfleet-hdr': { out: `${dir}/out`, generator: c.host.name, gate: `${dir}/gate`, ...(opts.rawSamples ? { rawSamples: true } : {}) } });
+        const inner = `exec env LOADFLEET_GENERATOR=${c.host.name} LOADFLEET_GENERATOR_INDEX=${i + 1} LOADFLEET_GENERATORS=${agents.length} ARTILLERY_PLUGIN_PATH=${dir}/plugins NODE_PATH=${dir}/plugins/node_modules ARTILLERY_PLUGINS=${shQuote(plugins)} ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 ${ARTILLERY.bin} run --output ${dir}/out/artillery-report.json --overrides "$(cat ${dir}/overrides.json)" ${dir}/script.yml`;
+        const r = await runAsRoot(c.session, login, `mkdir -p ${dir}/gate; cd ${dir}; setsid nohup sh -c ${shQuote(inner)} > ${dir}/artillery.log 2>&1 < /dev/null & echo "pid $!"`, `starting Artillery on ${c.host.name}`);
         pids.set(c.host.name, Number(/pid (\d+)/.exec(r.stdout)?.[1]));
       }));
+      const deadline = Date.now() + RUN_TIMING.artilleryReadyMs;
+      for (;;) {
+        const ready = await Promise.all(agents.map(async (c) => {
+          const r = await runAsRoot(c.session, login, `ls ${dir}/gate 2>/dev/null | grep -c '^ready-' || true; kill -0 ${pids.get(c.host.name)} 2>/dev/null && echo alive || { echo exited; tail -5 ${dir}/artillery.log; }`, `waiting for Artillery on ${c.host.name}`);
+          const [n = '0', state = '', ...log] = r.stdout.trim().split('\n');
+          if (state !== 'alive') throw new ExternalError(`Artillery exited on ${c.host.name} before the start: ${log.join(' ').slice(0, 500)}`);
+          return Number(n) > 0;
+        }));
+        if (ready.every(Boolean)) break;
+        if (Date.now() > deadline) throw new ExternalError(`Artillery was not ready on ${agents.filter((_, i) => !ready[i]).map((c) => c.host.name).join(', ')} within ${RUN_TIMING.artilleryReadyMs / 1000} s`);
+        await sleep(300);
+      }
+      // Other workers of a process load alongside the first: give them a moment, then release everyone.
+      const at = Date.now() + RUN_TIMING.startLeadMs;
+      await Promise.all(agents.map((c) => runAsRoot(c.session, login, `echo ${at} > ${dir}/gate/go.tmp && mv ${dir}/gate/go.tmp ${dir}/gate/go && echo ${at} > ${dir}/started`, `releasing Artillery on ${c.host.name}`)));
       prevAt = at;
       await sleep(Math.max(0, at - Date.now()));
       return at;
@@ -577,8 +588,9 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
           if (t.finished) break;
           const wait = firstSeen.size < agents.length && now - startedAtMs < 5000 ? RUN_TIMING.startPollMs : RUN_TIMING.tickMs;
           await new Promise<void>((r) => {
-            const timer = setTimeout(r, Math.max(0, Math.min(wait, endAt - Date.now())));
-            signal.addEventListener('abort', () => (clearTimeout(timer), r()), { once: true });
+            const wake = () => (clearTimeout(timer), r());
+            const timer = setTimeout(() => (signal.removeEventListener('abort', wake), r()), Math.max(0, Math.min(wait, endAt - Date.now())));
+            signal.addEventListener('abort', wake, { once: true });
           });
         }
         interrupted = signal.aborted;

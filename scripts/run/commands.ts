@@ -1,7 +1,10 @@
 /**
  * Per-generator command lines for the engines whose instances `run` starts itself (k6) or whose client it
- * drives (JMeter). Pure text; paths and ports come from the caller (the engine descriptions own them).
+ * drives (JMeter). Pure text; binaries, paths, ports and result flags come from the engine descriptions
+ * (scripts/engines/k6.ts k6RunFacts, jmeter.ts jmeterRunFacts); this file adds the load and the segments.
  */
+import { k6RunFacts } from '../engines/k6';
+import { jmeterRunFacts } from '../engines/jmeter';
 import { k6LoadArgs, type LoadPlan } from './load';
 
 // ---- k6 execution segments ----
@@ -47,23 +50,23 @@ export function k6Commands(opts: {
   readonly agents: readonly { readonly name: string; readonly privateIp: string }[];
   readonly plan: LoadPlan;
   readonly script: string;
-  readonly resultsDir: string;
-  readonly k6?: string;
+  readonly runId: string;
   readonly passthrough?: readonly string[];
 }): K6Instance[] {
   const n = opts.agents.length;
   const seq = segmentSequence(n);
+  const runDir = `${k6RunFacts.results.agent.dir}/${opts.runId}`;
+  const results = k6RunFacts.resultsArgs(runDir);
   return segments(n).map((seg, i) => {
     const agent = opts.agents[i]!;
-    const rawFile = `${opts.resultsDir}/k6-${agent.name}.json.gz`;
     return {
       agent: agent.name,
       apiAddress: `${agent.privateIp}:${K6_API_PORT}`,
-      rawFile,
+      rawFile: results.find((a) => a.startsWith('json='))!.slice('json='.length),
       argv: [
-        opts.k6 ?? 'k6', 'run', '--paused', '--address', `${agent.privateIp}:${K6_API_PORT}`,
+        k6RunFacts.bin, 'run', '--paused', '--address', `${agent.privateIp}:${K6_API_PORT}`,
         '--execution-segment', `${seg.from}:${seg.to}`, '--execution-segment-sequence', seq,
-        ...k6LoadArgs(opts.plan), '--out', `json=${rawFile}`, ...(opts.passthrough ?? []), opts.script,
+        ...k6LoadArgs(opts.plan), ...results, ...(opts.passthrough ?? []), opts.script,
       ],
     };
   });
@@ -82,25 +85,25 @@ export function k6ReleaseRequest(apiAddress: string): { method: 'PATCH'; url: st
 // ---- JMeter client ----
 
 /**
- * `jmeter -n -t plan.jmx -R a,b -Gk=v… -X -l res.jtl`: the client receives every sample from every
- * server and writes one JTL, so its numbers are already merged. statistic_window=-1 makes the dashboard
- * use all samples, not the last 20,000.
+ * `jmeter -n -t plan.jmx -q props -Djava.rmi.server.hostname=IP -R a,b -Gk=v… -X -l res.jtl -e -o dir`: the
+ * client receives every sample from every server and writes one JTL, so its numbers are already merged;
+ * the properties file (jmeterRunFacts) sets statistic_window=-1 so the dashboard uses all samples.
  */
 export function jmeterClientArgs(opts: {
+  readonly version: string;
   readonly plan: string;
+  readonly controllerIp: string;
   readonly servers: readonly string[];
   readonly props: Readonly<Record<string, string>>;
-  readonly jtl: string;
-  readonly dashboardDir?: string;
-  readonly jmeter?: string;
+  readonly runDir: string;
   readonly passthrough?: readonly string[];
 }): string[] {
   if (opts.servers.length === 0) throw new RangeError('jmeterClientArgs: at least one server');
+  const f = jmeterRunFacts;
   return [
-    opts.jmeter ?? 'jmeter', '-n', '-t', opts.plan, '-R', opts.servers.join(','),
-    ...Object.entries(opts.props).map(([k, v]) => `-G${k}=${v}`),
-    '-X', '-l', opts.jtl, '-Jjmeter.reportgenerator.statistic_window=-1',
-    ...(opts.dashboardDir ? ['-e', '-o', opts.dashboardDir] : []),
-    ...(opts.passthrough ?? []),
+    f.bin(opts.version), f.nonGuiArg, '-t', opts.plan, ...f.propertiesArgs, f.clientHostnameArg(opts.controllerIp),
+    ...f.remoteHostsArg(opts.servers),
+    ...Object.entries(opts.props).map(([k, v]) => f.globalPropertyArg(k, v)),
+    f.exitServersArg, ...f.resultsArgs(opts.runDir), ...(opts.passthrough ?? []),
   ];
 }

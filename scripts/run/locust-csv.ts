@@ -57,13 +57,13 @@ function entry(name: string, r: Record<string, string>): EndpointStats {
     requests: num(r['Request Count']),
     failures: num(r['Failure Count']),
     rps: r3(num(r['Requests/s'])),
-    min: num(r['Min Response Time']),
+    min: r3(num(r['Min Response Time'])),
     mean: r3(num(r['Average Response Time'])),
     p50: num(r['50%']),
     p90: num(r['90%']),
     p95: num(r['95%']),
     p99: num(r['99%']),
-    max: num(r['Max Response Time']),
+    max: r3(num(r['Max Response Time'])),
   };
 }
 

@@ -31,7 +31,7 @@ http {
   access_log ${TARGET_SERVER.accessLog} loadfleet;
   keepalive_requests 100000;
   # A queue: above 20 requests/s, /slow delays requests instead of refusing them (latency that grows with load).
-  limit_req_zone $server_name zone=loadfleet_slow:1m rate=20r/s;
+  limit_req_zone $server_port zone=loadfleet_slow:1m rate=20r/s;
   include ${TARGET_SERVER.dir}/conf.d/*.http.conf;
   server {
     listen ${port} reuseport backlog=4096;
@@ -39,7 +39,8 @@ http {
     location = / { default_type text/html; return 200 "<html><body>loadfleet target</body></html>\\n"; }
     location = /api/items { default_type application/json; return 200 '{"items":[1,2,3]}\\n'; }
     location /static/ { }
-    location = /slow { limit_req zone=loadfleet_slow burst=100000; default_type text/plain; return 200 "slow\\n"; }
+    # A file, not \`return\`: return answers in the rewrite phase, before limit_req could delay it.
+    location = /slow { limit_req zone=loadfleet_slow burst=100000; default_type text/plain; try_files /slow.txt =404; }
     include ${TARGET_SERVER.dir}/conf.d/*.server.conf;
   }
 }
@@ -54,6 +55,7 @@ export function startScript(port: number): string {
     `command -v nginx >/dev/null || { echo "nginx is not installed: run scripts/setup.sh (apt-get install nginx)" >&2; exit 1; }`,
     `mkdir -p ${TARGET_SERVER.root}/static ${TARGET_SERVER.dir}/conf.d /var/log/loadfleet /var/lib/nginx`,
     `printf %s ${shQuote(Buffer.from(nginxConf(port)).toString('base64'))} | base64 -d > ${TARGET_SERVER.conf}`,
+    `echo slow > ${TARGET_SERVER.root}/slow.txt`,
     `[ -s ${TARGET_SERVER.root}/static/big ] || printf %s ${shQuote(big)} > ${TARGET_SERVER.root}/static/big`,
     `if [ -s ${TARGET_SERVER.pid} ] && kill -0 "$(cat ${TARGET_SERVER.pid})" 2>/dev/null; then nginx -c ${TARGET_SERVER.conf} -s reload; else nginx -c ${TARGET_SERVER.conf}; fi`,
     `i=0; while [ ! -s ${TARGET_SERVER.pid} ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done`,

@@ -6,6 +6,7 @@ import { PLUGIN_MIRROR, requireTerraformOffline } from '../harness/tools';
 import { benchInventory, benchTune } from './tune';
 import { benchSweep } from './sweep';
 import { benchEvents } from './events';
+import { benchMerge } from './merge';
 import { benchInstall } from './install';
 import { benchMonitoring } from './monitoring';
 
@@ -45,6 +46,7 @@ export const suites: [string, () => Promise<void>][] = [
   ['tune', benchTune],
   ['sweep', benchSweep],
   ['events', benchEvents],
+  ['merge', benchMerge],
   ['install', benchInstall],
   ['monitoring', benchMonitoring],
 ];

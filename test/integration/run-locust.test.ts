@@ -153,6 +153,10 @@ describe('run with Locust on the local target', () => {
         if (/\[\s+4s\/60s\]/.test(err)) resolve();
       });
     });
+    // A second run on the same env is refused while this one is going.
+    const second = await fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--duration', '5s', '--skip-doctor']);
+    expect(second.exitCode).toBe(2);
+    expect(second.stderr).toMatch(/run \S+ is still going on this env \(loadfleet pid \d+\)/);
     child.kill('SIGINT');
     const r = await child;
     expect(r.exitCode).toBe(1);
@@ -166,7 +170,7 @@ describe('run with Locust on the local target', () => {
     const a = await served();
     await new Promise((res) => setTimeout(res, 2000));
     expect(await served()).toBe(a);
-    expect((await fleet.ssh('controller', 'pgrep -f "^awk -v hz" || true')).stdout.trim()).toBe('');
+    expect((await fleet.ssh('controller', 'pgrep -f "^[a]wk -v iv" || true')).stdout.trim()).toBe('');
   });
 
   it('flags a CPU-bound generator by name', async () => {
@@ -178,5 +182,15 @@ describe('run with Locust on the local target', () => {
     expect(s.boundBy.some((b) => b.startsWith('agent-2: CPU above 85 %'))).toBe(true);
     expect(s.boundBy.some((b) => b.startsWith('agent-1') || b.startsWith('agent-3'))).toBe(false);
     expect(r.stderr).toContain('generator-bound');
+  });
+
+  it('down keeps every run folder', async () => {
+    const runs = path.join(fleet.ws.home, 'rtest', 'runs');
+    const before = fs.readdirSync(runs).filter((d) => !d.startsWith('.'));
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    const d = await fleet.cli(['down', '-c', fleet.config, '--yes']);
+    expect(d.exitCode).toBe(0);
+    expect(fs.readdirSync(runs).filter((x) => !x.startsWith('.'))).toEqual(before);
+    for (const r of before) expect(fs.existsSync(path.join(runs, r, 'summary.json'))).toBe(true);
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { jmeterClientArgs, k6Commands, k6ReleaseRequest, segmentSequence, segments } from '../../scripts/run/commands';
 import { resolveLoad } from '../../scripts/run/load';
+import { k6RunFacts } from '../../scripts/engines/k6';
+import { jmeterRunFacts } from '../../scripts/engines/jmeter';
 
 /** Exact rational "a/b" | "0" | "1" → [num, den] as BigInt, the way k6 parses segment fractions. */
 function rat(s: string): [bigint, bigint] {
@@ -45,15 +47,16 @@ describe('k6 execution segments', () => {
 
 describe('k6 command lines', () => {
   const agents = [1, 2, 3].map((i) => ({ name: `agent-${i}`, privateIp: `10.0.0.${10 + i}` }));
-  const cmds = k6Commands({ agents, plan: resolveLoad({ users: 30, durationS: 60, rate: 30 }), script: '/opt/loadfleet/run/script.js', resultsDir: '/var/lib/loadfleet/run' });
+  const cmds = k6Commands({ agents, plan: resolveLoad({ users: 30, durationS: 60, rate: 30 }), script: '/opt/loadfleet/run/script.js', runId: 'r1' });
 
   it('starts each instance paused, with its API on its private address, its segment and the same sequence', () => {
     cmds.forEach((c, i) => {
       const a = c.argv;
-      expect(a.slice(0, 5)).toEqual(['k6', 'run', '--paused', '--address', `10.0.0.${11 + i}:6565`]);
+      expect(a.slice(0, 5)).toEqual([k6RunFacts.bin, 'run', '--paused', '--address', `10.0.0.${11 + i}:6565`]);
       expect(a[a.indexOf('--execution-segment') + 1]).toBe(segments(3)[i]!.from + ':' + segments(3)[i]!.to);
       expect(a[a.indexOf('--execution-segment-sequence') + 1]).toBe('0,1/3,2/3,1');
-      expect(a).toContain(`json=/var/lib/loadfleet/run/k6-agent-${i + 1}.json.gz`);
+      expect(a).toContain(`json=${k6RunFacts.results.agent.dir}/r1/points.json.gz`);
+      expect(c.rawFile).toBe(`${k6RunFacts.results.agent.dir}/r1/points.json.gz`);
       expect(a.at(-1)).toBe('/opt/loadfleet/run/script.js');
     });
     // The whole fleet's load goes to every instance: k6 takes each one's share through the segment.
@@ -69,14 +72,15 @@ describe('k6 command lines', () => {
 });
 
 describe('JMeter client command line', () => {
-  it('is non-GUI, remote on every server, properties with -G, exits the servers, one JTL, all samples in the dashboard', () => {
-    const a = jmeterClientArgs({ plan: 'plan.jmx', servers: ['10.0.0.11', '10.0.0.12'], props: { threads: '5', duration: '60' }, jtl: 'res.jtl', dashboardDir: 'dash' });
+  it('is non-GUI, with the shared properties, the controller as RMI hostname, every server, properties with -G, -X, one JTL and the dashboard', () => {
+    const a = jmeterClientArgs({ version: '5.6.3', plan: 'plan.jmx', controllerIp: '10.0.0.10', servers: ['10.0.0.11', '10.0.0.12'], props: { threads: '5', duration: '60' }, runDir: '/r' });
     expect(a).toEqual([
-      'jmeter', '-n', '-t', 'plan.jmx', '-R', '10.0.0.11,10.0.0.12', '-Gthreads=5', '-Gduration=60', '-X', '-l', 'res.jtl',
-      '-Jjmeter.reportgenerator.statistic_window=-1', '-e', '-o', 'dash',
+      jmeterRunFacts.bin('5.6.3'), '-n', '-t', 'plan.jmx', ...jmeterRunFacts.propertiesArgs, '-Djava.rmi.server.hostname=10.0.0.10',
+      ...jmeterRunFacts.remoteHostsArg(['10.0.0.11', '10.0.0.12']), '-Gthreads=5', '-Gduration=60', '-X', '-l', '/r/res.jtl', '-e', '-o', '/r/dashboard',
     ]);
+    expect(a[a.indexOf('-R') + 1]).toMatch(/^10\.0\.0\.11:\d+,10\.0\.0\.12:\d+$/);
   });
   it('fails without servers', () => {
-    expect(() => jmeterClientArgs({ plan: 'p', servers: [], props: {}, jtl: 'r' })).toThrow(RangeError);
+    expect(() => jmeterClientArgs({ version: '5.6.3', plan: 'p', controllerIp: '1', servers: [], props: {}, runDir: 'r' })).toThrow(RangeError);
   });
 });

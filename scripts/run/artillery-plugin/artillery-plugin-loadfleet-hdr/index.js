@@ -90,6 +90,7 @@ function LoadfleetHdr(script, events) {
   }
 
   fs.mkdirSync(out, { recursive: true });
+  if (cfg.gate) holdUntilReleased(cfg.gate, cfg.gateTimeoutMs || 600000);
   const timer = setInterval(write, FLUSH_MS);
   timer.unref();
   this.cleanup = (done) => {
@@ -107,6 +108,30 @@ function LoadfleetHdr(script, events) {
       /* best effort at exit: the periodic file is there */
     }
   });
+}
+
+/**
+ * Start together: Artillery has no master, and loading it takes seconds (more on a busy machine), so
+ * a fixed start instant leaves generators apart. Instead each worker says it is ready (gate/ready-*)
+ * and blocks here — before its runner starts any phase — until loadfleet writes the release instant
+ * to gate/go on every agent, then sleeps until that instant. Blocking is deliberate: Atomics.wait
+ * keeps this worker's event loop from starting the test.
+ */
+function holdUntilReleased(gate, timeoutMs) {
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  fs.mkdirSync(gate, { recursive: true });
+  fs.writeFileSync(path.join(gate, `ready-${process.pid}-${process.env.LOCAL_WORKER_ID || 0}`), String(Date.now()));
+  const deadline = Date.now() + timeoutMs;
+  let at = 0;
+  while (!at && Date.now() < deadline) {
+    try {
+      at = Number(fs.readFileSync(path.join(gate, 'go'), 'utf8')) || 0;
+    } catch (_) {
+      /* not released yet */
+    }
+    if (!at) Atomics.wait(tick, 0, 0, 10);
+  }
+  while (at && Date.now() < at) Atomics.wait(tick, 0, 0, Math.max(1, Math.min(10, at - Date.now())));
 }
 
 module.exports = { Plugin: LoadfleetHdr };
