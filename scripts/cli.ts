@@ -3,7 +3,7 @@
  * 0 ok · 1 an external tool or service said no · 2 usage or config error · 70 a bug (trace with DEBUG=1).
  */
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../stacks/config';
+import { ConfigError } from '../stacks/config-error';
 import { EXIT, ExternalError, UsageError } from './core/errors';
 import { register as synth } from './commands/synth';
 import { register as up } from './commands/up';

@@ -29,6 +29,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The CLI runs from a JavaScript build (dist/); rebuild it from the sources every time (~0.2 s).
+node scripts/build/build.mjs
+
 # Not installable from here, so only checked: the AWS path needs terraform; its tests need moto_server.
 for tool in terraform moto_server; do
   command -v "$tool" >/dev/null || echo "setup: WARNING: $tool is not on PATH: the AWS target (and its tests) need it" >&2

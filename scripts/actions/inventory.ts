@@ -1,7 +1,6 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
-import { ec2Client, instancesOfEnv } from '../adapters/ec2';
 import { engineOf, type EngineName } from '../../stacks/engines';
 import { loadConfig } from '../adapters/config-file';
 import { UsageError } from '../core/errors';
@@ -25,6 +24,8 @@ export async function loadInventory(opts: CommonOptions & { fromTags?: boolean }
   let outputs: FleetOutputs;
   if (opts.fromTags) {
     if (!loaded) throw new UsageError('--from-tags needs -c <fleet.yaml> (for the region, engine and user)');
+    // The AWS SDK only for --from-tags: a plain inventory reads the env folder and loads none of it.
+    const { ec2Client, instancesOfEnv } = await import('../adapters/ec2');
     const hosts = hostsFromTags(loaded.config.name, await instancesOfEnv(ec2Client(region), loaded.config.name));
     if (hosts.length === 0) throw new UsageError(`no running instance is tagged loadfleet:env=${loaded.config.name} in ${region}`);
     const engine = engineOf(loaded.config.engine as EngineName);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { FORMATS } from '../core/inventory';
+import { FORMATS } from '../core/inventory-formats';
 import { envOptions } from './common';
 
 export function register(program: Command): void {
