@@ -150,6 +150,8 @@ export const fleetSchema = z
     rootVolumeGb: z.number().int().min(8).max(1024).default(20),
     /** EC2 detailed monitoring (extra cost). @default false */
     detailedMonitoring: z.boolean().default(false),
+    /** `up` refuses a fleet whose estimated hourly cost (USD) is over this, before creating anything. @default no limit */
+    maxCostPerHour: z.number().positive({ message: 'must be a positive number of US dollars per hour' }).optional(),
     /** Dead-man switch: every host shuts down (and so terminates) this many hours after `up`. @default 4 */
     ttlHours: z
       .number()

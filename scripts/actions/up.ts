@@ -15,6 +15,8 @@ export interface UpOptions extends CommonOptions {
   readonly target: TargetKind;
   /** Keep what a failed first `up` created, for debugging; by default it is destroyed again. */
   readonly keepOnFailure: boolean;
+  /** Refuse when the estimated hourly cost is over this (USD); overrides the config's maxCostPerHour. */
+  readonly maxCostPerHour?: string;
 }
 
 export async function upAction(opts: UpOptions): Promise<void> {
@@ -37,6 +39,8 @@ export async function upAction(opts: UpOptions): Promise<void> {
     return;
   }
 
+  // The estimate, and the refusal of one over the limit, come before anything is created.
+  await (await import('./cost')).checkCost(config, opts.maxCostPerHour);
   await requireTerraform();
   await withInterrupts(async (signal) => {
     const tf = terraformFor(envDir, ctx.settings, signal);
