@@ -35,6 +35,8 @@ export async function upAction(opts: UpOptions): Promise<void> {
   if (opts.target === 'local') {
     const { localUp } = await import('./local');
     const outputs = await localUp(ctx, { yes: opts.yes, quiet: opts.json, expiresAt, fresh });
+    const { armLocalExpiry } = await import('../adapters/local-expiry');
+    armLocalExpiry({ envDir: envDir.dir, env: config.name, home: ctx.settings.home, expiresAt, now, delaySeconds: ctx.settings.localExpirySeconds });
     report(outputs, opts.json);
     return;
   }
