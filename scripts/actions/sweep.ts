@@ -62,6 +62,9 @@ export async function sweepAction(opts: SweepCliOptions): Promise<void> {
   if (!!opts.env === opts.expired && !opts.config) throw new UsageError('say what to sweep: --env <name> or --expired (one of them)');
   const loaded = opts.config ? await loadConfig(opts.config) : undefined;
   const region = opts.region ?? loaded?.config.region ?? settings({}).processEnv.AWS_REGION ?? 'us-east-1';
+  // Local fleets carry no EC2 tags: --expired also takes down expired local envs under the home.
+  const local = opts.expired ? await (await import('./sweep-local')).sweepExpiredLocal(settings({}).home, new Date(), { dryRun: opts.dryRun, yes: opts.yes }) : undefined;
+  if (local && !opts.json) process.stderr.write(`${(await import('./sweep-local')).formatLocalSweep(local, settings({}).home)}\n`);
   const { client, calls } = countCalls(ec2Client(region));
   let envs: string[];
   if (opts.expired) envs = expiredEnvs(await envExpiries(client), new Date());
@@ -69,17 +72,17 @@ export async function sweepAction(opts: SweepCliOptions): Promise<void> {
   if (opts.dryRun) {
     const listing = [];
     for (const env of envs) listing.push({ env, found: inSweepOrder(await findTagged(client, env)) });
-    if (opts.json) process.stdout.write(`${JSON.stringify({ region, envs: listing }, null, 2)}\n`);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ region, envs: listing, ...(local ? { local } : {}) }, null, 2)}\n`);
     else for (const l of listing) process.stdout.write(`env ${l.env}: ${l.found.length} resources${l.found.length ? `: ${describeFound(l.found)}` : ''}\n`);
     return;
   }
   if (envs.length === 0) {
-    process.stdout.write(opts.json ? `${JSON.stringify({ region, swept: [] })}\n` : `no expired env in ${region}\n`);
+    process.stdout.write(opts.json ? `${JSON.stringify({ region, swept: [], ...(local ? { local } : {}) })}\n` : `no expired env in ${region}\n`);
     return;
   }
   await confirmChange(`Delete everything tagged loadfleet:env = ${envs.join(', ')} in ${region}?`, { yes: opts.yes, verb: 'sweep' });
   const reports: SweepReport[] = [];
   for (const env of envs) reports.push(await sweepEnv(client, env, { onRound: (n, f) => !opts.json && process.stderr.write(`sweep ${env} round ${n}: ${f.length} resources\n`) }));
-  if (opts.json) process.stdout.write(`${JSON.stringify({ region, swept: reports, apiCalls: calls() }, null, 2)}\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ region, swept: reports, apiCalls: calls(), ...(local ? { local } : {}) }, null, 2)}\n`);
   else for (const r of reports) process.stdout.write(`${formatSweep(r)}\n`);
 }
