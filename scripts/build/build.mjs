@@ -51,7 +51,19 @@ await build({
   plugins: [guard],
 });
 const old = `${OUT}.old-${process.pid}`;
-if (fs.existsSync(OUT)) fs.renameSync(OUT, old);
-fs.renameSync(tmp, OUT);
+// Two builds at once (two test runs in one checkout): each retries the swap until its own lands.
+for (let attempt = 0; ; attempt++) {
+  try {
+    fs.renameSync(OUT, old);
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+  }
+  try {
+    fs.renameSync(tmp, OUT);
+    break;
+  } catch (e) {
+    if (!['EEXIST', 'ENOTEMPTY'].includes(e.code) || attempt >= 5) throw e;
+  }
+}
 fs.rmSync(old, { recursive: true, force: true });
 if (!quiet) console.log(`build: dist/ in ${Math.round(performance.now() - t0)} ms`);
