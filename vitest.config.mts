@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // integration tests drive real terraform, moto_server, sshd hosts and are never retried.
 export default defineConfig({
   test: {
+    // The CLI under test runs from dist/: build it from the current sources first, once per run.
+    globalSetup: ['test/harness/build.ts'],
     projects: [
       {
         test: {

@@ -4,7 +4,7 @@
  * 70 a bug (trace with DEBUG=1).
  */
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../stacks/config';
+import { ConfigError } from '../stacks/config-error';
 import { EXIT, exitCodeFor } from './core/errors';
 import { register as synth } from './commands/synth';
 import { register as up } from './commands/up';

@@ -52,6 +52,8 @@ if [ ! -x "$CACHE/artillery-$art_version/node_modules/artillery/bin/run" ]; then
   (cd "$CACHE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund --prefix "artillery-$art_version.staging" "./$art_file" >/dev/null)
   mv "$CACHE/artillery-$art_version.staging" "$CACHE/artillery-$art_version"
 fi
+# The CLI runs from a JavaScript build (dist/); rebuild it from the sources every time (~0.2 s).
+node scripts/build/build.mjs
 
 # Not installable from here, so only checked: the AWS path needs terraform; its tests need moto_server.
 for tool in terraform moto_server; do

@@ -5,6 +5,7 @@
  */
 import { z, type Zod } from './zod';
 import { ENGINE_NAMES } from './engines';
+import { ConfigError, formatPath, type ConfigProblem } from './config-error';
 
 /** Upper bound for agents.count: beyond this one env is the wrong tool (split it, and ask AWS for quota). */
 export const MAX_AGENTS = 1000;
@@ -160,6 +161,8 @@ export const fleetSchema = z
     rootVolumeGb: z.number().int().min(8).max(1024).default(20),
     /** EC2 detailed monitoring (extra cost). @default false */
     detailedMonitoring: z.boolean().default(false),
+    /** `up` refuses a fleet whose estimated hourly cost (USD) is over this, before creating anything. @default no limit */
+    maxCostPerHour: z.number().positive({ message: 'must be a positive number of US dollars per hour' }).optional(),
     /** Dead-man switch: every host shuts down (and so terminates) this many hours after `up`. @default 4 */
     ttlHours: z
       .number()
@@ -239,31 +242,7 @@ export type FleetConfig = Zod.output<typeof fleetSchema>;
 export type FleetConfigInput = Zod.input<typeof fleetSchema>;
 export type Role = 'controller' | 'agent' | 'target' | 'monitoring';
 
-/** One problem in a config: where, what was there, what is wrong and how to fix it. */
-export interface ConfigProblem {
-  readonly path: string;
-  readonly value: unknown;
-  readonly message: string;
-}
-
-export class ConfigError extends Error {
-  constructor(
-    readonly source: string,
-    readonly problems: readonly ConfigProblem[],
-  ) {
-    super(`${source}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map(formatProblem).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
-}
-
-export function formatProblem(p: ConfigProblem): string {
-  const shown = p.value === undefined ? '' : ` (${JSON.stringify(p.value)})`;
-  return `  - ${p.path}${shown} ${p.message}`;
-}
+export { ConfigError, formatPath, formatProblem, type ConfigProblem } from './config-error';
 
 function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   let cur: unknown = raw;

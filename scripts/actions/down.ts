@@ -29,6 +29,7 @@ export async function downAction(opts: DownOptions): Promise<void> {
     if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'down' });
     const { localDown } = await import('./local');
     await localDown(ctx, { yes: opts.yes, quiet: opts.json });
+    (await import('../adapters/local-expiry')).disarmLocalExpiry(envDir.dir, envDir.name);
     return;
   }
   if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'down' }); // refuses before anything runs

@@ -66,6 +66,9 @@ export async function sweepAction(opts: SweepCliOptions): Promise<void> {
   if (opts.env !== undefined) checkEnvName(opts.env);
   const loaded = opts.config ? await loadConfig(opts.config) : undefined;
   const region = opts.region ?? loaded?.config.region ?? settings({}).processEnv.AWS_REGION ?? 'us-east-1';
+  // Local fleets carry no EC2 tags: --expired also takes down expired local envs under the home.
+  const local = opts.expired ? await (await import('./sweep-local')).sweepExpiredLocal(settings({}).home, new Date(), { dryRun: opts.dryRun, yes: opts.yes }) : undefined;
+  if (local && !opts.json) process.stderr.write(`${(await import('./sweep-local')).formatLocalSweep(local, settings({}).home)}\n`);
   const { client, calls } = countCalls(ec2Client(region));
   const now = new Date();
   let envs: string[];
@@ -78,7 +81,7 @@ export async function sweepAction(opts: SweepCliOptions): Promise<void> {
   if (opts.dryRun) {
     const listing = [];
     for (const env of envs) listing.push({ env, found: inSweepOrder(await findTagged(client, env, kinds)) });
-    if (opts.json) process.stdout.write(`${JSON.stringify({ region, envs: listing, expiredImages: images }, null, 2)}\n`);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ region, envs: listing, expiredImages: images, ...(local ? { local } : {}) }, null, 2)}\n`);
     else {
       for (const l of listing) process.stdout.write(`env ${l.env}: ${l.found.length} resources${l.found.length ? `: ${describeFound(l.found)}` : ''}\n`);
       if (images.length) process.stdout.write(`expired images: ${describeFound(images)}\n`);
@@ -86,7 +89,7 @@ export async function sweepAction(opts: SweepCliOptions): Promise<void> {
     return;
   }
   if (envs.length === 0 && images.length === 0) {
-    process.stdout.write(opts.json ? `${JSON.stringify({ region, swept: [], removedImages: [] })}\n` : `no expired env or image in ${region}\n`);
+    process.stdout.write(opts.json ? `${JSON.stringify({ region, swept: [], removedImages: [], ...(local ? { local } : {}) })}\n` : `no expired env or image in ${region}\n`);
     return;
   }
   const what = [envs.length ? `everything tagged loadfleet:env = ${envs.join(', ')}${opts.expired ? ' (baked images kept)' : ''}` : '', images.length ? `${images.length} expired image(s) and their snapshots` : ''].filter(Boolean).join(', and ');
@@ -96,7 +99,7 @@ export async function sweepAction(opts: SweepCliOptions): Promise<void> {
     reports.push(await sweepEnv(client, env, { keepImages: opts.expired, onRound: (n, f) => !opts.json && process.stderr.write(`sweep ${env} round ${n}: ${f.length} resources\n`) }));
   }
   const removedImages = images.length ? await deleteFound(client, images, { waitSeconds: SWEEP.instanceWaitSeconds }) : { removed: [], errors: [] };
-  if (opts.json) process.stdout.write(`${JSON.stringify({ region, swept: reports, removedImages: removedImages.removed, apiCalls: calls() }, null, 2)}\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ region, swept: reports, removedImages: removedImages.removed, apiCalls: calls(), ...(local ? { local } : {}) }, null, 2)}\n`);
   else {
     for (const r of reports) process.stdout.write(`${formatSweep(r)}\n`);
     if (removedImages.removed.length) process.stdout.write(`removed expired images: ${describeFound(removedImages.removed)}\n`);

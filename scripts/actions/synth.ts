@@ -15,5 +15,7 @@ export async function synthAction(opts: SynthOptions): Promise<void> {
   const expiresAt = expiryFor(ctx.record, loaded.config.ttlHours, new Date());
   const result = await synthAws(loaded, ctx.envDir, expiresAt, opts.out ? path.resolve(opts.out) : undefined);
   const file = path.join(result.stackDir, 'cdk.tf.json');
-  process.stdout.write(opts.json ? `${JSON.stringify({ stack: result.stackName, file, expiresAt })}\n` : `synthesized ${result.stackName} → ${file}\n`);
+  const { estimate, formatCost } = await import('./cost');
+  const cost = await estimate(loaded.config);
+  process.stdout.write(opts.json ? `${JSON.stringify({ stack: result.stackName, file, expiresAt, cost })}\n` : `synthesized ${result.stackName} → ${file}\n${formatCost(cost)}\n`);
 }

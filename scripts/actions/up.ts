@@ -20,6 +20,8 @@ export interface UpOptions extends CommonOptions {
   readonly target: TargetKind;
   /** Keep what a failed first `up` created, for debugging; by default it is destroyed again. */
   readonly keepOnFailure: boolean;
+  /** Refuse when the estimated hourly cost is over this (USD); overrides the config's maxCostPerHour. */
+  readonly maxCostPerHour?: string;
 }
 
 /** The command that finishes a clean-up by hand (named in messages and in a failed record). */
@@ -44,10 +46,14 @@ export async function upAction(opts: UpOptions): Promise<void> {
   if (opts.target === 'local') {
     const { localUp } = await import('./local');
     const outputs = await localUp(ctx, { yes: opts.yes, quiet: opts.json, expiresAt, fresh });
+    const { armLocalExpiry } = await import('../adapters/local-expiry');
+    armLocalExpiry({ envDir: envDir.dir, env: config.name, home: ctx.settings.home, expiresAt, now, delaySeconds: ctx.settings.localExpirySeconds });
     report(outputs, opts.json);
     return;
   }
 
+  // The estimate, and the refusal of one over the limit, come before anything is created.
+  await (await import('./cost')).checkCost(config, opts.maxCostPerHour);
   await requireTerraform();
   const later = downCommand(config.name, opts.home);
   await withInterrupts(async (signal, abandon) => {

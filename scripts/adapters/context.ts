@@ -21,6 +21,8 @@ export interface Settings {
   readonly home: string;
   /** Provider mirror for offline terraform: $LOADFLEET_TF_PLUGIN_MIRROR */
   readonly pluginMirror?: string;
+  /** Local target: seconds until the expiry timer fires, instead of the expiry ($LOADFLEET_LOCAL_EXPIRY_SECONDS; for tests). */
+  readonly localExpirySeconds?: number;
   readonly processEnv: NodeJS.ProcessEnv;
 }
 
@@ -28,6 +30,7 @@ export function settings(opts: CommonOptions): Settings {
   return {
     home: path.resolve(refuseControlChars(opts.home !== undefined ? '--home' : 'LOADFLEET_HOME', opts.home ?? process.env.LOADFLEET_HOME ?? '.loadfleet')),
     pluginMirror: process.env.LOADFLEET_TF_PLUGIN_MIRROR || undefined,
+    localExpirySeconds: process.env.LOADFLEET_LOCAL_EXPIRY_SECONDS ? Number(process.env.LOADFLEET_LOCAL_EXPIRY_SECONDS) : undefined,
     processEnv: process.env,
   };
 }

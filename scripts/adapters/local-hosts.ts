@@ -9,8 +9,9 @@ import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { ExternalError, ToolMissingError, UsageError } from '../core/errors';
 import { sshdConfig, type LocalHostPlan, type LocalPlan } from '../core/local-plan';
+import { projectPath } from './project-root';
 
-const INIT = path.join(import.meta.dirname, 'host-init.sh');
+const INIT = projectPath('scripts', 'adapters', 'host-init.sh');
 
 interface HostState {
   readonly netns: string;

@@ -1,5 +1,4 @@
 /** Progress display for long steps (listr2): a live list on a terminal, plain lines elsewhere, nothing with --json. */
-import { Listr } from 'listr2';
 
 export interface Step {
   readonly title: string;
@@ -9,6 +8,12 @@ export interface Step {
 }
 
 export async function runSteps(steps: readonly Step[], opts: { quiet: boolean }): Promise<void> {
+  if (opts.quiet) {
+    // Nothing is shown: run the steps in order (stop at the first error, as listr2 does) without loading it.
+    for (const s of steps) if (!s.skip) await s.run(() => undefined);
+    return;
+  }
+  const { Listr } = await import('listr2');
   const list = new Listr(
     steps.map((s) => ({
       title: s.title,

@@ -2,8 +2,9 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { TuningTemplates } from '../core/tuning';
+import { projectPath } from './project-root';
 
-export const TUNING_DIR = path.resolve(import.meta.dirname, '../../ami/tuning');
+export const TUNING_DIR = projectPath('ami', 'tuning');
 
 export async function readTuningTemplates(dir = TUNING_DIR): Promise<TuningTemplates> {
   const read = (p: string) => fs.readFile(path.join(dir, p), 'utf8');

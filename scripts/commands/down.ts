@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { locked } from './locked';
 import { envOptions, jsonOption, yesOption } from './common';
 
 export function register(program: Command): void {
@@ -6,5 +7,5 @@ export function register(program: Command): void {
     .addOption(yesOption())
     .addOption(jsonOption())
     .option('--keep-ami', 'keep the env\'s baked AMIs and their snapshots', false)
-    .action(async (opts) => (await import('../actions/down')).downAction(opts));
+    .action(async (opts) => locked(opts, 'down', async () => (await import('../actions/down')).downAction(opts)));
 }

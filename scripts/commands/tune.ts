@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { locked } from './locked';
 import { envOptions, jsonOption } from './common';
 
 export function register(program: Command): void {
@@ -9,5 +10,5 @@ export function register(program: Command): void {
     .option('--connect-attempts <n>', 'tries per host while it boots (default 6, with backoff)')
     .option('--connect-timeout <s>', 'SSH handshake timeout in seconds (default 20)')
     .addOption(jsonOption())
-    .action(async (opts) => (await import('../actions/tune')).tuneAction(opts));
+    .action(async (opts) => locked(opts, 'tune', async () => (await import('../actions/tune')).tuneAction(opts)));
 }

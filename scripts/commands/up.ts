@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { locked } from './locked';
 import { envOptions, jsonOption, yesOption } from './common';
 
 export function register(program: Command): void {
@@ -6,6 +7,7 @@ export function register(program: Command): void {
     .addOption(new Option('--target <target>', 'where the hosts live').choices(['aws', 'local']).default('aws'))
     .addOption(yesOption())
     .addOption(jsonOption())
+    .option('--max-cost-per-hour <usd>', 'refuse when the estimated hourly cost is over this (default: the config\'s maxCostPerHour, else no limit)')
     .option('--keep-on-failure', 'keep what a failed first up created (default: destroy it again)', false)
-    .action(async (opts) => (await import('../actions/up')).upAction(opts));
+    .action(async (opts) => locked(opts, 'up', async () => (await import('../actions/up')).upAction(opts)));
 }

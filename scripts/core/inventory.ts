@@ -8,8 +8,8 @@ import { MONITORING_PORTS, type EngineName } from '../../stacks/engines';
 import type { FleetOutputs, Host } from './env-record';
 import { ansibleIniHostValue, ansibleIniVarValue, refuseControlChars, shWord, sshConfigValue } from './safe-text';
 
-export const FORMATS = ['ansible', 'ansible-yaml', 'ssh', 'file_sd', 'hosts', 'json'] as const;
-export type InventoryFormat = (typeof FORMATS)[number];
+import { FORMATS, type InventoryFormat } from './inventory-formats';
+export { FORMATS, type InventoryFormat };
 
 export interface Inventory {
   readonly env: string;

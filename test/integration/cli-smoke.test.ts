@@ -1,0 +1,97 @@
+/**
+ * The CLI as a user starts it, on whichever Node runs this file (scripts/node-versions.sh runs it on the
+ * pinned 22 and 24 as well): --version, --help, synth, inventory from an env folder and from EC2 tags on
+ * moto; what each light command loads; and the AWS SDK's Node-version warning exactly where it belongs.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { BIN, loadfleet } from '../harness/cli';
+import { useMotoEnv } from '../harness/moto-env';
+import { al2023 } from '../harness/ec2-make';
+
+const ctx = useMotoEnv();
+const HEAVY = ['@aws-sdk', 'cdktf', '@cdktf', 'ssh2', 'node-ssh', 'listr2'];
+const major = Number(process.versions.node.split('.')[0]);
+
+/** Packages (under node_modules) that one CLI run loaded. */
+async function packagesLoaded(args: string[], env: Record<string, string>): Promise<{ exitCode: number; packages: Set<string>; stderr: string }> {
+  const trace = path.join(ctx.ws.dir, `trace-${Date.now()}-${Math.random().toString(36).slice(2)}.txt`);
+  fs.writeFileSync(trace, '');
+  const r = await execa(process.execPath, ['--import', path.resolve('test/harness/load-trace.mjs'), BIN, ...args], {
+    env: { ...process.env, ...env, LOADFLEET_LOAD_TRACE: trace }, reject: false, stdin: 'ignore',
+  });
+  const packages = new Set<string>();
+  for (const line of fs.readFileSync(trace, 'utf8').split('\n')) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(line);
+    if (m) packages.add(m[1]!);
+  }
+  return { exitCode: r.exitCode ?? -1, packages, stderr: String(r.stderr) };
+}
+
+const heavyIn = (packages: Set<string>) => [...packages].filter((p) => HEAVY.some((h) => p === h || p.startsWith(`${h}/`)));
+
+function writeEnvFolder(home: string, name: string): void {
+  // An env folder as `up --target local` leaves it: record and outputs (the light commands only read these).
+  const dir = path.join(home, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const config = ctx.ws.writeConfig(`${name}.yaml`, { name });
+  fs.writeFileSync(path.join(dir, 'env.json'), JSON.stringify({ name, target: 'local', configPath: config, region: 'us-east-1', engine: 'locust', ttlHours: 4, expiresAt: '2099-01-01T00:00:00.000Z', status: 'up', updatedAt: '2026-11-25T00:00:00.000Z' }));
+  fs.writeFileSync(path.join(dir, 'outputs.json'), JSON.stringify({
+    env: name, target: 'local', engine: 'locust', expiresAt: '2099-01-01T00:00:00.000Z', sshUser: 'root',
+    hosts: [{ role: 'controller', group: 'controller', name: 'controller', id: 'h1', publicIp: '', privateIp: '10.9.0.2' }, { role: 'agent', group: 'agent', name: 'agent-1', id: 'h2', publicIp: '', privateIp: '10.9.0.3' }],
+    master: { address: '10.9.0.2', port: 5557 },
+  }));
+}
+
+describe(`the CLI on Node ${process.versions.node}`, () => {
+  it('prints its version and help, loading none of the AWS SDK, cdktf, ssh2 or listr2', async () => {
+    const v = await packagesLoaded(['--version'], ctx.env);
+    expect(v.exitCode).toBe(0);
+    expect(v.packages.has('commander')).toBe(true); // the trace sees what is loaded
+    expect(heavyIn(v.packages)).toEqual([]);
+    expect(v.packages.has('zod')).toBe(false);
+    const help = await loadfleet(['--help'], ctx.env);
+    expect(help.exitCode).toBe(0);
+    for (const verb of ['synth', 'up', 'down', 'status', 'inventory', 'tune', 'sweep']) expect(help.stdout).toContain(verb);
+  });
+
+  it('renders an inventory and a status from the env folder without the AWS SDK, cdktf, ssh2 or listr2', async () => {
+    writeEnvFolder(ctx.ws.home, 'smoke');
+    const inv = await packagesLoaded(['inventory', '--env', 'smoke', '-f', 'hosts'], ctx.env);
+    expect(inv.stderr + inv.exitCode).toMatch(/0$/);
+    expect(inv.packages.has('js-yaml')).toBe(true);
+    expect(heavyIn(inv.packages)).toEqual([]);
+    const r = await loadfleet(['inventory', '--env', 'smoke', '-f', 'json'], ctx.env);
+    expect(r.exitCode).toBe(0);
+    expect((JSON.parse(r.stdout) as { hosts: { name: string }[] }).hosts.map((h) => h.name)).toEqual(['controller', 'agent-1']);
+    const st = await packagesLoaded(['status', '--env', 'smoke'], ctx.env);
+    expect(st.exitCode).toBe(0);
+    expect(heavyIn(st.packages)).toEqual([]);
+  });
+
+  it('synthesizes a 100-agent fleet', async () => {
+    const config = ctx.ws.writeConfig('synth.yaml', { name: 'smokesynth', agents: { count: 100 }, targets: [{ name: 'app' }] });
+    const out = path.join(ctx.ws.dir, 'synth-out');
+    const r = await loadfleet(['synth', '-c', config, '-o', out, '--json'], ctx.env);
+    expect(r.stderr + r.exitCode).toMatch(/0$/);
+    const files = fs.readdirSync(out, { recursive: true }).map(String).filter((f) => f.endsWith('cdk.tf.json'));
+    expect(files.length).toBe(1);
+    const tf = JSON.parse(fs.readFileSync(path.join(out, files[0]!), 'utf8')) as { resource: { aws_instance: Record<string, { count?: number }> } };
+    expect(Object.keys(tf.resource.aws_instance).length).toBeGreaterThan(0);
+  });
+
+  it(`builds an inventory from EC2 tags on moto; the SDK's Node-version warning ${major >= 22 ? 'does not appear (supported Node)' : 'appears (not hidden)'}`, async () => {
+    const ec2 = new EC2Client({ region: 'us-east-1', endpoint: ctx.moto.env.AWS_ENDPOINT_URL, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const tags = [{ Key: 'loadfleet:env', Value: 'smoketags' }, { Key: 'loadfleet:role', Value: 'agent' }, { Key: 'Name', Value: 'smoketags-agent-1' }];
+    await ec2.send(new RunInstancesCommand({ ImageId: await al2023(ec2), MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] }));
+    const config = ctx.ws.writeConfig('tags.yaml', { name: 'smoketags' });
+    const r = await loadfleet(['inventory', '-c', config, '--from-tags', '-f', 'json'], ctx.env);
+    expect(r.stderr + r.exitCode).toMatch(/0$/);
+    expect((JSON.parse(r.stdout) as { hosts: { name: string }[] }).hosts.map((h) => h.name)).toEqual(['agent-1']);
+    if (major >= 22) expect(r.stderr).not.toContain('NodeVersionSupportWarning');
+    else expect(r.stderr).toContain('NodeVersionSupportWarning');
+  });
+});
