@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import YAML from 'yaml';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { projectPath } from '../adapters/project-root';
 import { LocustApi } from '../adapters/locust-api';
 import { ExternalError, ThresholdError, ToolMissingError, UsageError } from '../core/errors';
 import { positiveNumber } from '../core/flags';
@@ -367,8 +368,8 @@ function locustDriver(p: Prepared, controller: HostConn, agents: HostConn[], log
 
 /** The plugin and the histogram library it needs, as one tar.gz to unpack on every agent. */
 async function artilleryPluginTar(): Promise<Buffer> {
-  const pluginDir = path.join(import.meta.dirname, '..', 'run', 'artillery-plugin');
-  const nm = path.join(import.meta.dirname, '..', '..', 'node_modules');
+  const pluginDir = projectPath('scripts', 'run', 'artillery-plugin');
+  const nm = projectPath('node_modules');
   const r = await execa('tar', ['-czf', '-', '-C', pluginDir, 'artillery-plugin-loadfleet-hdr', '-C', nm, 'hdr-histogram-js', 'pako', 'base64-js', '@assemblyscript/loader'], { encoding: 'buffer', stdin: 'ignore' });
   return Buffer.from(r.stdout);
 }

@@ -1,8 +1,9 @@
 /** Reads the dashboards shipped in ami/monitoring/dashboards: the same files Grafana is provisioned with. */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { projectPath } from './project-root';
 
-export const DASHBOARDS_DIR = path.resolve(import.meta.dirname, '../../ami/monitoring/dashboards');
+export const DASHBOARDS_DIR = projectPath('ami', 'monitoring', 'dashboards');
 
 /** file name → JSON text, sorted by name. */
 export async function readDashboards(dir = DASHBOARDS_DIR): Promise<Record<string, string>> {
