@@ -101,7 +101,7 @@ export const fleetSchema = z
       /** @default publicKeyPath without ".pub" */
       privateKeyPath: z.string().min(1).optional(),
     }),
-    /** Login user on the hosts. @default ec2-user (Amazon Linux); the local target always uses root */
+    /** Login user on the hosts, on both targets (the local target creates it with passwordless sudo). @default ec2-user (Amazon Linux) */
     sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default('ec2-user'),
     controller: z.strictObject({ instanceType: instanceType('c5.large') }).default({ instanceType: 'c5.large' }),
     agents: z

@@ -17,9 +17,10 @@ import { readTuningTemplates } from '../adapters/tuning-files';
 import { engineOf } from '../../stacks/engines';
 import { expiryFrom } from '../../stacks/deadman';
 import { bakeTags, buildId, imageTags, removeKeyScript, watchdogUserData, type AmiManifest, type BakeRole, type BakeStep } from '../core/bake';
-import { applyScript, compareTuning, parseObserved, planTuning, verifyScript, type HostKind } from '../core/tuning';
+import { applyScript, compareTuning, fleetListeningPorts, parseObserved, planTuning, verifyScript, type HostKind } from '../core/tuning';
 import { DEFAULT_TIMING } from '../core/timing';
 import { fanout } from '../core/fanout';
+import { runAsRoot } from '../core/privilege';
 import { EXIT, ExternalError, WrappedError } from '../core/errors';
 
 export interface Endpoint {
@@ -138,7 +139,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
       const instance = await ec2x.waitInstanceState(ec2, instanceId, 'running', poll(opts.instanceTimeoutMs));
       const resolve = deps.resolveEndpoint ?? defaultEndpoint(config.sshUser);
       const ep = await resolve(instance, { publicKey, privateKeyPath: keyFile });
-      const plan = planTuning(opts.role, { nofile: config.tuning.nofile, nproc: config.tuning.nproc, engine: engineOf(config.engine), hostKind: ep.hostKind }, await readTuningTemplates());
+      const plan = planTuning(opts.role, { nofile: config.tuning.nofile, nproc: config.tuning.nproc, engine: engineOf(config.engine), hostKind: ep.hostKind, reservedPorts: fleetListeningPorts(config) }, await readTuningTemplates());
       const timing = { ...DEFAULT_TIMING, connectAttempts: 30, connectBackoffMs: 1_000, connectBackoffMaxMs: 10_000 };
       const known = new KnownHosts(path.join(tmp, 'known_hosts'));
       // The shared fan-out engine, on one host: its connect retries wait for the builder to boot.
@@ -146,8 +147,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
         [{ name: build, address: ep.address }],
         (h) => connectSsh(h.address, { user: ep.user, privateKeyPath: keyFile, knownHosts: known, timing, port: ep.port }),
         async (s1, _h, connectAgain) => {
-          const r = await s1.exec(ep.user === 'root' ? 'sh -s' : 'sudo -n sh -s', { stdin: applyScript(plan) });
-          if (r.code !== 0) throw new ExternalError(`applying the tuning on the builder failed (exit ${r.code}): ${r.stdout}${r.stderr}`);
+          await runAsRoot(s1, ep.user, applyScript(plan), 'applying the tuning on the builder');
           const s2 = await connectAgain(); // a new session sees the new limits
           const v = await s2.exec('sh -s', { stdin: verifyScript(plan) });
           if (v.code !== 0) throw new ExternalError(`verification on the builder failed (exit ${v.code}): ${v.stderr}`);

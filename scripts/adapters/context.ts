@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { EnvDir } from './env-dir';
 import { loadConfig, type LoadedConfig } from './config-file';
 import { UsageError } from '../core/errors';
+import { refuseControlChars } from '../core/safe-text';
 import { NAME_RE } from '../../stacks/config';
 import type { EnvRecord } from '../core/env-record';
 
@@ -25,7 +26,7 @@ export interface Settings {
 
 export function settings(opts: CommonOptions): Settings {
   return {
-    home: path.resolve(opts.home ?? process.env.LOADFLEET_HOME ?? '.loadfleet'),
+    home: path.resolve(refuseControlChars(opts.home !== undefined ? '--home' : 'LOADFLEET_HOME', opts.home ?? process.env.LOADFLEET_HOME ?? '.loadfleet')),
     pluginMirror: process.env.LOADFLEET_TF_PLUGIN_MIRROR || undefined,
     processEnv: process.env,
   };

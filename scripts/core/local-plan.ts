@@ -47,14 +47,18 @@ export function planLocal(config: FleetConfig): LocalPlan {
   return { bridge: `${p}br0`, bridgeIp: ipOf(net.base + 1), prefixLength: net.bits, hosts };
 }
 
-/** The per-host sshd configuration: root by key only, PAM on (so limits.d applies to new sessions). */
-export function sshdConfig(ip: string): string {
+/**
+ * The per-host sshd configuration: the login user (config.sshUser) by key only, PAM on (so limits.d applies
+ * to new sessions). As on Amazon Linux, root cannot log in unless root is the login user.
+ */
+export function sshdConfig(ip: string, login: string): string {
   return [
     '# written by loadfleet for a local-target host',
     'Port 22',
     `ListenAddress ${ip}`,
     'HostKey /etc/ssh/loadfleet_host_ed25519_key',
-    'PermitRootLogin prohibit-password',
+    `PermitRootLogin ${login === 'root' ? 'prohibit-password' : 'no'}`,
+    `AllowUsers ${login}`,
     'PasswordAuthentication no',
     'KbdInteractiveAuthentication no',
     'PubkeyAuthentication yes',

@@ -64,7 +64,7 @@ describe('bake', () => {
     }
     expect(await snapshotCount(client)).toBe(before + 1);
     // the temporary key is gone from the builder; the tuning is in place there
-    expect(fs.readFileSync(`${fleet.hostDir('agent-1')}/root/.ssh/authorized_keys`, 'utf8')).not.toContain(r.build);
+    expect(fs.readFileSync(fleet.authorizedKeys('agent-1'), 'utf8')).not.toContain(r.build);
     expect((await fleet.ssh('agent-1', "awk '/^Max open files/ {print $5}' /proc/self/limits")).stdout.trim()).toBe('16384');
     const manifest = JSON.parse(fs.readFileSync(path.join(fleet.ws.home, 'bakeenv', 'amis.json'), 'utf8'));
     expect(manifest.agent).toMatchObject({ amiId: r.amiId, build: r.build });
