@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../stacks/config-error';
-import { EXIT, ExternalError, UsageError } from './core/errors';
+import { EXIT, exitCodeFor } from './core/errors';
 import { register as synth } from './commands/synth';
 import { register as up } from './commands/up';
 import { register as down } from './commands/down';
@@ -26,9 +26,8 @@ export function buildProgram(): Command {
 
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  if (err instanceof ConfigError || err instanceof UsageError) return EXIT.usage;
-  if (err instanceof ExternalError) return EXIT.external;
-  return EXIT.internal;
+  if (err instanceof ConfigError) return EXIT.usage;
+  return exitCodeFor(err);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -14,7 +14,9 @@ export interface SynthResult {
  * i.e. in the env folder, beside the synthesized code rather than inside it.
  */
 export function synthesize(props: Omit<FleetStackProps, 'localStatePath'>, outdir: string): SynthResult {
-  fs.mkdirSync(outdir, { recursive: true });
+  // 0700 on every folder this creates (the env folder included, when it is the first to exist): the
+  // synthesized code holds the public key and the state beside it names every host.
+  fs.mkdirSync(outdir, { recursive: true, mode: 0o700 });
   const app = new App({ outdir, skipValidation: false });
   const name = stackName(props.config.name);
   const stackDir = path.join(outdir, 'stacks', name);

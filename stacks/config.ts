@@ -14,7 +14,8 @@ export const MAX_NOFILE = 1_073_741_816;
 /** Tags we own; user tags may not use this prefix (nor AWS's own). */
 export const TAG_PREFIX = 'loadfleet:';
 
-const NAME_RE = /^[a-z][a-z0-9-]{0,22}[a-z0-9]$/;
+/** An env name: also a tag value, an EC2 filter value, a folder name and part of resource names. */
+export const NAME_RE = /^[a-z][a-z0-9-]{0,22}[a-z0-9]$/;
 const REGION_RE = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const INSTANCE_TYPE_RE = /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/;
 const AMI_RE = /^ami-[0-9a-f]{8,17}$/;
@@ -101,7 +102,7 @@ export const fleetSchema = z
       /** @default publicKeyPath without ".pub" */
       privateKeyPath: z.string().min(1).optional(),
     }),
-    /** Login user on the hosts. @default ec2-user (Amazon Linux); the local target always uses root */
+    /** Login user on the hosts, on both targets (the local target creates it with passwordless sudo). @default ec2-user (Amazon Linux) */
     sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default('ec2-user'),
     controller: z.strictObject({ instanceType: instanceType('c5.large') }).default({ instanceType: 'c5.large' }),
     agents: z
@@ -136,6 +137,11 @@ export const fleetSchema = z
       .strictObject({
         id: z.string().regex(AMI_RE, { message: 'must be an AMI id like ami-0123456789abcdef0, or null' }).nullable().default(null),
         baked: z.boolean().default(false),
+        /**
+         * Lifetime of baked images, in days: tagged `loadfleet:image-expires-at`, and `sweep --expired` removes
+         * them after it. Unset: images are kept until `down` (without --keep-ami) or `sweep --env`. @default unset
+         */
+        ttlDays: z.number().min(1, { message: 'must be at least 1 (day)' }).max(3650).optional(),
       })
       .default({ id: null, baked: false }),
     network: z
@@ -203,6 +209,9 @@ export const fleetSchema = z
     for (const key of Object.keys(c.tags)) {
       if (key.startsWith(TAG_PREFIX) || key.startsWith('aws:') || key === 'Name') {
         ctx.addIssue({ code: 'custom', path: ['tags', key], message: `is set by loadfleet itself: use a key that does not start with "${TAG_PREFIX}" or "aws:" and is not "Name"` });
+      } else if (!/^[A-Za-z0-9+\-=._:@]+$/.test(key)) {
+        // Hosts read their expiry through instance metadata tags; with those on, AWS refuses such keys.
+        ctx.addIssue({ code: 'custom', path: ['tags', key], message: 'may use only letters, digits and + - = . _ : @ (no "/" or spaces: instance metadata tags, which the dead-man switch reads, refuse them)' });
       }
     }
     const vpc = parseCidr(c.network.vpcCidr);

@@ -3,13 +3,13 @@ import type { FleetConfig, Role } from './config';
 import { engineOf } from './engines';
 import { hostGroups, targetPorts } from './topology';
 import { deadmanUserData } from './deadman';
+import { AL2023 } from './images';
 import { Network } from './constructs/network';
 import { FleetSecurity } from './constructs/security';
 import { Capacity, HostGroup } from './constructs/host-group';
 import { envTags, roleTags } from './constructs/tags';
 
-/** Amazon Linux 2023, as published by Amazon. */
-export const AL2023 = { owners: ['amazon'], namePattern: 'al2023-ami-2023.*-kernel-6.1-x86_64' } as const;
+export { AL2023 } from './images';
 
 export interface FleetStackProps {
   readonly config: FleetConfig;
@@ -77,7 +77,8 @@ export class FleetStack extends TerraformStack {
       amiId = ami.id;
     }
 
-    const userData = deadmanUserData(env, props.expiresAt);
+    // Static: the expiry lives in the loadfleet:expires-at tag, so changing it never touches user data.
+    const userData = deadmanUserData(env);
     this.groups = hostGroups(config).map(
       (spec) =>
         new HostGroup(this, spec.id, {

@@ -6,7 +6,7 @@
 import { loadConfig } from '../scripts/adapters/config-file';
 import { EnvDir } from '../scripts/adapters/env-dir';
 import { settings } from '../scripts/adapters/context';
-import { expiryFor } from '../scripts/actions/aws';
+import { expiryFor } from '../scripts/core/env-record';
 import { synthesize } from './app';
 
 const loaded = await loadConfig(process.env.LOADFLEET_CONFIG ?? 'fleet.yaml');

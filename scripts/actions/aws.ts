@@ -2,34 +2,24 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { synthesize } from '../../stacks/app';
-import { expiryFrom } from '../../stacks/deadman';
 import type { LoadedConfig } from '../adapters/config-file';
 import type { EnvDir } from '../adapters/env-dir';
 import type { Settings } from '../adapters/context';
 import { Terraform } from '../adapters/terraform';
-import type { EnvRecord } from '../core/env-record';
-import type { ApplyProgress } from '../core/terraform-events';
 import type { Role } from '../../stacks/config';
 import type { AmiManifest } from '../core/bake';
 import { UsageError } from '../core/errors';
 
-/** Wide enough that every instance of a 100-agent fleet is created at once: width then costs no time. */
-export function parallelismFor(hosts: number): number {
-  return Math.max(10, Math.min(200, hosts + 30));
-}
-
-export function progressText(p: ApplyProgress, verb: string): string {
-  return `${p.done}/${p.planned || '?'} resources ${verb}${p.last ? ` (${p.last})` : ''}`;
-}
-
-/** The expiry to use: the one recorded at the first `up`, unless ttlHours changed since. */
-export function expiryFor(record: EnvRecord | undefined, ttlHours: number, now: Date): string {
-  if (record && record.status !== 'down' && record.ttlHours === ttlHours) return record.expiresAt;
-  return expiryFrom(now, ttlHours);
-}
-
 export async function synthAws(loaded: LoadedConfig, envDir: EnvDir, expiresAt: string, outdir = envDir.synthDir) {
-  return synthesize({ config: loaded.config, publicKey: loaded.publicKey, expiresAt, roleAmis: loaded.config.ami.baked ? await bakedAmis(envDir) : undefined }, outdir);
+  const roleAmis = loaded.config.ami.baked ? await bakedAmis(envDir) : undefined;
+  if (outdir === envDir.synthDir) await envDir.ensure();
+  // Synthesis is synchronous: a umask of 077 for its duration makes every file it writes 0600, every folder 0700.
+  const umask = process.umask(0o077);
+  try {
+    return synthesize({ config: loaded.config, publicKey: loaded.publicKey, expiresAt, roleAmis }, outdir);
+  } finally {
+    process.umask(umask);
+  }
 }
 
 /** The env's baked images by role, from the manifest `loadfleet bake` writes. */
@@ -43,13 +33,14 @@ export async function bakedAmis(envDir: EnvDir): Promise<Partial<Record<Role, st
   return Object.fromEntries(Object.entries(manifest).map(([role, e]) => [role, e!.amiId]));
 }
 
-export function terraformFor(envDir: EnvDir, s: Settings, signal?: AbortSignal): Terraform {
+export function terraformFor(envDir: EnvDir, s: Settings, stop: { signal?: AbortSignal; abandon?: AbortSignal } = {}): Terraform {
   return new Terraform({
     stackDir: path.join(envDir.synthDir, 'stacks', `loadfleet-${envDir.name}`),
     rcFile: envDir.file('terraform.rc'),
     pluginMirror: s.pluginMirror,
     env: s.processEnv,
-    signal,
+    signal: stop.signal,
+    abandon: stop.abandon,
   });
 }
 

@@ -16,11 +16,12 @@ import { KnownHosts, connectSsh } from '../adapters/ssh';
 import { readTuningTemplates } from '../adapters/tuning-files';
 import { engineOf } from '../../stacks/engines';
 import { expiryFrom } from '../../stacks/deadman';
-import { bakeTags, buildId, removeKeyScript, watchdogUserData, type AmiManifest, type BakeRole, type BakeStep } from '../core/bake';
-import { applyScript, compareTuning, parseObserved, planTuning, verifyScript, type HostKind } from '../core/tuning';
+import { bakeTags, buildId, imageTags, removeKeyScript, watchdogUserData, type AmiManifest, type BakeRole, type BakeStep } from '../core/bake';
+import { applyScript, compareTuning, fleetListeningPorts, parseObserved, planTuning, verifyScript, type HostKind } from '../core/tuning';
 import { DEFAULT_TIMING } from '../core/timing';
 import { fanout } from '../core/fanout';
-import { ExternalError } from '../core/errors';
+import { runAsRoot } from '../core/privilege';
+import { EXIT, ExternalError, WrappedError } from '../core/errors';
 
 export interface Endpoint {
   readonly address: string;
@@ -60,10 +61,10 @@ export interface BakeResult {
   readonly removed: string[];
 }
 
-/** Failure of a bake, carrying what its cleanup removed. */
-export class BakeError extends ExternalError {
-  constructor(message: string, readonly build: string, readonly removed: string[], cause?: unknown) {
-    super(message, { cause });
+/** Failure of a bake, carrying what its cleanup removed. Keeps the cause's kind: a bug stays a bug (70). */
+export class BakeError extends WrappedError {
+  constructor(message: string, readonly build: string, readonly removed: string[], cause?: unknown, exitCode?: number) {
+    super(message, cause, exitCode);
     this.name = 'BakeError';
   }
 }
@@ -81,6 +82,8 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
   const now = (deps.now ?? (() => new Date()))();
   const build = buildId(config.name, opts.role, now);
   const tags = bakeTags(config.name, opts.role, build, expiryFrom(now, opts.timeLimitMinutes / 60 + 1));
+  // The image and its snapshots outlive the build (and the fleet): their own lifetime, if any.
+  const keptTags = imageTags(config.name, opts.role, build, config.ami.ttlDays ? expiryFrom(now, config.ami.ttlDays * 24) : undefined);
   const poll = (timeoutMs: number) => ({ intervalMs: opts.pollMs, timeoutMs, signal });
   const cleanups: Cleanup[] = [];
   const removed: string[] = [];
@@ -136,7 +139,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
       const instance = await ec2x.waitInstanceState(ec2, instanceId, 'running', poll(opts.instanceTimeoutMs));
       const resolve = deps.resolveEndpoint ?? defaultEndpoint(config.sshUser);
       const ep = await resolve(instance, { publicKey, privateKeyPath: keyFile });
-      const plan = planTuning(opts.role, { nofile: config.tuning.nofile, nproc: config.tuning.nproc, engine: engineOf(config.engine), hostKind: ep.hostKind }, await readTuningTemplates());
+      const plan = planTuning(opts.role, { nofile: config.tuning.nofile, nproc: config.tuning.nproc, engine: engineOf(config.engine), hostKind: ep.hostKind, reservedPorts: fleetListeningPorts(config) }, await readTuningTemplates());
       const timing = { ...DEFAULT_TIMING, connectAttempts: 30, connectBackoffMs: 1_000, connectBackoffMaxMs: 10_000 };
       const known = new KnownHosts(path.join(tmp, 'known_hosts'));
       // The shared fan-out engine, on one host: its connect retries wait for the builder to boot.
@@ -144,25 +147,24 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
         [{ name: build, address: ep.address }],
         (h) => connectSsh(h.address, { user: ep.user, privateKeyPath: keyFile, knownHosts: known, timing, port: ep.port }),
         async (s1, _h, connectAgain) => {
-          const r = await s1.exec(ep.user === 'root' ? 'sh -s' : 'sudo -n sh -s', { stdin: applyScript(plan) });
-          if (r.code !== 0) throw new Error(`applying the tuning on the builder failed (exit ${r.code}): ${r.stdout}${r.stderr}`);
+          await runAsRoot(s1, ep.user, applyScript(plan), 'applying the tuning on the builder');
           const s2 = await connectAgain(); // a new session sees the new limits
           const v = await s2.exec('sh -s', { stdin: verifyScript(plan) });
-          if (v.code !== 0) throw new Error(`verification on the builder failed (exit ${v.code}): ${v.stderr}`);
+          if (v.code !== 0) throw new ExternalError(`verification on the builder failed (exit ${v.code}): ${v.stderr}`);
           const short = compareTuning(plan, parseObserved(v.stdout)).filter((row) => !row.ok);
-          if (short.length > 0) throw new Error(`tuning not in effect on the builder: ${short.map((x) => `${x.setting} requested ${x.requested}, effective ${x.effective} (${x.reason})`).join('; ')}`);
+          if (short.length > 0) throw new ExternalError(`tuning not in effect on the builder: ${short.map((x) => `${x.setting} requested ${x.requested}, effective ${x.effective} (${x.reason})`).join('; ')}`);
           const rm = await s2.exec('sh -s', { stdin: removeKeyScript(publicKey) });
-          if (rm.code !== 0) throw new Error(`could not remove the temporary key from the builder: ${rm.stderr}`);
+          if (rm.code !== 0) throw new ExternalError(`could not remove the temporary key from the builder: ${rm.stderr}`);
         },
         { timing, sleep: (ms) => ec2x.sleep(ms, signal) },
       );
-      if (!result!.ok) throw new Error(result!.error);
+      if (!result!.ok) throw new ExternalError(result!.error ?? `tuning the builder ${build} failed`);
     });
 
     amiId = await step('create-image', async () => {
       await ec2x.stop(ec2, instanceId);
       await ec2x.waitInstanceState(ec2, instanceId, 'stopped', poll(opts.instanceTimeoutMs));
-      return ec2x.createImage(ec2, instanceId, build, tags);
+      return ec2x.createImage(ec2, instanceId, build, keptTags);
     });
     const image = amiId;
     cleanups.push({ what: `image ${image} and its snapshots`, keepOnSuccess: true, undo: async () => void (await ec2x.removeImage(ec2, image)) });
@@ -170,15 +172,15 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
     await step('wait-image', async () => {
       const snapshots = await ec2x.pollUntil(`image ${image} becoming available`, poll(opts.imageTimeoutMs), async () => {
         const s = await ec2x.imageSnapshots(ec2, image);
-        if (s.state === 'failed') throw new Error(`image ${image} failed`);
+        if (s.state === 'failed') throw new ExternalError(`image ${image} failed`);
         return { done: s.state === 'available', value: s.snapshots, state: s.state };
       });
-      await ec2x.tagSnapshots(ec2, snapshots, tags);
+      await ec2x.tagSnapshots(ec2, snapshots, keptTags);
     });
 
     await step('finish', async () => {
       const failures = await runCleanups(true);
-      if (failures.length > 0) throw new Error(`cleanup after the bake failed: ${failures.join('; ')}`);
+      if (failures.length > 0) throw new ExternalError(`cleanup after the bake failed: ${failures.join('; ')}`);
     });
 
     await step('manifest', async () => {
@@ -186,7 +188,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
       const manifest: AmiManifest = JSON.parse(await fs.readFile(file, 'utf8').catch(() => '{}')) as AmiManifest;
       manifest[opts.role] = { amiId: image, build, sourceAmi, region: config.region, createdAt: now.toISOString() };
       await envDir.ensure();
-      await fs.writeFile(file, `${JSON.stringify(manifest, null, 2)}\n`);
+      await fs.writeFile(file, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
     });
     return { build, amiId, removed };
   } catch (e) {
@@ -198,7 +200,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
     const why = signal?.aborted ? String((signal.reason as Error)?.message ?? signal.reason) : (e as Error).message;
     throw new BakeError(
       `bake ${build} failed: ${why}\ncleaned up: ${removed.join(', ') || 'nothing had been created'}${failures.length ? `\nCLEANUP FAILED (remove by hand, or: loadfleet sweep --env ${config.name}): ${failures.join('; ')}` : ''}`,
-      build, removed, e,
+      build, removed, e, signal?.aborted ? EXIT.external : undefined,
     );
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
@@ -207,7 +209,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
 
 function defaultEndpoint(user: string): ResolveEndpoint {
   return async (instance) => {
-    if (!instance.PublicIpAddress) throw new Error(`builder ${instance.InstanceId} has no public IP: run the bake from inside its VPC or give the default subnet public IPs`);
+    if (!instance.PublicIpAddress) throw new ExternalError(`builder ${instance.InstanceId} has no public IP: run the bake from inside its VPC or give the default subnet public IPs`);
     return { address: instance.PublicIpAddress, user, hostKind: 'ec2' };
   };
 }

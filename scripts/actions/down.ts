@@ -1,11 +1,14 @@
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { confirmChange } from '../adapters/prompt';
 import { runSteps } from '../adapters/progress';
-import { hasSynth, parallelismFor, progressText, terraformFor } from './aws';
+import { hasSynth, terraformFor } from './aws';
+import { parallelismFor, progressText } from '../core/terraform-events';
+import { ExternalError } from '../core/errors';
 import { requireTerraform } from '../adapters/terraform';
 import { withInterrupts } from './signals';
 import { ec2Client } from '../adapters/ec2';
 import { formatSweep, sweepEnv, type SweepReport } from './sweep';
+import { downCommand } from './up';
 
 export interface DownOptions extends CommonOptions {
   readonly yes: boolean;
@@ -32,43 +35,58 @@ export async function downAction(opts: DownOptions): Promise<void> {
   if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'down' }); // refuses before anything runs
   await requireTerraform();
   const outputs = await envDir.readOutputs();
+  const later = downCommand(envDir.name, opts.home);
   let sweep: SweepReport | undefined;
-  await withInterrupts(async (signal) => {
-    const tf = terraformFor(envDir, ctx.settings, signal);
-    const synthesized = await hasSynth(envDir);
-    await runSteps(
-      [
-        {
-          title: 'Confirm',
-          skip: opts.yes,
-          run: async () => confirmChange(`Destroy env ${envDir.name} (${outputs?.hosts.length ?? 'unknown number of'} hosts) in ${record.region}?`, { yes: opts.yes, verb: 'down' }),
-        },
-        { title: 'terraform init', skip: !synthesized, run: async () => tf.init() },
-        {
-          title: 'terraform destroy',
-          skip: !synthesized,
-          run: async (r) => tf.destroy(parallelismFor(outputs?.hosts.length ?? 10), (p) => r(progressText(p, 'destroyed'))),
-        },
-        {
-          title: 'Check the state is empty',
-          skip: !synthesized,
-          run: async () => {
-            const left = await tf.stateList();
-            if (left.length > 0) throw new Error(`terraform state still holds ${left.length} resources: ${left.join(', ')}`);
+  let confirmed = opts.yes;
+  try {
+    await withInterrupts(async (signal, abandon) => {
+      const tf = terraformFor(envDir, ctx.settings, { signal, abandon });
+      const synthesized = await hasSynth(envDir);
+      await runSteps(
+        [
+          {
+            title: 'Confirm',
+            skip: opts.yes,
+            run: async () => {
+              await confirmChange(`Destroy env ${envDir.name} (${outputs?.hosts.length ?? 'unknown number of'} hosts) in ${record.region}?`, { yes: opts.yes, verb: 'down' });
+              confirmed = true;
+            },
           },
-        },
-        {
-          title: `Sweep everything tagged loadfleet:env=${envDir.name}${opts.keepAmi ? ' (keeping AMIs)' : ', baked AMIs and snapshots included'}`,
-          run: async (r) => {
-            sweep = await sweepEnv(ec2Client(record.region), envDir.name, { keepImages: opts.keepAmi, onRound: (n, f) => r(`round ${n}: ${f.length} resources`) });
+          { title: 'terraform init', skip: !synthesized, run: async () => tf.init() },
+          {
+            title: 'terraform destroy',
+            skip: !synthesized,
+            run: async (r) => tf.destroy(parallelismFor(outputs?.hosts.length ?? 10), (p) => r(progressText(p, 'destroyed'))),
           },
-        },
-      ],
-      { quiet: opts.json },
-    );
-  });
+          {
+            title: 'Check the state is empty',
+            skip: !synthesized,
+            run: async () => {
+              const left = await tf.stateList();
+              if (left.length > 0) throw new ExternalError(`terraform state still holds ${left.length} resources: ${left.join(', ')}`);
+            },
+          },
+          {
+            title: `Sweep everything tagged loadfleet:env=${envDir.name}${opts.keepAmi ? ' (keeping AMIs)' : ', baked AMIs and snapshots included'}`,
+            run: async (r) => {
+              sweep = await sweepEnv(ec2Client(record.region), envDir.name, { keepImages: opts.keepAmi, signal, onRound: (n, f) => r(`round ${n}: ${f.length} resources`) });
+            },
+          },
+        ],
+        { quiet: opts.json },
+      );
+    }, { later });
+  } catch (err) {
+    // Whatever stopped it, the env is neither up nor provably gone: say so, and what finishes the job.
+    if (confirmed) {
+      const reason = `down did not finish: ${(err as Error).message.split('\n')[0]}`;
+      await envDir.writeRecord({ ...record, status: 'failed', failure: { reason, next: later }, updatedAt: new Date().toISOString() });
+      process.stderr.write(`${reason}\nrun "${later}" to finish.\n`);
+    }
+    throw err;
+  }
   await envDir.removeOutputs();
-  await envDir.writeRecord({ ...record, status: 'down', updatedAt: new Date().toISOString() });
+  await envDir.writeRecord({ ...record, status: 'down', failure: undefined, updatedAt: new Date().toISOString() });
   if (opts.json) process.stdout.write(`${JSON.stringify({ env: envDir.name, status: 'down', swept: sweep?.removed ?? [], left: sweep?.left ?? [] })}\n`);
   else process.stdout.write(`env ${envDir.name} destroyed. After terraform destroy, the tag sweep: ${sweep ? formatSweep(sweep) : 'skipped'}\n`);
 }

@@ -16,10 +16,11 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
   const loaded = ctx.loaded!;
   const { config } = loaded;
   const { envDir } = ctx;
-  await requireLocalSupport();
+  await requireLocalSupport(config.sshUser);
   const plan = planLocal(config);
   const hosts = new LocalHosts(envDir.localDir);
   const knownHosts = new KnownHosts(envDir.knownHosts);
+  const previous = await envDir.readRecord();
   let outputs: FleetOutputs | undefined;
   await runSteps(
     [
@@ -36,7 +37,7 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
             ttlHours: config.ttlHours, expiresAt: opts.expiresAt, status: 'creating', updatedAt: new Date().toISOString(),
           });
           let n = 0;
-          const created = await hosts.create(plan, loaded.publicKey, (h, kept) => report(`${++n}/${plan.hosts.length} ${h.name} ${h.ip}${kept ? ' (running, kept)' : ''}`));
+          const created = await hosts.create(plan, loaded.publicKey, config.sshUser, (h, kept) => report(`${++n}/${plan.hosts.length} ${h.name} ${h.ip}${kept ? ' (running, kept)' : ''}`));
           // The keys were generated here: pin them before first contact (no trust-on-first-use needed).
           const known = await knownHosts.load();
           for (const c of created) if (!(known.get(c.plan.ip) ?? []).includes(c.hostKey)) await knownHosts.forget(c.plan.ip);
@@ -49,7 +50,7 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
           const timing = { ...DEFAULT_TIMING, connectAttempts: 12, connectBackoffMs: 100, connectBackoffMaxMs: 2_000 };
           const results = await fanout(
             plan.hosts.map((h) => ({ name: h.name, address: h.ip })),
-            (h) => connectSsh(h.address, { user: 'root', privateKeyPath: loaded.privateKeyPath, knownHosts, timing }),
+            (h) => connectSsh(h.address, { user: config.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, timing }),
             async (s) => (await s.exec('true')).code,
             { timing, onProgress: (p) => report(`${p.done}/${p.total} logged in, ${p.failed} failed`) },
           );
@@ -65,7 +66,7 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
           const engine = engineOf(config.engine);
           const controller = plan.hosts.find((h) => h.role === 'controller')!;
           outputs = {
-            env: config.name, target: 'local', engine: config.engine, expiresAt: opts.expiresAt, sshUser: 'root',
+            env: config.name, target: 'local', engine: config.engine, expiresAt: opts.expiresAt, sshUser: config.sshUser,
             hosts: plan.hosts.map((h) => ({ role: h.role, group: h.group, name: h.name, id: h.netns, publicIp: h.ip, privateIp: h.ip })),
             master: engine.masterPort === null ? null : { address: controller.ip, port: engine.masterPort },
           };
@@ -76,10 +77,19 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
     ],
     { quiet: opts.quiet },
   ).catch(async (e) => {
-    // Nothing is left running on a failed local up.
-    await hosts.destroy().catch(() => undefined);
-    const record = await envDir.readRecord();
-    if (record) await envDir.writeRecord({ ...record, status: 'down', updatedAt: new Date().toISOString() });
+    // A re-up with a different plan replaced the old hosts first: then nothing of them is left to keep.
+    const running = Object.keys(await hosts.pids().catch(() => ({}))).length > 0;
+    if (opts.fresh || !running) {
+      // Nothing is left running on a failed first up.
+      await hosts.destroy().catch(() => undefined);
+      await envDir.removeOutputs();
+      const record = await envDir.readRecord();
+      if (record) await envDir.writeRecord({ ...record, status: 'down', updatedAt: new Date().toISOString() });
+    } else {
+      // A failed re-up never takes the running fleet down with it: the record goes back to what it was.
+      if (previous) await envDir.writeRecord({ ...previous, updatedAt: new Date().toISOString() });
+      process.stderr.write(`loadfleet: env ${config.name} was already up: its running hosts were kept; fix the cause and run "loadfleet up" again, or "loadfleet down" to remove them\n`);
+    }
     throw e;
   });
   return outputs!;

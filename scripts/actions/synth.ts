@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
-import { expiryFor, synthAws } from './aws';
+import { synthAws } from './aws';
+import { expiryFor } from '../core/env-record';
 
 export interface SynthOptions extends CommonOptions {
   readonly out?: string;

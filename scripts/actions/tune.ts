@@ -8,7 +8,8 @@ import { ExternalError, UsageError } from '../core/errors';
 import { positiveNumber } from '../core/flags';
 import { fanout, type HostResult } from '../core/fanout';
 import { table } from '../core/summary';
-import { applyScript, compareTuning, parseObserved, planTuning, verifyScript, type TuningPlan, type VerifyRow } from '../core/tuning';
+import { runAsRoot } from '../core/privilege';
+import { applyScript, compareTuning, fleetListeningPorts, parseObserved, planTuning, verifyScript, type TuningPlan, type VerifyRow } from '../core/tuning';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMING, type Timing } from '../core/timing';
 import type { Host } from '../core/env-record';
 
@@ -52,15 +53,27 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
   const plans = new Map<Role, TuningPlan>();
   const planFor = (role: Role) => {
     if (!plans.has(role)) {
-      plans.set(role, planTuning(role, { nofile: config.tuning.nofile, nproc: config.tuning.nproc, engine: engineOf(config.engine), hostKind: outputs.target === 'local' ? 'netns' : 'ec2' }, templates));
+      plans.set(role, planTuning(role, { nofile: config.tuning.nofile, nproc: config.tuning.nproc, engine: engineOf(config.engine), hostKind: outputs.target === 'local' ? 'netns' : 'ec2', reservedPorts: fleetListeningPorts(config) }, templates));
     }
     return plans.get(role)!;
   };
   const knownHosts = new KnownHosts(ctx.envDir.knownHosts);
-  const hosts = selectHosts(outputs.hosts, opts.hosts).map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, role: h.role }));
+  const hosts = selectHosts(outputs.hosts, opts.hosts).map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, role: h.role, id: h.id }));
   let results: HostResult<HostTuning>[] = [];
+  let keyNotes: readonly string[] = [];
   await runSteps(
     [
+      {
+        // The local target pinned its generated keys at up; EC2 hosts print theirs to the console.
+        title: 'Pin host keys from the EC2 console output',
+        skip: outputs.target !== 'aws',
+        run: async (report) => {
+          const [{ pinFromConsole }, { ec2Client }] = await Promise.all([import('../adapters/console-keys'), import('../adapters/ec2')]);
+          const r = await pinFromConsole(ec2Client(config.region), knownHosts, hosts);
+          keyNotes = r.notes;
+          report(`${r.pinned} pinned, ${r.notes.length} left to trust on first use`);
+        },
+      },
       {
         title: `${opts.verifyOnly ? 'Verify' : 'Tune and verify'} ${hosts.length} hosts (${concurrency} at a time)`,
         run: async (report) => {
@@ -71,8 +84,8 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
               const plan = planFor(h.role);
               let changed: string[] = [];
               if (!opts.verifyOnly) {
-                const r = await session.exec('sh -s', { stdin: applyScript(plan) });
-                if (r.code !== 0) throw new Error(`applying the tuning failed (exit ${r.code}): ${r.stderr.trim()}`);
+                // As root: directly for a root login, through sudo -n otherwise (ec2-user on EC2).
+                const r = await runAsRoot(session, outputs.sshUser, applyScript(plan), 'applying the tuning');
                 changed = r.stdout.split('\n').filter((l) => l.startsWith('changed ')).map((l) => l.slice(8));
               }
               // Limits apply to sessions opened after the change: read them through a new connection.
@@ -90,10 +103,11 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
   const failedHosts = results.filter((r) => !r.ok);
   const shortHosts = results.filter((r) => r.ok && r.value!.rows.some((row) => !row.ok));
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ env: outputs.env, hosts: results, notes: [...new Set([...plans.values()].flatMap((p) => p.notes))] }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ env: outputs.env, hosts: results, notes: [...new Set([...plans.values()].flatMap((p) => p.notes)), ...keyNotes] }, null, 2)}\n`);
   } else {
     process.stdout.write(`${formatReport(results)}\n`);
     for (const note of new Set([...plans.values()].flatMap((p) => p.notes))) process.stdout.write(`note: ${note}\n`);
+    for (const note of keyNotes) process.stdout.write(`note: ${note}\n`);
   }
   if (failedHosts.length > 0 || shortHosts.length > 0) {
     throw new ExternalError(

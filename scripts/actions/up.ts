@@ -1,13 +1,18 @@
 import { UsageError } from '../core/errors';
-import { fromTerraformOutputs, type FleetOutputs, type TargetKind } from '../core/env-record';
+import { expiryFor, fromTerraformOutputs, type EnvRecord, type FleetOutputs, type TargetKind } from '../core/env-record';
 import { describePlan, formatOutputs } from '../core/summary';
+import { parallelismFor, progressText } from '../core/terraform-events';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
+import type { EnvDir } from '../adapters/env-dir';
 import { confirmChange } from '../adapters/prompt';
 import { runSteps } from '../adapters/progress';
-import { expiryFor, parallelismFor, progressText, synthAws, terraformFor } from './aws';
-import { requireTerraform } from '../adapters/terraform';
+import { synthAws, terraformFor } from './aws';
+import { requireTerraform, TerraformInterrupted } from '../adapters/terraform';
+import { ec2Client } from '../adapters/ec2';
 import { hostCount } from '../../stacks/topology';
 import { withInterrupts } from './signals';
+import { sweepEnv } from './sweep';
+import { describeFound } from '../core/sweep';
 
 export interface UpOptions extends CommonOptions {
   readonly yes: boolean;
@@ -17,6 +22,11 @@ export interface UpOptions extends CommonOptions {
   readonly keepOnFailure: boolean;
   /** Refuse when the estimated hourly cost is over this (USD); overrides the config's maxCostPerHour. */
   readonly maxCostPerHour?: string;
+}
+
+/** The command that finishes a clean-up by hand (named in messages and in a failed record). */
+export function downCommand(env: string, home?: string): string {
+  return `loadfleet down --env ${env}${home ? ` --home ${JSON.stringify(home)}` : ''} --yes`;
 }
 
 export async function upAction(opts: UpOptions): Promise<void> {
@@ -29,7 +39,8 @@ export async function upAction(opts: UpOptions): Promise<void> {
   }
   const now = new Date();
   const expiresAt = expiryFor(record, config.ttlHours, now);
-  const fresh = !record || record.status === 'down';
+  // A first up: nothing of this env is known to be in use, so a failure removes everything it made.
+  const fresh = !record || record.status === 'down' || record.status === 'failed';
 
   if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'up' }); // refuses before anything runs
   if (opts.target === 'local') {
@@ -44,10 +55,12 @@ export async function upAction(opts: UpOptions): Promise<void> {
   // The estimate, and the refusal of one over the limit, come before anything is created.
   await (await import('./cost')).checkCost(config, opts.maxCostPerHour);
   await requireTerraform();
-  await withInterrupts(async (signal) => {
-    const tf = terraformFor(envDir, ctx.settings, signal);
+  const later = downCommand(config.name, opts.home);
+  await withInterrupts(async (signal, abandon) => {
+    const tf = terraformFor(envDir, ctx.settings, { signal, abandon });
     const parallelism = parallelismFor(hostCount(config));
-    let applied = false;
+    let started = false;
+    let applying = false;
     try {
       await runSteps(
         [
@@ -60,38 +73,92 @@ export async function upAction(opts: UpOptions): Promise<void> {
           {
             title: 'terraform init',
             run: async () => {
+              if (signal.aborted) throw new TerraformInterrupted('init', false);
               await envDir.writeRecord({
                 name: config.name, target: 'aws', configPath: loaded.path, region: config.region, engine: config.engine,
-                ttlHours: config.ttlHours, expiresAt, status: 'creating', updatedAt: now.toISOString(),
+                ttlHours: config.ttlHours, expiresAt, status: fresh ? 'creating' : record!.status, updatedAt: now.toISOString(),
               });
+              started = true;
               await tf.init();
             },
           },
-          { title: `terraform apply (parallelism ${parallelism})`, run: async (r) => { applied = true; await tf.apply(parallelism, (p) => r(progressText(p, 'created'))); } },
+          {
+            title: `terraform apply (parallelism ${parallelism})`,
+            run: async (r) => {
+              applying = true;
+              await tf.apply(parallelism, (p) => r(progressText(p, 'created')));
+            },
+          },
           {
             title: 'Read outputs',
             run: async () => {
               const outputs = fromTerraformOutputs(await tf.output(), config.sshUser);
               await envDir.writeOutputs(outputs);
-              await envDir.writeRecord({ ...(await envDir.readRecord())!, status: 'up', updatedAt: new Date().toISOString() });
+              await envDir.writeRecord({ ...(await envDir.readRecord())!, status: 'up', failure: undefined, updatedAt: new Date().toISOString() });
             },
           },
         ],
         { quiet: opts.json },
       );
     } catch (err) {
-      if (applied && fresh && !opts.keepOnFailure) {
-        process.stderr.write(`up failed; destroying what this first "up" of ${config.name} created (use --keep-on-failure to keep it)…\n`);
-        const cleanup = terraformFor(envDir, ctx.settings);
-        await cleanup.destroy(parallelism).catch((e: Error) => process.stderr.write(`cleanup failed too: ${e.message}\nrun "loadfleet down --env ${config.name} --yes"\n`));
-        await envDir.writeRecord({ ...(await envDir.readRecord())!, status: 'down', updatedAt: new Date().toISOString() });
-      } else if (applied) {
-        process.stderr.write(`up failed part-way: what exists is in the state. Run "loadfleet up" again to finish, or "loadfleet down" to remove it.\n`);
+      if (started && fresh && !opts.keepOnFailure) {
+        await undoFirstUp({ envDir, settings: ctx.settings, region: config.region, parallelism, abandon, later, applied: applying });
+      } else if (started) {
+        process.stderr.write(`up ${signal.aborted ? 'was interrupted' : 'failed'} part-way: what exists is in the state. Run "loadfleet up" again to finish, or "${later}" to remove it.\n`);
       }
       throw err;
     }
-  });
+  }, { later });
   report((await envDir.readOutputs())!, opts.json);
+}
+
+interface UndoContext {
+  readonly envDir: EnvDir;
+  readonly settings: Parameters<typeof terraformFor>[1];
+  readonly region: string;
+  readonly parallelism: number;
+  readonly abandon: AbortSignal;
+  readonly later: string;
+  /** Whether apply ran: before it, nothing can be in the state and the sweep alone is the proof. */
+  readonly applied: boolean;
+}
+
+/**
+ * After a failed or interrupted first `up`: terraform destroy, then the tag sweep (which also finds what
+ * never reached the state). The record says `down` only when the sweep's final listing is empty; otherwise
+ * `failed`, with the command that finishes the job.
+ */
+async function undoFirstUp(u: UndoContext): Promise<void> {
+  const { envDir } = u;
+  const write = (t: string) => process.stderr.write(t);
+  write(`up of ${envDir.name} did not finish; destroying what this first "up" created, then sweeping its tag (use --keep-on-failure to keep it)…\n`);
+  const problems: string[] = [];
+  if (u.applied && !u.abandon.aborted) {
+    try {
+      await terraformFor(envDir, u.settings, { signal: u.abandon }).destroy(u.parallelism);
+    } catch (e) {
+      problems.push(`terraform destroy: ${(e as Error).message}`);
+    }
+  }
+  let proven = false;
+  if (!u.abandon.aborted) {
+    try {
+      const swept = await sweepEnv(ec2Client(u.region), envDir.name, { keepImages: true, signal: u.abandon });
+      proven = swept.left.length === 0;
+      write(`clean-up: terraform destroy ${!u.applied ? 'not needed (apply never ran)' : problems.length ? 'failed' : 'done'}; the tag sweep removed ${swept.removed.length} resource(s) terraform did not${swept.removed.length ? ` (${describeFound(swept.removed)})` : ''}, and a fresh listing of loadfleet:env=${envDir.name} finds nothing.\n`);
+    } catch (e) {
+      problems.push(`tag sweep: ${(e as Error).message}`);
+    }
+  }
+  const record = (await envDir.readRecord()) as EnvRecord;
+  if (proven) {
+    await envDir.removeOutputs();
+    await envDir.writeRecord({ ...record, status: 'down', failure: undefined, updatedAt: new Date().toISOString() });
+    return;
+  }
+  const reason = u.abandon.aborted ? 'the clean-up after a failed first up was abandoned' : `the clean-up after a failed first up did not finish: ${problems.join('; ')}`;
+  await envDir.writeRecord({ ...record, status: 'failed', failure: { reason, next: u.later }, updatedAt: new Date().toISOString() });
+  write(`${reason}\nresources of env ${envDir.name} may be left: run "${u.later}"\n`);
 }
 
 function report(outputs: FleetOutputs, json: boolean): void {

@@ -4,8 +4,9 @@ import {
   DeleteSecurityGroupCommand, DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeInstancesCommand,
   ImportKeyPairCommand, RunInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, type Instance, type Tag,
 } from '@aws-sdk/client-ec2';
-import { AL2023 } from '../../stacks/fleet-stack';
+import { AL2023 } from '../../stacks/images';
 import type { Ec2Port } from './ec2';
+import { awsCode, ExternalError } from '../core/errors';
 
 export interface Poll {
   readonly intervalMs: number;
@@ -28,7 +29,7 @@ export async function pollUntil<T>(what: string, poll: Poll, check: () => Promis
     const r = await check();
     if (r.done) return r.value;
     if (Date.now() + poll.intervalMs > deadline) {
-      throw new Error(`${what} did not finish within ${Math.round(poll.timeoutMs / 1000)} s (last state: ${r.state}); raise the timeout or check the AWS console`);
+      throw new ExternalError(`${what} did not finish within ${Math.round(poll.timeoutMs / 1000)} s (last state: ${r.state}); raise the timeout or check the AWS console`);
     }
     await sleep(poll.intervalMs, poll.signal);
   }
@@ -37,7 +38,7 @@ export async function pollUntil<T>(what: string, poll: Poll, check: () => Promis
 export async function latestAl2023(ec2: Ec2Port): Promise<string> {
   const r = await ec2.send(new DescribeImagesCommand({ Owners: [...AL2023.owners], Filters: [{ Name: 'name', Values: [AL2023.namePattern] }, { Name: 'state', Values: ['available'] }] }));
   const newest = [...(r.Images ?? [])].sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
-  if (!newest?.ImageId) throw new Error(`no Amazon Linux 2023 image (owner amazon, name ${AL2023.namePattern}) in this region`);
+  if (!newest?.ImageId) throw new ExternalError(`no Amazon Linux 2023 image (owner amazon, name ${AL2023.namePattern}) in this region`);
   return newest.ImageId;
 }
 
@@ -62,8 +63,8 @@ export async function deleteGroup(ec2: Ec2Port, id: string, poll: Poll): Promise
       await ec2.send(new DeleteSecurityGroupCommand({ GroupId: id }));
       return { done: true, value: undefined, state: 'deleted' };
     } catch (e) {
-      if ((e as Error).name === 'DependencyViolation') return { done: false, value: undefined, state: 'DependencyViolation' };
-      if (/NotFound/.test((e as Error).name)) return { done: true, value: undefined, state: 'gone' };
+      if (awsCode(e) === 'DependencyViolation') return { done: false, value: undefined, state: 'DependencyViolation' };
+      if (/NotFound/.test(awsCode(e))) return { done: true, value: undefined, state: 'gone' };
       throw e;
     }
   });
@@ -121,7 +122,7 @@ export async function tagSnapshots(ec2: Ec2Port, snapshots: string[], tags: Tag[
 export async function removeImage(ec2: Ec2Port, imageId: string): Promise<string[]> {
   const { snapshots } = await imageSnapshots(ec2, imageId).catch(() => ({ snapshots: [] as string[] }));
   await ec2.send(new DeregisterImageCommand({ ImageId: imageId })).catch((e: Error) => {
-    if (!/NotFound|Unavailable/.test(e.name)) throw e;
+    if (!/NotFound|Unavailable/.test(awsCode(e))) throw e;
   });
   for (const SnapshotId of snapshots) await ec2.send(new DeleteSnapshotCommand({ SnapshotId }));
   return snapshots;

@@ -78,6 +78,12 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
       else publicKey = content.trim();
     }
   }
+  const privateKeyPath = config ? expandHome(privateKeyPathOf(config), base) : '';
+  // The key path is written into ssh_config and the Ansible inventory: a newline there would add directives.
+  const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+  for (const [field, value] of [['keyPair.publicKeyPath', publicKeyPath], ['keyPair.privateKeyPath', privateKeyPath]] as const) {
+    if (control.test(value)) problems.push({ path: field, value, message: 'contains a control character: use a path without control characters (newlines, tabs, escapes)' });
+  }
   if (problems.length > 0 || !config) throw new ConfigError(abs, problems);
-  return { config, path: abs, publicKey, publicKeyPath, privateKeyPath: expandHome(privateKeyPathOf(config), base) };
+  return { config, path: abs, publicKey, publicKeyPath, privateKeyPath };
 }

@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import { EnvDir } from './env-dir';
 import { loadConfig, type LoadedConfig } from './config-file';
 import { UsageError } from '../core/errors';
+import { refuseControlChars } from '../core/safe-text';
+import { NAME_RE } from '../../stacks/config';
 import type { EnvRecord } from '../core/env-record';
 
 export interface CommonOptions {
@@ -26,11 +28,22 @@ export interface Settings {
 
 export function settings(opts: CommonOptions): Settings {
   return {
-    home: path.resolve(opts.home ?? process.env.LOADFLEET_HOME ?? '.loadfleet'),
+    home: path.resolve(refuseControlChars(opts.home !== undefined ? '--home' : 'LOADFLEET_HOME', opts.home ?? process.env.LOADFLEET_HOME ?? '.loadfleet')),
     pluginMirror: process.env.LOADFLEET_TF_PLUGIN_MIRROR || undefined,
     localExpirySeconds: process.env.LOADFLEET_LOCAL_EXPIRY_SECONDS ? Number(process.env.LOADFLEET_LOCAL_EXPIRY_SECONDS) : undefined,
     processEnv: process.env,
   };
+}
+
+/**
+ * `--env` names a folder and becomes an EC2 tag filter: only the config's name rule passes, so a
+ * wildcard (`demo*`) cannot match other envs and a path (`../x`) cannot leave the env folder.
+ */
+export function checkEnvName(name: string, flag = '--env'): string {
+  if (!NAME_RE.test(name)) {
+    throw new UsageError(`${flag} (${JSON.stringify(name)}) is not an env name: 2-24 lower-case letters, digits and dashes, starting with a letter (the config's name rule)`);
+  }
+  return name;
 }
 
 export interface EnvContext {
@@ -46,6 +59,7 @@ export async function resolveEnv(opts: CommonOptions, needConfig: boolean): Prom
   const s = settings(opts);
   if (opts.config) {
     const loaded = await loadConfig(opts.config);
+    if (opts.env) checkEnvName(opts.env);
     if (opts.env && opts.env !== loaded.config.name) {
       throw new UsageError(`--env (${opts.env}) does not match name (${loaded.config.name}) in ${opts.config}: drop one of them`);
     }
@@ -53,6 +67,7 @@ export async function resolveEnv(opts: CommonOptions, needConfig: boolean): Prom
     return { settings: s, envDir, record: await envDir.readRecord(), loaded };
   }
   if (!opts.env) throw new UsageError('say which env: -c <fleet.yaml> or --env <name>');
+  checkEnvName(opts.env);
   const envDir = new EnvDir(s.home, opts.env);
   const record = await envDir.readRecord();
   if (needConfig) {

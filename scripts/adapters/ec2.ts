@@ -1,12 +1,27 @@
 /** The EC2 API through the AWS SDK (honours AWS_ENDPOINT_URL, AWS_REGION and the usual credential chain). */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { ExternalError } from '../core/errors';
+import { awsError, ExternalError } from '../core/errors';
 
 export type Ec2Port = Pick<EC2Client, 'send'>;
 
+/**
+ * The one place loadfleet makes an EC2 client. Every call's failure leaves this adapter as an
+ * ExternalError (exit 1) carrying the service's code and message, or what the network said.
+ */
 export function ec2Client(region: string): EC2Client {
-  return new EC2Client({ region });
+  const client = new EC2Client({ region });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (e) {
+        throw awsError(`EC2 ${String(context.commandName ?? 'call').replace(/Command$/, '')}`, e);
+      }
+    },
+    { step: 'initialize', name: 'loadfleetExternalErrors', priority: 'high' },
+  );
+  return client;
 }
 
 export interface TaggedInstance {

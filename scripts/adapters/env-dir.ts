@@ -27,8 +27,10 @@ export class EnvDir {
     return path.join(this.dir, name);
   }
 
+  /** The env folder, private to the user (0700), also when an older version made it 0755. */
   async ensure(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await fs.chmod(this.dir, 0o700);
   }
 
   async readRecord(): Promise<EnvRecord | undefined> {

@@ -32,6 +32,8 @@ async function readHostKey(dir: string): Promise<string> {
 }
 interface LocalState {
   bridge: string;
+  /** The login user the hosts were made for (absent in older state: root). */
+  login?: string;
   hosts: HostState[];
 }
 
@@ -51,7 +53,7 @@ async function quiet(cmd: string, args: string[]): Promise<boolean> {
 }
 
 /** Fails with what is missing (root, Linux, a tool) before anything is made. */
-export async function requireLocalSupport(): Promise<void> {
+export async function requireLocalSupport(login = 'root'): Promise<void> {
   if (process.platform !== 'linux') throw new UsageError(`--target local needs Linux (network namespaces); this is ${process.platform}: use --target aws`);
   if (process.getuid?.() !== 0) throw new UsageError('--target local needs root (it creates network namespaces and mounts): run it as root, e.g. with sudo');
   const tools: [string, string][] = [
@@ -59,6 +61,8 @@ export async function requireLocalSupport(): Promise<void> {
     ['unshare', 'apt-get install util-linux'],
     ['/usr/sbin/sshd', 'apt-get install openssh-server'],
     ['ssh-keygen', 'apt-get install openssh-client'],
+    // A non-root login gets passwordless sudo inside each host, as ec2-user has on Amazon Linux.
+    ...(login === 'root' ? [] : ([['sudo', 'apt-get install sudo'], ['useradd', 'apt-get install passwd']] as [string, string][])),
   ];
   for (const [tool, install] of tools) {
     if (!(await quiet('sh', ['-c', `command -v ${tool}`]))) throw new ToolMissingError(tool, install);
@@ -88,16 +92,17 @@ export class LocalHosts {
   }
 
   /**
-   * Creates every host; on any failure removes what was made and rethrows. When this env's hosts already
-   * exist with the same plan, live hosts are kept as they are and dead ones restarted (`up` twice is a
-   * no-op); a different plan replaces them all.
+   * Creates every host. When this env's hosts already exist with the same plan, live hosts are kept as they
+   * are and dead ones restarted (`up` twice is a no-op); a different plan (or login user) replaces them all.
+   * On a failure, a first creation removes everything it made; a re-creation leaves the running hosts alone.
    */
-  async create(plan: LocalPlan, authorizedKey: string, onHost?: (h: LocalHostPlan, kept: boolean) => void): Promise<CreatedHost[]> {
+  async create(plan: LocalPlan, authorizedKey: string, login: string, onHost?: (h: LocalHostPlan, kept: boolean) => void): Promise<CreatedHost[]> {
     const existing = await this.readState();
-    if (existing && (existing.bridge !== plan.bridge || existing.hosts.length !== plan.hosts.length || existing.hosts.some((h, i) => h.netns !== plan.hosts[i]!.netns || h.ip !== plan.hosts[i]!.ip))) {
+    if (existing && ((existing.login ?? 'root') !== login || existing.bridge !== plan.bridge || existing.hosts.length !== plan.hosts.length || existing.hosts.some((h, i) => h.netns !== plan.hosts[i]!.netns || h.ip !== plan.hosts[i]!.ip))) {
       await this.destroy();
     }
-    const state: LocalState = (await this.readState()) ?? { bridge: plan.bridge, hosts: [] };
+    const state: LocalState = (await this.readState()) ?? { bridge: plan.bridge, login, hosts: [] };
+    const first = state.hosts.length === 0;
     if (state.hosts.length === 0 && (await quiet('ip', ['link', 'show', plan.bridge]))) {
       throw new UsageError(`bridge ${plan.bridge} already exists and is not this env's: another env uses local.prefix "${plan.bridge.replace(/br0$/, '')}"; give this one its own local.prefix and local.subnet`);
     }
@@ -122,16 +127,16 @@ export class LocalHosts {
           state.hosts.push(hs);
           await this.writeState(state);
         }
-        const hostKey = (await exists(path.join(dir, KEY))) ? await readHostKey(dir) : await this.prepareHostDir(dir, h, authorizedKey);
+        const hostKey = (await exists(path.join(dir, KEY))) ? await readHostKey(dir) : await this.prepareHostDir(dir, h, authorizedKey, login);
         created.push({ plan: h, hostKey });
         if (!(await quiet('ip', ['netns', 'pids', h.netns]))) await this.wire(plan, h);
-        hs.pid = this.startInit(h, dir);
+        hs.pid = this.startInit(h, dir, login);
         await this.writeState(state);
         onHost?.(h, false);
       }
       return created;
     } catch (e) {
-      await this.destroy().catch(() => undefined);
+      if (first) await this.destroy().catch(() => undefined);
       throw e;
     }
   }
@@ -150,24 +155,31 @@ export class LocalHosts {
     await inNs('link', 'set', 'lo', 'up');
   }
 
-  private async prepareHostDir(dir: string, h: LocalHostPlan, authorizedKey: string): Promise<string> {
+  /** The host's private folders; a non-root login user is created by host-init.sh inside the host. */
+  private async prepareHostDir(dir: string, h: LocalHostPlan, authorizedKey: string, login: string): Promise<string> {
     await fs.rm(dir, { recursive: true, force: true });
-    for (const sub of ['etc-upper/ssh', 'etc-work', 'root/.ssh', 'log', 'tmp']) await fs.mkdir(path.join(dir, sub), { recursive: true });
+    for (const sub of ['etc-upper/ssh', 'etc-work', 'root/.ssh', 'home', 'log', 'tmp']) await fs.mkdir(path.join(dir, sub), { recursive: true });
     await fs.chmod(path.join(dir, 'root'), 0o700);
     await fs.chmod(path.join(dir, 'root/.ssh'), 0o700);
+    await fs.chmod(path.join(dir, 'home'), 0o755);
     await fs.chmod(path.join(dir, 'tmp'), 0o1777);
-    await fs.writeFile(path.join(dir, 'root/.ssh/authorized_keys'), `${authorizedKey.trim()}\n`, { mode: 0o600 });
+    const keyLine = `${authorizedKey.trim()}\n`;
+    if (login === 'root') await fs.writeFile(path.join(dir, 'root/.ssh/authorized_keys'), keyLine, { mode: 0o600 });
+    else await fs.writeFile(path.join(dir, 'login_authorized_keys'), keyLine, { mode: 0o600 });
     const key = path.join(dir, KEY);
     await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `loadfleet-${h.name}`, '-f', key]);
-    await fs.writeFile(path.join(dir, 'etc-upper/ssh/loadfleet_sshd_config'), sshdConfig(h.ip));
+    await fs.writeFile(path.join(dir, 'etc-upper/ssh/loadfleet_sshd_config'), sshdConfig(h.ip, login));
     await fs.writeFile(path.join(dir, 'etc-upper/hostname'), `${h.name}\n`);
+    // sudo looks its own host name up and warns on every call when it does not resolve.
+    const machineHosts = await fs.readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1 localhost\n');
+    await fs.writeFile(path.join(dir, 'etc-upper/hosts'), `${machineHosts.trimEnd()}\n127.0.1.1 ${h.name}\n`);
     return readHostKey(dir);
   }
 
-  private startInit(h: LocalHostPlan, dir: string): number {
+  private startInit(h: LocalHostPlan, dir: string, login: string): number {
     const child = spawn(
       'ip',
-      ['netns', 'exec', h.netns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', '/bin/sh', INIT, dir, h.name],
+      ['netns', 'exec', h.netns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', '/bin/sh', INIT, dir, h.name, login],
       { detached: true, stdio: ['ignore', 'ignore', 'ignore'] },
     );
     child.unref();

@@ -23,11 +23,11 @@ export class KnownHosts {
     return this.known;
   }
 
-  /** Pins keys known in advance (the local target generates them). */
+  /** Pins keys known in advance (the local target generates them; EC2 prints them to the console). */
   async pin(entries: readonly { host: string; key: string }[]): Promise<void> {
     const known = await this.load();
     const lines = entries.filter((e) => decideHostKey(known, e.host, e.key).kind === 'new');
-    for (const e of lines) known.set(e.host, [e.key]);
+    for (const e of lines) known.set(e.host, [...(known.get(e.host) ?? []), e.key]); // a host may have several keys
     if (lines.length > 0) await fs.appendFile(this.file, lines.map((e) => `${knownHostsLine(e.host, e.key)}\n`).join(''), { mode: 0o600 });
   }
 

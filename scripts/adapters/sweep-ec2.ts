@@ -12,13 +12,23 @@ import {
 import { waitUntilInstanceTerminated } from '@aws-sdk/client-ec2';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Found, SweepKind } from '../core/sweep';
+import { IMAGE_EXPIRES_TAG } from '../core/bake';
 import type { Ec2Port } from './ec2';
+import { awsCode, awsError } from '../core/errors';
 
 const nameOf = (tags: Tag[] | undefined) => tags?.find((t) => t.Key === 'Name')?.Value;
 const envOf = (tags: Tag[] | undefined) => tags?.find((t) => t.Key === 'loadfleet:env')?.Value ?? '';
 
 /** Everything carrying loadfleet:env=<env>: one (paginated) describe per kind. */
 export async function findTagged(ec2: Ec2Port, env: string, kinds?: ReadonlySet<SweepKind>): Promise<Found[]> {
+  try {
+    return await listTagged(ec2, env, kinds);
+  } catch (e) {
+    throw awsError(`listing what carries loadfleet:env=${env}`, e);
+  }
+}
+
+async function listTagged(ec2: Ec2Port, env: string, kinds?: ReadonlySet<SweepKind>): Promise<Found[]> {
   const F: Filter[] = [{ Name: 'tag:loadfleet:env', Values: [env] }];
   const want = (k: SweepKind) => !kinds || kinds.has(k);
   const out: Found[] = [];
@@ -79,7 +89,10 @@ export async function findTagged(ec2: Ec2Port, env: string, kinds?: ReadonlySet<
   if (want('image')) {
     const r = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: F }));
     for (const i of r.Images ?? []) {
-      add('image', i.ImageId, i.Tags, { snapshots: (i.BlockDeviceMappings ?? []).map((b) => b.Ebs?.SnapshotId).filter((s): s is string => !!s) });
+      add('image', i.ImageId, i.Tags, {
+        snapshots: (i.BlockDeviceMappings ?? []).map((b) => b.Ebs?.SnapshotId).filter((s): s is string => !!s),
+        imageExpiresAt: i.Tags?.find((t) => t.Key === IMAGE_EXPIRES_TAG)?.Value,
+      });
     }
   }
   if (want('snapshot')) {
@@ -170,7 +183,7 @@ export async function deleteFound(ec2: Ec2Port, found: readonly Found[], opts: {
       for (const SnapshotId of f.snapshots ?? []) {
         imageSnapshots.add(SnapshotId);
         await ec2.send(new DeleteSnapshotCommand({ SnapshotId })).catch((e: Error) => {
-          if (!/NotFound/.test(e.name)) throw e;
+          if (!/NotFound/.test(awsCode(e))) throw e;
         });
       }
     });
@@ -185,8 +198,33 @@ export async function deleteFound(ec2: Ec2Port, found: readonly Found[], opts: {
   return { removed, errors };
 }
 
+/** Every image loadfleet baked (any env) that carries its own lifetime tag, with its snapshots. */
+export async function imagesWithLifetime(ec2: Ec2Port): Promise<Found[]> {
+  try {
+    const r = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag-key', Values: [IMAGE_EXPIRES_TAG] }] }));
+    return (r.Images ?? []).filter((i) => i.ImageId).map((i) => ({
+      kind: 'image' as const,
+      id: i.ImageId!,
+      env: envOf(i.Tags),
+      name: nameOf(i.Tags),
+      snapshots: (i.BlockDeviceMappings ?? []).map((b) => b.Ebs?.SnapshotId).filter((s): s is string => !!s),
+      imageExpiresAt: i.Tags?.find((t) => t.Key === IMAGE_EXPIRES_TAG)?.Value,
+    }));
+  } catch (e) {
+    throw awsError('listing images with loadfleet:image-expires-at', e);
+  }
+}
+
 /** env → expiry, from the tags of every resource loadfleet made (for sweep --expired). */
 export async function envExpiries(ec2: Ec2Port): Promise<{ env: string; expiresAt: string }[]> {
+  try {
+    return await listExpiries(ec2);
+  } catch (e) {
+    throw awsError('listing loadfleet:expires-at tags', e);
+  }
+}
+
+async function listExpiries(ec2: Ec2Port): Promise<{ env: string; expiresAt: string }[]> {
   const byResource = new Map<string, { env?: string; expiresAt?: string }>();
   let NextToken: string | undefined;
   do {

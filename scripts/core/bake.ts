@@ -14,6 +14,24 @@ export function buildId(env: string, role: BakeRole, now: Date, random = Math.ra
   return `lf-${env}-${role}-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${suffix}`;
 }
 
+/** Images outlive the fleet: their own, optional lifetime, never the fleet's `loadfleet:expires-at`. */
+export const IMAGE_EXPIRES_TAG = 'loadfleet:image-expires-at';
+
+/**
+ * Tags of the image and its snapshots. No `loadfleet:expires-at` (that would make `sweep --expired` delete
+ * a kept image hours after the bake); with ami.ttlDays, `loadfleet:image-expires-at` instead.
+ */
+export function imageTags(env: string, role: BakeRole, build: string, imageExpiresAt?: string): { Key: string; Value: string }[] {
+  return [
+    { Key: 'loadfleet:env', Value: env },
+    { Key: 'loadfleet:role', Value: role },
+    { Key: 'loadfleet:build', Value: build },
+    ...(imageExpiresAt ? [{ Key: IMAGE_EXPIRES_TAG, Value: imageExpiresAt }] : []),
+    { Key: 'Name', Value: build },
+  ];
+}
+
+/** Tags of the bake's temporary resources (builder, key pair, group): they expire with the build. */
 export function bakeTags(env: string, role: BakeRole, build: string, expiresAt: string): { Key: string; Value: string }[] {
   return [
     { Key: 'loadfleet:env', Value: env },

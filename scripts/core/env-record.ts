@@ -1,8 +1,12 @@
 /** What loadfleet remembers about an env between commands, and the outputs every later step reads. Pure. */
 import { z, type Zod } from '../../stacks/zod';
+import { expiryFrom } from '../../stacks/deadman';
 
 export const TARGETS = ['aws', 'local'] as const;
 export type TargetKind = (typeof TARGETS)[number];
+
+export const ENV_STATUSES = ['creating', 'up', 'down', 'failed'] as const;
+export type EnvStatus = (typeof ENV_STATUSES)[number];
 
 export const envRecordSchema = z.object({
   name: z.string(),
@@ -12,8 +16,13 @@ export const envRecordSchema = z.object({
   engine: z.string(),
   ttlHours: z.number(),
   expiresAt: z.string(),
-  /** creating: an `up` started; up: outputs are current; down: destroyed. */
-  status: z.enum(['creating', 'up', 'down']),
+  /**
+   * creating: an `up` started; up: outputs are current; down: destroyed, and a tag sweep found nothing;
+   * failed: a clean-up did not finish (interrupted, or AWS said no): `next` says what to run.
+   */
+  status: z.enum(ENV_STATUSES),
+  /** With status failed: why, and the command that finishes the job. */
+  failure: z.object({ reason: z.string(), next: z.string() }).optional(),
   updatedAt: z.string(),
 });
 export type EnvRecord = Zod.infer<typeof envRecordSchema>;
@@ -71,4 +80,21 @@ export function describeExpiry(expiresAt: string, now: Date): string {
   const mins = Math.round(Math.abs(ms) / 60_000);
   const text = `${Math.floor(mins / 60)}h ${mins % 60}m`;
   return ms >= 0 ? `${text} left` : `expired ${text} ago`;
+}
+
+/**
+ * The expiry to use for an `up`: the one recorded at the first `up` while the env lives and ttlHours is
+ * unchanged, so re-running changes nothing. Never one in the past: after the dead-man switch fired (the
+ * record may still say up) the recreated hosts get a fresh expiry, or they would have no switch at all.
+ */
+export function expiryFor(record: EnvRecord | undefined, ttlHours: number, now: Date): string {
+  const live = record && (record.status === 'up' || record.status === 'creating');
+  if (live && record.ttlHours === ttlHours && Date.parse(record.expiresAt) > now.getTime()) return record.expiresAt;
+  return expiryFrom(now, ttlHours);
+}
+
+/** One line for `status`: what state the env is in and, when failed, what to run. */
+export function describeStatus(record: EnvRecord, now: Date): string {
+  const head = `env ${record.name}: ${record.status} on ${record.target}, ${record.region}; expires ${record.expiresAt} (${describeExpiry(record.expiresAt, now)})`;
+  return record.status === 'failed' && record.failure ? `${head}\n  ${record.failure.reason}\n  run: ${record.failure.next}` : head;
 }

@@ -16,10 +16,19 @@ export class UsageError extends Error {
 
 export class ExternalError extends Error {
   readonly exitCode = EXIT.external;
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The service's own error code where it gave one (e.g. DependencyViolation, InvalidAMIID.NotFound). */
+  readonly code?: string;
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
     super(message, options);
     this.name = 'ExternalError';
+    this.code = options?.code;
   }
+}
+
+/** An AWS error's code, whether raw from the SDK or already wrapped. */
+export function awsCode(err: unknown): string {
+  const e = err as { code?: string; name?: string };
+  return String((err instanceof ExternalError ? e.code : undefined) ?? e?.name ?? '');
 }
 
 /** A program loadfleet needs is not installed: says what to install, never turns into a skip. */
@@ -28,4 +37,45 @@ export class ToolMissingError extends ExternalError {
     super(`${tool} was not found on PATH: ${install}`);
     this.name = 'ToolMissingError';
   }
+}
+
+/**
+ * An error that adds context (what was being done, what was cleaned up) to another, keeping its kind:
+ * wrapping never turns a bug into "AWS said no", nor a usage error into either.
+ */
+export class WrappedError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, cause: unknown, exitCode?: number) {
+    super(message, { cause });
+    this.name = 'WrappedError';
+    this.exitCode = exitCode ?? exitCodeFor(cause);
+  }
+}
+
+/** The documented exit code an error stands for (ConfigError and commander errors are mapped by cli.ts). */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof ExternalError) return EXIT.external;
+  if (err instanceof WrappedError) return err.exitCode;
+  if (err instanceof Error && err.name === 'ConfigError') return EXIT.usage;
+  return EXIT.internal;
+}
+
+/**
+ * An AWS SDK failure as an ExternalError, with the service's own words: its error code and message, or,
+ * when the endpoint never answered (refused, DNS, timeout), what the network said and where it went.
+ */
+export function awsError(what: string, err: unknown): ExternalError | UsageError | WrappedError {
+  if (err instanceof ExternalError || err instanceof UsageError || err instanceof WrappedError) return err;
+  const e = err as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number }; $fault?: string };
+  const isAws = e && (e.$metadata !== undefined || e.$fault !== undefined);
+  const network = e && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH)$/.test(String(e.code ?? e.name ?? ''));
+  const aggregate = err instanceof AggregateError ? err.errors.map((x: { message?: string }) => x.message).join('; ') : '';
+  if (isAws || network || err instanceof AggregateError || (e && /TimeoutError|AbortError/.test(String(e.name)))) {
+    const detail = aggregate || e.message || String(err);
+    const endpoint = network || err instanceof AggregateError ? ' (is the endpoint reachable? AWS_ENDPOINT_URL / region)' : '';
+    return new ExternalError(`${what} failed: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${detail}${endpoint}`, { cause: err, code: e.name });
+  }
+  // Anything else (a TypeError in our own code) stays a bug.
+  return new WrappedError(`${what} failed: ${e?.message ?? String(err)}`, err);
 }

@@ -6,6 +6,7 @@ import { dump } from 'js-yaml';
 import type { Role } from '../../stacks/config';
 import { MONITORING_PORTS, type EngineName } from '../../stacks/engines';
 import type { FleetOutputs, Host } from './env-record';
+import { ansibleIniHostValue, ansibleIniVarValue, refuseControlChars, shWord, sshConfigValue } from './safe-text';
 
 import { FORMATS, type InventoryFormat } from './inventory-formats';
 export { FORMATS, type InventoryFormat };
@@ -22,7 +23,10 @@ export interface Inventory {
   readonly master: { readonly address: string; readonly port: number } | null;
 }
 
+/** Refuses (exit 2) a key or known_hosts path with a control character: it would inject ssh_config/INI lines. */
 export function inventoryFrom(o: FleetOutputs, extra: { region: string; privateKeyPath: string; knownHostsFile: string }): Inventory {
+  refuseControlChars('keyPair.privateKeyPath', extra.privateKeyPath);
+  refuseControlChars('--home (the env folder holding known_hosts)', extra.knownHostsFile);
   return { env: o.env, target: o.target, engine: o.engine, sshUser: o.sshUser, hosts: o.hosts, master: o.master, ...extra };
 }
 
@@ -56,7 +60,8 @@ function fleetVars(inv: Inventory): Record<string, string | number> {
   const vars: Record<string, string | number> = {
     ansible_user: inv.sshUser,
     ansible_ssh_private_key_file: inv.privateKeyPath,
-    ansible_ssh_common_args: `-o UserKnownHostsFile=${inv.knownHostsFile} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes`,
+    // Ansible shlex-splits this and hands each word to ssh, which parses `-o` like a config line.
+    ansible_ssh_common_args: `-o ${shWord(`UserKnownHostsFile=${sshConfigValue(inv.knownHostsFile, { percentTokens: true })}`)} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes`,
     loadfleet_env: inv.env,
     loadfleet_engine: inv.engine,
   };
@@ -77,11 +82,6 @@ function groups(inv: Inventory): [string, Host[]][] {
   return out;
 }
 
-function iniValue(v: string | number): string {
-  const s = String(v);
-  return /[\s'"=]/.test(s) ? `'${s.replace(/'/g, "\\'")}'` : s;
-}
-
 /** Ansible host names carry the env ("demo-controller"): no clash with the role groups, none across envs. */
 export function ansibleName(inv: Pick<Inventory, 'env'>, h: Host): string {
   return `${inv.env}-${h.name}`;
@@ -93,13 +93,13 @@ export function renderAnsibleIni(inv: Inventory): string {
     lines.push('', `[${group}]`);
     for (const h of hosts) {
       // Host vars once, in the role group; target_<name> groups only list members.
-      const vars = group.startsWith('target_') ? '' : ` ${Object.entries(hostVars(inv, h)).map(([k, v]) => `${k}=${iniValue(v)}`).join(' ')}`;
+      const vars = group.startsWith('target_') ? '' : ` ${Object.entries(hostVars(inv, h)).map(([k, v]) => `${k}=${ansibleIniHostValue(v)}`).join(' ')}`;
       lines.push(`${ansibleName(inv, h)}${vars}`);
     }
   }
   const parent = fleetGroup(inv.env);
   lines.push('', `[${parent}:children]`, ...ROLE_ORDER.map((r) => ROLE_GROUPS[r]));
-  lines.push('', `[${parent}:vars]`, ...Object.entries(fleetVars(inv)).map(([k, v]) => `${k}=${iniValue(v)}`));
+  lines.push('', `[${parent}:vars]`, ...Object.entries(fleetVars(inv)).map(([k, v]) => `${k}=${ansibleIniVarValue(v)}`));
   return `${lines.join('\n')}\n`;
 }
 
@@ -120,9 +120,9 @@ export function renderSshConfig(inv: Inventory): string {
       `Host ${h.name}`,
       `  HostName ${h.publicIp || h.privateIp}`,
       `  User ${inv.sshUser}`,
-      `  IdentityFile ${inv.privateKeyPath}`,
+      `  IdentityFile ${sshConfigValue(inv.privateKeyPath, { percentTokens: true })}`,
       '  IdentitiesOnly yes',
-      `  UserKnownHostsFile ${inv.knownHostsFile}`,
+      `  UserKnownHostsFile ${sshConfigValue(inv.knownHostsFile, { percentTokens: true })}`,
       '  StrictHostKeyChecking yes',
       '  ServerAliveInterval 30',
     ].join('\n'),

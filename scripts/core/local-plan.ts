@@ -1,6 +1,7 @@
 /** Where each host of the local target lives: namespace, links, address. Pure. */
 import type { FleetConfig, Role } from '../../stacks/config';
 import { parseCidr } from '../../stacks/config';
+import { UsageError } from './errors';
 import { hostGroups, hostName } from '../../stacks/topology';
 
 export interface LocalHostPlan {
@@ -29,7 +30,7 @@ function ipOf(n: number): string {
 /** Hosts get .10, .11, … of local.subnet; .1 is the bridge. Interface names stay under 15 characters. */
 export function planLocal(config: FleetConfig): LocalPlan {
   const net = parseCidr(config.local.subnet);
-  if (!net) throw new Error(`local.subnet (${config.local.subnet}) is not a CIDR`);
+  if (!net) throw new UsageError(`local.subnet (${config.local.subnet}) is not a CIDR`);
   const p = config.local.prefix;
   const size = 2 ** (32 - net.bits);
   const hosts: LocalHostPlan[] = [];
@@ -37,7 +38,7 @@ export function planLocal(config: FleetConfig): LocalPlan {
     for (let i = 0; i < g.count; i++) {
       const n = hosts.length;
       if (10 + n >= size - 1) {
-        throw new Error(`local.subnet (${config.local.subnet}) has room for ${size - 11} hosts, the fleet has more: use a larger subnet, e.g. a /22`);
+        throw new UsageError(`local.subnet (${config.local.subnet}) has room for ${size - 11} hosts, the fleet has more: use a larger subnet, e.g. a /22`);
       }
       const name = hostName(g, i);
       hosts.push({ role: g.role, group: g.namePrefix, name, netns: `${p}-${config.name}-${name}`, rootIf: `${p}v${n}`, peerIf: `${p}p${n}`, ip: ipOf(net.base + 10 + n) });
@@ -46,14 +47,18 @@ export function planLocal(config: FleetConfig): LocalPlan {
   return { bridge: `${p}br0`, bridgeIp: ipOf(net.base + 1), prefixLength: net.bits, hosts };
 }
 
-/** The per-host sshd configuration: root by key only, PAM on (so limits.d applies to new sessions). */
-export function sshdConfig(ip: string): string {
+/**
+ * The per-host sshd configuration: the login user (config.sshUser) by key only, PAM on (so limits.d applies
+ * to new sessions). As on Amazon Linux, root cannot log in unless root is the login user.
+ */
+export function sshdConfig(ip: string, login: string): string {
   return [
     '# written by loadfleet for a local-target host',
     'Port 22',
     `ListenAddress ${ip}`,
     'HostKey /etc/ssh/loadfleet_host_ed25519_key',
-    'PermitRootLogin prohibit-password',
+    `PermitRootLogin ${login === 'root' ? 'prohibit-password' : 'no'}`,
+    `AllowUsers ${login}`,
     'PasswordAuthentication no',
     'KbdInteractiveAuthentication no',
     'PubkeyAuthentication yes',

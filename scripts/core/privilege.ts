@@ -5,6 +5,7 @@
  * instead of hanging or silently doing nothing. Pure apart from the session port it is given.
  */
 import type { ExecResult, SshSession } from './fanout';
+import { ExternalError } from './errors';
 
 /** The command that runs a script read from stdin as root, for a given login user. */
 export function asRootCommand(login: string, command = 'sh -s'): string {
@@ -21,7 +22,7 @@ export function sudoRefusal(login: string, r: Pick<ExecResult, 'code' | 'stderr'
   return `login "${login}" cannot become root without a password (${m[0].trim()}): give ${login} passwordless sudo (NOPASSWD, as Amazon Linux does for ec2-user), or set sshUser to root`;
 }
 
-export class RemoteStepError extends Error {
+export class RemoteStepError extends ExternalError {
   constructor(message: string, readonly result?: ExecResult) {
     super(message);
     this.name = 'RemoteStepError';

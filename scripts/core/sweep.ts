@@ -29,6 +29,8 @@ export interface Found {
   readonly snapshots?: readonly string[];
   /** For an internet gateway: the VPCs to detach it from; for an elastic IP: its association. */
   readonly attachedTo?: readonly string[];
+  /** For an image: its own lifetime (`loadfleet:image-expires-at`), if it has one. */
+  readonly imageExpiresAt?: string;
 }
 
 /** Found resources sorted by the order they must be deleted in. */
@@ -50,6 +52,11 @@ export function describeFound(found: readonly Found[]): string {
 export function madeProgress(before: readonly Found[], after: readonly Found[]): boolean {
   const left = new Set(after.map((f) => `${f.kind}:${f.id}`));
   return before.some((f) => !left.has(`${f.kind}:${f.id}`)) || after.length < before.length;
+}
+
+/** Images whose own `loadfleet:image-expires-at` has passed. An image without one is kept. */
+export function expiredImages<T extends { imageExpiresAt?: string }>(images: readonly T[], now: Date): T[] {
+  return images.filter((i) => i.imageExpiresAt !== undefined && Number.isFinite(Date.parse(i.imageExpiresAt)) && Date.parse(i.imageExpiresAt) < now.getTime());
 }
 
 /** Envs whose `loadfleet:expires-at` has passed. Unparseable expiries are not guessed at. */

@@ -3,8 +3,9 @@
  * same ones the image bake uses), the script that applies them idempotently, the script that reads the
  * effective values in a new session, and the comparison with reasons. Pure.
  */
-import type { Role } from '../../stacks/config';
-import type { Engine } from '../../stacks/engines';
+import type { FleetConfig, Role } from '../../stacks/config';
+import { MONITORING_PORTS, engineOf, type Engine } from '../../stacks/engines';
+import { targetPorts } from '../../stacks/topology';
 
 export interface TuningTemplates {
   readonly limits: string;
@@ -22,6 +23,36 @@ export interface TuningOptions {
   readonly nproc: number;
   readonly engine: Engine;
   readonly hostKind: HostKind;
+  /** Ports the fleet listens on (see fleetListeningPorts): kept out of the ephemeral port range. */
+  readonly reservedPorts: readonly number[];
+}
+
+/**
+ * Every port a fleet host listens on, from the same table the security groups are built from (SSH, the
+ * engine's UI, master and agent ports, the targets' ports, Prometheus, Grafana, node_exporter). Reserved on
+ * every host with net.ipv4.ip_local_reserved_ports: with ip_local_port_range starting at 1024, an outgoing
+ * connection could otherwise take 5557 or 9100 before the service that listens there starts.
+ */
+export function fleetListeningPorts(config: Pick<FleetConfig, 'engine' | 'targets' | 'monitoring'>): number[] {
+  const engine = engineOf(config.engine);
+  const ports = new Set<number>([22, ...targetPorts(config as FleetConfig)]);
+  if (engine.uiPort !== null) ports.add(engine.uiPort);
+  for (const r of [...engine.controllerFromAgents, ...engine.agentsFromController]) for (let p = r.from; p <= r.to; p++) ports.add(p);
+  if (config.monitoring.enabled) for (const p of Object.values(MONITORING_PORTS)) ports.add(p);
+  else ports.add(MONITORING_PORTS.nodeExporter);
+  return [...ports].sort((a, b) => a - b);
+}
+
+/** Ports as the kernel prints ip_local_reserved_ports back: sorted, consecutive ports merged ("22,3000-3002"). */
+export function portListValue(ports: readonly number[]): string {
+  const sorted = [...new Set(ports)].sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const from = sorted[i]!;
+    while (i + 1 < sorted.length && sorted[i + 1] === sorted[i]! + 1) i++;
+    out.push(from === sorted[i] ? String(from) : `${from}-${sorted[i]}`);
+  }
+  return out.join(',');
 }
 
 export interface TuningFile {
@@ -103,6 +134,8 @@ export function planTuning(role: Role, opts: TuningOptions, t: TuningTemplates):
     if (text === undefined) throw new Error(`no sysctl profile "${profile}" under ami/tuning/sysctl`);
     for (const [k, v] of parseSysctl(fill(text, values))) settings.set(k, v);
   }
+  // Per network namespace, so it is set on local hosts too.
+  if (opts.reservedPorts.length > 0) settings.set('net.ipv4.ip_local_reserved_ports', portListValue(opts.reservedPorts));
   if (opts.hostKind === 'netns') {
     for (const k of [...settings.keys()]) {
       if (MACHINE_WIDE.has(k)) {
@@ -146,19 +179,28 @@ function shQuote(s: string): string {
 
 /**
  * Writes each file only when its content differs (so a rerun changes nothing), applies the sysctl files
- * with `sysctl -p` in order, and re-executes systemd when its limits changed. Prints "changed <path>".
+ * with `sysctl -p` in order, and re-executes systemd when it runs. Prints "changed <path>". Runs as root:
+ * it stops at the first write, sysctl or systemd step that fails, names the step on stderr
+ * ("loadfleet: step <what> failed: <why>") and exits 1. Error output goes to a private mktemp file,
+ * never to a fixed /tmp path another user could plant a link at.
  */
 export function applyScript(plan: TuningPlan): string {
   const lines = [
     'set -u',
     'umask 022',
-    'put() { d=$(dirname "$1"); mkdir -p "$d"; t=$(mktemp "$d/.loadfleet.XXXXXX"); printf %s "$3" | base64 -d > "$t"; chmod "$2" "$t";',
-    '  if cmp -s "$t" "$1"; then rm -f "$t"; else mv -f "$t" "$1"; echo "changed $1"; fi; }',
+    'err=$(mktemp) || { echo "loadfleet: step mktemp failed: cannot create a private temporary file" >&2; exit 1; }',
+    `trap 'rm -f "$err"' EXIT`,
+    `fail() { echo "loadfleet: step $1 failed: $(tr -s '\\n' ' ' < "$err" | sed 's/ *$//')" >&2; exit 1; }`,
+    'put() { d=$(dirname "$1");',
+    '  mkdir -p "$d" 2>"$err" || fail "write $1";',
+    '  t=$(mktemp "$d/.loadfleet.XXXXXX" 2>"$err") || fail "write $1";',
+    '  if ! printf %s "$3" | base64 -d > "$t" 2>"$err" || ! chmod "$2" "$t" 2>"$err"; then rm -f "$t"; fail "write $1"; fi;',
+    '  if cmp -s "$t" "$1"; then rm -f "$t"; else mv -fT "$t" "$1" 2>"$err" || { rm -f "$t"; fail "write $1"; }; echo "changed $1"; fi; }',
   ];
   for (const f of plan.files) lines.push(`put ${shQuote(f.path)} ${f.mode} ${shQuote(Buffer.from(f.content).toString('base64'))}`);
-  for (const f of plan.sysctlFiles) lines.push(`sysctl -q -p ${shQuote(f)} >/dev/null 2>"/tmp/.loadfleet-sysctl.err" || cat /tmp/.loadfleet-sysctl.err >&2`);
-  lines.push('if [ -d /run/systemd/system ]; then systemctl daemon-reexec; fi');
-  lines.push('exit 0');
+  // sysctl -p exits non-zero for a key it cannot set, but a read-only one may only print: check both.
+  for (const f of plan.sysctlFiles) lines.push(`if ! sysctl -q -p ${shQuote(f)} >/dev/null 2>"$err" || [ -s "$err" ]; then fail ${shQuote(`sysctl -p ${f}`)}; fi`);
+  lines.push('if [ -d /run/systemd/system ]; then systemctl daemon-reexec 2>"$err" || fail "systemd (systemctl daemon-reexec)"; fi');
   return `${lines.join('\n')}\n`;
 }
 

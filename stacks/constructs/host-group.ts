@@ -53,7 +53,8 @@ export class HostGroup extends Construct {
       vpcSecurityGroupIds: [props.securityGroupId],
       keyName: props.keyName,
       associatePublicIpAddress: true,
-      metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 1 },
+      // Tags in metadata: the dead-man switch reads its expiry tag from there (stacks/deadman.ts).
+      metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 1, instanceMetadataTags: 'enabled' },
       rootBlockDevice: { encrypted: true, volumeType: 'gp3', volumeSize: props.rootVolumeGb, deleteOnTermination: true, tags },
       instanceInitiatedShutdownBehavior: 'terminate',
       userData: props.userData,

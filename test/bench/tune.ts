@@ -20,11 +20,12 @@ async function playbookFor(dir: string, nofile: number): Promise<string> {
   const templates = await readTuningTemplates();
   const roles: Role[] = ['controller', 'agent', 'monitoring'];
   const plays = roles.map((role) => {
-    const plan = planTuning(role, { nofile, nproc: 65535, engine: Engine.locust(), hostKind: 'netns' }, templates);
+    const plan = planTuning(role, { nofile, nproc: 65535, engine: Engine.locust(), hostKind: 'netns', reservedPorts: [22] }, templates);
     const group = role === 'agent' ? 'agents' : role;
     return [
       {
-        hosts: group, gather_facts: false,
+        // as root through sudo, like loadfleet's runAsRoot (the local hosts log in as ec2-user, as on EC2)
+        hosts: group, gather_facts: false, become: true,
         tasks: [
           ...plan.files.map((f) => ({ name: `write ${f.path}`, copy: { dest: f.path, content: f.content, mode: f.mode } })),
           ...plan.sysctlFiles.map((f) => ({ name: `apply ${f}`, command: `sysctl -q -p ${f}` })),

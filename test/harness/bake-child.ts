@@ -9,6 +9,7 @@ import { EnvDir } from '../../scripts/adapters/env-dir';
 import { bake, BakeError, DEFAULT_BAKE } from '../../scripts/actions/bake';
 import { withInterrupts } from '../../scripts/actions/signals';
 import { ec2 } from './ec2-count';
+import { authorizedKeysIn } from './local-fleet';
 
 const [config, home, step, ip, hostDir] = process.argv.slice(2) as [string, string, string, string, string];
 const loaded = await loadConfig(config);
@@ -24,8 +25,8 @@ try {
         }
       },
       resolveEndpoint: async (_i, key) => {
-        fs.appendFileSync(`${hostDir}/root/.ssh/authorized_keys`, `${key.publicKey}\n`);
-        return { address: ip, user: 'root', hostKind: 'netns' };
+        fs.appendFileSync(authorizedKeysIn(hostDir, loaded.config.sshUser), `${key.publicKey}\n`);
+        return { address: ip, user: loaded.config.sshUser, hostKind: 'netns' };
       },
     }),
   );

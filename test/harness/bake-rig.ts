@@ -9,9 +9,9 @@ import type { LocalFleet } from './local-fleet';
 /** Resolves any builder to the fleet's agent-1 and installs the bake's temporary key there, as cloud-init would. */
 export function localBuilder(fleet: LocalFleet, host = 'agent-1'): ResolveEndpoint {
   return async (_instance, tempKey) => {
-    fs.appendFileSync(`${fleet.hostDir(host)}/root/.ssh/authorized_keys`, `${tempKey.publicKey}\n`);
+    fs.appendFileSync(fleet.authorizedKeys(host), `${tempKey.publicKey}\n`);
     const h = fleet.outputs().hosts.find((x) => x.name === host)!;
-    return { address: h.privateIp, user: 'root', hostKind: 'netns' };
+    return { address: h.privateIp, user: fleet.outputs().sshUser, hostKind: 'netns' };
   };
 }
 

@@ -10,10 +10,10 @@ export function configInput(overrides: Partial<FleetConfigInput> = {}): FleetCon
   return { name: 'demo', access: { sshCidrs: ['203.0.113.7/32'] }, keyPair: { publicKeyPath: 'k.pub' }, ...overrides };
 }
 
-export function synthStack(overrides: Partial<FleetConfigInput> = {}): { json: string; tf: TfJson } {
+export function synthStack(overrides: Partial<FleetConfigInput> = {}, props: { expiresAt?: string } = {}): { json: string; tf: TfJson } {
   const app = Testing.app();
   const config = validateFleetConfig(configInput(overrides));
-  const stack = new FleetStack(app, 'loadfleet-demo', { config, publicKey: PUBLIC_KEY, expiresAt: EXPIRES, localStatePath: 'terraform.tfstate' });
+  const stack = new FleetStack(app, 'loadfleet-demo', { config, publicKey: PUBLIC_KEY, expiresAt: props.expiresAt ?? EXPIRES, localStatePath: 'terraform.tfstate' });
   const json = Testing.synth(stack);
   return { json, tf: JSON.parse(json) as TfJson };
 }

@@ -16,9 +16,11 @@ export interface LocalFleet {
   readonly name: string;
   outputs(): FleetOutputs;
   cli(args: string[]): Promise<CliResult>;
-  /** Runs a command on a host through plain OpenSSH: a brand-new session every time. */
+  /** Runs a command on a host through plain OpenSSH as the env's login user: a brand-new session every time. */
   ssh(host: string, command: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   hostDir(host: string): string;
+  /** The login user's authorized_keys of a host, as seen from the machine. */
+  authorizedKeys(host: string): string;
   pids(): Promise<Record<string, number>>;
   remove(): Promise<void>;
 }
@@ -42,10 +44,11 @@ export async function localFleet(name: string, prefix: string, subnet: string, e
     cli: (args) => loadfleet(args, env),
     async ssh(host, command) {
       const h = fleet.outputs().hosts.find((x) => x.name === host)!;
-      const r = await execa('ssh', ['-i', ws.privateKeyPath, '-o', `UserKnownHostsFile=${path.join(envDir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', `root@${h.privateIp}`, command], { reject: false, stdin: 'ignore', timeout: 20_000 });
+      const r = await execa('ssh', ['-i', ws.privateKeyPath, '-o', `UserKnownHostsFile=${path.join(envDir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', `${fleet.outputs().sshUser}@${h.privateIp}`, command], { reject: false, stdin: 'ignore', timeout: 20_000 });
       return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
     hostDir: (host) => path.join(envDir, 'local', host),
+    authorizedKeys: (host) => authorizedKeysIn(path.join(envDir, 'local', host), fleet.outputs().sshUser),
     pids: () => new LocalHosts(path.join(envDir, 'local')).pids(),
     async remove() {
       await loadfleet(['down', '--env', name, '--yes'], env).catch(() => undefined);
@@ -59,6 +62,11 @@ export async function localFleet(name: string, prefix: string, subnet: string, e
     throw new Error(`local up failed (${up.exitCode}): ${up.stderr}`);
   }
   return fleet;
+}
+
+/** Where a local host keeps its login user's authorized_keys (root's under root/, others' under home/). */
+export function authorizedKeysIn(hostDir: string, user: string): string {
+  return path.join(hostDir, user === 'root' ? 'root' : `home/${user}`, '.ssh/authorized_keys');
 }
 
 /** Proof that nothing of a prefix is left on the machine. */

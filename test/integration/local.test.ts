@@ -24,14 +24,23 @@ afterAll(async () => {
 });
 
 describe('local target', () => {
-  it('creates every host with its own address, hostname and sshd, root login by key only', async () => {
+  it('creates every host with its own address, hostname and sshd, the config\'s user (ec2-user) by key only, no root login', async () => {
     const o = fleet.outputs();
-    expect(o).toMatchObject({ target: 'local', sshUser: 'root', master: { address: '10.231.77.10', port: 5557 } });
+    expect(o).toMatchObject({ target: 'local', sshUser: 'ec2-user', master: { address: '10.231.77.10', port: 5557 } });
     expect(o.hosts.map((h) => `${h.name}@${h.privateIp}`)).toEqual([
       'controller@10.231.77.10', 'agent-1@10.231.77.11', 'agent-2@10.231.77.12', 'agent-3@10.231.77.13', 'app-1@10.231.77.14', 'monitoring@10.231.77.15',
     ]);
     const r = await fleet.ssh('agent-2', 'hostname; ip -o -4 addr show eth0 | awk \'{print $4}\'');
     expect(r.stdout.split('\n')).toEqual(['agent-2', '10.231.77.12/24']);
+    // as on Amazon Linux: a plain user with passwordless sudo, its home private to the host
+    const who = await fleet.ssh('agent-2', 'id -un; sudo -n id -u; ls /home');
+    expect(who.stderr).toBe('');
+    expect(who.stdout.split('\n')).toEqual(['ec2-user', '0', 'ec2-user']);
+    expect(fs.existsSync('/home/ec2-user')).toBe(false);
+    // root cannot log in, even with the fleet's key
+    const root = await execa('ssh', ['-i', fleet.ws.privateKeyPath, '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${path.join(fleet.ws.home, 'ltest', 'known_hosts')}`, 'root@10.231.77.11', 'true'], { reject: false, stdin: 'ignore' });
+    expect(root.exitCode).toBe(255);
+    expect(root.stderr).toMatch(/Permission denied/);
     // password login is off: ssh without the key is refused
     const nokey = await execa('ssh', ['-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PreferredAuthentications=password', 'root@10.231.77.11', 'true'], { reject: false, stdin: 'ignore' });
     expect(nokey.exitCode).toBe(255);
@@ -59,8 +68,14 @@ describe('local target', () => {
     }
     const ping = await execa('ansible', ['all', '-i', ini, '-m', 'ping', '-o', '-f', '10'], { reject: false, env: { ANSIBLE_HOST_KEY_CHECKING: 'True' } });
     expect(ping.stdout.match(/SUCCESS/g)).toHaveLength(6);
-    const ssh = await execa('ssh', ['-F', sshc, '-o', 'BatchMode=yes', 'app-1', 'hostname'], { reject: false, stdin: 'ignore' });
-    expect(ssh.stdout.trim()).toBe('app-1');
+    // become (sudo) works for the non-root login, as playbooks on EC2 need it
+    const become = await execa('ansible', ['all', '-i', yml, '-b', '-m', 'command', '-a', 'id -u', '-o', '-f', '10'], { reject: false, env: { ANSIBLE_HOST_KEY_CHECKING: 'True' } });
+    expect(become.exitCode).toBe(0);
+    expect(become.stdout.match(/CHANGED \| rc=0 \| \(stdout\) 0$/gm)).toHaveLength(6);
+    const plain = await execa('ansible', ['agents', '-i', ini, '-m', 'command', '-a', 'id -un', '-o'], { reject: false, env: { ANSIBLE_HOST_KEY_CHECKING: 'True' } });
+    expect(plain.stdout.match(/\(stdout\) ec2-user$/gm)).toHaveLength(3);
+    const ssh = await execa('ssh', ['-F', sshc, '-o', 'BatchMode=yes', 'app-1', 'hostname; id -un; sudo -n id -u'], { reject: false, stdin: 'ignore' });
+    expect(ssh.stdout.trim().split('\n')).toEqual(['app-1', 'ec2-user', '0']);
     const json = JSON.parse((await fleet.cli(['inventory', '--env', 'ltest', '-f', 'json'])).stdout);
     expect(json.hosts).toHaveLength(6);
   });
@@ -68,7 +83,7 @@ describe('local target', () => {
   it('tunes one host and not its neighbour; a new session sees it', async () => {
     const defaults = await fleet.ssh('agent-2', 'cat /proc/sys/net/ipv4/ip_local_port_range; awk \'/^Max open files/ {print $4}\' /proc/self/limits');
     const r = await fleet.cli(['tune', '--env', 'ltest', '--hosts', 'agent-1', '--json']);
-    expect(r.stderr + r.exitCode).toMatch(/0$/);
+    expect(r.exitCode, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.hosts.map((h: { host: string }) => h.host)).toEqual(['agent-1']);
     expect(report.hosts[0].value.rows.every((row: { ok: boolean }) => row.ok)).toBe(true);
@@ -82,7 +97,7 @@ describe('local target', () => {
 
   it('tunes every host, lands exactly, and a rerun changes nothing', async () => {
     const first = await fleet.cli(['tune', '--env', 'ltest']);
-    expect(first.stderr + first.exitCode).toMatch(/0$/);
+    expect(first.exitCode, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^agent-3\s+nofile hard\s+16384\s+16384\s+ok$/m);
     expect(first.stdout).toMatch(/^app-1\s+sysctl net\.core\.somaxconn\s+65535\s+65535\s+ok$/m);
     const limits = fs.readFileSync(path.join(fleet.hostDir('agent-3'), 'etc-upper/security/limits.d/90-loadfleet.conf'), 'utf8');
@@ -123,7 +138,7 @@ describe('local target', () => {
     const pids = await fleet.pids();
     process.kill(pids['lt-ltest-agent-1']!, 'SIGKILL'); // the host and its sshd die; its address answers with RST
     await execa('ip', ['-n', 'lt-ltest-agent-2', 'link', 'set', 'eth0', 'down']); // unreachable
-    const keys = path.join(fleet.hostDir('agent-3'), 'root/.ssh/authorized_keys');
+    const keys = fleet.authorizedKeys('agent-3');
     const goodKey = fs.readFileSync(keys, 'utf8');
     fs.writeFileSync(keys, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAUU03p86sVDxvZB9hmLfNn647teuXctp+2fcmHI9NW someone-else\n');
     try {
@@ -131,7 +146,7 @@ describe('local target', () => {
       expect(r.exitCode).toBe(1);
       expect(r.stdout).toMatch(/^agent-1\s+-.*FAILED: cannot connect to 10\.231\.77\.11:22: connect ECONNREFUSED/m);
       expect(r.stdout).toMatch(/^agent-2\s+-.*FAILED: cannot connect to 10\.231\.77\.12:22: .*(Timed out|EHOSTUNREACH|ETIMEDOUT)/m);
-      expect(r.stdout).toMatch(/^agent-3\s+-.*FAILED: login as root with .* refused by 10\.231\.77\.13/m);
+      expect(r.stdout).toMatch(/^agent-3\s+-.*FAILED: login as ec2-user with .* refused by 10\.231\.77\.13/m);
       expect(r.stdout).toMatch(/^controller\s+nofile hard\s+16384\s+16384\s+ok$/m);
       expect(r.stdout).toMatch(/3\/6 hosts reached/);
       expect(r.stderr).toMatch(/3 host\(s\) failed/);
@@ -142,8 +157,49 @@ describe('local target', () => {
     const up = await fleet.cli(['up', '--target', 'local', '-c', fleet.config, '--yes']); // restarts the dead host only
     expect(up.exitCode).toBe(0);
     const rerun = await fleet.cli(['tune', '--env', 'ltest']);
-    expect(rerun.stderr + rerun.exitCode).toMatch(/0$/);
+    expect(rerun.exitCode, rerun.stderr).toBe(0);
     expect(rerun.stdout).toMatch(/6\/6 hosts reached; 0 changed, 6 already as requested/);
+  });
+
+  it('fails only the host whose sudo wants a password, says why, and finishes the others', async () => {
+    const sudoers = path.join(fleet.hostDir('app-1'), 'etc-upper/sudoers.d/90-cloud-init-users');
+    const good = fs.readFileSync(sudoers, 'utf8');
+    expect(good).toBe('ec2-user ALL=(ALL) NOPASSWD:ALL\n');
+    expect((await fleet.ssh('app-1', "sudo -n sh -c 'echo \"ec2-user ALL=(ALL) ALL\" > /etc/sudoers.d/90-cloud-init-users'")).exitCode).toBe(0);
+    try {
+      const r = await fleet.cli(['tune', '--env', 'ltest']);
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(/^app-1\s+-.*FAILED: applying the tuning: login "ec2-user" cannot become root without a password \(sudo: a password is required\): give ec2-user passwordless sudo/m);
+      expect(r.stdout).toMatch(/^agent-1\s+nofile hard\s+16384\s+16384\s+ok$/m);
+      expect(r.stdout).toMatch(/5\/6 hosts reached/);
+      expect(r.stderr).toMatch(/1 host\(s\) failed/);
+    } finally {
+      fs.writeFileSync(sudoers, good, { mode: 0o440 });
+    }
+    expect((await fleet.ssh('app-1', 'sudo -n true')).exitCode).toBe(0);
+  });
+
+  it('fails when an apply step fails, naming the step, and does not claim the host tuned', async () => {
+    // The systemd drop-in folder is a plain file: the write step cannot succeed (nothing verifies it on a
+    // namespace host, so only the apply script itself can tell).
+    expect((await fleet.ssh('monitoring', 'sudo -n rm -rf /etc/systemd/system.conf.d && sudo -n touch /etc/systemd/system.conf.d')).exitCode).toBe(0);
+    try {
+      const r = await fleet.cli(['tune', '--env', 'ltest', '--hosts', 'monitoring,controller']);
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(/^monitoring\s+-.*FAILED: applying the tuning failed \(exit 1\): loadfleet: step write \/etc\/systemd\/system\.conf\.d\/90-loadfleet-limits\.conf failed: mkdir: cannot create directory .*\/etc\/systemd\/system\.conf\.d.*: File exists/m);
+      expect(r.stdout).toMatch(/^controller\s+nofile hard\s+16384\s+16384\s+ok$/m);
+      expect(r.stderr).toMatch(/1 host\(s\) failed/);
+      // the error went to a private temporary file that is gone, not to a fixed /tmp path
+      expect(fs.readdirSync(path.join(fleet.hostDir('monitoring'), 'tmp'))).toEqual([]);
+    } finally {
+      await fleet.ssh('monitoring', 'sudo -n rm -f /etc/systemd/system.conf.d');
+    }
+    expect((await fleet.cli(['tune', '--env', 'ltest', '--hosts', 'monitoring'])).exitCode).toBe(0);
+  });
+
+  it('reserves the fleet\'s listening ports on every host, as the kernel prints them back', async () => {
+    const r = await fleet.ssh('agent-1', 'cat /proc/sys/net/ipv4/ip_local_reserved_ports');
+    expect(r.stdout.trim()).toBe('22,3000,5557,8080,8089,9090,9100');
   });
 
   it('refuses a host whose key changed, and names the fix', async () => {
@@ -184,7 +240,7 @@ describe('local target', () => {
   it('removes every process, namespace, link and mount on down, and down again succeeds', async () => {
     const pids = Object.values(await fleet.pids());
     const down = await fleet.cli(['down', '--env', 'ltest', '--yes']);
-    expect(down.stderr + down.exitCode).toMatch(/0$/);
+    expect(down.exitCode, down.stderr).toBe(0);
     expect(await leftoversOf(PREFIX, pids)).toEqual([]);
     expect((await fleet.cli(['down', '--env', 'ltest', '--yes'])).exitCode).toBe(0);
     const status = JSON.parse((await fleet.cli(['status', '--env', 'ltest', '--json'])).stdout);

@@ -2,8 +2,13 @@
  * Real terraform (offline, provider from the local mirror) against a real moto_server, driven through
  * the real CLI. Nothing is mocked.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DescribeInstancesCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import { processRunning, startJob } from '../harness/terminal';
+import { Terraform } from '../../scripts/adapters/terraform';
+import { PLUGIN_MIRROR } from '../harness/tools';
 import { loadfleet } from '../harness/cli';
 import { useMotoEnv, ZERO } from '../harness/moto-env';
 import { countLeft, ec2 } from '../harness/ec2-count';
@@ -19,7 +24,7 @@ describe('up / status / down on moto', () => {
     // WHEN
     const up = await loadfleet(['up', '-c', config, '--yes', '--json'], ctx.env);
     // THEN
-    expect(up.stderr + up.exitCode).toMatch(/0$/);
+    expect(up.exitCode, up.stderr).toBe(0);
     const outputs = JSON.parse(up.stdout) as FleetOutputs;
     expect(outputs.hosts.map((h) => h.name)).toEqual(['controller', 'agent-1', 'agent-2', 'agent-3', 'app-1', 'monitoring']);
     expect(outputs.master).toEqual({ address: outputs.hosts[0]!.privateIp, port: 5557 });
@@ -42,7 +47,7 @@ describe('up / status / down on moto', () => {
 
     // WHEN the state is lost THEN the inventory can be rebuilt from EC2 tags, in the same order
     const fromTags = await loadfleet(['inventory', '-c', config, '-f', 'json', '--from-tags'], ctx.env);
-    expect(fromTags.stderr + fromTags.exitCode).toMatch(/0$/);
+    expect(fromTags.exitCode, fromTags.stderr).toBe(0);
     const inv = JSON.parse(fromTags.stdout);
     expect(inv.hosts.map((h: { name: string; id: string }) => `${h.name}=${h.id}`)).toEqual(outputs.hosts.map((h) => `${h.name}=${h.id}`));
     expect(inv.master).toEqual(outputs.master);
@@ -52,9 +57,42 @@ describe('up / status / down on moto', () => {
     expect(again.exitCode).toBe(0);
     expect((JSON.parse(again.stdout) as FleetOutputs).hosts.map((h) => h.id)).toEqual(outputs.hosts.map((h) => h.id));
 
+    // THEN the env folder and everything in it is private: the state names every host and the key pair
+    const envFolder = path.join(ctx.ws.home, 'itest');
+    expect(fs.existsSync(path.join(envFolder, 'terraform.tfstate'))).toBe(true);
+    expect(openToOthers(envFolder)).toEqual([]);
+    expect(fs.statSync(envFolder).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(envFolder, 'terraform.tfstate')).mode & 0o777).toBe(0o600);
+
+    // WHEN ttlHours changes THEN terraform plans tag updates in place only: no replacement, no new user
+    // data, so no stop/start of any host
+    const longer = ctx.ws.writeConfig('fleet-ttl.yaml', { name: 'itest', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], ttlHours: 6 });
+    const synth = await loadfleet(['synth', '-c', longer, '--json'], ctx.env);
+    expect(synth.exitCode, synth.stderr).toBe(0);
+    expect(JSON.parse(synth.stdout).expiresAt).not.toBe(outputs.expiresAt);
+    const tf = new Terraform({
+      stackDir: path.join(envFolder, 'synth', 'stacks', 'loadfleet-itest'), rcFile: path.join(envFolder, 'terraform.rc'),
+      pluginMirror: PLUGIN_MIRROR, env: { ...process.env, ...ctx.env },
+    });
+    const plan = (await tf.plan()).filter((c) => c.action !== 'noop' && c.action !== 'read');
+    expect(plan.filter((c) => c.action !== 'update')).toEqual([]);
+    const instanceChanges = plan.filter((c) => c.address.startsWith('aws_instance.'));
+    expect(instanceChanges.map((c) => c.address).sort()).toEqual(['aws_instance.agents[0]', 'aws_instance.agents[1]', 'aws_instance.agents[2]', 'aws_instance.controller', 'aws_instance.monitoring', 'aws_instance.target_app[0]']);
+    const newExpiry = JSON.parse(synth.stdout).expiresAt;
+    for (const c of instanceChanges) {
+      // The provider stops and starts an instance for a new user_data or instance_type: neither changes.
+      // (moto adds drift of its own to the plan — default tags echoed in `tags`, no vpc_security_group_ids
+      // read back — all in-place updates too.)
+      for (const attr of ['user_data', 'user_data_base64', 'instance_type', 'ami', 'instance_market_options']) expect(c.changed, `${c.address}: ${JSON.stringify(c.values)}`).not.toContain(attr);
+      expect((c.values!.tags_all!.after as Record<string, string>)['loadfleet:expires-at']).toBe(newExpiry);
+    }
+    // put the synthesized code back as the env's (its expiry is the record's), so down destroys the same stack
+    const back = await loadfleet(['synth', '-c', config, '--json'], ctx.env);
+    expect(back.exitCode, back.stderr).toBe(0);
+
     // WHEN down THEN nothing is left; a second down succeeds too
     const down = await loadfleet(['down', '--env', 'itest', '--yes'], ctx.env);
-    expect(down.stderr + down.exitCode).toMatch(/0$/);
+    expect(down.exitCode, down.stderr).toBe(0);
     expect(await countLeft(client)).toEqual(ZERO);
     const down2 = await loadfleet(['down', '--env', 'itest', '--yes'], ctx.env);
     expect(down2.exitCode).toBe(0);
@@ -67,8 +105,10 @@ describe('up / status / down on moto', () => {
     const up = await loadfleet(['up', '-c', config, '--yes'], ctx.env);
     expect(up.exitCode).toBe(1);
     expect(up.stderr).toMatch(/terraform apply failed/);
-    expect(up.stderr).toMatch(/destroying what this first "up" of broken created/);
+    expect(up.stderr).toMatch(/destroying what this first "up" created, then sweeping its tag/);
+    expect(up.stderr).toMatch(/a fresh listing of loadfleet:env=broken finds nothing/);
     expect(await countLeft(ec2(ctx.moto.env))).toEqual(ZERO);
+    expect(recordOf('broken')).toMatchObject({ status: 'down' });
   });
 
   it('fails without a terminal and without --yes, before anything is created', async () => {
@@ -92,5 +132,99 @@ describe('up / status / down on moto', () => {
     const up = await loadfleet(['up', '-c', config, '--yes'], { ...ctx.env, PATH: '/nonexistent' });
     expect(up.exitCode).toBe(1);
     expect(up.stderr).toMatch(/terraform was not found on PATH: install Terraform/);
+  });
+});
+
+/** Files and folders under `dir` that group or others can read, write or enter. */
+function openToOthers(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isSymbolicLink()) continue; // terraform links the provider from the mirror; links have no mode of their own
+    const p = path.join(e.parentPath, e.name);
+    if ((fs.lstatSync(p).mode & 0o077) !== 0) out.push(`${path.relative(dir, p)} ${(fs.lstatSync(p).mode & 0o777).toString(8)}`);
+  }
+  return out;
+}
+
+/** The env record as the CLI left it. */
+function recordOf(env: string): { status: string; failure?: { reason: string; next: string } } {
+  return JSON.parse(fs.readFileSync(path.join(ctx.ws.home, env, 'env.json'), 'utf8'));
+}
+
+/** Instances of an env in moto, by state. */
+async function instanceStates(env: string): Promise<string[]> {
+  const r = await ec2(ctx.moto.env).send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:loadfleet:env', Values: [env] }] }));
+  return (r.Reservations ?? []).flatMap((x) => x.Instances ?? []).map((i) => i.State?.Name ?? '?');
+}
+
+describe('Ctrl-C from a terminal (SIGINT to the whole process group) on moto', () => {
+  const small = (name: string) => ctx.ws.writeConfig(`${name}.yaml`, { name, agents: { count: 1 }, monitoring: { enabled: false } });
+
+  it('during terraform init of a first up: stops, sweeps, nothing is left, the record says down', async () => {
+    const job = startJob(['up', '-c', small('intinit'), '--yes'], ctx.env);
+    // terraform init of this env is running (its process, from /proc): init takes a few hundred ms here.
+    await job.waitFor('terraform init to start', () => processRunning(['terraform', 'loadfleet-intinit', 'init']), 120_000, 2);
+    job.interrupt();
+    const r = await job.done;
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/SIGINT: stopping the current step/);
+    expect(r.stderr).toMatch(/terraform init was interrupted: it got one SIGINT/);
+    expect(r.stderr).toMatch(/terraform destroy not needed \(apply never ran\)/);
+    expect(r.stderr).toMatch(/a fresh listing of loadfleet:env=intinit finds nothing/);
+    expect(await countLeft(ec2(ctx.moto.env), 'intinit')).toEqual(ZERO);
+    expect(recordOf('intinit').status).toBe('down');
+  });
+
+  it('during terraform apply: terraform gets ONE interrupt and keeps its state whole; a second Ctrl-C is reported; nothing is left', async () => {
+    const job = startJob(['up', '-c', small('intapply'), '--yes'], ctx.env);
+    // An instance exists in EC2 while terraform still waits for it: the moment a lost resource would leak.
+    await job.waitFor('the first instance to be created', async () => (await instanceStates('intapply')).length > 0);
+    job.interrupt();
+    await job.waitFor('the clean-up to start', () => /destroying what this first "up" created/.test(job.stderr()));
+    job.interrupt();
+    const r = await job.done;
+    expect(r.exitCode, r.stderr).toBe(1);
+    // terraform's own words: one interrupt, a graceful shutdown (never "Two interrupts received")
+    expect(r.stderr).toMatch(/terraform apply was interrupted: it got one SIGINT and shut down gracefully/);
+    expect(r.stderr).not.toMatch(/two interrupts/i);
+    expect(r.stderr).toContain('still cleaning up; press Ctrl-C again to abandon and run `loadfleet down --env intapply --yes` later');
+    // Even one interrupt cancels the provider's in-flight RunInstances (seen here: "RunInstances, context
+    // canceled" with the instance made): destroy, then the sweep finds what the state never knew.
+    expect(r.stderr).toMatch(/clean-up: terraform destroy done; the tag sweep removed \d+ resource\(s\) terraform did not.*a fresh listing of loadfleet:env=intapply finds nothing/);
+    expect(await countLeft(ec2(ctx.moto.env), 'intapply')).toEqual(ZERO);
+    expect(recordOf('intapply').status).toBe('down');
+  });
+
+  it('a third Ctrl-C abandons the clean-up: the record says failed with the command; an interrupted down says so too; down then finishes', async () => {
+    const job = startJob(['up', '-c', small('intaband'), '--yes'], ctx.env);
+    await job.waitFor('the first instance to be created', async () => (await instanceStates('intaband')).length > 0);
+    job.interrupt();
+    await job.waitFor('the clean-up to start', () => /destroying what this first "up" created/.test(job.stderr()));
+    job.interrupt();
+    // Signals sent together merge into one: wait until the second was seen.
+    await job.waitFor('the second Ctrl-C to be reported', () => /still cleaning up/.test(job.stderr()));
+    job.interrupt();
+    const r = await job.done;
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/abandoning the clean-up; run `loadfleet down --env intaband --yes` later/);
+    expect(recordOf('intaband')).toMatchObject({ status: 'failed', failure: { next: 'loadfleet down --env intaband --yes' } });
+    const status = await loadfleet(['status', '--env', 'intaband'], ctx.env);
+    expect(status.exitCode, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/env intaband: failed on aws[\s\S]*run: loadfleet down --env intaband --yes/);
+
+    // WHEN down is interrupted while terraform destroys THEN it stops cleanly and the record stays failed
+    const down = startJob(['down', '--env', 'intaband', '--yes'], ctx.env);
+    await down.waitFor('terraform destroy to start', async () => (await instanceStates('intaband')).some((s) => s === 'terminated' || s === 'shutting-down'));
+    down.interrupt();
+    const d = await down.done;
+    expect(d.exitCode, d.stderr).toBe(1);
+    expect(d.stderr).toMatch(/terraform destroy was interrupted: it got one SIGINT|sweep of env intaband was stopped/);
+    expect(recordOf('intaband')).toMatchObject({ status: 'failed', failure: { next: 'loadfleet down --env intaband --yes' } });
+
+    // WHEN the named command runs THEN nothing is left and the record says down
+    const again = await loadfleet(['down', '--env', 'intaband', '--yes'], ctx.env);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(await countLeft(ec2(ctx.moto.env), 'intaband')).toEqual(ZERO);
+    expect(recordOf('intaband').status).toBe('down');
   });
 });

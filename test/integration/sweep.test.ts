@@ -8,6 +8,7 @@ import { loadfleet } from '../harness/cli';
 import { useMotoEnv, ZERO } from '../harness/moto-env';
 import { countLeft, ec2 } from '../harness/ec2-count';
 import { envTags, strayResources } from '../harness/ec2-make';
+import { imageTags } from '../../scripts/core/bake';
 
 const ctx = useMotoEnv();
 let client: EC2Client;
@@ -52,7 +53,7 @@ describe('sweep', () => {
     expect(noYes.exitCode).toBe(2);
 
     const r = await loadfleet(['sweep', '--env', 'stray', '--yes', '--json'], ctx.env);
-    expect(r.stderr + r.exitCode).toMatch(/0$/);
+    expect(r.exitCode, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.swept[0].left).toEqual([]);
     expect(await exists(mine)).toEqual(NONE);
@@ -61,17 +62,50 @@ describe('sweep', () => {
     await cleanUp([other, untagged]);
   });
 
-  it('sweeps every expired env and leaves an unexpired one alone', async () => {
+  it('sweeps every expired env and leaves an unexpired one alone; a kept image stays, an expired image goes', async () => {
     const past = await strayResources(client, envTags('old', '2020-01-01T00:00:00Z'), 'old');
     const future = await strayResources(client, envTags('new', '2099-01-01T00:00:00Z'), 'new');
+    // Baked images of the expired env, tagged as bake tags them: no loadfleet:expires-at; one with its own
+    // lifetime (ami.ttlDays) that has passed.
+    const kept = await strayResources(client, imageTags('old', 'agent', 'lf-old-agent-kept'), 'kept');
+    const stale = await strayResources(client, imageTags('old', 'agent', 'lf-old-agent-stale', '2020-06-01T00:00:00Z'), 'stale');
     const r = await loadfleet(['sweep', '--expired', '--yes', '--json'], ctx.env);
-    expect(r.stderr + r.exitCode).toMatch(/0$/);
+    expect(r.exitCode, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).swept.map((s: { env: string }) => s.env)).toContain('old');
     expect(JSON.parse(r.stdout).swept.map((s: { env: string }) => s.env)).not.toContain('new');
-    expect(await exists(past)).toEqual(NONE);
+    expect(await exists(past)).toEqual({ ...NONE, image: true, snapshot: true }); // the fleet goes, its images stay
+    expect(await exists(kept)).toEqual({ ...NONE, image: true, snapshot: true });
+    expect(await exists(stale)).toEqual(NONE);
+    expect(JSON.parse(r.stdout).removedImages.map((f: { id: string }) => f.id)).toEqual([stale.imageId]);
     expect(await exists(future)).toEqual(ALL);
+    // a second run finds nothing more to do: the kept images are not "expired"
+    const again = await loadfleet(['sweep', '--expired', '--yes', '--json'], ctx.env);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(await exists(kept)).toEqual({ ...NONE, image: true, snapshot: true });
+    expect((await loadfleet(['sweep', '--env', 'old', '--yes'], ctx.env)).exitCode).toBe(0);
+    expect(await exists(kept)).toEqual(NONE);
     expect((await loadfleet(['sweep', '--env', 'new', '--yes'], ctx.env)).exitCode).toBe(0);
     expect(await exists(future)).toEqual(NONE);
+  });
+
+  it('fails with exit 2 on an --env that is a wildcard or a path, before any AWS call', async () => {
+    for (const env of ['demo*', '../x', 'a/b', '*']) {
+      const r = await loadfleet(['sweep', '--env', env, '--yes'], { ...ctx.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' });
+      expect(r.exitCode, `${env}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(`--env (${JSON.stringify(env)}) is not an env name`);
+    }
+    const status = await loadfleet(['status', '--env', '../x'], ctx.env);
+    expect(status.exitCode, status.stderr).toBe(2);
+  });
+
+  it('fails with exit 1 and the network\'s words when the endpoint is unreachable (not 70)', async () => {
+    // port 9 (discard) on loopback: nothing listens, the connection is refused
+    const r = await loadfleet(['sweep', '--env', 'demo', '--yes'], { ...ctx.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' });
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/loadfleet: EC2 DescribeInstances failed: connect ECONNREFUSED 127\.0\.0\.1:9 \(is the endpoint reachable/);
+    expect(r.stderr).not.toMatch(/internal error/);
+    const expired = await loadfleet(['sweep', '--expired', '--yes'], { ...ctx.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' });
+    expect(expired.exitCode, expired.stderr).toBe(1);
   });
 
   it('fails with a usage error when told neither --env nor --expired', async () => {
@@ -88,11 +122,11 @@ describe('down', () => {
     const stray = await strayResources(client, envTags('sweepme'), 'sweepme');
 
     const keep = await loadfleet(['down', '-c', config, '--yes', '--keep-ami', '--json'], ctx.env);
-    expect(keep.stderr + keep.exitCode).toMatch(/0$/);
+    expect(keep.exitCode, keep.stderr).toBe(0);
     expect(await exists(stray)).toEqual({ ...NONE, image: true, snapshot: true });
 
     const down = await loadfleet(['down', '-c', config, '--yes'], ctx.env);
-    expect(down.stderr + down.exitCode).toMatch(/0$/);
+    expect(down.exitCode, down.stderr).toBe(0);
     expect(down.stdout).toMatch(/a fresh listing of loadfleet:env=sweepme finds nothing/);
     expect(await countLeft(client, 'sweepme')).toEqual(ZERO);
   });
@@ -103,7 +137,7 @@ describe('down', () => {
     expect(up.exitCode).toBe(1);
     expect((await countLeft(client, 'half')).vpcs).toBe(1);
     const down = await loadfleet(['down', '--env', 'half', '--yes'], ctx.env);
-    expect(down.stderr + down.exitCode).toMatch(/0$/);
+    expect(down.exitCode, down.stderr).toBe(0);
     expect(await countLeft(client, 'half')).toEqual(ZERO);
   });
 });

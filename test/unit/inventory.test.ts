@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { FORMATS, hostsFromTags, internalHostname, render, type Inventory } from '../../scripts/core/inventory';
+import { FORMATS, hostsFromTags, internalHostname, inventoryFrom, render, renderAnsibleIni, renderSshConfig, type Inventory } from '../../scripts/core/inventory';
+import { ansibleIniHostValue, ansibleIniVarValue, refuseControlChars, shWord, sshConfigValue } from '../../scripts/core/safe-text';
+import { UsageError } from '../../scripts/core/errors';
 
 const GOLDEN = path.join(import.meta.dirname, 'golden');
 const EXT: Record<string, string> = { ansible: 'ini', 'ansible-yaml': 'yaml', ssh: 'ssh_config', file_sd: 'json', hosts: 'hosts', json: 'json' };
@@ -64,5 +66,39 @@ describe('inventory renderers', () => {
   it('renders 1,000 hosts in every format', () => {
     const many: Inventory = { ...INV, hosts: Array.from({ length: 1000 }, (_, i) => ({ ...INV.hosts[1]!, name: `agent-${i + 1}`, privateIp: `10.42.${i >> 8}.${i & 255}` })) };
     for (const f of FORMATS) expect(render(many, f)).toContain('agent-1000');
+  });
+});
+
+describe('paths that reach ssh_config and the Ansible INI', () => {
+  const odd = { ...INV, privateKeyPath: `/home/me/my keys/it's "k" 100%`, knownHostsFile: '/work/lf home/demo/known_hosts' };
+
+  it('fails when the key path or the env folder carries a newline or another control character, naming the field', () => {
+    const outputs = { env: INV.env, target: INV.target, engine: INV.engine, expiresAt: '', sshUser: INV.sshUser, hosts: [...INV.hosts], master: INV.master };
+    expect(() => inventoryFrom(outputs, { region: 'us-east-1', privateKeyPath: '/k\n  ProxyCommand touch /tmp/pwned', knownHostsFile: '/kh' })).toThrow(
+      /^keyPair\.privateKeyPath \("\/k\\n  ProxyCommand touch \/tmp\/pwned"\) contains a control character \(U\+000A at position 2\)/,
+    );
+    expect(() => inventoryFrom(outputs, { region: 'us-east-1', privateKeyPath: '/k', knownHostsFile: '/a\tb/known_hosts' })).toThrow(/^--home .* contains a control character \(U\+0009/);
+    expect(() => refuseControlChars('--home', '/a\u001b[31m')).toThrow(UsageError);
+    expect(refuseControlChars('--home', '/a b/"c"')).toBe('/a b/"c"');
+  });
+
+  it('quotes a path with spaces, quotes and % in ssh_config (OpenSSH argv rules, %% for tokens)', () => {
+    const text = renderSshConfig(odd);
+    expect(text).toContain('  IdentityFile "/home/me/my keys/it\'s \\"k\\" 100%%"\n');
+    expect(text).toContain('  UserKnownHostsFile "/work/lf home/demo/known_hosts"\n');
+    expect(text.split('\n').filter((l) => l.startsWith('Host '))).toHaveLength(INV.hosts.length);
+    expect(renderSshConfig(INV)).toContain('  IdentityFile /home/me/.ssh/id_ed25519\n'); // plain paths stay plain
+  });
+
+  it('writes INI vars as Python string literals and ssh args shell-quoted inside them', () => {
+    const vars = renderAnsibleIni(odd).split('\n');
+    expect(vars).toContain(`ansible_ssh_private_key_file='/home/me/my keys/it\\'s "k" 100%'`);
+    expect(vars).toContain(`ansible_ssh_common_args='-o \\'UserKnownHostsFile="/work/lf home/demo/known_hosts"\\' -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes'`);
+    expect(ansibleIniVarValue('12')).toBe("'12'"); // not turned into a number by literal_eval
+    expect(ansibleIniVarValue('True')).toBe("'True'");
+    expect(ansibleIniHostValue('10.42.0.11')).toBe('10.42.0.11');
+    expect(ansibleIniHostValue("a b'c")).toBe(`'a b'\\''c'`);
+    expect(sshConfigValue('/plain/path')).toBe('/plain/path');
+    expect(shWord('-o x')).toBe("'-o x'");
   });
 });

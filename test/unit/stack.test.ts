@@ -17,7 +17,7 @@ describe('FleetStack', () => {
     const { json, tf } = synthStack({ targets: [{ name: 'app' }] });
     for (const inst of Object.values(tf.resource.aws_instance!)) {
       expect(inst).toMatchObject({
-        metadata_options: { http_tokens: 'required', http_endpoint: 'enabled' },
+        metadata_options: { http_tokens: 'required', http_endpoint: 'enabled', instance_metadata_tags: 'enabled' },
         root_block_device: { encrypted: true, volume_type: 'gp3', delete_on_termination: true },
         instance_initiated_shutdown_behavior: 'terminate',
         monitoring: false,
@@ -27,14 +27,22 @@ describe('FleetStack', () => {
     expect(json).not.toHaveResourceWithProperties(Instance, { instance_type: 'm9.huge' });
   });
 
-  it('schedules the dead-man switch in user data at the expiry', () => {
+  it('installs the dead-man switch as static user data that reads the expiry tag, not a date', () => {
     const { tf } = synthStack();
     const userData = tf.resource.aws_instance!.agents!.user_data as string;
     expect(userData).toMatch(/^#!\/bin\/bash/);
-    expect(userData).toContain('OnCalendar=2026-11-24 04:00:00 UTC');
-    expect(userData).toContain('ExecStart=/usr/sbin/shutdown -h now');
+    expect(userData).toContain('meta-data/tags/instance/loadfleet:expires-at');
+    expect(userData).toContain('X-aws-ec2-metadata-token: $token'); // IMDSv2
     expect(userData).toContain('systemctl enable --now loadfleet-deadman.timer');
+    expect(userData).not.toContain('2026-11-24'); // the expiry is in the tag only
     expect(userData).not.toContain('${'); // no accidental Terraform interpolation
+    expect(userData).not.toContain('%{');
+  });
+
+  it('keeps user data identical when the expiry changes (a TTL change is a tag update only)', () => {
+    const a = synthStack({}, { expiresAt: '2026-11-24T04:00:00Z' }).tf.resource.aws_instance!;
+    const b = synthStack({}, { expiresAt: '2026-11-30T09:15:00Z' }).tf.resource.aws_instance!;
+    for (const id of Object.keys(a)) expect(b[id]!.user_data).toBe(a[id]!.user_data);
   });
 
   it('tags every resource at creation with env, expiry, role and Name', () => {

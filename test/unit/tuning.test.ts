@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { readTuningTemplates } from '../../scripts/adapters/tuning-files';
-import { applyScript, compareTuning, parseObserved, parseSysctl, planTuning, PATHS, verifyScript } from '../../scripts/core/tuning';
+import { applyScript, compareTuning, fleetListeningPorts, parseObserved, parseSysctl, planTuning, portListValue, PATHS, verifyScript } from '../../scripts/core/tuning';
+import { validateFleetConfig } from '../../stacks/config';
+import { configInput } from '../harness/fixtures';
 import { Engine } from '../../stacks/engines';
 
 const templates = await readTuningTemplates();
-const opts = { nofile: 16384, nproc: 65535, engine: Engine.locust(), hostKind: 'ec2' as const };
+const opts = { nofile: 16384, nproc: 65535, engine: Engine.locust(), hostKind: 'ec2' as const, reservedPorts: [22, 5557, 8089, 9100] };
 
 describe('tuning plan', () => {
   it('raises nofile and nproc for * and for root (pam_limits ignores * for root)', () => {
@@ -66,6 +68,54 @@ describe('tuning plan', () => {
   });
 });
 
+describe('reserved listening ports', () => {
+  const config = (o: Parameters<typeof configInput>[0]) => validateFleetConfig(configInput(o));
+
+  it('takes every port the security groups open: SSH, engine, targets, monitoring', () => {
+    expect(fleetListeningPorts(config({ engine: 'locust', targets: [{ name: 'app', ports: [8080, 443] }], monitoring: { enabled: true } }))).toEqual([22, 443, 3000, 5557, 8080, 8089, 9090, 9100]);
+    expect(fleetListeningPorts(config({ engine: 'jmeter', targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } }))).toEqual([22, 1099, 8080, 9100, 50000, 60000]);
+    expect(fleetListeningPorts(config({ engine: 'ngrinder', targets: [{ name: 'web', ports: [80] }] }))).toEqual(expect.arrayContaining([80, 16001, 12000, 12005, 12009]));
+  });
+
+  it('renders the list as the kernel prints it back: sorted, runs merged, commas', () => {
+    expect(portListValue([9100, 22, 12001, 12000, 12002, 5557, 22])).toBe('22,5557,9100,12000-12002');
+    expect(portListValue([])).toBe('');
+  });
+
+  it('puts ip_local_reserved_ports in every role\'s sysctl file, on EC2 and namespace hosts, and verifies it', () => {
+    for (const role of ['agent', 'controller', 'target', 'monitoring'] as const) {
+      for (const hostKind of ['ec2', 'netns'] as const) {
+        const p = planTuning(role, { ...opts, hostKind, reservedPorts: [22, 5557, 9100, 12000, 12001] }, templates);
+        expect(p.files.find((f) => f.path === PATHS.sysctl)!.content).toMatch(/^net\.ipv4\.ip_local_reserved_ports = 22,5557,9100,12000-12001$/m);
+        expect(p.expected).toContainEqual({ setting: 'sysctl net.ipv4.ip_local_reserved_ports', requested: '22,5557,9100,12000-12001' });
+      }
+    }
+    const plan = planTuning('agent', { ...opts, reservedPorts: [22, 5557] }, templates);
+    const row = compareTuning(plan, parseObserved('sysctl net.ipv4.ip_local_reserved_ports=22')).find((r) => r.setting === 'sysctl net.ipv4.ip_local_reserved_ports')!;
+    expect(row).toMatchObject({ requested: '22,5557', effective: '22', ok: false });
+  });
+});
+
+describe('apply script', () => {
+  const script = applyScript(planTuning('agent', opts, templates));
+
+  it('fails at the first failed write, sysctl or systemd step and names it', () => {
+    expect(script).not.toMatch(/exit 0/);
+    expect(script).not.toMatch(/\|\| cat /);
+    expect(script).toMatch(/^fail\(\) \{ echo "loadfleet: step \$1 failed: .*exit 1; \}$/m);
+    expect(script).toMatch(/mkdir -p "\$d" 2>"\$err" \|\| fail "write \$1"/);
+    expect(script).toMatch(/mv -fT "\$t" "\$1" 2>"\$err" \|\| \{ rm -f "\$t"; fail "write \$1"; \}/);
+    expect(script).toContain(`if ! sysctl -q -p '${PATHS.nrOpen}' >/dev/null 2>"$err" || [ -s "$err" ]; then fail 'sysctl -p ${PATHS.nrOpen}'; fi`);
+    expect(script).toContain('systemctl daemon-reexec 2>"$err" || fail "systemd (systemctl daemon-reexec)"');
+  });
+
+  it('keeps error output in a private temporary file, removed on exit, never a fixed /tmp path', () => {
+    expect(script).not.toMatch(/\/tmp\//);
+    expect(script).toMatch(/^err=\$\(mktemp\) \|\| /m);
+    expect(script).toContain(`trap 'rm -f "$err"' EXIT`);
+  });
+});
+
 describe('verification', () => {
   const plan = planTuning('agent', { ...opts, nofile: 50000, hostKind: 'netns' }, templates);
   const observed = (extra: string) =>
@@ -73,7 +123,7 @@ describe('verification', () => {
       [
         'nofile soft=20000', 'nofile hard=20000', 'nproc soft=65535', 'nproc hard=65535', 'host nr_open=1048576', 'host sshd nofile hard=20000',
         'sysctl net.ipv4.ip_local_port_range=1024 65535', 'sysctl net.ipv4.tcp_tw_reuse=1', 'sysctl net.ipv4.tcp_fin_timeout=15',
-        'sysctl net.ipv4.tcp_max_tw_buckets=2000000', 'sysctl net.ipv4.tcp_slow_start_after_idle=0', extra,
+        'sysctl net.ipv4.tcp_max_tw_buckets=2000000', 'sysctl net.ipv4.tcp_slow_start_after_idle=0', 'sysctl net.ipv4.ip_local_reserved_ports=22,5557,8089,9100', extra,
       ].join('\n'),
     );
 
