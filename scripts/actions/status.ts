@@ -42,8 +42,8 @@ async function observe(opts: StatusOptions, now: Date): Promise<{ report: Status
   const outputs = record && record.status !== 'down' ? await envDir.readOutputs() : undefined;
   if (!config && record) config = await (await import('../adapters/config-file')).loadConfig(record.configPath).then((l) => l.config, () => undefined);
 
-  const next = (record as { failure?: { next?: string } } | undefined)?.failure?.next;
-  const extra = next ? { next } : {};
+  // A failed up/down leaves its reason and the command that finishes the job in the record.
+  const extra = { failure: record?.failure ?? null, ...(record?.failure ? { next: record.failure.next } : {}) };
   if (record?.target === 'local') {
     return { outputs, report: { ...localStatus({ env: name, status: record.status, outputs: outputs ?? emptyOutputs(name, record.expiresAt), alive: await aliveLocalHosts(envDir), now }), ...extra } };
   }

@@ -45,6 +45,8 @@ export interface StatusReport {
   readonly status: string;
   /** The next command to run, when the env's record says one (e.g. after a failed clean-up). */
   readonly next?: string;
+  /** Why the last up/down failed, when it did. */
+  readonly failure?: { readonly reason: string; readonly next: string } | null;
   readonly expiresAt: string | null;
   readonly expiry: string | null;
   readonly secondsLeft: number | null;
@@ -136,7 +138,8 @@ export function localStatus(input: { readonly env: string; readonly status: stri
 export function formatStatus(r: StatusReport, table: (rows: string[][]) => string): string {
   const out: string[] = [];
   out.push(`env ${r.env}: ${r.status} on ${r.target}${r.region ? `, ${r.region}` : ''}${r.source === 'tags' ? ' (from EC2 tags alone: no env folder here)' : ''}`);
-  if (r.next) out.push(`run: ${r.next}`);
+  if (r.failure) out.push(`  ${r.failure.reason}`);
+  if (r.next) out.push(`  run: ${r.next}`);
   out.push(r.expiresAt ? `dead-man switch: ${r.expiresAt} (${r.expiry})` : 'dead-man switch: unknown (no expiry recorded or tagged)');
   if (r.hosts.length > 0) out.push(table([['HOST', 'ROLE', 'ID', 'STATE', 'NOTE'], ...r.hosts.map((h) => [h.name, h.role, h.id, h.state + (h.spot ? ' (spot)' : ''), h.interrupted ? `INTERRUPTED: ${h.note ?? ''}` : (h.note ?? '')])]));
   else out.push('no hosts');
