@@ -37,7 +37,9 @@ pin() { node -e "const p=require('./ami/engines/$1.json'); const a=p.versions[p.
 read -r deb_version deb_file < <(pin locust python3-locust)
 if [ ! -s "$CACHE/$deb_file" ]; then
   echo "setup: staging python3-locust $deb_version in $CACHE"
-  (cd "$CACHE" && apt-get download -q "python3-locust=$deb_version" >/dev/null 2>&1) || { echo "setup: apt-get download python3-locust=$deb_version failed" >&2; exit 1; }
+  # apt-get download needs current package lists: refresh them once if the first try fails.
+  (cd "$CACHE" && { apt-get download -q "python3-locust=$deb_version" >/dev/null 2>&1 || { apt-get update -qq && apt-get download -q "python3-locust=$deb_version" >/dev/null; }; }) \
+    || { echo "setup: apt-get download python3-locust=$deb_version failed" >&2; exit 1; }
 fi
 read -r art_version art_file < <(pin artillery artillery)
 if [ ! -s "$CACHE/$art_file" ]; then

@@ -22,7 +22,12 @@ import { ENGINE_OWNER, planInstall } from './install';
 export interface DoctorOptions extends CommonOptions {
   readonly json: boolean;
   readonly concurrency?: string;
+  /** Seconds to keep re-checking while something fails (e.g. workers still connecting after install). */
+  readonly wait?: string;
 }
+
+/** Pause between rounds of --wait. */
+export const DOCTOR_RETRY_MS = 2_000;
 
 interface Probe {
   readonly probed: Probed;
@@ -62,81 +67,95 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
     return out;
   };
   const targets = plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, host: h }));
-  let phase1: HostResult<Probe>[] = [];
-  let phase2: HostResult<Row[]>[] = [];
-  await runSteps(
-    [
-      {
-        title: `Check ${targets.length} hosts`,
-        run: async (report) => {
-          phase1 = await fanout(
-            targets,
-            connect,
-            async (session, t) => {
-              const engineHere = plan.spec.roles.includes(t.host.role);
-              const script = probeScript({ hostKind: plan.kind, owner: ENGINE_OWNER, versionScript: engineHere ? plan.spec.versionScript(ctxOf(t.host, 1)) : null, reach: reachOf(t.host) });
-              const sent = Date.now();
-              const r = await runAsRoot(session, outputs.sshUser, script, 'doctor probe');
-              const probed = parseProbeOutput(r.stdout);
-              return { probed, offset: probed.time === undefined ? undefined : clockOffset(probed.time, sent, Date.now()) };
-            },
-            { concurrency, onProgress: (p) => report(`${p.done} done, ${p.failed} failed of ${p.total}`) },
-          );
-        },
-      },
-      {
-        title: `Engine checks (${plan.spec.name})`,
-        run: async () => {
-          const facts = phase1.flatMap((r) => {
-            const h = targets.find((t) => t.name === r.host)!.host;
-            return r.ok && h.role === 'agent' ? [{ name: h.name, hostname: r.value!.probed.hostname, cores: r.value!.probed.cores }] : [];
-          });
-          const withChecks = targets.filter((t) => {
-            const p1 = phase1.find((r) => r.host === t.name);
-            return p1?.ok && plan.spec.checks && plan.spec.checks({ ...ctxOf(t.host, p1.value!.probed.cores), agentFacts: facts }).length > 0;
-          });
-          // Agents that did not answer cannot be counted: their rows already fail; the master check counts the others.
-          phase2 = await fanout(withChecks, connect, async (session, t) => {
-            const p1 = phase1.find((r) => r.host === t.name)!;
-            const checks = plan.spec.checks!({ ...ctxOf(t.host, p1.value!.probed.cores), agentFacts: facts });
-            const r = await runAsRoot(session, outputs.sshUser, probeScript({ hostKind: plan.kind, owner: ENGINE_OWNER, versionScript: null, reach: [], extraChecks: checks }), 'doctor engine checks');
-            return parseProbeOutput(r.stdout).checks.map((c) => ({ host: t.name, check: c.name, ok: c.ok, detail: c.detail }));
-          }, { concurrency });
-        },
-      },
-    ],
-    { quiet: opts.json },
-  );
-
-  const rows: Row[] = [];
-  const controller = phase1.find((r) => targets.find((t) => t.name === r.host)?.host.role === 'controller');
-  const versions = new Map<string, string | undefined>();
-  for (const r of phase1) {
-    const h = targets.find((t) => t.name === r.host)!.host;
-    if (!r.ok) {
-      rows.push({ host: r.host, check: 'reachable over SSH', ok: false, detail: r.error ?? 'unreachable' });
-      continue;
-    }
-    const engineHere = plan.spec.roles.includes(h.role);
-    const p = r.value!.probed;
-    if (engineHere) versions.set(h.name, p.version);
-    const services = engineHere ? plan.spec.services(ctxOf(h, p.cores)).map((s) => ({ name: s.name, nofile: s.nofile ?? config.tuning.nofile })) : [];
-    rows.push(...hostRows(h.name, p, { version: engineHere ? plan.version : null, services }));
-    if (h.role !== 'controller') rows.push(clockRow(h.name, r.value!.offset, controller?.ok ? controller.value!.offset : undefined));
-    for (const x of phase2.filter((y) => y.host === h.name)) {
-      if (x.ok) rows.push(...x.value!);
-      else rows.push({ host: h.name, check: 'engine checks', ok: false, detail: x.error ?? 'failed' });
-    }
+  const waitS = opts.wait === undefined ? 0 : positiveNumber('--wait', opts.wait, 0);
+  const deadline = Date.now() + waitS * 1000;
+  let rows: Row[] = [];
+  let hostsChecked = 0;
+  for (let round = 1; ; round++) {
+    rows = await checkOnce(round);
+    if (rows.every((r) => r.ok) || Date.now() + DOCTOR_RETRY_MS > deadline) break;
+    await new Promise((r) => setTimeout(r, DOCTOR_RETRY_MS));
   }
-  const mixed = sameVersionRow(versions);
-  if (mixed) rows.push(mixed);
+
+  async function checkOnce(round: number): Promise<Row[]> {
+    let phase1: HostResult<Probe>[] = [];
+    let phase2: HostResult<Row[]>[] = [];
+    await runSteps(
+      [
+        {
+          title: `Check ${targets.length} hosts${round > 1 ? ` (round ${round})` : ''}`,
+          run: async (report) => {
+            phase1 = await fanout(
+              targets,
+              connect,
+              async (session, t) => {
+                const engineHere = plan.spec.roles.includes(t.host.role);
+                const script = probeScript({ hostKind: plan.kind, owner: ENGINE_OWNER, versionScript: engineHere ? plan.spec.versionScript(ctxOf(t.host, 1)) : null, reach: reachOf(t.host) });
+                const sent = Date.now();
+                const r = await runAsRoot(session, outputs.sshUser, script, 'doctor probe');
+                const probed = parseProbeOutput(r.stdout);
+                return { probed, offset: probed.time === undefined ? undefined : clockOffset(probed.time, sent, Date.now()) };
+              },
+              { concurrency, onProgress: (p) => report(`${p.done} done, ${p.failed} failed of ${p.total}`) },
+            );
+          },
+        },
+        {
+          title: `Engine checks (${plan.spec.name})`,
+          run: async () => {
+            const facts = phase1.flatMap((r) => {
+              const h = targets.find((t) => t.name === r.host)!.host;
+              return r.ok && h.role === 'agent' ? [{ name: h.name, hostname: r.value!.probed.hostname, cores: r.value!.probed.cores }] : [];
+            });
+            const withChecks = targets.filter((t) => {
+              const p1 = phase1.find((r) => r.host === t.name);
+              return p1?.ok && plan.spec.checks && plan.spec.checks({ ...ctxOf(t.host, p1.value!.probed.cores), agentFacts: facts }).length > 0;
+            });
+            // Agents that did not answer cannot be counted: their rows already fail; the master check counts the others.
+            phase2 = await fanout(withChecks, connect, async (session, t) => {
+              const p1 = phase1.find((r) => r.host === t.name)!;
+              const checks = plan.spec.checks!({ ...ctxOf(t.host, p1.value!.probed.cores), agentFacts: facts });
+              const r = await runAsRoot(session, outputs.sshUser, probeScript({ hostKind: plan.kind, owner: ENGINE_OWNER, versionScript: null, reach: [], extraChecks: checks }), 'doctor engine checks');
+              return parseProbeOutput(r.stdout).checks.map((c) => ({ host: t.name, check: c.name, ok: c.ok, detail: c.detail }));
+            }, { concurrency });
+          },
+        },
+      ],
+      { quiet: opts.json },
+    );
+
+    const rows: Row[] = [];
+    const controller = phase1.find((r) => targets.find((t) => t.name === r.host)?.host.role === 'controller');
+    const versions = new Map<string, string | undefined>();
+    for (const r of phase1) {
+      const h = targets.find((t) => t.name === r.host)!.host;
+      if (!r.ok) {
+        rows.push({ host: r.host, check: 'reachable over SSH', ok: false, detail: r.error ?? 'unreachable' });
+        continue;
+      }
+      const engineHere = plan.spec.roles.includes(h.role);
+      const p = r.value!.probed;
+      if (engineHere) versions.set(h.name, p.version);
+      const services = engineHere ? plan.spec.services(ctxOf(h, p.cores)).map((s) => ({ name: s.name, nofile: s.nofile ?? config.tuning.nofile })) : [];
+      rows.push(...hostRows(h.name, p, { version: engineHere ? plan.version : null, services }));
+      if (h.role !== 'controller') rows.push(clockRow(h.name, r.value!.offset, controller?.ok ? controller.value!.offset : undefined));
+      for (const x of phase2.filter((y) => y.host === h.name)) {
+        if (x.ok) rows.push(...x.value!);
+        else rows.push({ host: h.name, check: 'engine checks', ok: false, detail: x.error ?? 'failed' });
+      }
+    }
+    const mixed = sameVersionRow(versions);
+    if (mixed) rows.push(mixed);
+    hostsChecked = phase1.length;
+    return rows;
+  }
 
   const failedRows = rows.filter((r) => !r.ok);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, ok: failedRows.length === 0, rows }, null, 2)}\n`);
   } else {
     process.stdout.write(`${table([['HOST', 'CHECK', 'RESULT', 'DETAIL'], ...rows.map((r) => [r.host, r.check, r.ok ? 'ok' : 'FAIL', r.detail])])}\n`);
-    process.stdout.write(`${rows.length - failedRows.length}/${rows.length} checks ok on ${phase1.length} hosts\n`);
+    process.stdout.write(`${rows.length - failedRows.length}/${rows.length} checks ok on ${hostsChecked} hosts\n`);
   }
   if (failedRows.length > 0) {
     const hosts = [...new Set(failedRows.map((r) => r.host))];

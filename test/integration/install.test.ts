@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
-import { controlScript } from '../../scripts/core/supervise';
+import { controlScript, shQuote } from '../../scripts/core/supervise';
 
 const PREFIX = 'li';
 const SUBNET = '10.231.81.0/24';
@@ -29,6 +29,9 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, tries
   }
   throw new Error(`gave up waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
+
+/** A command as root on a host, whatever the login user (root, or a user with passwordless sudo). */
+const root = (cmd: string) => (fleet.outputs().sshUser === 'root' ? cmd : `sudo -n sh -c ${shQuote(cmd)}`);
 
 /** Workers ESTABLISHED to the master's port, seen from the agent's own network namespace. */
 async function connectedWorkers(agent: string): Promise<number> {
@@ -136,7 +139,7 @@ describe('install and doctor with Locust on the local target', () => {
 
   it('restarts a killed worker (the supervisor)', async () => {
     const old = (await fleet.ssh('agent-2', 'cat /run/loadfleet/sv/locust-worker@1/pid')).stdout.trim();
-    expect((await fleet.ssh('agent-2', `kill -9 ${old}`)).exitCode).toBe(0);
+    expect((await fleet.ssh('agent-2', root(`kill -9 ${old}`))).exitCode).toBe(0);
     const now = await until('a new worker pid', async () => {
       const p = (await fleet.ssh('agent-2', 'cat /run/loadfleet/sv/locust-worker@1/pid')).stdout.trim();
       return p && p !== old && (await fleet.ssh('agent-2', `test -d /proc/${p}`)).exitCode === 0 ? p : undefined;
@@ -147,7 +150,7 @@ describe('install and doctor with Locust on the local target', () => {
   });
 
   it('fails doctor naming the host and the check when a worker is stopped for good; install repairs only that host', async () => {
-    const stop = await fleet.ssh('agent-3', `sh -s <<'EOF'\n${controlScript('stop', ['locust-worker@1'], 'netns')}EOF`);
+    const stop = await fleet.ssh('agent-3', root(controlScript('stop', ['locust-worker@1'], 'netns')));
     expect(stop.exitCode).toBe(0);
     const d = await fleet.cli(['doctor', '-c', fleet.config]);
     expect(d.exitCode).toBe(1);
@@ -162,20 +165,20 @@ describe('install and doctor with Locust on the local target', () => {
   });
 
   it('fails doctor on the agent that cannot reach the master port', async () => {
-    expect((await fleet.ssh('agent-1', `ip route add blackhole ${MASTER}/32`)).exitCode).toBe(0);
+    expect((await fleet.ssh('agent-1', root(`ip route add blackhole ${MASTER}/32`))).exitCode).toBe(0);
     try {
       const d = await fleet.cli(['doctor', '-c', fleet.config]);
       expect(d.exitCode).toBe(1);
       expect(d.stdout).toMatch(new RegExp(`agent-1\\s+reach master\\s+FAIL\\s+cannot connect to ${MASTER}:5557`));
       expect(d.stdout).toMatch(new RegExp(`agent-2\\s+reach master\\s+ok`));
     } finally {
-      await fleet.ssh('agent-1', `ip route del blackhole ${MASTER}/32`);
+      await fleet.ssh('agent-1', root(`ip route del blackhole ${MASTER}/32`));
     }
   });
 
   it('fails the row of an unreachable host and finishes the others', async () => {
     // agent-3 drops off the network (its link goes down a moment after this session returns).
-    const r = await fleet.ssh('agent-3', 'cd /; setsid nohup sh -c "sleep 1; ip link set eth0 down" >/dev/null 2>&1 </dev/null &');
+    const r = await fleet.ssh('agent-3', root('cd /; setsid nohup sh -c "sleep 1; ip link set eth0 down" >/dev/null 2>&1 </dev/null &'));
     expect(r.exitCode).toBe(0);
     await new Promise((res) => setTimeout(res, 2000));
     const d = await fleet.cli(['doctor', '-c', fleet.config]);
