@@ -53,11 +53,11 @@ export function planInstall(config: FleetConfig, outputs: FleetOutputs, recordSt
   if (recordStatus && recordStatus !== 'up') {
     throw new UsageError(`env "${outputs.env}" is ${recordStatus}, not up: run "loadfleet up -c <config>" first`);
   }
+  const kind: HostKind = outputs.target === 'local' ? 'netns' : 'ec2';
+  const { spec, version } = resolveEngine(config.engine as EngineName, config.engineVersion, kind);
   if (outputs.engine !== config.engine) {
     throw new UsageError(`engine (${config.engine}) differs from the engine the env was made for (${outputs.engine}): its security groups open that engine's ports; run "loadfleet up" again after changing engine`);
   }
-  const kind: HostKind = outputs.target === 'local' ? 'netns' : 'ec2';
-  const { spec, version } = resolveEngine(config.engine as EngineName, config.engineVersion, kind);
   const engineHosts = outputs.hosts.filter((h) => h.role === 'controller' || h.role === 'agent');
   const hosts = selectHosts(engineHosts, hostsFilter);
   return { outputs, kind, spec, version, hosts };

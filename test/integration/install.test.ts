@@ -80,6 +80,18 @@ describe('install and doctor with Locust on the local target', () => {
     expect((await fleet.ssh('agent-1', 'test -e /etc/loadfleet/locust && echo yes || echo no')).stdout.trim()).toBe('no');
   });
 
+  it('fails with exit 2 before touching a host for an engine the local target cannot run', async () => {
+    for (const engine of ['k6', 'ngrinder', 'jmeter'] as const) {
+      const cfg = fleet.ws.writeConfig(`${engine}.yaml`, { name: 'itest', local: { prefix: PREFIX, subnet: SUBNET }, tuning: { nofile: 16384 }, ...base, engine });
+      for (const verb of ['install', 'doctor']) {
+        const r = await fleet.cli([verb, '-c', cfg]);
+        expect(r.exitCode).toBe(2);
+        expect(r.stderr).toContain(`engine (${engine}) cannot run on the local target`);
+      }
+    }
+    expect((await fleet.ssh('controller', 'test -e /etc/loadfleet/locust && echo yes || echo no')).stdout.trim()).toBe('no');
+  });
+
   it('fails with exit 2 naming the command to run first when the env is not up', async () => {
     const other = fleet.ws.writeConfig('not-up.yaml', { name: 'notup', local: { prefix: 'ln', subnet: '10.231.82.0/24' } });
     for (const verb of ['install', 'doctor']) {
