@@ -19,12 +19,13 @@ export function pinsFile(engine: string): string {
   return `ami/engines/${engine}.json`;
 }
 
-/** Why `version` cannot be installed on EC2 (exit 2 material), or undefined when every artifact is pinned. */
+/** Every EC2 artifact of `version` has a checksum. */
 function pinned(pins: EnginePins, version: string): boolean {
   const artifacts = pins.versions[version]?.ec2 ?? [];
   return artifacts.length > 0 && artifacts.every((a) => Boolean(a.sha256 || a.sha512));
 }
 
+/** Why `version` cannot be installed on EC2 (exit 2 material), or undefined when every artifact is pinned. */
 export function checksumProblem(pins: EnginePins, version: string): string | undefined {
   if (pinned(pins, version)) return undefined;
   const known = Object.keys(pins.versions).filter((v) => pinned(pins, v));
@@ -42,7 +43,7 @@ export function pinnedArtifact(pins: EnginePins, version: string, name: string):
 
 /** These engines run on EC2 only; the install action refuses them on the local target before any host is touched. */
 export function requireEc2(engine: string, ctx: Pick<InstallContext, 'hostKind'>): void {
-  if (ctx.hostKind !== 'ec2') throw new UsageError(`${engine} runs on EC2 only: the local target cannot run it (see README, "${engine}")`);
+  if (ctx.hostKind !== 'ec2') throw new UsageError(`${engine} runs on EC2 only: the local target cannot run it (see README, "JMeter, k6 and nGrinder (AWS only)")`);
 }
 
 /**

@@ -8,7 +8,7 @@
  * (server.rmi.ssl.disable=true): the RMI ports are open only between the controller's and the agents'
  * security groups (group-to-group rules inside the VPC, never a CIDR), so nothing outside the fleet can
  * reach them, and JMeter's own keystore tool makes a 7-day certificate that would have to be generated,
- * copied to every node and renewed for each env. See README, "JMeter".
+ * copied to every node and renewed for each env. See README, "JMeter, k6 and nGrinder (AWS only)".
  *
  * Not runnable on the local target: Debian's jmeter 2.13 cannot load a plan on this machine (xstream's
  * ForbiddenClassException for org.apache.jmeter.save.ScriptWrapper, before any sample).
@@ -37,7 +37,7 @@ export function jmeterProperties(): string {
     `server.rmi.localport=${JMETER_PORTS.serverLocal}`,
     `# The client listens on client.rmi.localport+1 and +2 (${jmeterClientPorts().from}-${jmeterClientPorts().to}), which the controller's group opens to the agents.`,
     `client.rmi.localport=${JMETER_PORTS.clientBase}`,
-    '# RMI without SSL: the ports are open only between the fleet\'s own security groups (README, "JMeter").',
+    '# RMI without SSL: the ports are open only between the fleet\'s own security groups (README, "JMeter, k6 and nGrinder (AWS only)").',
     'server.rmi.ssl.disable=true',
     '# Exact dashboard percentiles: use every sample, not the last 20000.',
     'jmeter.reportgenerator.statistic_window=-1',

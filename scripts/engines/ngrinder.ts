@@ -62,7 +62,9 @@ function controllerScript(pins: EnginePins, ctx: InstallContext): string[] {
 }
 
 function agentScript(ctx: InstallContext): string[] {
-  if (!ctx.master) throw new Error('nGrinder agents need the controller address from the env outputs (master is null)');
+  // No controller yet (an image bake): Java and the user only; the package comes from the env's own
+  // controller at the first install, since it carries that controller's address and version.
+  if (!ctx.master) return systemUserStep(USER, AGENT_HOME);
   const url = `http://${ctx.master.address}:${NGRINDER_PORTS.ui}/agent/download`;
   const from = `${url} ${ctx.version}`;
   return [

@@ -90,8 +90,12 @@ describe('nGrinder agent', () => {
     expect(service!.argv).toEqual(['/opt/loadfleet/ngrinder-agent/run_agent.sh', '-o', '-ch', '10.0.1.10', '-cp', String(NGRINDER_PORTS.agentController)]);
   });
 
-  it('fails when the outputs give no controller address', () => {
-    expect(() => spec.installScript({ ...ctx('agent'), master: null })).toThrow(/controller address/);
+  it('installs only Java and its user when there is no controller yet (an image bake)', () => {
+    const baked = spec.installScript({ ...ctx('agent'), master: null, host: { name: 'builder', privateIp: '' } });
+    expect(baked).toContain('dnf install -y -q java-11-amazon-corretto-headless');
+    expect(baked).toContain('useradd --system');
+    expect(baked).not.toContain('/agent/download');
+    expect(shellcheck([{ label: 'baked agent', text: baked }])).toEqual({});
   });
 });
 

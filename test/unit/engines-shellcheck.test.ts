@@ -102,6 +102,11 @@ function everything(): { scripts: ShellScript[]; covered: Set<string> } {
           scripts.push(...rendered(spec, role, kind, version));
           covered.add(`${spec.name}/${kind}`);
         }
+        if (kind === 'ec2' && spec.roles.includes('agent')) {
+          // An agent image bake: no controller, no address yet (scripts/actions/install.ts bakeEngine).
+          const bake = { ...contextFor(spec.name, 'agent', kind, version), master: null, agents: [], host: { name: 'builder', privateIp: '' } };
+          scripts.push({ label: `${spec.name} ${version} bake agent installScript`, text: spec.installScript(bake) });
+        }
       }
     }
   }
