@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { locked } from './locked';
 import { envOptions, jsonOption, yesOption } from './common';
 
 export function register(program: Command): void {
@@ -9,5 +10,5 @@ export function register(program: Command): void {
     .option('--image-timeout <minutes>', 'how long the image may take to become available (default 45)')
     .addOption(yesOption())
     .addOption(jsonOption())
-    .action(async (opts) => (await import('../actions/bake-cli')).bakeAction(opts));
+    .action(async (opts) => locked(opts, 'bake', async () => (await import('../actions/bake-cli')).bakeAction(opts)));
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { locked } from './locked';
 import { envOptions, jsonOption } from './common';
 
 export function register(program: Command): void {
@@ -6,5 +7,5 @@ export function register(program: Command): void {
     .option('--hosts <list>', 'only these hosts or roles, comma-separated (default: controller and agents)')
     .option('--concurrency <n>', 'hosts at a time (default 128)')
     .addOption(jsonOption())
-    .action(async (opts) => (await import('../actions/install')).installAction(opts));
+    .action(async (opts) => locked(opts, 'install', async () => (await import('../actions/install')).installAction(opts)));
 }

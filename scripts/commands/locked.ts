@@ -1,4 +1,4 @@
-/** The env lock around a verb that writes state (up, down, tune): see scripts/adapters/lock.ts. */
+/** The env lock around a verb that writes state (up, down, tune, install, bake): see scripts/adapters/lock.ts. */
 import * as path from 'node:path';
 import type { CommonOptions } from '../adapters/context';
 
