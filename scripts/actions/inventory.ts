@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { resolveEnv, settings, type CommonOptions } from '../adapters/context';
+import { checkEnvName, resolveEnv, settings, type CommonOptions } from '../adapters/context';
 import { EnvDir } from '../adapters/env-dir';
 import { engineOf, type EngineName } from '../../stacks/engines';
 import { loadConfig } from '../adapters/config-file';
@@ -20,6 +20,7 @@ export interface InventoryOptions extends CommonOptions {
 
 export async function loadInventory(opts: CommonOptions & { fromTags?: boolean; region?: string; user?: string; key?: string }): Promise<Inventory> {
   if (opts.fromTags && !opts.config && opts.env) {
+    checkEnvName(opts.env); // an EC2 tag filter: a wildcard would match other envs
     const s = settings(opts);
     const envDir = new EnvDir(s.home, opts.env);
     if (!(await envDir.readRecord())) return fromTagsAlone(opts.env, opts, envDir);

@@ -3,7 +3,7 @@
  * Works from EC2 tags alone with `--env N --region R` when there is neither config nor env folder.
  */
 import * as fs from 'node:fs/promises';
-import { settings, type CommonOptions } from '../adapters/context';
+import { checkEnvName, settings, type CommonOptions } from '../adapters/context';
 import { EnvDir } from '../adapters/env-dir';
 import { UsageError } from '../core/errors';
 import { formatStatus, localStatus, awsStatus, type StatusReport } from '../core/status';
@@ -29,7 +29,7 @@ export async function statusOf(opts: StatusOptions, now: Date): Promise<StatusRe
 
 async function observe(opts: StatusOptions, now: Date): Promise<{ report: StatusReport; outputs?: FleetOutputs }> {
   const s = settings(opts);
-  let name = opts.env;
+  let name = opts.env === undefined ? undefined : checkEnvName(opts.env);
   let config: import('../../stacks/config').FleetConfig | undefined;
   if (opts.config) {
     config = (await (await import('../adapters/config-file')).loadConfig(opts.config)).config;

@@ -8,6 +8,7 @@ export async function locked<T>(opts: CommonOptions, command: string, work: () =
   let name = opts.env;
   if (!name && opts.config) name = (await (await import('../adapters/config-file')).loadConfig(opts.config)).config.name;
   if (!name) return work(); // the action says which flag is missing
+  if (opts.env) (await import('../adapters/context')).checkEnvName(name); // never a lock path outside the home
   const { withEnvLock } = await import('../adapters/lock');
   return withEnvLock(path.join(settings(opts).home, name), name, command, work);
 }

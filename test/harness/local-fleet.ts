@@ -6,6 +6,7 @@ import { loadfleet, type CliResult } from './cli';
 import { requireTool } from './tools';
 import { workspace, type Workspace } from './workspace';
 import { LocalHosts } from '../../scripts/adapters/local-hosts';
+import { shQuote } from '../../scripts/core/safe-text';
 import type { FleetConfigInput } from '../../stacks/config';
 import type { FleetOutputs } from '../../scripts/core/env-record';
 
@@ -18,6 +19,8 @@ export interface LocalFleet {
   cli(args: string[]): Promise<CliResult>;
   /** Runs a command on a host through plain OpenSSH as the env's login user: a brand-new session every time. */
   ssh(host: string, command: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  /** The same as root: through `sudo -n` when the fleet logs in as another user (as on EC2). */
+  sshRoot(host: string, command: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   hostDir(host: string): string;
   /** The login user's authorized_keys of a host, as seen from the machine. */
   authorizedKeys(host: string): string;
@@ -42,6 +45,7 @@ export async function localFleet(name: string, prefix: string, subnet: string, e
     ws, config, env, name,
     outputs: () => JSON.parse(fs.readFileSync(path.join(envDir, 'outputs.json'), 'utf8')) as FleetOutputs,
     cli: (args) => loadfleet(args, env),
+    sshRoot: (host, command) => fleet.ssh(host, fleet.outputs().sshUser === 'root' ? command : `sudo -n sh -c ${shQuote(command)}`),
     async ssh(host, command) {
       const h = fleet.outputs().hosts.find((x) => x.name === host)!;
       const r = await execa('ssh', ['-i', ws.privateKeyPath, '-o', `UserKnownHostsFile=${path.join(envDir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', `${fleet.outputs().sshUser}@${h.privateIp}`, command], { reject: false, stdin: 'ignore', timeout: 20_000 });

@@ -243,7 +243,7 @@ describe('monitoring on the local target', () => {
   });
 
   it('sees a stopped exporter: its target goes down and doctor names that host (exit 1)', async () => {
-    const stop = await fleet.ssh('agent-2', `sh -s <<'EOF_'\n${controlScript('stop', [NODE_EXPORTER_SERVICE], 'netns')}\nEOF_`);
+    const stop = await fleet.sshRoot('agent-2', controlScript('stop', [NODE_EXPORTER_SERVICE], 'netns'));
     expect(stop.exitCode).toBe(0);
     const health = await eventually('agent-2 down', () => readTargetHealth(menv), (r) => r.down.some((d) => d.host === 'agent-2'), 30_000);
     expect(health.down.map((d) => d.host)).toEqual(['agent-2']);

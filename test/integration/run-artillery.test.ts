@@ -50,7 +50,7 @@ beforeAll(async () => {
   fs.writeFileSync(file('bad.yml'), 'config:\n  target: [unclosed\n');
   expect((await fleet.cli(['install', '-c', fleet.config])).exitCode).toBe(0);
   expect((await fleet.cli(['serve', '-c', fleet.config])).exitCode).toBe(0);
-  const put = await fleet.ssh('app-1', `printf '%s' '${NGINX_HTTP}' > ${TARGET_SERVER.dir}/conf.d/qtest.http.conf && printf '%s' '${NGINX_EXTRA.replace(/'/g, "'\\''")}' > ${TARGET_SERVER.dir}/conf.d/qtest.server.conf && nginx -c ${TARGET_SERVER.conf} -s reload && echo ok`);
+  const put = await fleet.sshRoot('app-1', `printf '%s' '${NGINX_HTTP}' > ${TARGET_SERVER.dir}/conf.d/qtest.http.conf && printf '%s' '${NGINX_EXTRA.replace(/'/g, "'\\''")}' > ${TARGET_SERVER.dir}/conf.d/qtest.server.conf && nginx -c ${TARGET_SERVER.conf} -s reload && echo ok`);
   expect(put.stdout.trim()).toBe('ok');
 });
 

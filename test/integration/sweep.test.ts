@@ -1,4 +1,6 @@
 /** sweep and down against a real moto_server: tagged leftovers go, everything else stays. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DescribeAddressesCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSnapshotsCommand,
@@ -94,8 +96,12 @@ describe('sweep', () => {
       expect(r.exitCode, `${env}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toContain(`--env (${JSON.stringify(env)}) is not an env name`);
     }
-    const status = await loadfleet(['status', '--env', '../x'], ctx.env);
-    expect(status.exitCode, status.stderr).toBe(2);
+    for (const args of [['status', '--env', '../x'], ['down', '--env', '../x', '--yes'], ['tune', '--env', '../x'], ['inventory', '--env', 'demo*', '--from-tags']]) {
+      const r = await loadfleet(args, { ...ctx.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' });
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain('is not an env name');
+    }
+    expect(fs.existsSync(path.join(ctx.ws.home, '..', 'x'))).toBe(false); // no lock or folder made outside the home
   });
 
   it('fails with exit 1 and the network\'s words when the endpoint is unreachable (not 70)', async () => {
