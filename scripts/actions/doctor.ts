@@ -13,7 +13,7 @@ import { fanout, type HostResult } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
-import { clockOffset, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
+import { CLOCK_COMMAND, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
 import type { Host } from '../core/env-record';
@@ -92,10 +92,12 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
               async (session, t) => {
                 const engineHere = plan.spec.roles.includes(t.host.role);
                 const script = probeScript({ hostKind: plan.kind, owner: ENGINE_OWNER, versionScript: engineHere ? plan.spec.versionScript(ctxOf(t.host, 1)) : null, reach: reachOf(t.host) });
+                // The clock first, in its own tiny exec: the probe below takes seconds when a port is filtered.
                 const sent = Date.now();
+                const c = await session.exec(CLOCK_COMMAND);
+                const offset = c.code === 0 ? clockFrom(c.stdout, sent, Date.now()) : undefined;
                 const r = await runAsRoot(session, outputs.sshUser, script, 'doctor probe');
-                const probed = parseProbeOutput(r.stdout);
-                return { probed, offset: probed.time === undefined ? undefined : clockOffset(probed.time, sent, Date.now()) };
+                return { probed: parseProbeOutput(r.stdout), offset };
               },
               { concurrency, onProgress: (p) => report(`${p.done} done, ${p.failed} failed of ${p.total}`) },
             );
