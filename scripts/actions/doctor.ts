@@ -13,6 +13,7 @@ import { fanout, type HostResult } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
+import { pinFirstContact } from './host-keys';
 import { CLOCK_COMMAND, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
@@ -68,6 +69,11 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
     return out;
   };
   const targets = plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, host: h }));
+  // First contact, once (not per --wait round): console keys pinned before any connection.
+  if (outputs.target === 'aws') {
+    const pinned = await pinFirstContact(outputs.target, config.region, knownHosts, targets.map((t) => ({ name: t.name, address: t.address, id: t.host.id })));
+    for (const note of pinned.notes) process.stderr.write(`note: ${note}\n`);
+  }
   const waitS = opts.wait === undefined ? 0 : positiveNumber('--wait', opts.wait, 0);
   const deadline = Date.now() + waitS * 1000;
   let rows: Row[] = [];

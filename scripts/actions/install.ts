@@ -14,6 +14,7 @@ import { fanout, type HostResult, type SshSession } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { installServicesScript } from '../core/supervise';
+import { firstContactSteps } from './host-keys';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import type { HostKind } from '../core/tuning';
 import type { FleetConfig } from '../../stacks/config';
@@ -107,8 +108,10 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   const menv = { config, outputs, envDir: env.envDir, privateKeyPath: loaded.privateKeyPath, concurrency };
   let monitoring: (MonitoringInstallResult & { health: ExporterReport }) | undefined;
   const monitoringSteps = monitoringWanted(menv) ? [monitoringInstallStep(menv, opts.hosts ? selectHosts(outputs.hosts, opts.hosts).map((h) => h.name) : undefined, (r) => (monitoring = r))] : [];
+  let keyNotes: readonly string[] = [];
   await runSteps(
     [
+      ...firstContactSteps(outputs.target, config.region, knownHosts, plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, id: h.id })), (n) => (keyNotes = n)),
       {
         title: `Install ${plan.spec.name} ${plan.version} on ${targets.length} hosts (${concurrency} at a time)`,
         run: async (report) => {
@@ -143,6 +146,7 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   const failed = results.filter((r) => !r.ok);
   const mFailed = monitoring?.results.filter((r) => !r.ok) ?? [];
   const urls = monitoring ? monitoringUrls(menv, loaded.path) : [];
+  for (const note of keyNotes) process.stderr.write(`note: ${note}\n`);
   if (opts.json) {
     const mon = monitoring && { hosts: monitoring.results, down: monitoring.health.down, urls };
     process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, hosts: results, ...(secret ? { secretFile: secret.file } : {}), ...(mon ? { monitoring: mon } : {}) }, null, 2)}\n`);
