@@ -165,7 +165,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
           const short = compareTuning(plan, parseObserved(v.stdout)).filter((row) => !row.ok);
           if (short.length > 0) throw new ExternalError(`tuning not in effect on the builder: ${short.map((x) => `${x.setting} requested ${x.requested}, effective ${x.effective} (${x.reason})`).join('; ')}`);
           // The engine goes into agent images too (same steps as `loadfleet install`, without services).
-          if (opts.role === 'agent') await bakeEngine(s2, ep.user, config, ep.hostKind);
+          if (opts.role === 'agent') for (const w of (await bakeEngine(s2, ep.user, config, ep.hostKind)).warnings) log(`${build}: ${w}`);
           const rm = await s2.exec('sh -s', { stdin: removeKeyScript(publicKey) });
           if (rm.code !== 0) throw new ExternalError(`could not remove the temporary key from the builder: ${rm.stderr}`);
         },

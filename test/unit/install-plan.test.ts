@@ -1,6 +1,7 @@
 /** install's checks before any host is touched, and its summary line. Pure. */
 import { describe, expect, it } from 'vitest';
 import { formatInstall, planInstall } from '../../scripts/actions/install';
+import { warningLines } from '../../scripts/engines/common';
 import { UsageError } from '../../scripts/core/errors';
 import { validateFleetConfig } from '../../stacks/config';
 import type { FleetOutputs } from '../../scripts/core/env-record';
@@ -41,7 +42,16 @@ describe('planInstall', () => {
   });
 
   it('says how many hosts changed', () => {
-    const r = (host: string, changed: string[] | null) => ({ host, address: 'x', ok: changed !== null, value: changed ? { role: 'agent', changed } : undefined, error: changed ? undefined : 'boom', attempts: 1, ms: 100 });
+    const r = (host: string, changed: string[] | null) => ({ host, address: 'x', ok: changed !== null, value: changed ? { role: 'agent', changed, warnings: [] } : undefined, error: changed ? undefined : 'boom', attempts: 1, ms: 100 });
     expect(formatInstall([r('a', []), r('b', ['started x']), r('c', null)], { spec: locust, version: '2.12.1' }).split('\n').pop()).toBe('locust 2.12.1: 1 changed, 1 unchanged, 1 failed (of 3 hosts)');
+  });
+
+  it('shows what an install step warned about in the host row, though the step succeeded', () => {
+    const stderr = 'some pip chatter\ninstall locust: WARNING: no sha256 pinned for the locust 2.31.0 wheel (PyPI publishes none)\n';
+    const warnings = warningLines(stderr);
+    expect(warnings).toEqual(['install locust: WARNING: no sha256 pinned for the locust 2.31.0 wheel (PyPI publishes none)']);
+    const out = formatInstall([{ host: 'agent-1', address: 'x', ok: true, value: { role: 'agent', changed: ['installed locust /opt/loadfleet/locust-2.31.0'], warnings }, attempts: 1, ms: 100 }], { spec: locust, version: '2.31.0' });
+    expect(out).toMatch(/agent-1 .*changed .*installed locust \/opt\/loadfleet\/locust-2\.31\.0; install locust: WARNING: no sha256 pinned/);
+    expect(out.split('\n').pop()).toBe('locust 2.31.0: 1 changed, 0 unchanged, 1 with warnings (see their rows) (of 1 hosts)');
   });
 });
