@@ -8,7 +8,7 @@ import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
 import { runSteps } from '../adapters/progress';
 import { ExternalError } from '../core/errors';
-import { positiveNumber } from '../core/flags';
+import { nonNegativeNumber, positiveNumber } from '../core/flags';
 import { fanout, type HostResult } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
@@ -74,7 +74,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
     const pinned = await pinFirstContact(outputs.target, config.region, knownHosts, targets.map((t) => ({ name: t.name, address: t.address, id: t.host.id })));
     for (const note of pinned.notes) process.stderr.write(`note: ${note}\n`);
   }
-  const waitS = opts.wait === undefined ? 0 : positiveNumber('--wait', opts.wait, 0);
+  const waitS = nonNegativeNumber('--wait', opts.wait, 0); // 0 (the default) is one round
   const deadline = Date.now() + waitS * 1000;
   let rows: Row[] = [];
   let hostsChecked = 0;

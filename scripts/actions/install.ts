@@ -63,8 +63,9 @@ export function planInstall(config: FleetConfig, outputs: FleetOutputs, recordSt
   if (outputs.engine !== config.engine) {
     throw new UsageError(`engine (${config.engine}) differs from the engine the env was made for (${outputs.engine}): its security groups open that engine's ports; run "loadfleet up" again after changing engine`);
   }
-  const engineHosts = outputs.hosts.filter((h) => h.role === 'controller' || h.role === 'agent');
-  const hosts = selectHosts(engineHosts, hostsFilter);
+  // --hosts is read against every host of the env, as tune reads it (names, roles, groups): "target" is a
+  // role the env has; its hosts simply get no engine (monitoring, when on, still installs there).
+  const hosts = selectHosts(outputs.hosts, hostsFilter).filter((h) => h.role === 'controller' || h.role === 'agent');
   return { outputs, kind, spec, version, hosts };
 }
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { formatInstall, planInstall } from '../../scripts/actions/install';
 import { warningLines } from '../../scripts/engines/common';
 import { UsageError } from '../../scripts/core/errors';
+import { nonNegativeNumber } from '../../scripts/core/flags';
 import { validateFleetConfig } from '../../stacks/config';
 import type { FleetOutputs } from '../../scripts/core/env-record';
 import { locust } from '../../scripts/engines/locust';
@@ -35,6 +36,21 @@ describe('planInstall', () => {
   it('fails when the config names another engine than the env was made for', () => {
     expect(() => planInstall(config({ engine: 'artillery' }), outputs(), 'up', undefined)).toThrow(UsageError);
     expect(() => planInstall(config({ engine: 'artillery' }), outputs(), 'up', undefined)).toThrow('engine (artillery) differs from the engine the env was made for (locust)');
+  });
+
+  it('reads --hosts against every host of the env, as tune does: a role with no engine hosts is not unknown', () => {
+    expect(planInstall(config(), outputs(), 'up', 'target').hosts).toEqual([]);
+    expect(planInstall(config(), outputs(), 'up', 'app-1,agent-1').hosts.map((h) => h.name)).toEqual(['agent-1']);
+    expect(() => planInstall(config(), outputs(), 'up', 'nosuch')).toThrow('--hosts names nosuch, which the env does not have');
+  });
+
+  it('doctor --wait accepts 0, its default, and refuses a negative or non-number', () => {
+    expect(nonNegativeNumber('--wait', '0', 0)).toBe(0);
+    expect(nonNegativeNumber('--wait', undefined, 0)).toBe(0);
+    expect(nonNegativeNumber('--wait', '2.5', 0)).toBe(2.5);
+    expect(() => nonNegativeNumber('--wait', '-1', 0)).toThrow('--wait (-1) must be a number of seconds, 0 or more');
+    expect(() => nonNegativeNumber('--wait', 'soon', 0)).toThrow(UsageError);
+    expect(() => nonNegativeNumber('--wait', '', 0)).toThrow(UsageError);
   });
 
   it('keeps to --hosts', () => {
