@@ -6,6 +6,7 @@ import { positiveNumber } from '../core/flags';
 import { BAKE_ROLES, type BakeRole } from '../core/bake';
 import { bake, DEFAULT_BAKE, type BakeResult } from './bake';
 import { withInterrupts } from './signals';
+import { checkEngineConfig } from '../engines/index';
 
 export interface BakeCliOptions extends CommonOptions {
   readonly role: string;
@@ -25,6 +26,8 @@ export async function bakeAction(opts: BakeCliOptions): Promise<void> {
   const imageTimeoutMs = positiveNumber('--image-timeout', opts.imageTimeout, DEFAULT_BAKE.imageTimeoutMs / 60_000) * 60_000;
   const ctx = await resolveEnv(opts, true);
   const loaded = ctx.loaded!;
+  // An agent image carries the engine: a version install would refuse fails before any builder exists.
+  if (roles.includes('agent')) checkEngineConfig(loaded.config, 'ec2');
   await confirmChange(`Bake ${roles.join(' and ')} image(s) for env ${loaded.config.name} in ${loaded.config.region} (a temporary builder instance, key pair and security group)?`, { yes: opts.yes, verb: 'bake' });
   const results: BakeResult[] = [];
   await withInterrupts(async (signal) => {

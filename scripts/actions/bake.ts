@@ -24,6 +24,7 @@ import { fanout } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { bakeEngine } from './install';
 import { EXIT, ExternalError, WrappedError } from '../core/errors';
+import { checkEngineConfig } from '../engines/index';
 
 export interface Endpoint {
   readonly address: string;
@@ -43,6 +44,8 @@ export interface BakeDeps {
   readonly signal?: AbortSignal;
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
+  /** The kind of host the builder will be (default ec2; tests use a local-target builder): picks the engine's pins. */
+  readonly hostKind?: HostKind;
 }
 
 export interface BakeOptions {
@@ -83,6 +86,8 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
   const log = deps.log ?? (() => undefined);
   const now = (deps.now ?? (() => new Date()))();
   const build = buildId(config.name, opts.role, now);
+  // Before the key pair, group and builder: an engine/version the tune step would refuse is a usage error now.
+  if (opts.role === 'agent') checkEngineConfig(config, deps.hostKind ?? 'ec2');
   const tags = bakeTags(config.name, opts.role, build, expiryFrom(now, opts.timeLimitMinutes / 60 + 1));
   // The image and its snapshots outlive the build (and the fleet): their own lifetime, if any.
   const keptTags = imageTags(config.name, opts.role, build, config.ami.ttlDays ? expiryFrom(now, config.ami.ttlDays * 24) : undefined);
@@ -160,7 +165,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
           const short = compareTuning(plan, parseObserved(v.stdout)).filter((row) => !row.ok);
           if (short.length > 0) throw new ExternalError(`tuning not in effect on the builder: ${short.map((x) => `${x.setting} requested ${x.requested}, effective ${x.effective} (${x.reason})`).join('; ')}`);
           // The engine goes into agent images too (same steps as `loadfleet install`, without services).
-          if (opts.role === 'agent') await bakeEngine(s2, ep.user, config, ep.hostKind);
+          if (opts.role === 'agent') for (const w of (await bakeEngine(s2, ep.user, config, ep.hostKind)).warnings) log(`${build}: ${w}`);
           const rm = await s2.exec('sh -s', { stdin: removeKeyScript(publicKey) });
           if (rm.code !== 0) throw new ExternalError(`could not remove the temporary key from the builder: ${rm.stderr}`);
         },

@@ -8,12 +8,13 @@ import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
 import { runSteps } from '../adapters/progress';
 import { ExternalError } from '../core/errors';
-import { positiveNumber } from '../core/flags';
+import { nonNegativeNumber, positiveNumber } from '../core/flags';
 import { fanout, type HostResult } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
-import { clockOffset, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
+import { pinFirstContact } from './host-keys';
+import { CLOCK_COMMAND, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
 import type { Host } from '../core/env-record';
@@ -68,7 +69,12 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
     return out;
   };
   const targets = plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, host: h }));
-  const waitS = opts.wait === undefined ? 0 : positiveNumber('--wait', opts.wait, 0);
+  // First contact, once (not per --wait round): console keys pinned before any connection.
+  if (outputs.target === 'aws') {
+    const pinned = await pinFirstContact(outputs.target, config.region, knownHosts, targets.map((t) => ({ name: t.name, address: t.address, id: t.host.id })));
+    for (const note of pinned.notes) process.stderr.write(`note: ${note}\n`);
+  }
+  const waitS = nonNegativeNumber('--wait', opts.wait, 0); // 0 (the default) is one round
   const deadline = Date.now() + waitS * 1000;
   let rows: Row[] = [];
   let hostsChecked = 0;
@@ -92,10 +98,12 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
               async (session, t) => {
                 const engineHere = plan.spec.roles.includes(t.host.role);
                 const script = probeScript({ hostKind: plan.kind, owner: ENGINE_OWNER, versionScript: engineHere ? plan.spec.versionScript(ctxOf(t.host, 1)) : null, reach: reachOf(t.host) });
+                // The clock first, in its own tiny exec: the probe below takes seconds when a port is filtered.
                 const sent = Date.now();
+                const c = await session.exec(CLOCK_COMMAND);
+                const offset = c.code === 0 ? clockFrom(c.stdout, sent, Date.now()) : undefined;
                 const r = await runAsRoot(session, outputs.sshUser, script, 'doctor probe');
-                const probed = parseProbeOutput(r.stdout);
-                return { probed, offset: probed.time === undefined ? undefined : clockOffset(probed.time, sent, Date.now()) };
+                return { probed: parseProbeOutput(r.stdout), offset };
               },
               { concurrency, onProgress: (p) => report(`${p.done} done, ${p.failed} failed of ${p.total}`) },
             );

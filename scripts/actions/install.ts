@@ -14,12 +14,13 @@ import { fanout, type HostResult, type SshSession } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { installServicesScript } from '../core/supervise';
+import { firstContactSteps } from './host-keys';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import type { HostKind } from '../core/tuning';
 import type { FleetConfig } from '../../stacks/config';
 import type { EngineName } from '../../stacks/engines';
 import type { FleetOutputs, Host } from '../core/env-record';
-import { changedLines, installContextFor, parseProbe } from '../engines/common';
+import { changedLines, installContextFor, parseProbe, warningLines } from '../engines/common';
 import { resolveEngine } from '../engines/index';
 import type { EngineSpec, InstallContext } from '../engines/types';
 import { selectHosts } from './tune';
@@ -40,6 +41,8 @@ export interface InstallOptions extends CommonOptions {
 export interface HostInstall {
   readonly role: string;
   readonly changed: string[];
+  /** Warnings the host's install steps printed (shown in its row and in --json). */
+  readonly warnings: string[];
 }
 
 /** Everything checked before any host is touched: env up, engine runnable on the target, version pinned. */
@@ -60,29 +63,34 @@ export function planInstall(config: FleetConfig, outputs: FleetOutputs, recordSt
   if (outputs.engine !== config.engine) {
     throw new UsageError(`engine (${config.engine}) differs from the engine the env was made for (${outputs.engine}): its security groups open that engine's ports; run "loadfleet up" again after changing engine`);
   }
-  const engineHosts = outputs.hosts.filter((h) => h.role === 'controller' || h.role === 'agent');
-  const hosts = selectHosts(engineHosts, hostsFilter);
+  // --hosts is read against every host of the env, as tune reads it (names, roles, groups): "target" is a
+  // role the env has; its hosts simply get no engine (monitoring, when on, still installs there).
+  const hosts = selectHosts(outputs.hosts, hostsFilter).filter((h) => h.role === 'controller' || h.role === 'agent');
   return { outputs, kind, spec, version, hosts };
 }
 
 /** One host: probe, the engine's own idempotent install, then its supervised services. Returns what changed. */
-export async function installOnHost(session: SshSession, login: string, spec: EngineSpec, base: Omit<InstallContext, 'cores'>, secret?: Secret): Promise<string[]> {
+export async function installOnHost(session: SshSession, login: string, spec: EngineSpec, base: Omit<InstallContext, 'cores'>, secret?: Secret): Promise<{ changed: string[]; warnings: string[] }> {
   const probe = await runAsRoot(session, login, 'nproc; hostname', 'reading the host (nproc, hostname)');
   const ctx: InstallContext = { ...base, cores: parseProbe(probe.stdout).cores };
   const changed: string[] = [];
+  const warnings: string[] = [];
   if (spec.roles.includes(ctx.role)) {
     const r = await runAsRoot(session, login, spec.installScript(ctx), `installing ${spec.name} ${ctx.version}`, { timeoutMs: INSTALL_STEP_MS });
     changed.push(...changedLines(r.stdout));
+    warnings.push(...warningLines(r.stderr));
   }
   // Always run: with no services (e.g. Artillery after Locust) it removes the ones this owner left.
   const services = spec.roles.includes(ctx.role) ? spec.services(ctx) : [];
   const s = await runAsRoot(session, login, installServicesScript(services, { hostKind: ctx.hostKind, owner: ENGINE_OWNER, nofile: ctx.nofile }), `starting ${spec.name}'s supervised services`);
   changed.push(...changedLines(s.stdout));
+  warnings.push(...warningLines(s.stderr));
   if (spec.secret && secret && ctx.role === spec.secret.role) {
     const a = await runAsRoot(session, login, spec.secret.applyScript(secret.value, secret.file), `setting the ${spec.secret.what}`, { timeoutMs: INSTALL_STEP_MS });
     changed.push(...changedLines(a.stdout));
+    warnings.push(...warningLines(a.stderr));
   }
-  return changed;
+  return { changed, warnings };
 }
 
 export async function installAction(opts: InstallOptions): Promise<void> {
@@ -107,8 +115,10 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   const menv = { config, outputs, envDir: env.envDir, privateKeyPath: loaded.privateKeyPath, concurrency };
   let monitoring: (MonitoringInstallResult & { health: ExporterReport }) | undefined;
   const monitoringSteps = monitoringWanted(menv) ? [monitoringInstallStep(menv, opts.hosts ? selectHosts(outputs.hosts, opts.hosts).map((h) => h.name) : undefined, (r) => (monitoring = r))] : [];
+  let keyNotes: readonly string[] = [];
   await runSteps(
     [
+      ...firstContactSteps(outputs.target, config.region, knownHosts, plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, id: h.id })), (n) => (keyNotes = n)),
       {
         title: `Install ${plan.spec.name} ${plan.version} on ${targets.length} hosts (${concurrency} at a time)`,
         run: async (report) => {
@@ -116,7 +126,7 @@ export async function installAction(opts: InstallOptions): Promise<void> {
             targets,
             (t) => connectSsh(t.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts }),
             async (session, t) => {
-              const changed = await installOnHost(session, outputs.sshUser, plan.spec, {
+              const { changed, warnings } = await installOnHost(session, outputs.sshUser, plan.spec, {
                 ...installContextFor({
                   env: outputs.env,
                   host: t.host,
@@ -130,7 +140,7 @@ export async function installAction(opts: InstallOptions): Promise<void> {
                   cacheDir: config.local.engineCache,
                 }),
               }, secret);
-              return { role: t.host.role, changed };
+              return { role: t.host.role, changed, warnings };
             },
             { concurrency, onProgress: (p) => report(`${p.done} done, ${p.failed} failed, ${p.inFlight} in flight of ${p.total}`) },
           );
@@ -143,6 +153,7 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   const failed = results.filter((r) => !r.ok);
   const mFailed = monitoring?.results.filter((r) => !r.ok) ?? [];
   const urls = monitoring ? monitoringUrls(menv, loaded.path) : [];
+  for (const note of keyNotes) process.stderr.write(`note: ${note}\n`);
   if (opts.json) {
     const mon = monitoring && { hosts: monitoring.results, down: monitoring.health.down, urls };
     process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, hosts: results, ...(secret ? { secretFile: secret.file } : {}), ...(mon ? { monitoring: mon } : {}) }, null, 2)}\n`);
@@ -162,13 +173,16 @@ export async function installAction(opts: InstallOptions): Promise<void> {
 export function formatInstall(results: readonly HostResult<HostInstall>[], plan: Pick<InstallPlan, 'spec' | 'version'>): string {
   const rows: string[][] = [['HOST', 'ADDRESS', 'RESULT', 'TIME', 'CHANGES']];
   for (const r of results) {
-    const detail = r.ok ? (r.value!.changed.length ? r.value!.changed.join('; ') : 'already as requested') : (r.error ?? '');
+    const detail = r.ok
+      ? [r.value!.changed.length ? r.value!.changed.join('; ') : 'already as requested', ...r.value!.warnings].join('; ')
+      : (r.error ?? '');
     rows.push([r.host, r.address, r.ok ? (r.value!.changed.length ? 'changed' : 'ok') : 'FAILED', `${(r.ms / 1000).toFixed(1)}s`, detail]);
   }
   const ok = results.filter((r) => r.ok);
   const changed = ok.filter((r) => r.value!.changed.length > 0).length;
   const failed = results.length - ok.length;
-  return `${table(rows)}\n${plan.spec.name} ${plan.version}: ${changed} changed, ${ok.length - changed} unchanged${failed ? `, ${failed} failed` : ''} (of ${results.length} hosts)`;
+  const warned = ok.filter((r) => r.value!.warnings.length > 0).length;
+  return `${table(rows)}\n${plan.spec.name} ${plan.version}: ${changed} changed, ${ok.length - changed} unchanged${failed ? `, ${failed} failed` : ''}${warned ? `, ${warned} with warnings (see their rows)` : ''} (of ${results.length} hosts)`;
 }
 
 /**
@@ -176,9 +190,9 @@ export function formatInstall(results: readonly HostResult<HostInstall>[], plan:
  * `install`, without services, since the master's address exists only after `up`. A fleet booted from
  * that image then needs only `loadfleet install` to write and start the services (seconds per host).
  */
-export async function bakeEngine(session: SshSession, login: string, config: FleetConfig, hostKind: HostKind): Promise<string[]> {
+export async function bakeEngine(session: SshSession, login: string, config: FleetConfig, hostKind: HostKind): Promise<{ changed: string[]; warnings: string[] }> {
   const { spec, version } = resolveEngine(config.engine as EngineName, config.engineVersion, hostKind);
-  if (!spec.roles.includes('agent')) return [];
+  if (!spec.roles.includes('agent')) return { changed: [], warnings: [] };
   const ctx = installContextFor({
     env: config.name,
     host: { name: 'builder', role: 'agent', privateIp: '' },
@@ -192,5 +206,5 @@ export async function bakeEngine(session: SshSession, login: string, config: Fle
     cacheDir: config.local.engineCache,
   });
   const r = await runAsRoot(session, login, spec.installScript(ctx), `installing ${spec.name} ${version} on the builder`, { timeoutMs: INSTALL_STEP_MS });
-  return changedLines(r.stdout);
+  return { changed: changedLines(r.stdout), warnings: warningLines(r.stderr) };
 }

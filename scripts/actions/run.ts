@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import YAML from 'yaml';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { pinFirstContact } from './host-keys';
 import { projectPath } from '../adapters/project-root';
 import { LocustApi } from '../adapters/locust-api';
 import { ExternalError, ThresholdError, ToolMissingError, UsageError } from '../core/errors';
@@ -535,6 +536,9 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
   try {
     await fs.mkdir(rawDir, { recursive: true });
     const knownHosts = new KnownHosts(ctx.envDir.knownHosts);
+    // run may be the first command to reach these hosts: pin their console keys first, as tune/install/doctor do.
+    const firstContact = await pinFirstContact(outputs.target, loaded.config.region, knownHosts, outputs.hosts.filter((h) => h.role === 'agent' || h.role === 'controller').map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, id: h.id })));
+    for (const note of firstContact.notes) say(`note: ${note}\n`);
     const connect = async (h: Host) => {
       const session = await connectSsh(h.publicIp || h.privateIp, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts });
       const c = { host: h, session };

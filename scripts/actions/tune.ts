@@ -5,6 +5,7 @@ import { runSteps } from '../adapters/progress';
 import { engineOf } from '../../stacks/engines';
 import type { Role } from '../../stacks/config';
 import { ExternalError, UsageError } from '../core/errors';
+import { firstContactSteps } from './host-keys';
 import { positiveNumber } from '../core/flags';
 import { fanout, type HostResult } from '../core/fanout';
 import { table } from '../core/summary';
@@ -64,15 +65,7 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
   await runSteps(
     [
       // The local target pinned its generated keys at up; EC2 hosts print theirs to the console.
-      ...(outputs.target !== 'aws' ? [] : [{
-        title: 'Pin host keys from the EC2 console output',
-        run: async (report: (text: string) => void) => {
-          const [{ pinFromConsole }, { ec2Client }] = await Promise.all([import('../adapters/console-keys'), import('../adapters/ec2')]);
-          const r = await pinFromConsole(ec2Client(config.region), knownHosts, hosts);
-          keyNotes = r.notes;
-          report(`${r.pinned} pinned, ${r.notes.length} left to trust on first use`);
-        },
-      }]),
+      ...firstContactSteps(outputs.target, config.region, knownHosts, hosts, (n) => (keyNotes = n)),
       {
         title: `${opts.verifyOnly ? 'Verify' : 'Tune and verify'} ${hosts.length} hosts (${concurrency} at a time)`,
         run: async (report) => {

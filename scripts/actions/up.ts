@@ -13,6 +13,7 @@ import { hostCount } from '../../stacks/topology';
 import { withInterrupts } from './signals';
 import { sweepEnv } from './sweep';
 import { describeFound } from '../core/sweep';
+import { checkEngineConfig } from '../engines/index';
 
 export interface UpOptions extends CommonOptions {
   readonly yes: boolean;
@@ -41,6 +42,8 @@ export async function upAction(opts: UpOptions): Promise<void> {
   const expiresAt = expiryFor(record, config.ttlHours, now);
   // A first up: nothing of this env is known to be in use, so a failure removes everything it made.
   const fresh = !record || record.status === 'down' || record.status === 'failed';
+  // The engine and version install will need, checked before any host exists (install would refuse later).
+  checkEngineConfig(config, opts.target === 'local' ? 'netns' : 'ec2');
 
   if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'up' }); // refuses before anything runs
   if (opts.target === 'local') {

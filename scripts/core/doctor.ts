@@ -35,7 +35,8 @@ const b64 = (s: string) => shQuote(Buffer.from(s).toString('base64'));
 export function probeScript(p: ProbeInput): string {
   const lines = [
     'set -u',
-    'echo "time $(date +%s.%N)"',
+    // No clock here: this script runs for seconds (TCP timeouts), which would count as clock skew.
+    // The clock is read by CLOCK_COMMAND in an exec of its own (clockFrom).
     'echo "hostname $(hostname)"',
     'echo "cores $(nproc)"',
     `echo "disk $(df -Pk / | awk 'NR==2 {print $4}')"`,
@@ -56,7 +57,6 @@ export function probeScript(p: ProbeInput): string {
 }
 
 export interface Probed {
-  readonly time?: number;
   readonly hostname: string;
   readonly cores: number;
   readonly freeKb?: number;
@@ -69,13 +69,13 @@ export function parseProbeOutput(stdout: string): Probed {
   const facts = new Map<string, string>();
   const checks: Probed['checks'] = [];
   for (const line of stdout.split('\n')) {
-    const m = /^(time|hostname|cores|disk|version) ?(.*)$/.exec(line);
+    const m = /^(hostname|cores|disk|version) ?(.*)$/.exec(line);
     if (m) facts.set(m[1]!, m[2]!.trim());
     const c = /^check ([^|]+)\|([^|]*)\|(.*)$/.exec(line);
     if (c) checks.push({ name: c[1]!, ok: c[2] === 'ok', detail: c[2] === 'ok' || c[2] === 'FAIL' ? c[3]! : `unexpected output: ${c[2]} ${c[3]}`.trim() });
   }
   const num = (k: string) => (facts.get(k) && Number.isFinite(Number(facts.get(k))) ? Number(facts.get(k)) : undefined);
-  return { time: num('time'), hostname: facts.get('hostname') ?? '', cores: num('cores') ?? 1, freeKb: num('disk'), version: facts.get('version') || undefined, services: parseStatus(stdout), checks };
+  return { hostname: facts.get('hostname') ?? '', cores: num('cores') ?? 1, freeKb: num('disk'), version: facts.get('version') || undefined, services: parseStatus(stdout), checks };
 }
 
 export interface Row {
@@ -120,6 +120,19 @@ export function hostRows(host: string, p: Probed, want: { version: string | null
     rows.push({ host, check: 'free disk', ok: mb >= MIN_FREE_MB, detail: mb >= MIN_FREE_MB ? `${(mb / 1024).toFixed(1)} GiB free on /` : `only ${mb} MiB free on / (at least ${MIN_FREE_MB} MiB for results and logs)` });
   } else rows.push({ host, check: 'free disk', ok: false, detail: 'df gave no answer' });
   return rows;
+}
+
+/**
+ * The host's clock, read in an exec of its own that does nothing else, so the round trip around it
+ * (whose midpoint stands for the moment it was read) is as short as the network allows.
+ */
+export const CLOCK_COMMAND = 'date +%s.%N';
+
+/** Offset (seconds) from CLOCK_COMMAND's output and the round trip around that exec only; undefined when it printed no time. */
+export function clockFrom(stdout: string, sentMs: number, receivedMs: number): number | undefined {
+  const t = stdout.trim();
+  if (!/^\d+(\.\d+)?$/.test(t)) return undefined;
+  return clockOffset(Number(t), sentMs, receivedMs);
 }
 
 /** Offset of a host's clock: its time minus the midpoint of our send/receive (seconds). */

@@ -21,6 +21,7 @@
  */
 import type { ServiceSpec } from '../engines/types';
 import type { HostKind } from './tuning';
+import { CHECKED_PUT_SH } from './sh-put';
 
 export const SV = {
   etc: '/etc/loadfleet/sv',
@@ -131,13 +132,9 @@ export interface ServicesOptions {
 export function installServicesScript(specs: readonly ServiceSpec[], opts: ServicesOptions): string {
   for (const s of specs) checkName(s.name);
   if (!NAME_RE.test(opts.owner)) throw new Error(`owner "${opts.owner}" must be lower-case letters and digits`);
-  const put = [
-    'put() { d=$(dirname "$1"); mkdir -p "$d"; t=$(mktemp "$d/.loadfleet.XXXXXX"); printf %s "$3" | base64 -d > "$t"; chmod "$2" "$t";',
-    '  if cmp -s "$t" "$1"; then rm -f "$t"; return 1; else mv -f "$t" "$1"; echo "changed $1"; return 0; fi; }',
-  ];
   const b64 = (s: string) => shQuote(Buffer.from(s).toString('base64'));
   const names = specs.map((s) => s.name);
-  const lines = ['set -u', 'umask 022', ...put];
+  const lines = ['set -u', 'umask 022', ...CHECKED_PUT_SH];
   if (opts.hostKind === 'ec2') {
     lines.push('command -v systemctl >/dev/null || { echo "systemctl not found: EC2 hosts are expected to run systemd" >&2; exit 1; }');
     const files = new Map<string, ServiceSpec>();
@@ -153,20 +150,31 @@ export function installServicesScript(specs: readonly ServiceSpec[], opts: Servi
     lines.push(`for f in $(cat "$owned.files" 2>/dev/null); do case "$keepf" in *" $f "*) ;; *) rm -f "/etc/systemd/system/$f"; reload=1;; esac; done`);
     const list = (items: string[], file: string) => (items.length ? `printf '%s\\n' ${items.map(shQuote).join(' ')} > "${file}"` : `: > "${file}"`);
     lines.push(`${list(names.map(unitName), '$owned')}; ${list([...files.keys()], '$owned.files')}`);
-    lines.push('[ "$reload" = 1 ] && systemctl daemon-reload');
+    lines.push('if [ "$reload" = 1 ]; then systemctl daemon-reload 2>"$err" || fail "systemd (systemctl daemon-reload)"; fi');
+    lines.push('started=');
     for (const n of names) {
       const u = unitName(n);
       lines.push(
-        `if [ -e /run/.loadfleet-restart-${unitFileOf(n)} ] && systemctl is-active -q ${u}; then systemctl restart ${u} && echo "changed restarted ${u}"; ` +
-          `elif ! systemctl is-active -q ${u}; then systemctl enable -q --now ${u} && echo "changed started ${u}"; fi`,
+        `if [ -e /run/.loadfleet-restart-${unitFileOf(n)} ] && systemctl is-active -q ${u}; then systemctl restart ${u} 2>"$err" || fail "restart ${u}"; echo "changed restarted ${u}"; started="$started ${u}"; ` +
+          `elif ! systemctl is-active -q ${u}; then systemctl enable -q --now ${u} 2>"$err" || fail "start ${u}"; echo "changed started ${u}"; started="$started ${u}"; fi`,
       );
-      lines.push(`systemctl is-enabled -q ${u} || { systemctl enable -q ${u}; echo "changed enabled ${u}"; }`);
+      lines.push(`systemctl is-enabled -q ${u} || { systemctl enable -q ${u} 2>"$err" || fail "enable ${u}"; echo "changed enabled ${u}"; }`);
     }
     lines.push('rm -f /run/.loadfleet-restart-*');
+    // A unit whose process exits at once is "activating (auto-restart)" or "failed" a moment later, not
+    // active: install must not report success for it. Its last journal lines say why.
+    lines.push(
+      'if [ -n "$started" ]; then sleep 2; for u in $started; do systemctl is-active -q "$u" && continue;',
+      `  { echo "$u is $(systemctl is-active "$u" 2>&1) after start;"; journalctl -u "$u" -n 5 -o cat --no-pager 2>&1; } > "$err"; fail "start $u"; done; fi`,
+    );
   } else {
     lines.push(`put ${SV.supervise} 0755 ${b64(SUPERVISE_SH)} >/dev/null; mkdir -p ${SV.run} ${SV.log}`);
     lines.push('alive() { p=$(cat "' + SV.run + '/$1/supervise.pid" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }');
-    lines.push(`start() { rm -f "${SV.etc}/$1/down"; cd /; setsid nohup /bin/sh ${SV.supervise} "$1" >/dev/null 2>&1 </dev/null & i=0; while [ ! -s "${SV.run}/$1/pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; }`);
+    lines.push(
+      `start() { rm -f "${SV.etc}/$1/down" "${SV.run}/$1/restarts" "${SV.run}/$1/pid"; cd /; setsid nohup /bin/sh ${SV.supervise} "$1" >/dev/null 2>&1 </dev/null & i=0; while [ ! -s "${SV.run}/$1/pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done;`,
+      `  [ -s "${SV.run}/$1/pid" ] || { echo "its supervisor wrote no pid in 5 s" > "$err"; fail "start $1"; }; started="$started $1"; }`,
+    );
+    lines.push('started=');
     lines.push(`stop() { p=$(cat "${SV.run}/$1/supervise.pid" 2>/dev/null); [ -n "$p" ] && kill -TERM "$p" 2>/dev/null; i=0; while alive "$1" && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; }`);
     for (const s of specs) {
       lines.push(`echo ${shQuote(opts.owner)} > ${SV.etc}/.owner-${s.name}.tmp 2>/dev/null || { mkdir -p ${SV.etc}; echo ${shQuote(opts.owner)} > ${SV.etc}/.owner-${s.name}.tmp; }; mv -f ${SV.etc}/.owner-${s.name}.tmp ${SV.etc}/${s.name}.owner`);
@@ -178,6 +186,13 @@ export function installServicesScript(specs: readonly ServiceSpec[], opts: Servi
     lines.push(`keep=${shQuote(` ${names.join(' ')} `)}`);
     lines.push(`for o in ${SV.etc}/*.owner; do [ -e "$o" ] || continue; n=$(basename "$o" .owner); [ "$(cat "$o")" = ${shQuote(opts.owner)} ] || continue;`);
     lines.push(`  case "$keep" in *" $n "*) ;; *) stop "$n"; rm -rf "${SV.etc}/$n" "$o" "${SV.run}/$n"; echo "changed removed $n";; esac; done`);
+    // The supervisor restarts a process 1 s after it exits and counts it in "restarts": a process that
+    // cannot start (bad path, crash on load) has exited by then. Its last log lines say why.
+    lines.push(
+      'if [ -n "$started" ]; then sleep 1.5; for n in $started; do',
+      `  p=$(cat "${SV.run}/$n/pid" 2>/dev/null); if [ ! -s "${SV.run}/$n/restarts" ] && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then continue; fi`,
+      `  { echo "$n exited $(cat "${SV.run}/$n/restarts" 2>/dev/null || echo 1) time(s) right after start;"; tail -n 5 "${SV.log}/$n.log" 2>&1; } > "$err"; fail "start $n"; done; fi`,
+    );
   }
   lines.push('exit 0');
   return `${lines.join('\n')}\n`;

@@ -7,6 +7,7 @@ import type { FleetConfig, Role } from '../../stacks/config';
 import { MONITORING_PORTS, engineOf, type Engine } from '../../stacks/engines';
 import { targetPorts } from '../../stacks/topology';
 import { shQuote } from './safe-text';
+import { CHECKED_PUT_SH } from './sh-put';
 
 export interface TuningTemplates {
   readonly limits: string;
@@ -185,16 +186,10 @@ export function applyScript(plan: TuningPlan): string {
   const lines = [
     'set -u',
     'umask 022',
-    'err=$(mktemp) || { echo "loadfleet: step mktemp failed: cannot create a private temporary file" >&2; exit 1; }',
-    `trap 'rm -f "$err"' EXIT`,
-    `fail() { echo "loadfleet: step $1 failed: $(tr -s '\\n' ' ' < "$err" | sed 's/ *$//')" >&2; exit 1; }`,
-    'put() { d=$(dirname "$1");',
-    '  mkdir -p "$d" 2>"$err" || fail "write $1";',
-    '  t=$(mktemp "$d/.loadfleet.XXXXXX" 2>"$err") || fail "write $1";',
-    '  if ! printf %s "$3" | base64 -d > "$t" 2>"$err" || ! chmod "$2" "$t" 2>"$err"; then rm -f "$t"; fail "write $1"; fi;',
-    '  if cmp -s "$t" "$1"; then rm -f "$t"; else mv -fT "$t" "$1" 2>"$err" || { rm -f "$t"; fail "write $1"; }; echo "changed $1"; fi; }',
+    ...CHECKED_PUT_SH,
   ];
-  for (const f of plan.files) lines.push(`put ${shQuote(f.path)} ${f.mode} ${shQuote(Buffer.from(f.content).toString('base64'))}`);
+  // put returns 1 for an unchanged file: not a failure (a failed write exits the script itself).
+  for (const f of plan.files) lines.push(`put ${shQuote(f.path)} ${f.mode} ${shQuote(Buffer.from(f.content).toString('base64'))} || :`);
   // sysctl -p exits non-zero for a key it cannot set, but a read-only one may only print: check both.
   for (const f of plan.sysctlFiles) lines.push(`if ! sysctl -q -p ${shQuote(f)} >/dev/null 2>"$err" || [ -s "$err" ]; then fail ${shQuote(`sysctl -p ${f}`)}; fi`);
   lines.push('if [ -d /run/systemd/system ]; then systemctl daemon-reexec 2>"$err" || fail "systemd (systemctl daemon-reexec)"; fi');

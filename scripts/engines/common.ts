@@ -89,6 +89,14 @@ export function changedLines(stdout: string): string[] {
   return stdout.split('\n').filter((l) => l.startsWith('changed ')).map((l) => l.slice('changed '.length).trim());
 }
 
+/**
+ * Warnings an install script wrote to stderr ("… WARNING: …"): a successful step's stderr is otherwise
+ * dropped, and these are the lines the user must see (e.g. an artifact installed without a pinned checksum).
+ */
+export function warningLines(stderr: string): string[] {
+  return stderr.split('\n').map((l) => l.trim()).filter((l) => /\bWARNING:/.test(l));
+}
+
 /** `nproc; hostname` output → facts. */
 export function parseProbe(stdout: string): { cores: number; hostname: string } {
   const [cores = '', hostname = ''] = stdout.trim().split('\n').map((l) => l.trim());

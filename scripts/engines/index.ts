@@ -35,3 +35,12 @@ export function resolveEngine(name: EngineName, requested: string | undefined, k
   if (problem) throw new UsageError(problem);
   return { spec, version };
 }
+
+/**
+ * The engine check every command that creates something runs first (up, synth, bake): a config whose
+ * engine or engineVersion install would refuse fails here as a usage error (exit 2), before a fleet,
+ * a key pair or a builder exists.
+ */
+export function checkEngineConfig(config: { readonly engine: string; readonly engineVersion?: string }, kind: HostKind): void {
+  resolveEngine(config.engine as EngineName, config.engineVersion, kind);
+}

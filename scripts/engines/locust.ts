@@ -171,7 +171,22 @@ function versionScript(ctx: InstallContext): string {
     // The package's own version is empty; the pinned package version and the fix together are what runs.
     return `[ -r ${LOCUST.debianFix} ] && v=$(dpkg-query -W -f='\${Version}' python3-locust 2>/dev/null) && echo "\${v%-*}"\n`;
   }
-  return `for d in ${OPT}/locust-*/; do [ -e "$d.complete" ] && "$d/venv/bin/python" -c 'import importlib.metadata as m; print(m.version("locust"))'; done 2>/dev/null | sort -u | paste -sd, -\n`;
+  return locustEc2VersionScript();
+}
+
+/**
+ * EC2: the version of the venv(s) the installed units start (old venvs stay on disk after an
+ * engineVersion change and are not what runs). Before any unit exists (an image baked without
+ * services) every complete venv counts. Roots are parameters so a test can run it on a scratch tree.
+ */
+export function locustEc2VersionScript(opt: string = OPT, unitDir = '/etc/systemd/system'): string {
+  const ver = `"$d/venv/bin/python" -c 'import importlib.metadata as m; print(m.version("locust"))'`;
+  return [
+    `used=$(cat ${unitDir}/locust-*.service 2>/dev/null | grep -o '${opt}/locust-[^/ ]*/venv/bin/locust' | sed 's#/venv/bin/locust$#/#' | sort -u)`,
+    `[ -n "$used" ] || used=$(ls -d ${opt}/locust-*/ 2>/dev/null)`,
+    `for d in $used; do [ -e "$d.complete" ] && ${ver}; done 2>/dev/null | sort -u | paste -sd, -`,
+    '',
+  ].join('\n');
 }
 
 /** Controller: the master reports, per agent hostname, as many workers as that agent has cores. */

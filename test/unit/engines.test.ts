@@ -7,7 +7,7 @@ import { ENGINE_SPECS, resolveEngine } from '../../scripts/engines/index';
 import { DEBIAN_LOCUST_FIX, locust, LOCUST, restartLocustScript } from '../../scripts/engines/locust';
 import type { InstallContext } from '../../scripts/engines/types';
 import { controlScript, installServicesScript, netnsRunFile, parseStatus, systemdUnit } from '../../scripts/core/supervise';
-import { clockOffset, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow } from '../../scripts/core/doctor';
+import { CLOCK_COMMAND, clockFrom, clockOffset, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow } from '../../scripts/core/doctor';
 import { UsageError } from '../../scripts/core/errors';
 import { engineOf } from '../../stacks/engines';
 import { PATHS } from '../../scripts/core/tuning';
@@ -199,6 +199,20 @@ describe('doctor', () => {
     expect(clockRow('a', 5.2, 5.0).ok).toBe(true);
     expect(clockRow('a', 6.5, 5.0)).toMatchObject({ ok: false });
     expect(clockRow('a', 6.5, undefined).detail).toContain('controller is unreachable');
+  });
+
+  it('reads the clock in its own exec: the probe (seconds of TCP timeouts) is no part of the offset', () => {
+    // The probe script reads no clock at all: its runtime must not count as skew.
+    const s = probeScript({ hostKind: 'netns', owner: 'engine', versionScript: null, reach: [{ label: 'reach app', address: '10.0.0.20', port: 8080 }] });
+    expect(s).not.toContain('date');
+    expect(CLOCK_COMMAND).toBe('date +%s.%N');
+    // A host exactly in time, read in a 20 ms round trip: offset 0 whatever the probe costs afterwards.
+    expect(clockFrom('1000.010000000\n', 1_000_000, 1_000_020)).toBeCloseTo(0, 6);
+    expect(clockFrom('1000.5', 999_000, 999_200)).toBeCloseTo(1.4, 6);
+    expect(clockFrom('', 0, 1)).toBeUndefined();
+    expect(clockFrom('date: invalid', 0, 1)).toBeUndefined();
+    // Two agents in time with the controller stay green even when one waited out a 3 s timeout afterwards.
+    expect(clockRow('agent-1', clockFrom('2000.001', 2_000_000, 2_000_002), clockFrom('2000.000', 1_999_999, 2_000_001)).ok).toBe(true);
   });
 
   it('probes with TCP connects from the host itself and never writes', () => {

@@ -1,7 +1,9 @@
 /** install's checks before any host is touched, and its summary line. Pure. */
 import { describe, expect, it } from 'vitest';
 import { formatInstall, planInstall } from '../../scripts/actions/install';
+import { warningLines } from '../../scripts/engines/common';
 import { UsageError } from '../../scripts/core/errors';
+import { nonNegativeNumber } from '../../scripts/core/flags';
 import { validateFleetConfig } from '../../stacks/config';
 import type { FleetOutputs } from '../../scripts/core/env-record';
 import { locust } from '../../scripts/engines/locust';
@@ -36,12 +38,36 @@ describe('planInstall', () => {
     expect(() => planInstall(config({ engine: 'artillery' }), outputs(), 'up', undefined)).toThrow('engine (artillery) differs from the engine the env was made for (locust)');
   });
 
+  it('reads --hosts against every host of the env, as tune does: a role with no engine hosts is not unknown', () => {
+    expect(planInstall(config(), outputs(), 'up', 'target').hosts).toEqual([]);
+    expect(planInstall(config(), outputs(), 'up', 'app-1,agent-1').hosts.map((h) => h.name)).toEqual(['agent-1']);
+    expect(() => planInstall(config(), outputs(), 'up', 'nosuch')).toThrow('--hosts names nosuch, which the env does not have');
+  });
+
+  it('doctor --wait accepts 0, its default, and refuses a negative or non-number', () => {
+    expect(nonNegativeNumber('--wait', '0', 0)).toBe(0);
+    expect(nonNegativeNumber('--wait', undefined, 0)).toBe(0);
+    expect(nonNegativeNumber('--wait', '2.5', 0)).toBe(2.5);
+    expect(() => nonNegativeNumber('--wait', '-1', 0)).toThrow('--wait (-1) must be a number of seconds, 0 or more');
+    expect(() => nonNegativeNumber('--wait', 'soon', 0)).toThrow(UsageError);
+    expect(() => nonNegativeNumber('--wait', '', 0)).toThrow(UsageError);
+  });
+
   it('keeps to --hosts', () => {
     expect(planInstall(config(), outputs(), 'up', 'agent').hosts.map((h) => h.name)).toEqual(['agent-1']);
   });
 
   it('says how many hosts changed', () => {
-    const r = (host: string, changed: string[] | null) => ({ host, address: 'x', ok: changed !== null, value: changed ? { role: 'agent', changed } : undefined, error: changed ? undefined : 'boom', attempts: 1, ms: 100 });
+    const r = (host: string, changed: string[] | null) => ({ host, address: 'x', ok: changed !== null, value: changed ? { role: 'agent', changed, warnings: [] } : undefined, error: changed ? undefined : 'boom', attempts: 1, ms: 100 });
     expect(formatInstall([r('a', []), r('b', ['started x']), r('c', null)], { spec: locust, version: '2.12.1' }).split('\n').pop()).toBe('locust 2.12.1: 1 changed, 1 unchanged, 1 failed (of 3 hosts)');
+  });
+
+  it('shows what an install step warned about in the host row, though the step succeeded', () => {
+    const stderr = 'some pip chatter\ninstall locust: WARNING: no sha256 pinned for the locust 2.31.0 wheel (PyPI publishes none)\n';
+    const warnings = warningLines(stderr);
+    expect(warnings).toEqual(['install locust: WARNING: no sha256 pinned for the locust 2.31.0 wheel (PyPI publishes none)']);
+    const out = formatInstall([{ host: 'agent-1', address: 'x', ok: true, value: { role: 'agent', changed: ['installed locust /opt/loadfleet/locust-2.31.0'], warnings }, attempts: 1, ms: 100 }], { spec: locust, version: '2.31.0' });
+    expect(out).toMatch(/agent-1 .*changed .*installed locust \/opt\/loadfleet\/locust-2\.31\.0; install locust: WARNING: no sha256 pinned/);
+    expect(out.split('\n').pop()).toBe('locust 2.31.0: 1 changed, 0 unchanged, 1 with warnings (see their rows) (of 1 hosts)');
   });
 });

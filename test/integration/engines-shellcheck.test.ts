@@ -3,6 +3,8 @@
  * installer with its units, the local supervisor's run files), version probes, doctor checks — passes
  * shellcheck, for every role, host kind and pinned version. Engines that cannot run here (JMeter, k6,
  * nGrinder) are checked this way and by their port and pin tests; they are exercised only on AWS.
+ * (nGrinder's secret script and its bake-time install are among them.) An integration test: it writes
+ * temporary files and starts shellcheck, which fails loudly when missing (requireTool), never skips.
  */
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';

@@ -1,0 +1,36 @@
+/**
+ * First contact with an env's hosts, shared by every command that opens SSH (tune, install, doctor, run):
+ * on AWS, the keys each instance printed to its console are pinned before the first connection, so
+ * no command trusts the first key it sees while another would have checked it. A host whose console has
+ * no keys is left to trust-on-first-use, and the command says so. The local target pinned its generated
+ * keys at `up`: nothing to do there.
+ */
+import type { KnownHosts } from '../adapters/ssh';
+import type { Step } from '../adapters/progress';
+import type { TargetKind } from '../core/env-record';
+
+export interface PinTarget {
+  readonly name: string;
+  readonly address: string;
+  readonly id: string;
+}
+
+/** Pins what the console has for hosts not yet known; returns one note per host left to trust on first use. */
+export async function pinFirstContact(target: TargetKind, region: string, knownHosts: KnownHosts, hosts: readonly PinTarget[]): Promise<{ pinned: number; notes: readonly string[] }> {
+  if (target !== 'aws' || hosts.length === 0) return { pinned: 0, notes: [] };
+  const [{ pinFromConsole }, { ec2Client }] = await Promise.all([import('../adapters/console-keys'), import('../adapters/ec2')]);
+  return pinFromConsole(ec2Client(region), knownHosts, hosts);
+}
+
+/** The same as a progress step (none on the local target); `notes` receives the hosts left to TOFU. */
+export function firstContactSteps(target: TargetKind, region: string, knownHosts: KnownHosts, hosts: readonly PinTarget[], notes: (n: readonly string[]) => void): Step[] {
+  if (target !== 'aws') return [];
+  return [{
+    title: 'Pin host keys from the EC2 console output',
+    run: async (report) => {
+      const r = await pinFirstContact(target, region, knownHosts, hosts);
+      notes(r.notes);
+      report(`${r.pinned} pinned, ${r.notes.length} left to trust on first use`);
+    },
+  }];
+}

@@ -1,0 +1,48 @@
+/**
+ * First contact on an AWS env is the same step for tune, install, doctor: the console (moto's real
+ * GetConsoleOutput) is asked for each host's keys before any SSH connection, and a host whose console
+ * has none is named in a note (trust on first use is never silent). The hosts' addresses are loopback
+ * ports nothing listens on, so the SSH step itself then fails (exit 1).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { loadfleet } from '../harness/cli';
+import { useMotoEnv } from '../harness/moto-env';
+import { ec2 } from '../harness/ec2-count';
+import { al2023 } from '../harness/ec2-make';
+
+const ctx = useMotoEnv();
+
+async function awsEnv(name: string): Promise<{ config: string; ids: string[] }> {
+  const client = ec2(ctx.moto.env);
+  const r = await client.send(new RunInstancesCommand({ ImageId: await al2023(client), MinCount: 2, MaxCount: 2, InstanceType: 't3.micro' }));
+  const ids = r.Instances!.map((i) => i.InstanceId!);
+  const dir = path.join(ctx.ws.home, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const config = ctx.ws.writeConfig(`${name}.yaml`, { name, agents: { count: 1 }, targets: [], monitoring: { enabled: false } });
+  fs.writeFileSync(path.join(dir, 'env.json'), JSON.stringify({ name, target: 'aws', configPath: config, region: 'us-east-1', engine: 'locust', ttlHours: 4, expiresAt: '2099-01-01T00:00:00.000Z', status: 'up', updatedAt: '2026-11-25T00:00:00.000Z' }));
+  fs.writeFileSync(path.join(dir, 'outputs.json'), JSON.stringify({
+    env: name, target: 'aws', engine: 'locust', expiresAt: '2099-01-01T00:00:00.000Z', sshUser: 'ec2-user',
+    hosts: [
+      { role: 'controller', group: 'controller', name: 'controller', id: ids[0], publicIp: '127.0.0.61', privateIp: '10.9.0.2' },
+      { role: 'agent', group: 'agent', name: 'agent-1', id: ids[1], publicIp: '127.0.0.62', privateIp: '10.9.0.3' },
+    ],
+    master: { address: '10.9.0.2', port: 5557 },
+  }));
+  return { config, ids };
+}
+
+describe('console host keys at first contact, for every command that connects', () => {
+  for (const verb of ['install', 'doctor', 'tune'] as const) {
+    it(`${verb} asks the console before connecting and names each host left to trust on first use`, async () => {
+      const { config, ids } = await awsEnv(`fc${verb}`);
+      const r = await loadfleet([verb, '-c', config, '--json'], ctx.env, { timeoutMs: 120_000 });
+      expect(r.exitCode, r.stderr).toBe(1); // nothing listens on the loopback addresses
+      const notes = (verb === 'tune' ? r.stdout + r.stderr : r.stderr).split('\n').filter((l) => l.includes('host key not pinned from the console'));
+      expect(notes.join('\n')).toContain(`controller (${ids[0]}): host key not pinned from the console (the console output has no SSH HOST KEY KEYS block`);
+      expect(notes.join('\n')).toContain(`agent-1 (${ids[1]})`);
+    });
+  }
+});
