@@ -3,7 +3,7 @@
  * averaged). Memory is bounded by endpoints × time buckets × histogram size, whatever the sample count.
  * Pure: callers hand in parsed documents or lines.
  */
-import { decode, encode, figures, HDR, newHistogram, recordMs, type Histogram } from './histogram';
+import { addEncoded, encode, figures, HDR, newHistogram, recordMs, type Histogram } from './histogram';
 
 /** One generator's raw results as written by the Artillery plugin or folded from k6 points. */
 export interface GeneratorHdr {
@@ -33,6 +33,12 @@ export class Cell {
     this.count += count;
     this.failures += failures;
     if (h) this.hist.add(h);
+  }
+  /** Adds a generator's cell: counts, and its base64 histogram straight into ours (no decoded copy). */
+  addEncoded(count: number, failures: number, hist: string): void {
+    this.count += count;
+    this.failures += failures;
+    addEncoded(this.hist, hist);
   }
 }
 
@@ -86,13 +92,12 @@ export class Merger {
     if (doc.format !== 'loadfleet-hdr/1') throw new Error(`unknown raw format ${String((doc as { format?: unknown }).format)} from ${doc.generator}`);
     this.generators.push(doc.generator);
     for (const [name, v] of Object.entries(doc.endpoints)) {
-      const h = decode(v.hist);
-      this.cell(this.endpoints, name).add(v.count, v.failures, h);
-      this.total.add(v.count, v.failures, h);
+      this.cell(this.endpoints, name).addEncoded(v.count, v.failures, v.hist);
+      this.total.addEncoded(v.count, v.failures, v.hist);
     }
     for (const [t, v] of Object.entries(doc.buckets)) {
       // Re-bucket when a generator used a finer width than ours.
-      this.bucket(Number(t)).add(v.count, v.failures, decode(v.hist));
+      this.bucket(Number(t)).addEncoded(v.count, v.failures, v.hist);
     }
     for (const [kind, n] of Object.entries(doc.errors ?? {})) this.recordError(kind, n);
   }

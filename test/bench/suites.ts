@@ -9,6 +9,7 @@ import { benchEvents } from './events';
 import { benchMerge } from './merge';
 import { benchInstall } from './install';
 import { benchMonitoring } from './monitoring';
+import { benchRunOverhead } from './run-overhead';
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -49,4 +50,5 @@ export const suites: [string, () => Promise<void>][] = [
   ['merge', benchMerge],
   ['install', benchInstall],
   ['monitoring', benchMonitoring],
+  ['run', benchRunOverhead],
 ];

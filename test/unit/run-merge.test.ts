@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addK6Line, finish, Merger } from '../../scripts/run/merge';
-import { decode, encode, newHistogram, recordMs } from '../../scripts/run/histogram';
+import { addEncoded, decode, encode, figures, newHistogram, recordMs } from '../../scripts/run/histogram';
 import { parseCsv, parseLocustFailures, parseLocustLive, parseLocustStats } from '../../scripts/run/locust-csv';
 
 /** Exact percentile over raw samples, same definition as HdrHistogram (smallest value with ≥ p% at or below). */
@@ -80,6 +80,28 @@ describe('merging generators', () => {
     // Same value range → the same memory, whatever the count (bounded by the buckets).
     expect(h2.estimatedFootprintInBytes).toBe(h1.estimatedFootprintInBytes);
     expect(decode(encode(h2)).totalCount).toBe(200_000);
+  });
+
+  it('adds an encoded histogram exactly as decode + add does, without decoding it (same layout, other layout, empty)', () => {
+    const r = rng(11);
+    for (const [digits, srcDigits] of [[2, 2], [3, 3], [2, 3]] as const) {
+      const viaDecode = newHistogram(digits);
+      const direct = newHistogram(digits);
+      for (let g = 0; g < 4; g++) {
+        const src = newHistogram(srcDigits);
+        // Values from 1 µs up to 3,000 s (counts above 127 and runs of empty buckets in the payload), one of them empty.
+        if (g !== 2) for (let i = 0; i < 5_000; i++) recordMs(src, r() < 0.01 ? r() * 3_000_000 : 0.001 + r() ** 4 * 900, 1 + Math.floor(r() * 300));
+        viaDecode.add(decode(encode(src)));
+        addEncoded(direct, encode(src));
+      }
+      expect(direct.totalCount).toBe(viaDecode.totalCount);
+      expect(figures(direct)).toEqual(figures(viaDecode));
+      for (const p of [0.1, 1, 25, 50, 75, 90, 99, 99.9, 99.99]) expect(direct.getValueAtPercentile(p)).toBe(viaDecode.getValueAtPercentile(p));
+    }
+  });
+
+  it('fails when an encoded histogram is not one', () => {
+    expect(() => addEncoded(newHistogram(), Buffer.from('not a histogram at all').toString('base64'))).toThrow('not a compressed HdrHistogram');
   });
 
   it('fails when a generator document has an unknown format', () => {
