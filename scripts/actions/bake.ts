@@ -20,7 +20,7 @@ import { expiryFrom } from '../../stacks/deadman';
 import { bakeTags, buildId, imageTags, removeKeyScript, watchdogUserData, type AmiManifest, type BakeRole, type BakeStep } from '../core/bake';
 import { applyScript, compareTuning, fleetListeningPorts, parseObserved, planTuning, verifyScript, type HostKind } from '../core/tuning';
 import { DEFAULT_TIMING } from '../core/timing';
-import { fanout } from '../core/fanout';
+import { fanout, hostsFailed } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { bakeEngine } from './install';
 import { EXIT, ExternalError, WrappedError } from '../core/errors';
@@ -166,7 +166,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
         },
         { timing, sleep: (ms) => ec2x.sleep(ms, signal) },
       );
-      if (!result!.ok) throw new ExternalError(result!.error ?? `tuning the builder ${build} failed`);
+      if (!result!.ok) throw hostsFailed([result!], result!.error ?? `tuning the builder ${build} failed`);
     });
 
     amiId = await step('create-image', async () => {

@@ -6,8 +6,7 @@ import { confirmChange } from '../adapters/prompt';
 import { runSteps } from '../adapters/progress';
 import { engineOf } from '../../stacks/engines';
 import type { FleetOutputs } from '../core/env-record';
-import { ExternalError } from '../core/errors';
-import { fanout } from '../core/fanout';
+import { fanout, hostsFailed } from '../core/fanout';
 import { planLocal } from '../core/local-plan';
 import { describePlan } from '../core/summary';
 import { DEFAULT_TIMING } from '../core/timing';
@@ -56,7 +55,7 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
           );
           const failed = results.filter((r) => !r.ok || r.value !== 0);
           if (failed.length > 0) {
-            throw new ExternalError(`local hosts did not accept a login: ${failed.map((r) => `${r.host}: ${r.error ?? `exit ${r.value}`}`).join('; ')}`);
+            throw hostsFailed(failed, `local hosts did not accept a login: ${failed.map((r) => `${r.host}: ${r.error ?? `exit ${r.value}`}`).join('; ')}`);
           }
         },
       },
