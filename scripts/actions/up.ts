@@ -1,4 +1,5 @@
 import { UsageError } from '../core/errors';
+import { shQuote } from '../core/safe-text';
 import { expiryFor, fromTerraformOutputs, type EnvRecord, type FleetOutputs, type TargetKind } from '../core/env-record';
 import { describePlan, formatOutputs } from '../core/summary';
 import { parallelismFor, progressText } from '../core/terraform-events';
@@ -26,7 +27,8 @@ export interface UpOptions extends CommonOptions {
 
 /** The command that finishes a clean-up by hand (named in messages and in a failed record). */
 export function downCommand(env: string, home?: string): string {
-  return `loadfleet down --env ${env}${home ? ` --home ${JSON.stringify(home)}` : ''} --yes`;
+  // Single quotes: the user pastes this into a shell, where `$` or a backtick inside double quotes would expand.
+  return `loadfleet down --env ${env}${home ? ` --home ${shQuote(home)}` : ''} --yes`;
 }
 
 export async function upAction(opts: UpOptions): Promise<void> {
