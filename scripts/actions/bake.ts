@@ -41,6 +41,8 @@ export interface BakeDeps {
   /** Called before each step (progress display; tests inject faults here). */
   readonly beforeStep?: (step: BakeStep) => void | Promise<void>;
   readonly signal?: AbortSignal;
+  /** Ctrl-C pressed to give up the clean-up: its waits (instance terminated, group deleted) end at once. */
+  readonly abandon?: AbortSignal;
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
 }
@@ -127,7 +129,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
     const publicKey = (await fs.readFile(`${keyFile}.pub`, 'utf8')).trim();
 
     const groupId = await step('security-group', () => ec2x.createSshGroup(ec2, build, config.access.sshCidrs, tags));
-    cleanups.push({ what: `security group ${groupId}`, keepOnSuccess: false, undo: () => ec2x.deleteGroup(ec2, groupId, { intervalMs: opts.pollMs, timeoutMs: opts.instanceTimeoutMs }) });
+    cleanups.push({ what: `security group ${groupId}`, keepOnSuccess: false, undo: () => ec2x.deleteGroup(ec2, groupId, { intervalMs: opts.pollMs, timeoutMs: opts.instanceTimeoutMs, signal: deps.abandon }) });
 
     const instanceId = await step('instance', () =>
       ec2x.runBuilder(ec2, {
@@ -135,7 +137,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
         keyName: build, groupId, userData: watchdogUserData(opts.timeLimitMinutes), tags, volumeGb: config.rootVolumeGb,
       }),
     );
-    cleanups.push({ what: `builder instance ${instanceId}`, keepOnSuccess: false, undo: () => ec2x.terminate(ec2, instanceId, { intervalMs: opts.pollMs, timeoutMs: opts.instanceTimeoutMs }) });
+    cleanups.push({ what: `builder instance ${instanceId}`, keepOnSuccess: false, undo: () => ec2x.terminate(ec2, instanceId, { intervalMs: opts.pollMs, timeoutMs: opts.instanceTimeoutMs, signal: deps.abandon }) });
 
     await step('tune', async () => {
       const instance = await ec2x.waitInstanceState(ec2, instanceId, 'running', poll(opts.instanceTimeoutMs));

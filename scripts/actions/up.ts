@@ -145,7 +145,7 @@ async function undoFirstUp(u: UndoContext): Promise<void> {
   let proven = false;
   if (!u.abandon.aborted) {
     try {
-      const swept = await sweepEnv(ec2Client(u.region), envDir.name, { keepImages: true, signal: u.abandon });
+      const swept = await sweepEnv(ec2Client(u.region), envDir.name, { keepImages: true, signal: u.abandon, abandon: u.abandon });
       proven = swept.left.length === 0;
       write(`clean-up: terraform destroy ${!u.applied ? 'not needed (apply never ran)' : problems.length ? 'failed' : 'done'}; the tag sweep removed ${swept.removed.length} resource(s) terraform did not${swept.removed.length ? ` (${describeFound(swept.removed)})` : ''}, and a fresh listing of loadfleet:env=${envDir.name} finds nothing.\n`);
     } catch (e) {
