@@ -47,7 +47,7 @@ export async function upAction(opts: UpOptions): Promise<void> {
   if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'up' }); // refuses before anything runs
   if (opts.target === 'local') {
     const { localUp } = await import('./local');
-    const outputs = await localUp(ctx, { yes: opts.yes, quiet: opts.json, expiresAt, fresh });
+    const outputs = await localUp(ctx, { yes: opts.yes, quiet: opts.json, expiresAt, fresh, later: downCommand(config.name, opts.home) });
     const { armLocalExpiry } = await import('../adapters/local-expiry');
     armLocalExpiry({ envDir: envDir.dir, env: config.name, home: ctx.settings.home, expiresAt, now, delaySeconds: ctx.settings.localExpirySeconds });
     report(outputs, opts.json);
