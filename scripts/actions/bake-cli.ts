@@ -30,15 +30,18 @@ export async function bakeAction(opts: BakeCliOptions): Promise<void> {
   if (roles.includes('agent')) checkEngineConfig(loaded.config, 'ec2');
   await confirmChange(`Bake ${roles.join(' and ')} image(s) for env ${loaded.config.name} in ${loaded.config.region} (a temporary builder instance, key pair and security group)?`, { yes: opts.yes, verb: 'bake' });
   const results: BakeResult[] = [];
-  await withInterrupts(async (signal) => {
+  // What an abandoned clean-up leaves carries the env's tag: the sweep finds it (without --yes: it lists
+  // what it would delete, images of earlier bakes included, and asks first).
+  const later = `loadfleet sweep --env ${loaded.config.name} --region ${loaded.config.region}`;
+  await withInterrupts(async (signal, abandon) => {
     for (const role of roles) {
       results.push(
         await bake(loaded, ctx.envDir, { ...DEFAULT_BAKE, role, timeLimitMinutes, pollMs, imageTimeoutMs }, {
-          ec2: ec2Client(loaded.config.region), signal, log: (l) => process.stderr.write(`${l}\n`),
+          ec2: ec2Client(loaded.config.region), signal, abandon, log: (l) => process.stderr.write(`${l}\n`),
         }),
       );
     }
-  });
+  }, { later });
   if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else for (const r of results) process.stdout.write(`${r.build}: ${r.amiId} (removed the temporary ${r.removed.join(', ')}); recorded in ${ctx.envDir.file('amis.json')}\n`);
 }

@@ -20,7 +20,7 @@ import { expiryFrom } from '../../stacks/deadman';
 import { bakeTags, buildId, imageTags, removeKeyScript, watchdogUserData, type AmiManifest, type BakeRole, type BakeStep } from '../core/bake';
 import { applyScript, compareTuning, fleetListeningPorts, parseObserved, planTuning, verifyScript, type HostKind } from '../core/tuning';
 import { DEFAULT_TIMING } from '../core/timing';
-import { fanout } from '../core/fanout';
+import { fanout, hostsFailed } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { bakeEngine } from './install';
 import { EXIT, ExternalError, WrappedError } from '../core/errors';
@@ -42,6 +42,8 @@ export interface BakeDeps {
   /** Called before each step (progress display; tests inject faults here). */
   readonly beforeStep?: (step: BakeStep) => void | Promise<void>;
   readonly signal?: AbortSignal;
+  /** Ctrl-C pressed to give up the clean-up: its waits (instance terminated, group deleted) end at once. */
+  readonly abandon?: AbortSignal;
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
   /** The kind of host the builder will be (default ec2; tests use a local-target builder): picks the engine's pins. */
@@ -132,7 +134,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
     const publicKey = (await fs.readFile(`${keyFile}.pub`, 'utf8')).trim();
 
     const groupId = await step('security-group', () => ec2x.createSshGroup(ec2, build, config.access.sshCidrs, tags));
-    cleanups.push({ what: `security group ${groupId}`, keepOnSuccess: false, undo: () => ec2x.deleteGroup(ec2, groupId, { intervalMs: opts.pollMs, timeoutMs: opts.instanceTimeoutMs }) });
+    cleanups.push({ what: `security group ${groupId}`, keepOnSuccess: false, undo: () => ec2x.deleteGroup(ec2, groupId, { intervalMs: opts.pollMs, timeoutMs: opts.instanceTimeoutMs, signal: deps.abandon }) });
 
     const instanceId = await step('instance', () =>
       ec2x.runBuilder(ec2, {
@@ -140,7 +142,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
         keyName: build, groupId, userData: watchdogUserData(opts.timeLimitMinutes), tags, volumeGb: config.rootVolumeGb,
       }),
     );
-    cleanups.push({ what: `builder instance ${instanceId}`, keepOnSuccess: false, undo: () => ec2x.terminate(ec2, instanceId, { intervalMs: opts.pollMs, timeoutMs: opts.instanceTimeoutMs }) });
+    cleanups.push({ what: `builder instance ${instanceId}`, keepOnSuccess: false, undo: () => ec2x.terminate(ec2, instanceId, { intervalMs: opts.pollMs, timeoutMs: opts.instanceTimeoutMs, signal: deps.abandon }) });
 
     await step('tune', async () => {
       const instance = await ec2x.waitInstanceState(ec2, instanceId, 'running', poll(opts.instanceTimeoutMs));
@@ -171,7 +173,7 @@ export async function bake(loaded: LoadedConfig, envDir: EnvDir, opts: BakeOptio
         },
         { timing, sleep: (ms) => ec2x.sleep(ms, signal) },
       );
-      if (!result!.ok) throw new ExternalError(result!.error ?? `tuning the builder ${build} failed`);
+      if (!result!.ok) throw hostsFailed([result!], result!.error ?? `tuning the builder ${build} failed`);
     });
 
     amiId = await step('create-image', async () => {

@@ -9,7 +9,7 @@ import { KnownHosts, connectSsh } from '../adapters/ssh';
 import { runSteps } from '../adapters/progress';
 import { ExternalError } from '../core/errors';
 import { nonNegativeNumber, positiveNumber } from '../core/flags';
-import { fanout, type HostResult } from '../core/fanout';
+import { fanout, hostsFailed, worstExitCode, type HostResult } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
@@ -133,6 +133,8 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
       { quiet: opts.json },
     );
 
+    // A bug or bad input while checking is not a host that failed a check: it ends doctor with its own kind.
+    if (worstExitCode([...phase1, ...phase2]) > 1) throw hostsFailed([...phase1, ...phase2], 'doctor: the checks could not run');
     const rows: Row[] = [];
     const controller = phase1.find((r) => targets.find((t) => t.name === r.host)?.host.role === 'controller');
     const versions = new Map<string, string | undefined>();

@@ -69,7 +69,7 @@ export async function downAction(opts: DownOptions): Promise<void> {
           {
             title: `Sweep everything tagged loadfleet:env=${envDir.name}${opts.keepAmi ? ' (keeping AMIs)' : ', baked AMIs and snapshots included'}`,
             run: async (r) => {
-              sweep = await sweepEnv(ec2Client(record.region), envDir.name, { keepImages: opts.keepAmi, signal, onRound: (n, f) => r(`round ${n}: ${f.length} resources`) });
+              sweep = await sweepEnv(ec2Client(record.region), envDir.name, { keepImages: opts.keepAmi, signal, abandon, onRound: (n, f) => r(`round ${n}: ${f.length} resources`) });
             },
           },
         ],

@@ -8,9 +8,9 @@ import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { readOrCreateSecret, type Secret } from '../adapters/secret-file';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
 import { runSteps } from '../adapters/progress';
-import { ExternalError, UsageError } from '../core/errors';
+import { UsageError } from '../core/errors';
 import { positiveNumber } from '../core/flags';
-import { fanout, type HostResult, type SshSession } from '../core/fanout';
+import { fanout, hostsFailed, type HostResult, type SshSession } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { installServicesScript } from '../core/supervise';
@@ -163,10 +163,10 @@ export async function installAction(opts: InstallOptions): Promise<void> {
     if (monitoring) process.stdout.write(`monitoring: ${monitoring.results.length - mFailed.length}/${monitoring.results.length} hosts installed, ${monitoring.health.up.length} exporters up in Prometheus\n${urls.join('\n')}\n`);
   }
   if (mFailed.length > 0 || (monitoring && monitoring.health.down.length > 0)) {
-    throw new ExternalError(`monitoring: ${mFailed.map((f) => `${f.host}: ${f.error}`).join('; ') || `Prometheus does not scrape ${describeDown(monitoring!.health)}`}; rerun "loadfleet install"`);
+    throw hostsFailed(mFailed, `monitoring: ${mFailed.map((f) => `${f.host}: ${f.error}`).join('; ') || `Prometheus does not scrape ${describeDown(monitoring!.health)}`}; rerun "loadfleet install"`);
   }
   if (failed.length > 0) {
-    throw new ExternalError(`${failed.length} of ${results.length} host(s) failed: ${failed.map((f) => f.host).join(', ')}; fix the cause and rerun "loadfleet install" (hosts already done are left unchanged)`);
+    throw hostsFailed(failed, `${failed.length} of ${results.length} host(s) failed: ${failed.map((f) => f.host).join(', ')}; fix the cause and rerun "loadfleet install" (hosts already done are left unchanged)`);
   }
 }
 

@@ -6,13 +6,25 @@ import { confirmChange } from '../adapters/prompt';
 import { runSteps } from '../adapters/progress';
 import { engineOf } from '../../stacks/engines';
 import type { FleetOutputs } from '../core/env-record';
-import { ExternalError } from '../core/errors';
-import { fanout } from '../core/fanout';
+import { fanout, hostsFailed } from '../core/fanout';
 import { planLocal } from '../core/local-plan';
 import { describePlan } from '../core/summary';
 import { DEFAULT_TIMING } from '../core/timing';
+import { ExternalError } from '../core/errors';
+import { withInterrupts } from './signals';
 
-export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: boolean; expiresAt: string; fresh: boolean }): Promise<FleetOutputs> {
+/**
+ * Ctrl-C, SIGTERM or a hang-up stops the up between hosts and takes the failure path: a first up removes
+ * what it made (host inits, namespaces, bridge) and the record says `down`; a re-up keeps the running fleet.
+ */
+export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: boolean; expiresAt: string; fresh: boolean; later?: string }): Promise<FleetOutputs> {
+  return withInterrupts((signal) => localUpSteps(ctx, opts, signal), { later: opts.later });
+}
+
+async function localUpSteps(ctx: EnvContext, opts: { yes: boolean; quiet: boolean; expiresAt: string; fresh: boolean }, signal: AbortSignal): Promise<FleetOutputs> {
+  const stopped = () => {
+    if (signal.aborted) throw new ExternalError(`up was ${String((signal.reason as Error)?.message ?? 'interrupted')}`);
+  };
   const loaded = ctx.loaded!;
   const { config } = loaded;
   const { envDir } = ctx;
@@ -37,7 +49,11 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
             ttlHours: config.ttlHours, expiresAt: opts.expiresAt, status: 'creating', updatedAt: new Date().toISOString(),
           });
           let n = 0;
-          const created = await hosts.create(plan, loaded.publicKey, config.sshUser, (h, kept) => report(`${++n}/${plan.hosts.length} ${h.name} ${h.ip}${kept ? ' (running, kept)' : ''}`));
+          // Checked after each host: create's own failure path then removes what a first up made.
+          const created = await hosts.create(plan, loaded.publicKey, config.sshUser, (h, kept) => {
+            report(`${++n}/${plan.hosts.length} ${h.name} ${h.ip}${kept ? ' (running, kept)' : ''}`);
+            stopped();
+          });
           // The keys were generated here: pin them before first contact (no trust-on-first-use needed).
           const known = await knownHosts.load();
           for (const c of created) if (!(known.get(c.plan.ip) ?? []).includes(c.hostKey)) await knownHosts.forget(c.plan.ip);
@@ -47,22 +63,24 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
       {
         title: 'Wait for a real SSH login on every host',
         run: async (report) => {
+          stopped();
           const timing = { ...DEFAULT_TIMING, connectAttempts: 12, connectBackoffMs: 100, connectBackoffMaxMs: 2_000 };
           const results = await fanout(
             plan.hosts.map((h) => ({ name: h.name, address: h.ip })),
             (h) => connectSsh(h.address, { user: config.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, timing }),
             async (s) => (await s.exec('true')).code,
-            { timing, onProgress: (p) => report(`${p.done}/${p.total} logged in, ${p.failed} failed`) },
+            { timing, sleep: (ms) => abortableSleep(ms, signal), onProgress: (p) => report(`${p.done}/${p.total} logged in, ${p.failed} failed`) },
           );
           const failed = results.filter((r) => !r.ok || r.value !== 0);
           if (failed.length > 0) {
-            throw new ExternalError(`local hosts did not accept a login: ${failed.map((r) => `${r.host}: ${r.error ?? `exit ${r.value}`}`).join('; ')}`);
+            throw hostsFailed(failed, `local hosts did not accept a login: ${failed.map((r) => `${r.host}: ${r.error ?? `exit ${r.value}`}`).join('; ')}`);
           }
         },
       },
       {
         title: 'Write outputs',
         run: async () => {
+          stopped();
           const engine = engineOf(config.engine);
           const controller = plan.hosts.find((h) => h.role === 'controller')!;
           outputs = {
@@ -93,6 +111,16 @@ export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: bool
     throw e;
   });
   return outputs!;
+}
+
+/** A wait between login attempts that ends at once on Ctrl-C. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
+    const onAbort = () => (clearTimeout(t), reject(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export async function localDown(ctx: EnvContext, opts: { yes: boolean; quiet: boolean }): Promise<void> {

@@ -6,7 +6,13 @@
  *        gets exactly one SIGINT from loadfleet and finishes what is in flight, so its state stays whole.
  *   2nd: reported, nothing else: the clean-up is still running.
  *   3rd: `abandon` aborts: stop waiting, leave the rest to `loadfleet down` (which sweeps by tag).
+ *   4th: exit at once (130), naming the command that finishes the job.
+ *
+ * SIGHUP (the SSH session or terminal went away) takes the same path as SIGINT and SIGTERM: dying on it
+ * would orphan terraform and leave what was being created behind.
  */
+export const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 export interface Interrupts {
   readonly signal: AbortSignal;
   readonly abandon: AbortSignal;
@@ -16,15 +22,34 @@ export interface InterruptOptions {
   /** The command that finishes the job later, named when the user presses Ctrl-C again. */
   readonly later?: string;
   readonly write?: (text: string) => void;
+  /** How the 4th signal ends the process (tests replace it). */
+  readonly exit?: (code: number) => void;
 }
 
 export async function withInterrupts<T>(work: (signal: AbortSignal, abandon: AbortSignal) => Promise<T>, opts: InterruptOptions = {}): Promise<T> {
   const stop = new AbortController();
   const abandon = new AbortController();
-  const write = opts.write ?? ((t: string) => void process.stderr.write(t));
+  // After a hang-up the terminal is gone: a write to it fails (EIO/EPIPE), which must not crash the clean-up.
+  const write =
+    opts.write ??
+    ((t: string) => {
+      try {
+        process.stderr.write(t);
+      } catch {
+        /* the terminal is gone */
+      }
+    });
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const ignoreGoneTerminal = () => undefined;
   const later = opts.later ? ` and run \`${opts.later}\` later` : '';
   let count = 0;
+  let hungUp = false;
   const onSignal = (sig: NodeJS.Signals) => {
+    if (sig === 'SIGHUP' && !hungUp) {
+      hungUp = true;
+      process.stderr.on('error', ignoreGoneTerminal);
+      process.stdout.on('error', ignoreGoneTerminal);
+    }
     count++;
     if (count === 1) {
       write(`\n${sig}: stopping the current step (terraform finishes what is in flight), then cleaning up…\n`);
@@ -34,14 +59,17 @@ export async function withInterrupts<T>(work: (signal: AbortSignal, abandon: Abo
     } else if (count === 3) {
       write(`\n${sig}: abandoning the clean-up${later ? `; run \`${opts.later}\` later` : ''}\n`);
       abandon.abort(new Error(`abandoned by ${sig}`));
+    } else {
+      write(`\n${sig}: exiting now${later ? `; run \`${opts.later}\` later` : ''}\n`);
+      exit(130);
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const sig of HANDLED_SIGNALS) process.on(sig, onSignal);
   try {
     return await work(stop.signal, abandon.signal);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of HANDLED_SIGNALS) process.off(sig, onSignal);
+    process.stderr.off('error', ignoreGoneTerminal);
+    process.stdout.off('error', ignoreGoneTerminal);
   }
 }

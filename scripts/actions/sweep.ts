@@ -20,8 +20,10 @@ export interface SweepOptions {
   readonly keepImages?: boolean;
   readonly onRound?: (round: number, found: Found[]) => void;
   readonly maxRounds?: number;
-  /** Stops between rounds (Ctrl-C pressed again during a clean-up). */
+  /** Stops between rounds (Ctrl-C during `down`: the round in flight finishes). */
   readonly signal?: AbortSignal;
+  /** Abandons at once (Ctrl-C pressed to give up): the wait for instances ends, no further deletion or round starts. */
+  readonly abandon?: AbortSignal;
 }
 
 export async function sweepEnv(ec2: Ec2Port, env: string, opts: SweepOptions = {}): Promise<SweepReport> {
@@ -30,14 +32,14 @@ export async function sweepEnv(ec2: Ec2Port, env: string, opts: SweepOptions = {
   let previous: Found[] | undefined;
   let lastErrors = '';
   for (let round = 1; round <= (opts.maxRounds ?? SWEEP.maxRounds); round++) {
-    if (opts.signal?.aborted) throw new ExternalError(`sweep of env ${env} was stopped after ${round - 1} round(s): run "loadfleet sweep --env ${env}" to finish`);
+    if (opts.signal?.aborted || opts.abandon?.aborted) throw new ExternalError(`sweep of env ${env} was stopped after ${round - 1} round(s): run "loadfleet sweep --env ${env}" to finish`);
     const found = await findTagged(ec2, env, kinds);
     if (found.length === 0) return { env, removed, rounds: round - 1, left: [] };
     if (previous && !madeProgress(previous, found)) {
       throw new ExternalError(`sweep of env ${env} made no progress in round ${round - 1}; still there: ${describeFound(found)}${lastErrors ? `\nlast errors: ${lastErrors}` : ''}`);
     }
     opts.onRound?.(round, found);
-    const outcome = await deleteFound(ec2, inSweepOrder(found), { waitSeconds: SWEEP.instanceWaitSeconds });
+    const outcome = await deleteFound(ec2, inSweepOrder(found), { waitSeconds: SWEEP.instanceWaitSeconds, signal: opts.abandon });
     removed.push(...outcome.removed);
     lastErrors = outcome.errors.map((e) => `${e.found.kind} ${e.found.id}: ${e.message}`).join('; ');
     previous = found;

@@ -4,10 +4,10 @@ import { readTuningTemplates } from '../adapters/tuning-files';
 import { runSteps } from '../adapters/progress';
 import { engineOf } from '../../stacks/engines';
 import type { Role } from '../../stacks/config';
-import { ExternalError, UsageError } from '../core/errors';
+import { UsageError } from '../core/errors';
 import { firstContactSteps } from './host-keys';
 import { positiveNumber } from '../core/flags';
-import { fanout, type HostResult } from '../core/fanout';
+import { fanout, hostsFailed, type HostResult } from '../core/fanout';
 import { table } from '../core/summary';
 import { runAsRoot } from '../core/privilege';
 import { applyScript, compareTuning, fleetListeningPorts, parseObserved, planTuning, verifyScript, type TuningPlan, type VerifyRow } from '../core/tuning';
@@ -102,7 +102,8 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
     for (const note of keyNotes) process.stdout.write(`note: ${note}\n`);
   }
   if (failedHosts.length > 0 || shortHosts.length > 0) {
-    throw new ExternalError(
+    throw hostsFailed(
+      failedHosts,
       `${failedHosts.length} host(s) failed, ${shortHosts.length} host(s) short of the requested limits` +
         (failedHosts.length > 0 ? `; rerun "loadfleet tune" to finish the failed hosts (hosts already done are left unchanged)` : ''),
     );

@@ -1,4 +1,5 @@
 import { UsageError } from '../core/errors';
+import { shQuote } from '../core/safe-text';
 import { expiryFor, fromTerraformOutputs, type EnvRecord, type FleetOutputs, type TargetKind } from '../core/env-record';
 import { describePlan, formatOutputs } from '../core/summary';
 import { parallelismFor, progressText } from '../core/terraform-events';
@@ -27,7 +28,8 @@ export interface UpOptions extends CommonOptions {
 
 /** The command that finishes a clean-up by hand (named in messages and in a failed record). */
 export function downCommand(env: string, home?: string): string {
-  return `loadfleet down --env ${env}${home ? ` --home ${JSON.stringify(home)}` : ''} --yes`;
+  // Single quotes: the user pastes this into a shell, where `$` or a backtick inside double quotes would expand.
+  return `loadfleet down --env ${env}${home ? ` --home ${shQuote(home)}` : ''} --yes`;
 }
 
 export async function upAction(opts: UpOptions): Promise<void> {
@@ -48,7 +50,7 @@ export async function upAction(opts: UpOptions): Promise<void> {
   if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'up' }); // refuses before anything runs
   if (opts.target === 'local') {
     const { localUp } = await import('./local');
-    const outputs = await localUp(ctx, { yes: opts.yes, quiet: opts.json, expiresAt, fresh });
+    const outputs = await localUp(ctx, { yes: opts.yes, quiet: opts.json, expiresAt, fresh, later: downCommand(config.name, opts.home) });
     const { armLocalExpiry } = await import('../adapters/local-expiry');
     armLocalExpiry({ envDir: envDir.dir, env: config.name, home: ctx.settings.home, expiresAt, now, delaySeconds: ctx.settings.localExpirySeconds });
     report(outputs, opts.json);
@@ -146,7 +148,7 @@ async function undoFirstUp(u: UndoContext): Promise<void> {
   let proven = false;
   if (!u.abandon.aborted) {
     try {
-      const swept = await sweepEnv(ec2Client(u.region), envDir.name, { keepImages: true, signal: u.abandon });
+      const swept = await sweepEnv(ec2Client(u.region), envDir.name, { keepImages: true, signal: u.abandon, abandon: u.abandon });
       proven = swept.left.length === 0;
       write(`clean-up: terraform destroy ${!u.applied ? 'not needed (apply never ran)' : problems.length ? 'failed' : 'done'}; the tag sweep removed ${swept.removed.length} resource(s) terraform did not${swept.removed.length ? ` (${describeFound(swept.removed)})` : ''}, and a fresh listing of loadfleet:env=${envDir.name} finds nothing.\n`);
     } catch (e) {

@@ -29,8 +29,10 @@ export class EnvDir {
 
   /** The env folder, private to the user (0700), also when an older version made it 0755. */
   async ensure(): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await fs.chmod(this.dir, 0o700);
+    await local(`cannot create the env folder ${this.dir}`, async () => {
+      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await fs.chmod(this.dir, 0o700);
+    });
   }
 
   async readRecord(): Promise<EnvRecord | undefined> {
@@ -57,7 +59,7 @@ export class EnvDir {
   }
 
   async removeOutputs(): Promise<void> {
-    await fs.rm(this.file('outputs.json'), { force: true });
+    await local(`cannot remove ${this.file('outputs.json')}`, () => fs.rm(this.file('outputs.json'), { force: true }));
   }
 
   private async readJson<T>(name: string, parse: (v: unknown) => T): Promise<T | undefined> {
@@ -81,7 +83,29 @@ export class EnvDir {
     await this.ensure();
     const file = this.file(name);
     const tmp = `${file}.${process.pid}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
-    await fs.rename(tmp, file);
+    const text = JSON.stringify(value, null, 2) + '\n';
+    await local(`cannot write ${file}`, async () => {
+      try {
+        await fs.writeFile(tmp, text, { mode: 0o600 });
+        await fs.rename(tmp, file);
+      } catch (e) {
+        await fs.rm(tmp, { force: true }).catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+}
+
+/**
+ * A failure of the local disk (full, read-only, no permission, a file where a folder should be) is the
+ * machine saying no, not a bug: exit 1 naming the path and the system's words.
+ */
+async function local<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err?.code === 'string' && typeof err.syscall === 'string') throw new ExternalError(`${what}: ${err.message}`, { cause: e, code: err.code });
+    throw e;
   }
 }

@@ -110,12 +110,21 @@ export interface DeleteOutcome {
 
 const chunks = <T>(xs: readonly T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
 
-/** Deletes in dependency order; instances are terminated together and waited for. */
-export async function deleteFound(ec2: Ec2Port, found: readonly Found[], opts: { waitSeconds: number }): Promise<DeleteOutcome> {
+/**
+ * Deletes in dependency order; instances are terminated together and waited for. `signal` (Ctrl-C pressed
+ * to abandon) ends the wait for instances at once and skips what is left: the next sweep finishes it.
+ */
+export async function deleteFound(ec2: Ec2Port, found: readonly Found[], opts: { waitSeconds: number; signal?: AbortSignal }): Promise<DeleteOutcome> {
   const removed: Found[] = [];
   const errors: { found: Found; message: string }[] = [];
   const of = (k: SweepKind) => found.filter((f) => f.kind === k);
+  const stopped = (f: Found) => {
+    if (!opts.signal?.aborted) return false;
+    errors.push({ found: f, message: `not attempted: ${String((opts.signal.reason as Error)?.message ?? 'stopped')}` });
+    return true;
+  };
   const one = async (f: Found, call: () => Promise<unknown>) => {
+    if (stopped(f)) return;
     try {
       await call();
       removed.push(f);
@@ -125,6 +134,7 @@ export async function deleteFound(ec2: Ec2Port, found: readonly Found[], opts: {
   };
   const batch = async (items: Found[], size: number, call: (ids: string[]) => Promise<unknown>) => {
     for (const part of chunks(items, size)) {
+      if (part.filter(stopped).length > 0) continue;
       try {
         await call(part.map((f) => f.id));
         removed.push(...part);
@@ -137,7 +147,7 @@ export async function deleteFound(ec2: Ec2Port, found: readonly Found[], opts: {
   const instances = of('instance');
   await batch(instances, 500, async (InstanceIds) => {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds }));
-    await waitUntilInstanceTerminated({ client: ec2 as EC2Client, maxWaitTime: opts.waitSeconds, minDelay: 1, maxDelay: 10 }, { InstanceIds });
+    await waitUntilInstanceTerminated({ client: ec2 as EC2Client, maxWaitTime: opts.waitSeconds, minDelay: 1, maxDelay: 10, abortSignal: opts.signal }, { InstanceIds });
   });
   await batch(of('spot-request'), 500, (SpotInstanceRequestIds) => ec2.send(new CancelSpotInstanceRequestsCommand({ SpotInstanceRequestIds })));
   for (const f of of('volume')) await one(f, () => ec2.send(new DeleteVolumeCommand({ VolumeId: f.id })));

@@ -87,6 +87,18 @@ export function awsError(what: string, err: unknown): ExternalError | UsageError
     const endpoint = network || err instanceof AggregateError ? ' (is the endpoint reachable? AWS_ENDPOINT_URL / region)' : '';
     return new ExternalError(`${what} failed: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${detail}${endpoint}`, { cause: err, code: e.name });
   }
+  // No credentials, or no region / a bad endpoint: the SDK never sent a request, so there is no $metadata;
+  // still the user's setup, not a bug: say what to set.
+  const provider = e && (e.name === 'CredentialsProviderError' || e.name === 'ProviderError' || e.name === 'TokenProviderError' || 'tryNextLink' in (e as object));
+  if (provider) {
+    return new ExternalError(
+      `${what} failed: ${e.message ?? String(err)} (no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run \`aws sso login\`)`,
+      { cause: err, code: e.name },
+    );
+  }
+  if (e && /Region is missing|Invalid region|Endpoint .*not found|Invalid URL|Invalid endpoint/i.test(String(e.message))) {
+    return new ExternalError(`${what} failed: ${e.message} (set AWS_REGION or --region, and check AWS_ENDPOINT_URL)`, { cause: err, code: e.name });
+  }
   // Anything else (a TypeError in our own code) stays a bug.
   return new WrappedError(`${what} failed: ${e?.message ?? String(err)}`, err);
 }

@@ -6,6 +6,7 @@
 import pLimit from 'p-limit';
 import { backoff, DEFAULT_CONCURRENCY, DEFAULT_TIMING, type Timing } from './timing';
 import { table } from './summary';
+import { EXIT, ExternalError, exitCodeFor, UsageError, ThresholdError, WrappedError } from './errors';
 
 export interface ExecResult {
   readonly code: number | null;
@@ -44,6 +45,8 @@ export interface HostResult<T> {
   readonly ok: boolean;
   readonly value?: T;
   readonly error?: string;
+  /** The exit code the host's error stands for (1 the host or SSH said no, 2 bad input, 70 a bug). */
+  readonly exitCode?: number;
   readonly attempts: number;
   readonly ms: number;
 }
@@ -120,7 +123,7 @@ export async function fanout<H extends FanoutHost, T>(
         } catch (e) {
           progress.failed++;
           const err = e as Error & { attempts?: number };
-          return { host: host.name, address: host.address, ok: false, error: err.message, attempts: err.attempts ?? attempts, ms: Date.now() - t0 };
+          return { host: host.name, address: host.address, ok: false, error: err.message, exitCode: hostExitCode(e), attempts: err.attempts ?? attempts, ms: Date.now() - t0 };
         } finally {
           for (const s of sessions) s.close();
           progress.inFlight--;
@@ -129,6 +132,39 @@ export async function fanout<H extends FanoutHost, T>(
       }),
     ),
   );
+}
+
+/**
+ * What one host's failure stands for. SSH and the host report through plain Errors (ssh2's channel and
+ * socket errors, PermanentError, StepTimeoutError): those are "the host said no" (1). A UsageError is the
+ * user's input (2), and a TypeError or the like is our bug (70): never reported as a host that said no.
+ */
+export function hostExitCode(err: unknown): number {
+  if (err instanceof UsageError || err instanceof ThresholdError || err instanceof WrappedError || err instanceof ExternalError) return exitCodeFor(err);
+  if (err instanceof Error && err.name === 'ConfigError') return EXIT.usage;
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError || err instanceof EvalError) return EXIT.internal;
+  return EXIT.external;
+}
+
+/** The worst kind among the failed hosts: a bug (70) over bad input (2) over a threshold (3) over "a host said no" (1). */
+export function worstExitCode(results: readonly HostResult<unknown>[]): number {
+  const rank = (c: number) => [EXIT.internal, EXIT.usage, EXIT.threshold, EXIT.external].indexOf(c as 1);
+  let worst: number = EXIT.ok;
+  for (const r of results) {
+    if (r.ok) continue;
+    const c = r.exitCode ?? EXIT.external;
+    if (worst === EXIT.ok || (rank(c) >= 0 && rank(c) < rank(worst))) worst = c;
+  }
+  return worst;
+}
+
+/** The error an action throws for failed hosts: an ExternalError when every host merely said no, else one that keeps the worst kind. */
+export function hostsFailed(results: readonly HostResult<unknown>[], message: string): Error {
+  const code = worstExitCode(results);
+  if (code === EXIT.ok || code === EXIT.external) return new ExternalError(message);
+  const worst = results.find((r) => !r.ok && r.exitCode === code);
+  const detail = worst ? ` (${code === EXIT.internal ? 'a bug on ' : ''}${worst.host}: ${worst.error})` : '';
+  return new WrappedError(`${message}${detail}`, undefined, code);
 }
 
 /** The per-host table printed at the end of every fan-out. */

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { DescribeImagesCommand, DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand, TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { startMoto, type Moto } from '../harness/moto';
 import { localFleet, type LocalFleet } from '../harness/local-fleet';
 import { buildLeft, localBuilder, snapshotCount } from '../harness/bake-rig';
@@ -15,7 +15,7 @@ import { PLUGIN_MIRROR, requireTerraformOffline } from '../harness/tools';
 import { loadConfig } from '../../scripts/adapters/config-file';
 import { EnvDir } from '../../scripts/adapters/env-dir';
 import { bake, BakeError, DEFAULT_BAKE, type BakeDeps } from '../../scripts/actions/bake';
-import { exitCodeFor } from '../../scripts/core/errors';
+import { exitCodeFor, ExternalError } from '../../scripts/core/errors';
 import { BAKE_STEPS } from '../../scripts/core/bake';
 
 let moto: Moto;
@@ -102,6 +102,36 @@ describe('bake', () => {
     expect(out.error).toMatch(/cleaned up: /);
     expect(await buildLeft(client, out.build)).toEqual({ instances: 0, keyPairs: 0, securityGroups: 0, images: 0 });
     expect(await snapshotCount(client)).toBe(before);
+  });
+
+  it('stops waiting for a builder that never terminates once the clean-up is abandoned (3rd Ctrl-C)', async () => {
+    // moto terminates at once; a builder stuck in shutting-down needs the port to say so after TerminateInstances.
+    let terminating = false;
+    const stuck: BakeDeps['ec2'] = {
+      send: (async (cmd: unknown, ...rest: unknown[]) => {
+        if (cmd instanceof TerminateInstancesCommand) terminating = true;
+        const out = await (client.send as (c: unknown, ...r: unknown[]) => Promise<unknown>)(cmd, ...rest);
+        if (terminating && cmd instanceof DescribeInstancesCommand) {
+          const o = out as { Reservations?: { Instances?: { State?: { Name?: string } }[] }[] };
+          return { ...o, Reservations: o.Reservations?.map((r) => ({ ...r, Instances: r.Instances?.map((i) => ({ ...i, State: { Name: 'shutting-down' } })) })) };
+        }
+        return out;
+      }) as BakeDeps['ec2']['send'],
+    };
+    const abandon = new AbortController();
+    abandon.abort(new Error('abandoned by SIGINT'));
+    const loaded = await loadConfig(config);
+    // A 10-minute instance timeout: without the abandon signal reaching the wait, this test times out.
+    const err = await bake(loaded, new EnvDir(fleet.ws.home, 'bakeenv'), { ...FAST, instanceTimeoutMs: 600_000 }, {
+      ec2: stuck, resolveEndpoint: localBuilder(fleet), abandon: abandon.signal,
+      beforeStep: (s) => { if (s === 'create-image') throw new ExternalError('injected fault at create-image'); },
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(BakeError);
+    expect(err.message).toMatch(/CLEANUP FAILED \(remove by hand, or: loadfleet sweep --env bakeenv\): builder instance i-\w+: abandoned by SIGINT/);
+    expect(terminating).toBe(true);
+    expect(exitCodeFor(err)).toBe(1);
+    // moto did terminate it: the group and key pair went after it, nothing of the build is left.
+    expect(await buildLeft(client, err.build)).toEqual({ instances: 0, keyPairs: 0, securityGroups: 0, images: 0 });
   });
 
   it('fails with a clear timeout when the image never becomes available, and removes it (Packer leaves it)', async () => {

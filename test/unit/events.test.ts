@@ -155,6 +155,22 @@ describe('exit codes', () => {
     expect(exitCodeOf(awsError('EC2 DescribeTags', new TypeError('cannot read properties of undefined')))).toBe(70);
   });
 
+  it('reports missing credentials and a missing region as external errors (1) that say what to set', () => {
+    const noCreds = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError', tryNextLink: false });
+    const e1 = awsError('EC2 DescribeInstances', noCreds);
+    expect(exitCodeOf(e1)).toBe(1);
+    expect(e1.message).toMatch(/Could not load credentials from any providers.*AWS_PROFILE/);
+    const provider = Object.assign(new Error('SSO session expired'), { name: 'ProviderError' });
+    expect(exitCodeOf(awsError('EC2 DescribeInstances', provider))).toBe(1);
+    const linked = Object.assign(new Error('no profile'), { tryNextLink: true });
+    expect(exitCodeOf(awsError('EC2 DescribeInstances', linked))).toBe(1);
+    const region = awsError('EC2 DescribeInstances', new Error('Region is missing'));
+    expect(exitCodeOf(region)).toBe(1);
+    expect(region.message).toMatch(/Region is missing.*AWS_REGION/);
+    // A bug whose message happens to mention credentials stays a bug.
+    expect(exitCodeOf(awsError('EC2 DescribeInstances', new TypeError('credentials is undefined')))).toBe(70);
+  });
+
   it('reports a local subnet too small for the fleet as a usage error (2)', () => {
     const err = (() => {
       try {

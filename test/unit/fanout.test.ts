@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fanout, PermanentError, resultTable, type SshSession } from '../../scripts/core/fanout';
+import { fanout, hostsFailed, PermanentError, resultTable, worstExitCode, type SshSession } from '../../scripts/core/fanout';
+import { exitCodeFor, ExternalError, UsageError } from '../../scripts/core/errors';
 import { DEFAULT_TIMING } from '../../scripts/core/timing';
 import { decideHostKey, fingerprint, formatKey, hostKeyChangedMessage, parseKnownHosts } from '../../scripts/core/known-hosts';
 import { planLocal, sshdConfig } from '../../scripts/core/local-plan';
@@ -44,6 +45,39 @@ describe('fanout', () => {
     ]);
     expect(wrongTries).toBe(1);
     expect(resultTable(results, (v) => v)).toMatch(/h2\s+10\.0\.0\.2\s+FAILED\s+4\s+\S+\s+EHOSTUNREACH/);
+  });
+
+  it('keeps each failure\'s kind: a bug in the task is 70 and a usage error 2, never "a host said no"', async () => {
+    const failing = async (task: (h: { name: string }) => Promise<string>) => fanout(hosts(4), async () => session(), async (_s, h) => task(h), { timing, sleep: async () => undefined });
+    const results = await failing(async (h) => {
+      if (h.name === 'h0') throw new TypeError("Cannot read properties of undefined (reading 'version')");
+      if (h.name === 'h1') throw new UsageError('engine version 9.9 is not pinned');
+      if (h.name === 'h2') throw new Error('Channel open failure'); // what ssh2 throws when the host drops us
+      return 'done';
+    });
+    expect(results.map((r) => [r.host, r.ok, r.exitCode])).toEqual([['h0', false, 70], ['h1', false, 2], ['h2', false, 1], ['h3', true, undefined]]);
+    expect(worstExitCode(results)).toBe(70);
+    const bug = hostsFailed(results, '3 of 4 host(s) failed');
+    expect(exitCodeFor(bug)).toBe(70);
+    expect(bug.message).toMatch(/a bug on h0: Cannot read properties/);
+
+    const usage = await failing(async (h) => {
+      if (h.name === 'h0') throw new UsageError('engine version 9.9 is not pinned');
+      throw new ExternalError('apt said no');
+    });
+    expect(worstExitCode(usage)).toBe(2);
+    expect(exitCodeFor(hostsFailed(usage, '4 of 4 host(s) failed'))).toBe(2);
+
+    const said = await failing(async (h) => {
+      if (h.name === 'h0') throw new ExternalError('apt said no');
+      return 'done';
+    });
+    const e = hostsFailed(said, '1 of 4 host(s) failed');
+    expect(e).toBeInstanceOf(ExternalError);
+    expect(exitCodeFor(e)).toBe(1);
+    // Connect failures (refused, key refused, timed out) are the host saying no.
+    const unreachable = await fanout(hosts(2), async (h) => { throw h.name === 'h0' ? new PermanentError('login refused') : new Error('ECONNREFUSED'); }, async () => 'x', { timing, sleep: async () => undefined });
+    expect(unreachable.map((r) => r.exitCode)).toEqual([1, 1]);
   });
 
   it('never has more hosts in flight than the concurrency', async () => {

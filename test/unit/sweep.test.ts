@@ -42,3 +42,27 @@ describe('bake pieces', async () => {
     expect(() => removeKeyScript('not a key')).toThrow(/not an OpenSSH public key/);
   });
 });
+
+describe('sweep abandoned with Ctrl-C', () => {
+  it('stops waiting for an instance that never terminates as soon as the signal aborts, and attempts nothing more', async () => {
+    const { deleteFound } = await import('../../scripts/adapters/sweep-ec2');
+    const sent: string[] = [];
+    // An instance stuck in shutting-down (moto terminates at once, so this fault needs a fake port).
+    const ec2 = {
+      send: async (cmd: { constructor: { name: string } }) => {
+        sent.push(cmd.constructor.name);
+        if (cmd.constructor.name === 'DescribeInstancesCommand') return { Reservations: [{ Instances: [{ InstanceId: 'i-1', State: { Name: 'shutting-down' } }] }] };
+        return {};
+      },
+    };
+    const stop = new AbortController();
+    const waiting = deleteFound(ec2 as never, [f('instance', 'i-1'), f('volume', 'vol-1')], { waitSeconds: 600, signal: stop.signal });
+    while (!sent.includes('DescribeInstancesCommand')) await new Promise((r) => setImmediate(r));
+    stop.abort(new Error('abandoned by SIGINT'));
+    const outcome = await waiting; // without the signal reaching the waiter this hangs for 600 s (the test times out)
+    expect(outcome.removed).toEqual([]);
+    expect(outcome.errors.map((e) => e.found.id)).toEqual(['i-1', 'vol-1']);
+    expect(outcome.errors[1]!.message).toMatch(/not attempted: abandoned by SIGINT/);
+    expect(sent).not.toContain('DeleteVolumeCommand');
+  });
+});
