@@ -13,6 +13,7 @@ import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
 import { pinFirstContact } from './host-keys';
 import { projectPath } from '../adapters/project-root';
+import type { RunSnapshot } from '../monitoring/run-metrics';
 import { LocustApi } from '../adapters/locust-api';
 import { ExternalError, ThresholdError, ToolMissingError, UsageError } from '../core/errors';
 import { positiveNumber } from '../core/flags';
@@ -53,18 +54,7 @@ export interface RunOptions extends CommonOptions {
  * Live merged stats of a running test: what the monitoring writer (scripts/monitoring/run-metrics.ts,
  * RunSnapshot) publishes. Called about once a second, and once more with endedAtMs set.
  */
-export interface LiveStats {
-  readonly runId: string;
-  readonly engine: string;
-  readonly startedAtMs: number;
-  readonly endedAtMs: number | null;
-  readonly users: number;
-  readonly requests: number;
-  readonly failures: number;
-  readonly currentRps: number;
-  readonly currentFailuresPerSecond: number;
-  readonly percentilesMs: { readonly p50: number; readonly p95: number; readonly p99: number };
-}
+export type LiveStats = RunSnapshot;
 
 export interface RunHooks {
   /** Receives the live merged stats (errors thrown here are reported once and never stop the run). */

@@ -57,31 +57,11 @@ export function verifyFn(engine: string, artifacts: readonly Artifact[]): string
 }
 
 /** Everything an installer is told about one host, from the config and the env's outputs only. */
-export function installContextFor(args: {
-  readonly env: string;
+export function installContextFor(args: Omit<InstallContext, 'role' | 'host'> & {
   readonly host: { readonly name: string; readonly role: InstallContext['role']; readonly privateIp: string };
-  readonly hostKind: HostKind;
-  readonly master: InstallContext['master'];
-  readonly agents: readonly { readonly name: string; readonly privateIp: string }[];
-  readonly version: string;
-  readonly nofile: number;
-  readonly cores: number;
-  readonly login: string;
-  readonly cacheDir: string;
 }): InstallContext {
-  return {
-    env: args.env,
-    role: args.host.role,
-    hostKind: args.hostKind,
-    host: { name: args.host.name, privateIp: args.host.privateIp },
-    master: args.master,
-    agents: args.agents,
-    version: args.version,
-    nofile: args.nofile,
-    cores: args.cores,
-    login: args.login,
-    cacheDir: args.cacheDir,
-  };
+  const { host, ...rest } = args;
+  return { ...rest, role: host.role, host: { name: host.name, privateIp: host.privateIp } };
 }
 
 /** "changed …" lines of an install script's output. */

@@ -3,7 +3,7 @@
  * averaged). Memory is bounded by endpoints × time buckets × histogram size, whatever the sample count.
  * Pure: callers hand in parsed documents or lines.
  */
-import { addEncoded, encode, figures, HDR, newHistogram, recordMs, type Histogram } from './histogram';
+import { addEncoded, encode, figures, HDR, newHistogram, recordMs, type Histogram, type LatencyFigures } from './histogram';
 
 /** One generator's raw results as written by the Artillery plugin or folded from k6 points. */
 export interface GeneratorHdr {
@@ -124,18 +124,11 @@ export function timelineBucketS(durationS: number): number {
 
 // ---- the merged statistics every engine ends up in ----
 
-export interface EndpointStats {
+export interface EndpointStats extends LatencyFigures {
   readonly name: string;
   readonly requests: number;
   readonly failures: number;
   readonly rps: number;
-  readonly min: number;
-  readonly mean: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly max: number;
 }
 
 export interface TimelinePoint {
