@@ -19,6 +19,7 @@ import { register as doctor } from './commands/doctor';
 import { register as run } from './commands/run';
 import { register as serve } from './commands/serve';
 import { register as tunnel } from './commands/tunnel';
+import { register as prices } from './commands/prices';
 
 export function buildProgram(): Command {
   const program = new Command('loadfleet')
@@ -26,7 +27,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, tunnel]) register(program);
+  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, tunnel, prices]) register(program);
   return program;
 }
 
