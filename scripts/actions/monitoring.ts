@@ -23,7 +23,7 @@ import type { HostKind } from '../core/tuning';
 import { ADMIN_PASSWORD_FILE, dashboardsProviderYaml, datasourceYaml, generatePassword, grafanaInstallScript } from '../monitoring/grafana';
 import { nodeExporterInstallScript, nodeExporterService, type MonitoredHost } from '../monitoring/node-exporter';
 import { monitoringPins } from '../monitoring/pins';
-import { prometheusInstallScript, prometheusService, type PrometheusSetup } from '../monitoring/prometheus';
+import { prometheusInstallScript, prometheusUrl, prometheusService, type PrometheusSetup } from '../monitoring/prometheus';
 import { exporterReport, parseTargets, type ExporterReport } from '../monitoring/targets';
 import { renderRunMetrics, runMetricsWriteScript, type RunSnapshot } from '../monitoring/run-metrics';
 
@@ -72,12 +72,12 @@ export async function grafanaPassword(envDir: EnvDir): Promise<string> {
  * Grafana's provisioning as it would go onto the monitoring host, written into the env folder so it can
  * be read and checked where Grafana itself cannot be installed (the local target).
  */
-export async function writeProvisioning(envDir: EnvDir): Promise<string> {
+export async function writeProvisioning(envDir: EnvDir, prometheusAt: string): Promise<string> {
   const dir = envDir.file('grafana');
   await fs.mkdir(path.join(dir, 'provisioning/datasources'), { recursive: true });
   await fs.mkdir(path.join(dir, 'provisioning/dashboards'), { recursive: true });
   await fs.mkdir(path.join(dir, 'dashboards'), { recursive: true });
-  await fs.writeFile(path.join(dir, 'provisioning/datasources/loadfleet.yaml'), datasourceYaml());
+  await fs.writeFile(path.join(dir, 'provisioning/datasources/loadfleet.yaml'), datasourceYaml(prometheusAt));
   await fs.writeFile(path.join(dir, 'provisioning/dashboards/loadfleet.yaml'), dashboardsProviderYaml());
   for (const [f, text] of Object.entries(await readDashboards())) await fs.writeFile(path.join(dir, 'dashboards', f), text);
   return dir;
@@ -100,7 +100,7 @@ export async function installMonitoring(m: MonitoringEnv, onProgress?: (text: st
   const setup = prometheusSetup(m, mon);
   const dashboards = kind === 'ec2' ? await readDashboards() : {};
   const password = kind === 'ec2' ? await grafanaPassword(m.envDir) : '';
-  const grafanaProvisioning = await writeProvisioning(m.envDir);
+  const grafanaProvisioning = await writeProvisioning(m.envDir, prometheusUrl(mon.privateIp));
   const timing = m.timing ?? DEFAULT_TIMING;
   const knownHosts = new KnownHosts(m.envDir.knownHosts);
   const hosts = m.outputs.hosts.filter((h) => !only || only.includes(h.name)).map((h) => ({ ...h, address: h.publicIp || h.privateIp }));
@@ -117,7 +117,7 @@ export async function installMonitoring(m: MonitoringEnv, onProgress?: (text: st
       const specs = isMon ? [nodeExporterService(mh), prometheusService(setup)] : [nodeExporterService(mh)];
       changed.push(...changes((await runAsRoot(session, login, installServicesScript(specs, { hostKind: kind, owner: MONITORING_OWNER, nofile: m.config.tuning.nofile }), 'start monitoring services')).stdout));
       if (isMon && kind === 'ec2') {
-        changed.push(...changes((await runAsRoot(session, login, grafanaInstallScript(pins, dashboards, password), 'install Grafana', { timeoutMs: 600_000 })).stdout));
+        changed.push(...changes((await runAsRoot(session, login, grafanaInstallScript(pins, dashboards, password, prometheusUrl(mon.privateIp)), 'install Grafana', { timeoutMs: 600_000 })).stdout));
       }
       return changed;
     },
@@ -132,7 +132,7 @@ export async function readTargetHealth(m: Omit<MonitoringEnv, 'config'>): Promis
   if (!mon) throw new ExternalError(`env ${m.outputs.env} has no monitoring host`);
   const session = await connectSsh(mon.publicIp || mon.privateIp, { user: m.outputs.sshUser, privateKeyPath: m.privateKeyPath, knownHosts: new KnownHosts(m.envDir.knownHosts), timing: m.timing });
   try {
-    const r = await session.exec(`curl -fsS --max-time 10 'http://127.0.0.1:${MONITORING_PORTS.prometheus}/api/v1/targets?state=active'`);
+    const r = await session.exec(`curl -fsS --max-time 10 '${prometheusUrl(mon.privateIp)}/api/v1/targets?state=active'`);
     if (r.code !== 0) throw new ExternalError(`Prometheus on ${mon.name} did not answer /api/v1/targets (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}; is it installed? run "loadfleet install"`);
     let json: unknown;
     try {

@@ -33,6 +33,7 @@ import { buildSummary, statsCsv, summaryText, type RunSummary } from '../run/sum
 import { reportHtml } from '../run/report';
 import { describeBroken, evaluate, parseThreshold, type Threshold } from '../run/thresholds';
 import { withInterrupts } from './signals';
+import { releaseLockFile, takeLockFile } from '../adapters/lock';
 import { doctorAction } from './doctor';
 
 export interface RunOptions extends CommonOptions {
@@ -155,27 +156,10 @@ async function validateScript(engine: string, file: string, text: string): Promi
 async function takeLock(runsDir: string, runId: string): Promise<() => Promise<void>> {
   await fs.mkdir(runsDir, { recursive: true });
   const lock = path.join(runsDir, '.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await fs.open(lock, 'wx');
-      await fh.writeFile(JSON.stringify({ pid: process.pid, runId }));
-      await fh.close();
-      return async () => void (await fs.rm(lock, { force: true }));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const held = JSON.parse(await fs.readFile(lock, 'utf8').catch(() => '{}')) as { pid?: number; runId?: string };
-      let alive = false;
-      try {
-        if (held.pid) process.kill(held.pid, 0);
-        alive = !!held.pid;
-      } catch {
-        alive = false;
-      }
-      if (alive) throw new UsageError(`run ${held.runId ?? '?'} is still going on this env (loadfleet pid ${held.pid}): wait for it, or stop it with Ctrl-C`);
-      await fs.rm(lock, { force: true }); // left by a run that died: take it over
-    }
-  }
-  throw new ExternalError(`cannot take the run lock ${lock}`);
+  // Same atomic takeover as the env lock (a dead run's lock is taken over by one taker only; EPERM = alive).
+  const held = takeLockFile(lock, { pid: process.pid, runId }, 'run lock') as { pid?: number; runId?: string } | undefined;
+  if (held) throw new UsageError(`run ${held.runId ?? '?'} is still going on this env (loadfleet pid ${held.pid}): wait for it, or stop it with Ctrl-C`);
+  return async () => releaseLockFile(lock);
 }
 
 export function newRunId(now: Date): string {

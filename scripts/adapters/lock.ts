@@ -36,47 +36,121 @@ function readHolder(file: string): Holder | undefined {
   }
 }
 
+/** What a taker saw in a lock file: its inode and its exact bytes (pid and since included). */
+export interface LockSeen {
+  readonly ino: number;
+  readonly raw: string;
+}
+
+/**
+ * The takeover decision: the stale lock may be removed only if the file there now is the very one judged dead
+ * (same inode AND same bytes; inodes are reused, and a holder's bytes carry its pid and start time).
+ */
+export function mayRemoveStale(seen: LockSeen, now: LockSeen | undefined): boolean {
+  return now !== undefined && now.ino === seen.ino && now.raw === seen.raw;
+}
+
+function look(file: string): LockSeen | undefined {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      return { ino: fs.fstatSync(fd).ino, raw: fs.readFileSync(fd, 'utf8') };
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Takes the lock `file` for `record` (its pid is this process). Returns undefined when taken, or what the live
+ * holder wrote. Correct with any number of racing takers:
+ * - the lock appears complete or not at all: the record is written to a per-process file, then link()ed into
+ *   place (link fails if the lock exists), so nobody ever reads a half-written lock and calls it stale;
+ * - only one process at a time may remove a stale lock: it must first create `<file>.takeover` (O_EXCL), then
+ *   removes the lock only if it is still the exact one it judged dead (mayRemoveStale). A fresh lock made by a
+ *   faster taker is never removed. A takeover file left by a taker killed in those few microseconds is not
+ *   removed automatically (that would reopen the race): the error names it.
+ */
+export function takeLockFile<R extends { readonly pid: number }>(file: string, record: R, busy: string): Record<string, unknown> | undefined {
+  const mine = `${file}.${process.pid}.new`;
+  const guard = `${file}.takeover`;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    fs.writeFileSync(mine, JSON.stringify(record), { mode: 0o600 });
+    try {
+      fs.linkSync(mine, file);
+      return undefined;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      fs.rmSync(mine, { force: true });
+    }
+    const seen = look(file);
+    if (!seen) continue; // released meanwhile
+    let holder: Record<string, unknown> | undefined;
+    try {
+      holder = JSON.parse(seen.raw) as Record<string, unknown>;
+    } catch {
+      holder = undefined; // unreadable (never half-written, see above): stale
+    }
+    const pid = holder?.pid;
+    if (typeof pid === 'number' && Number.isInteger(pid) && pid !== process.pid && alive(pid)) return holder;
+    try {
+      fs.writeFileSync(guard, String(process.pid), { flag: 'wx', mode: 0o600 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const other = Number(look(guard)?.raw);
+      if (Number.isInteger(other) && other > 0 && other !== process.pid && !alive(other)) {
+        throw new UsageError(`${busy}: a takeover of the stale lock ${file} was cut short (pid ${other} is gone); remove ${guard}, then run this again`);
+      }
+      pause(10); // another process is taking it over right now: look again
+      continue;
+    }
+    try {
+      if (mayRemoveStale(seen, look(file))) fs.rmSync(file, { force: true });
+    } finally {
+      fs.rmSync(guard, { force: true });
+    }
+  }
+  throw new UsageError(`${busy}: could not take the lock ${file}; another loadfleet command keeps taking it: try again`);
+}
+
+/** Removes `file` only if it is this process's lock. */
+export function releaseLockFile(file: string): void {
+  if (readHolder(file)?.pid === process.pid) fs.rmSync(file, { force: true });
+}
+
 /** Takes the env's lock or throws a UsageError naming who holds it. Returns the release function. */
 export function lockEnv(envDir: string, env: string, command: string): () => void {
   const created = !fs.existsSync(envDir);
   fs.mkdirSync(envDir, { recursive: true, mode: 0o700 });
   const file = path.join(envDir, 'lock');
   const me: Holder = { pid: process.pid, command, since: new Date().toISOString() };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      fs.writeFileSync(file, JSON.stringify(me), { flag: 'wx', mode: 0o600 });
-      const release = () => {
-        if (readHolder(file)?.pid === process.pid) fs.rmSync(file, { force: true });
-        process.off('exit', release);
-        // A folder made only for the lock (e.g. `down` of an unknown env) is not left behind.
-        if (created) {
-          try {
-            fs.rmdirSync(envDir);
-          } catch {
-            /* the command wrote something there: keep it */
-          }
-        }
-      };
-      // Released on every path, Ctrl-C and uncaught errors included (exit handlers run for both).
-      process.on('exit', release);
-      return release;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const holder = readHolder(file);
-    if (holder && holder.pid !== process.pid && alive(holder.pid)) {
-      throw new UsageError(`env "${env}" is busy: "loadfleet ${holder.command}" (pid ${holder.pid}) has been working on it since ${holder.since}; wait for it to finish, then run this again`);
-    }
-    // Stale (its process is gone) or unreadable: take it over. Renaming first makes only one taker win.
-    const stale = `${file}.stale-${process.pid}`;
-    try {
-      fs.renameSync(file, stale);
-      fs.rmSync(stale, { force: true });
-    } catch {
-      /* another process took it over first: try again */
-    }
+  const holder = takeLockFile(file, me, `env "${env}"`) as Holder | undefined;
+  if (holder) {
+    throw new UsageError(`env "${env}" is busy: "loadfleet ${holder.command}" (pid ${holder.pid}) has been working on it since ${holder.since}; wait for it to finish, then run this again`);
   }
-  throw new UsageError(`env "${env}": could not take its lock (${file}); another loadfleet command keeps taking it: try again`);
+  const release = () => {
+    releaseLockFile(file);
+    process.off('exit', release);
+    // A folder made only for the lock (e.g. `down` of an unknown env) is not left behind.
+    if (created) {
+      try {
+        fs.rmdirSync(envDir);
+      } catch {
+        /* the command wrote something there: keep it */
+      }
+    }
+  };
+  // Released on every path, Ctrl-C and uncaught errors included (exit handlers run for both).
+  process.on('exit', release);
+  return release;
 }
 
 /** Runs `work` holding the env's lock. */

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { build } from 'esbuild';
+import { STAMP_FILE, sourcesStamp } from './sources-stamp.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const OUT = path.join(ROOT, 'dist');
@@ -35,6 +36,8 @@ const guard = {
 const t0 = performance.now();
 // Build beside dist/ and swap it in, so a CLI already running (another test file) never sees half a build.
 const tmp = `${OUT}.tmp-${process.pid}`;
+// Taken before bundling: a source saved during the build makes the next start rebuild.
+const { stamp } = sourcesStamp(ROOT);
 await build({
   absWorkingDir: ROOT,
   entryPoints: { cli: 'scripts/cli.ts' },
@@ -50,6 +53,7 @@ await build({
   logLevel: 'warning',
   plugins: [guard],
 });
+fs.writeFileSync(path.join(tmp, STAMP_FILE), `${stamp}\n`);
 const old = `${OUT}.old-${process.pid}`;
 // Two builds at once (two test runs in one checkout): each retries the swap until its own lands.
 for (let attempt = 0; ; attempt++) {

@@ -29,7 +29,7 @@ export function generatePassword(randomBytes: (n: number) => Buffer): string {
   return randomBytes(24).toString('base64url');
 }
 
-export function datasourceYaml(prometheusUrl = `http://127.0.0.1:${MONITORING_PORTS.prometheus}`): string {
+export function datasourceYaml(prometheusUrl: string): string {
   return dump(
     {
       apiVersion: 1,
@@ -97,14 +97,14 @@ export function grafanaIni(): string {
  * The admin password is applied at first start through the __FILE variable and, when Grafana already
  * ran, reset with grafana cli, so a rerun with a new password still takes effect.
  */
-export function grafanaInstallScript(pins: MonitoringPins, dashboards: Readonly<Record<string, string>>, adminPassword: string): string {
+export function grafanaInstallScript(pins: MonitoringPins, dashboards: Readonly<Record<string, string>>, adminPassword: string, prometheusUrl: string): string {
   const g = pins.grafana;
   const repo = ['[grafana]', 'name=grafana', `baseurl=${g.rpmRepo}`, 'repo_gpgcheck=1', 'enabled=1', 'gpgcheck=1', `gpgkey=${g.gpgKey}`, 'sslverify=1', 'sslcacert=/etc/pki/tls/certs/ca-bundle.crt', ''].join('\n');
   return [
     'set -eu',
     putFile('/etc/yum.repos.d/grafana.repo', repo),
     `if [ "$(rpm -q --qf '%{VERSION}' grafana 2>/dev/null || true)" != ${q(g.version)} ]; then dnf install -y -q ${q(`grafana-${g.version}`)} >/dev/null && echo ${q(`changed grafana ${g.version}`)}; fi`,
-    putFile(GRAFANA_PATHS.datasource, datasourceYaml()),
+    putFile(GRAFANA_PATHS.datasource, datasourceYaml(prometheusUrl)),
     putFile(GRAFANA_PATHS.dashboardsProvider, dashboardsProviderYaml()),
     ...Object.entries(dashboards).map(([file, json]) => putFile(`${GRAFANA_PATHS.dashboardsDir}/${file}`, json)),
     putFile(GRAFANA_PATHS.config, grafanaIni(), '0640'),

@@ -72,6 +72,11 @@ export function renderTargets(inv: Inventory): string {
   return renderFileSd(inv);
 }
 
+/** Where Prometheus answers: the monitoring host's private address (the only one it listens on). */
+export function prometheusUrl(privateIp: string): string {
+  return `http://${privateIp}:${MONITORING_PORTS.prometheus}`;
+}
+
 export function prometheusArgs(s: PrometheusSetup): string[] {
   const p = monitoringPaths(s.kind);
   const r = retentionFor(s.kind, s.rootVolumeGb);
@@ -81,9 +86,10 @@ export function prometheusArgs(s: PrometheusSetup): string[] {
     `--storage.tsdb.path=${p.prometheusData}`,
     `--storage.tsdb.retention.size=${r.size}`,
     `--storage.tsdb.retention.time=${r.time}`,
-    // All interfaces of the monitoring host: Grafana beside it uses 127.0.0.1, agents push k6 results to the
-    // private address; the security group admits access.sshCidrs and the agents only.
-    `--web.listen-address=0.0.0.0:${MONITORING_PORTS.prometheus}`,
+    // The monitoring host's private address only (as node_exporter): the remote-write receiver below takes
+    // unauthenticated writes, so it is never on a public interface. Grafana, doctor, k6 and `tunnel` all use
+    // this address (prometheusUrl).
+    `--web.listen-address=${s.host.privateIp}:${MONITORING_PORTS.prometheus}`,
     // k6 pushes with experimental-prometheus-rw ...
     '--web.enable-remote-write-receiver',
     // ... and its trends as native histograms, which sum across agents (per-instance p99 gauges do not).

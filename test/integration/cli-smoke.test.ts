@@ -94,4 +94,31 @@ describe(`the CLI on Node ${process.versions.node}`, () => {
     if (major >= 22) expect(r.stderr).not.toContain('NodeVersionSupportWarning');
     else expect(r.stderr).toContain('NodeVersionSupportWarning');
   });
+
+  it('runs dist/ while its stamp matches the sources; after an edit it rebuilds, or says to run npm run build when esbuild is missing', async () => {
+    // GIVEN a copy of the launcher with one source and a dist/ whose cli.js only reports that it ran
+    const root = path.join(ctx.ws.dir, `launcher-${Date.now()}`);
+    fs.mkdirSync(path.join(root, 'scripts', 'build'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'dist'));
+    fs.copyFileSync(BIN, path.join(root, 'scripts', 'loadfleet.mjs'));
+    fs.copyFileSync(path.resolve('scripts/build/sources-stamp.mjs'), path.join(root, 'scripts', 'build', 'sources-stamp.mjs'));
+    fs.writeFileSync(path.join(root, 'scripts', 'cli.ts'), 'export {};\n');
+    fs.writeFileSync(path.join(root, 'dist', 'cli.js'), 'export async function main() { process.stdout.write("dist ran\\n"); return 0; }\n');
+    const { sourcesStamp, STAMP_FILE } = (await import(path.resolve('scripts/build/sources-stamp.mjs'))) as { sourcesStamp: (r: string) => { stamp: string }; STAMP_FILE: string };
+    fs.writeFileSync(path.join(root, 'dist', STAMP_FILE), `${sourcesStamp(root).stamp}\n`);
+    const launch = () => execa(process.execPath, [path.join(root, 'scripts', 'loadfleet.mjs'), '--version'], { reject: false, stdin: 'ignore' });
+    // WHEN the sources are unchanged THEN dist/ runs as built
+    const fresh = await launch();
+    expect(fresh.exitCode).toBe(0);
+    expect(fresh.stdout).toBe('dist ran');
+    expect(fresh.stderr).toBe('');
+    // WHEN a source is edited after the build (and esbuild cannot be found from this copy)
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(path.join(root, 'scripts', 'cli.ts'), later, later);
+    const stale = await launch();
+    // THEN the stale build does not run; the message says what to run
+    expect(stale.exitCode).toBe(70);
+    expect(stale.stdout).toBe('');
+    expect(stale.stderr).toContain('the sources changed since the last build (dist/) and esbuild is not installed: run "npm install && npm run build"');
+  });
 });

@@ -73,7 +73,7 @@ describe('monitoring on the local target', () => {
     requireTool('shellcheck', 'apt-get install shellcheck');
     const pins = monitoringPins();
     const inv = { env: 'e', target: 'aws' as const, region: 'us-east-1', engine: 'locust', sshUser: 'ec2-user', privateKeyPath: '/k', knownHostsFile: '/kh', hosts: fleet.outputs().hosts, master: null };
-    const scripts: Record<string, string> = { grafana: grafanaInstallScript(pins, { 'fleet.json': '{}' }, 'pw') };
+    const scripts: Record<string, string> = { grafana: grafanaInstallScript(pins, { 'fleet.json': '{}' }, 'pw', 'http://10.0.0.1:9090') };
     for (const kind of ['ec2', 'netns'] as const) {
       scripts[`node_exporter-${kind}`] = nodeExporterInstallScript({ env: 'e', kind, role: 'agent', name: 'a', privateIp: '10.0.0.2', nofile: 1024 }, pins);
       scripts[`prometheus-${kind}`] = prometheusInstallScript({ env: 'e', kind, host: { name: 'monitoring', privateIp: '10.0.0.1' }, rootVolumeGb: 20 }, inv, pins);

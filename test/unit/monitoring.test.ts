@@ -108,6 +108,11 @@ describe('prometheus', () => {
     expect(prometheusArgs({ ...SETUP, rootVolumeGb: 100 })).toContain('--storage.tsdb.retention.size=40GB');
   });
 
+  it('listens on the private address only, never 0.0.0.0 (the remote-write receiver has no auth)', () => {
+    const listen = prometheusArgs(SETUP).filter((a) => a.startsWith('--web.listen-address='));
+    expect(listen).toEqual(['--web.listen-address=10.42.0.14:9090']);
+  });
+
   it('accepts k6 remote write with native histograms', () => {
     expect(prometheusArgs(SETUP)).toEqual(expect.arrayContaining(['--web.enable-remote-write-receiver', '--enable-feature=native-histograms']));
   });
@@ -121,10 +126,10 @@ describe('prometheus', () => {
 
 describe('grafana provisioning', () => {
   it('provisions one Prometheus datasource with the fixed uid', () => {
-    const ds = load(datasourceYaml()) as { apiVersion: number; datasources: Record<string, unknown>[] };
+    const ds = load(datasourceYaml('http://10.0.1.5:9090')) as { apiVersion: number; datasources: Record<string, unknown>[] };
     expect(ds.apiVersion).toBe(1);
     expect(ds.datasources).toHaveLength(1);
-    expect(ds.datasources[0]).toMatchObject({ type: 'prometheus', uid: DATASOURCE_UID, url: 'http://127.0.0.1:9090', isDefault: true });
+    expect(ds.datasources[0]).toMatchObject({ type: 'prometheus', uid: DATASOURCE_UID, url: 'http://10.0.1.5:9090', isDefault: true });
     const prov = load(dashboardsProviderYaml()) as { providers: Record<string, unknown>[] };
     expect(prov.providers[0]).toMatchObject({ type: 'file', options: { path: GRAFANA_PATHS.dashboardsDir } });
   });
@@ -132,7 +137,9 @@ describe('grafana provisioning', () => {
   it('installs the pinned RPM with GPG checks and replaces admin/admin with the generated password', () => {
     const pw = generatePassword(() => Buffer.alloc(24, 7));
     expect(pw).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    const s = grafanaInstallScript(pins, { 'fleet.json': '{}' }, pw);
+    const s = grafanaInstallScript(pins, { 'fleet.json': '{}' }, pw, 'http://10.0.1.5:9090');
+    // Grafana reads Prometheus on the private address, the only one it listens on
+    expect(s).toContain('url: http://10.0.1.5:9090');
     expect(s).toContain('repo_gpgcheck=1');
     expect(s).toContain(`dnf install -y -q 'grafana-${pins.grafana.version}'`);
     expect(s).toContain('GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/grafana/loadfleet-admin-password');
