@@ -152,6 +152,29 @@ async function validateScript(engine: string, file: string, text: string): Promi
 
 // ---- the lock: one running test per env ----
 
+/**
+ * Throws the UsageError naming the run still going on this env (its runs/.lock, pid alive); a lock left by a
+ * dead run is ignored. Checked before the env lock too, so a second run names the run, not only a pid.
+ */
+export async function assertNoRunGoing(runsDir: string): Promise<void> {
+  const raw = await fs.readFile(path.join(runsDir, '.lock'), 'utf8').catch(() => undefined);
+  if (raw === undefined) return;
+  let held: { pid?: number; runId?: string } = {};
+  try {
+    held = JSON.parse(raw) as typeof held;
+  } catch {
+    return; // unreadable: takeLock takes it over
+  }
+  let alive = false;
+  try {
+    if (held.pid) process.kill(held.pid, 0);
+    alive = !!held.pid;
+  } catch (e) {
+    alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  if (alive) throw new UsageError(`run ${held.runId ?? '?'} is still going on this env (loadfleet pid ${held.pid}): wait for it, or stop it with Ctrl-C`);
+}
+
 async function takeLock(runsDir: string, runId: string): Promise<() => Promise<void>> {
   await fs.mkdir(runsDir, { recursive: true });
   const lock = path.join(runsDir, '.lock');
@@ -163,15 +186,7 @@ async function takeLock(runsDir: string, runId: string): Promise<() => Promise<v
       return async () => void (await fs.rm(lock, { force: true }));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const held = JSON.parse(await fs.readFile(lock, 'utf8').catch(() => '{}')) as { pid?: number; runId?: string };
-      let alive = false;
-      try {
-        if (held.pid) process.kill(held.pid, 0);
-        alive = !!held.pid;
-      } catch {
-        alive = false;
-      }
-      if (alive) throw new UsageError(`run ${held.runId ?? '?'} is still going on this env (loadfleet pid ${held.pid}): wait for it, or stop it with Ctrl-C`);
+      await assertNoRunGoing(runsDir);
       await fs.rm(lock, { force: true }); // left by a run that died: take it over
     }
   }
