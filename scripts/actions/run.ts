@@ -532,8 +532,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     try {
       await doctorAction({ config: opts.config, env: opts.env, home: opts.home, json: false });
     } catch (e) {
-      // Keeps the cause's kind: doctor's own failure (a host said no) is 1, a usage problem 2, a bug 70.
-      throw new WrappedError(`doctor failed, so the run did not start: ${(e as Error).message} (fix it, or pass --skip-doctor)`, e);
+      throw new UsageError(`doctor failed, so the run did not start: ${(e as Error).message} (fix it, or pass --skip-doctor)`);
     } finally {
       process.stdout.write = write;
     }
