@@ -15,7 +15,7 @@ import { pinFirstContact } from './host-keys';
 import { projectPath } from '../adapters/project-root';
 import type { RunSnapshot } from '../monitoring/run-metrics';
 import { LocustApi } from '../adapters/locust-api';
-import { ExternalError, ThresholdError, ToolMissingError, UsageError } from '../core/errors';
+import { ExternalError, ThresholdError, ToolMissingError, UsageError, WrappedError } from '../core/errors';
 import { positiveNumber } from '../core/flags';
 import type { SshSession } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
@@ -153,6 +153,29 @@ async function validateScript(engine: string, file: string, text: string): Promi
 
 // ---- the lock: one running test per env ----
 
+/**
+ * Throws the UsageError naming the run still going on this env (its runs/.lock, pid alive); a lock left by a
+ * dead run is ignored. Checked before the env lock too, so a second run names the run, not only a pid.
+ */
+export async function assertNoRunGoing(runsDir: string): Promise<void> {
+  const raw = await fs.readFile(path.join(runsDir, '.lock'), 'utf8').catch(() => undefined);
+  if (raw === undefined) return;
+  let held: { pid?: number; runId?: string } = {};
+  try {
+    held = JSON.parse(raw) as typeof held;
+  } catch {
+    return; // unreadable: takeLock takes it over
+  }
+  let alive = false;
+  try {
+    if (held.pid) process.kill(held.pid, 0);
+    alive = !!held.pid;
+  } catch (e) {
+    alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  if (alive) throw new UsageError(`run ${held.runId ?? '?'} is still going on this env (loadfleet pid ${held.pid}): wait for it, or stop it with Ctrl-C`);
+}
+
 async function takeLock(runsDir: string, runId: string): Promise<() => Promise<void>> {
   await fs.mkdir(runsDir, { recursive: true });
   const lock = path.join(runsDir, '.lock');
@@ -189,10 +212,12 @@ function putFileScript(file: string, content: string | Buffer, mustExistDir?: st
   ].join('\n');
 }
 
-async function startSampler(c: HostConn, login: string, runId: string): Promise<{ pid: number; ethtoolBefore: string }> {
+async function startSampler(c: HostConn, login: string, runId: string, maxSeconds: number): Promise<{ pid: number; ethtoolBefore: string }> {
   const dir = `${SAMPLER_DIR}/${runId}`;
+  // Under timeout: a sampler this process never stops (killed, host unreachable at the end) still ends.
+  // timeout forwards stopSampler's TERM to the loop's whole process group.
   const script = `mkdir -p ${dir}; ethtool -S eth0 > ${dir}/ethtool-before.txt 2>/dev/null || true
-setsid nohup sh -c ${shQuote(samplerScript(1))} > ${dir}/sampler.log 2>/dev/null < /dev/null & echo "pid $!"
+setsid nohup timeout ${Math.ceil(maxSeconds)} sh -c ${shQuote(samplerScript(1))} > ${dir}/sampler.log 2>/dev/null < /dev/null & echo "pid $!"
 cat ${dir}/ethtool-before.txt`;
   const r = await runAsRoot(c.session, login, script, `starting the CPU sampler on ${c.host.name}`);
   const pid = Number(/^pid (\d+)/m.exec(r.stdout)?.[1]);
@@ -235,7 +260,8 @@ interface EngineDriver {
   /** Push the script and get every generator ready; nothing is sent to the target yet. */
   prepare(): Promise<void>;
   /** Release the load on every generator at once; returns the epoch ms of the release. */
-  start(): Promise<number>;
+  /** Ends with the signal's reason when it fires before the load is released (nothing is released after). */
+  start(signal?: AbortSignal): Promise<number>;
   /** Called every tick with seconds since the start (stage changes happen here). */
   tick(elapsedS: number): Promise<Tick>;
   /** Stop the load everywhere (idempotent, also after a failure). */
@@ -393,7 +419,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
         });
       }));
     },
-    async start() {
+    async start(signal?: AbortSignal) {
       // No master: every agent starts Artillery at once; loadfleet's plugin holds each worker before its
       // first phase until the release instant is written to every agent (like k6 --paused + PATCH).
       await Promise.all(agents.map(async (c, i) => {
@@ -404,6 +430,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
       }));
       const deadline = Date.now() + RUN_TIMING.artilleryReadyMs;
       for (;;) {
+        signal?.throwIfAborted();
         const ready = await Promise.all(agents.map(async (c) => {
           const r = await runAsRoot(c.session, login, `ls ${dir}/gate 2>/dev/null | grep -c '^ready-' || true; kill -0 ${pids.get(c.host.name)} 2>/dev/null && echo alive || { echo exited; tail -5 ${dir}/artillery.log; }`, `waiting for Artillery on ${c.host.name}`);
           const [n = '0', state = '', ...log] = r.stdout.trim().split('\n');
@@ -414,6 +441,8 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
         if (Date.now() > deadline) throw new ExternalError(`Artillery was not ready on ${agents.filter((_, i) => !ready[i]).map((c) => c.host.name).join(', ')} within ${RUN_TIMING.artilleryReadyMs / 1000} s`);
         await sleep(300);
       }
+      // A Ctrl-C during the readiness wait: never release (the gate stays shut; stop() ends the processes).
+      signal?.throwIfAborted();
       // Other workers of a process load alongside the first: give them a moment, then release everyone.
       const at = Date.now() + RUN_TIMING.startLeadMs;
       await Promise.all(agents.map((c) => runAsRoot(c.session, login, `echo ${at} > ${dir}/gate/go.tmp && mv ${dir}/gate/go.tmp ${dir}/gate/go && echo ${at} > ${dir}/started`, `releasing Artillery on ${c.host.name}`)));
@@ -506,6 +535,8 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
   const rawDir = path.join(runDir, 'raw');
   const release = await takeLock(runsDir, runId);
   const sessions: HostConn[] = [];
+  // Every sampler started and not yet stopped: the outer finally stops them on any path.
+  const samplers = new Map<string, { c: HostConn; pid: number; ethtoolBefore: string }>();
   const say = (s: string) => process.stderr.write(s);
   try {
     await fs.mkdir(rawDir, { recursive: true });
@@ -531,8 +562,9 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     await driver.prepare();
 
     const watched = [...(controller ? [{ c: controller, role: 'controller' as const }] : []), ...agents.map((c) => ({ c, role: 'agent' as const }))];
-    const samplers = new Map<string, { pid: number; ethtoolBefore: string }>();
-    await Promise.all(watched.map(async ({ c }) => samplers.set(c.host.name, await startSampler(c, outputs.sshUser, runId))));
+    // The longest a run can need: its duration, the engines' start-up waits and stop grace, then collection.
+    const samplerMaxS = p.plan.durationS + (RUN_TIMING.artilleryReadyMs + RUN_TIMING.workersWaitMs + RUN_TIMING.selfStopGraceMs) / 1000 + 600;
+    await Promise.all(watched.map(async ({ c }) => samplers.set(c.host.name, { c, ...(await startSampler(c, outputs.sshUser, runId, samplerMaxS)) })));
 
     let interrupted = false;
     let startedAtMs = 0;
@@ -552,75 +584,86 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       }
     };
     let lastTick: Tick | undefined;
-    try {
-      await withInterrupts(async (signal) => {
-        startedAtMs = await driver.start();
-        // An engine that stops by itself gets a grace for its start-up and its last requests.
-        const endAt = startedAtMs + p.plan.durationS * 1000 + (driver.selfStopping ? RUN_TIMING.selfStopGraceMs : 0);
-        while (!signal.aborted && Date.now() < endAt) {
-          const now = Date.now();
-          const t = await driver.tick((now - startedAtMs) / 1000);
-          lastTick = t;
-          for (const g of t.running) if (!firstSeen.has(g)) firstSeen.set(g, now);
-          await live(t, null);
-          if (!opts.json) say(`[${String(Math.round((now - startedAtMs) / 1000)).padStart(4)}s/${p.plan.durationS}s] users ${t.users}  rps ${t.rps}  requests ${t.requests}  errors ${t.failures}  p95 ${t.p95} ms\n`);
-          if (t.finished) break;
-          const wait = firstSeen.size < agents.length && now - startedAtMs < 5000 ? RUN_TIMING.startPollMs : RUN_TIMING.tickMs;
-          await new Promise<void>((r) => {
-            const wake = () => (clearTimeout(timer), r());
-            const timer = setTimeout(() => (signal.removeEventListener('abort', wake), r()), Math.max(0, Math.min(wait, endAt - Date.now())));
-            signal.addEventListener('abort', wake, { once: true });
-          });
-        }
-        interrupted = signal.aborted;
-      });
-    } catch (e) {
-      say(`run: ${(e as Error).message}; stopping the test on every host\n`);
-      interrupted = true;
-    } finally {
-      // Whatever happened above, the load stops everywhere and what was measured is collected.
-      await withInterrupts(async () => {
-        await driver.stop().catch((e: Error) => say(`stopping the test: ${e.message}\n`));
-      });
-      endedAtMs = Date.now();
-    }
-
-    const saturation: HostSaturation[] = [];
-    const network: NetworkFlag[] = [];
-    const collectionFailures: { host: string; error: string }[] = [];
-    await Promise.all(watched.map(async ({ c, role }) => {
-      const s = samplers.get(c.host.name);
-      if (!s) return;
+    // The error that ended the start/watch loop (not a signal): rethrown with its own kind once collected.
+    let failure: unknown;
+    let summary: RunSummary | undefined;
+    let collectionFailures: { host: string; error: string }[] = [];
+    // One signal count from the start until summary.json is written: a later Ctrl-C while stopping or
+    // collecting is reported, never fatal (Node's default handler would lose everything measured).
+    await withInterrupts(async (signal) => {
       try {
-        const got = await stopSampler(c, outputs.sshUser, runId, s.pid);
-        await fs.writeFile(path.join(rawDir, `${c.host.name}-cpu.txt`), got.samples);
-        saturation.push(judgeHost(c.host.name, role, parseSamples(got.samples), p.kind === 'ec2'));
-        network.push(...networkFlags(c.host.name, s.ethtoolBefore, got.ethtoolAfter));
+        await (async () => {
+          startedAtMs = await driver.start(signal);
+          // An engine that stops by itself gets a grace for its start-up and its last requests.
+          const endAt = startedAtMs + p.plan.durationS * 1000 + (driver.selfStopping ? RUN_TIMING.selfStopGraceMs : 0);
+          while (!signal.aborted && Date.now() < endAt) {
+            const now = Date.now();
+            const t = await driver.tick((now - startedAtMs) / 1000);
+            lastTick = t;
+            for (const g of t.running) if (!firstSeen.has(g)) firstSeen.set(g, now);
+            await live(t, null);
+            if (!opts.json) say(`[${String(Math.round((now - startedAtMs) / 1000)).padStart(4)}s/${p.plan.durationS}s] users ${t.users}  rps ${t.rps}  requests ${t.requests}  errors ${t.failures}  p95 ${t.p95} ms\n`);
+            if (t.finished) break;
+            const wait = firstSeen.size < agents.length && now - startedAtMs < 5000 ? RUN_TIMING.startPollMs : RUN_TIMING.tickMs;
+            await new Promise<void>((r) => {
+              const wake = () => (clearTimeout(timer), r());
+              const timer = setTimeout(() => (signal.removeEventListener('abort', wake), r()), Math.max(0, Math.min(wait, endAt - Date.now())));
+              signal.addEventListener('abort', wake, { once: true });
+            });
+          }
+        })();
       } catch (e) {
-        collectionFailures.push({ host: c.host.name, error: `saturation samples: ${(e as Error).message}` });
+        say(`run: ${(e as Error).message}; stopping the test on every host\n`);
+        if (!signal.aborted) failure = e;
+      } finally {
+        // Whatever happened above, the load stops everywhere and what was measured is collected.
+        await driver.stop().catch((e: Error) => say(`stopping the test: ${e.message}\n`));
+        endedAtMs = Date.now();
       }
-    }));
-    const collected = await driver.collect(rawDir, startedAtMs, endedAtMs, firstSeen);
-    void lastTick;
-    const results = evaluate(p.thresholds, collected.stats);
-    const summary: RunSummary = buildSummary({
-      runId, env: outputs.env, engine: p.engine, script: p.scriptPath, startedAtMs, endedAtMs, plan: p.plan, stats: collected.stats,
-      generators: collected.generators.map((g) => (collectionFailures.find((f) => f.host === g.name) && !g.collectionError ? { ...g, collectionError: collectionFailures.find((f) => f.host === g.name)!.error } : g)),
-      interrupted, saturation: saturation.sort((a, b) => a.host.localeCompare(b.host)), network, thresholds: results, merge: collected.merge,
+      interrupted = signal.aborted;
+
+      const saturation: HostSaturation[] = [];
+      const network: NetworkFlag[] = [];
+      collectionFailures = [];
+      await Promise.all(watched.map(async ({ c, role }) => {
+        const s = samplers.get(c.host.name);
+        if (!s) return;
+        try {
+          const got = await stopSampler(c, outputs.sshUser, runId, s.pid);
+          samplers.delete(c.host.name);
+          await fs.writeFile(path.join(rawDir, `${c.host.name}-cpu.txt`), got.samples);
+          saturation.push(judgeHost(c.host.name, role, parseSamples(got.samples), p.kind === 'ec2'));
+          network.push(...networkFlags(c.host.name, s.ethtoolBefore, got.ethtoolAfter));
+        } catch (e) {
+          collectionFailures.push({ host: c.host.name, error: `saturation samples: ${(e as Error).message}` });
+        }
+      }));
+      const collected = await driver.collect(rawDir, startedAtMs, endedAtMs, firstSeen);
+      void lastTick;
+      const results = evaluate(p.thresholds, collected.stats);
+      summary = buildSummary({
+        runId, env: outputs.env, engine: p.engine, script: p.scriptPath, startedAtMs, endedAtMs, plan: p.plan, stats: collected.stats,
+        generators: collected.generators.map((g) => (collectionFailures.find((f) => f.host === g.name) && !g.collectionError ? { ...g, collectionError: collectionFailures.find((f) => f.host === g.name)!.error } : g)),
+        interrupted, saturation: saturation.sort((a, b) => a.host.localeCompare(b.host)), network, thresholds: results, merge: collected.merge,
+      });
+      await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+      await fs.writeFile(path.join(runDir, 'stats.csv'), statsCsv(summary));
+      await fs.writeFile(path.join(runDir, 'report.html'), reportHtml(summary));
+      await live(lastTick, endedAtMs);
+      process.stdout.write(opts.json ? `${JSON.stringify({ ...summary, dir: runDir }, null, 2)}\n` : summaryText(summary, runDir));
     });
-    await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    await fs.writeFile(path.join(runDir, 'stats.csv'), statsCsv(summary));
-    await fs.writeFile(path.join(runDir, 'report.html'), reportHtml(summary));
-    await live(lastTick, endedAtMs);
-    process.stdout.write(opts.json ? `${JSON.stringify({ ...summary, dir: runDir }, null, 2)}\n` : summaryText(summary, runDir));
+    if (!summary) throw new Error('the run ended without a summary'); // unreachable: the callback wrote it or threw
+    if (failure !== undefined) throw new WrappedError(`run ${runId} failed: ${(failure as Error).message}; what was measured is in ${runDir}`, failure);
 
     const failedHosts = [...new Set([...summary.collectionFailures.map((f) => f.host), ...collectionFailures.map((f) => f.host)])];
     if (failedHosts.length) throw new ExternalError(`collection failed on ${failedHosts.join(', ')}: the results in ${runDir} lack those hosts`);
     if (interrupted) throw new ExternalError(`run ${runId} was interrupted: the partial results are in ${runDir}`);
-    const broken = results.filter((r) => !r.ok);
+    const broken = summary.thresholds.filter((r) => !r.ok);
     if (broken.length) throw new ThresholdError(broken.map(describeBroken).join('; '));
     if (summary.generatorBound) say(`warning: the run was generator-bound (${summary.boundBy.join('; ')}): add agents or use bigger ones\n`);
   } finally {
+    // Samplers the normal path did not stop (an error or a signal before collection): stopped here.
+    await Promise.all([...samplers.values()].map(({ c, pid }) => runAsRoot(c.session, outputs.sshUser, `kill ${pid} 2>/dev/null || true`, `stopping the CPU sampler on ${c.host.name}`).catch(() => undefined)));
     for (const c of sessions) c.session.close();
     await release();
   }

@@ -1,5 +1,5 @@
 /**
- * One command at a time per env: `up`, `down`, `tune`, `install` and `bake` hold `<env folder>/lock` while they run, so the
+ * One command at a time per env: `up`, `down`, `tune`, `install`, `bake` and `run` hold `<env folder>/lock` while they run, so the
  * env's state is never written by two processes. A second command refuses at once, naming the holder;
  * a lock left by a process that no longer runs (kill -9, a crash) is taken over.
  */

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { envOptions, jsonOption } from './common';
 
@@ -16,5 +17,12 @@ export function register(program: Command): void {
     .addOption(new Option('--skip-doctor', 'start even when `loadfleet doctor` fails').default(false))
     .addOption(jsonOption())
     // Monitoring (issue 10): the live merged stats go to the controller's node_exporter textfile directory.
-    .action(async (opts) => (await import('../actions/run')).runAction(opts, { onLive: (await import('../actions/monitoring')).publishRunMetrics }));
+    // The env lock (as up/down/tune/install/bake): a down/install/tune during a run refuses, naming the run.
+    // A second run is refused first by run's own runs/.lock, whose message names the run going on.
+    .action(async (opts) => {
+      const { locked } = await import('./locked');
+      const run = await import('../actions/run');
+      const onLive = (await import('../actions/monitoring')).publishRunMetrics;
+      return locked(opts, 'run', async () => run.runAction(opts, { onLive }), async (envDir) => run.assertNoRunGoing(path.join(envDir, 'runs')));
+    });
 }

@@ -66,7 +66,7 @@ export function reportHtml(s: RunSummary): string {
     s.interrupted ? '<p class="bad">Interrupted: these are the results measured until the stop.</p>' : '',
     s.generatorBound ? `<p class="bad">Generator-bound: the load asked for was not the load made — ${s.boundBy.map(esc).join('; ')}</p>` : '',
     ...s.collectionFailures.map((c) => `<p class="bad">Collection failed on ${esc(c.host)}: ${esc(c.error)}</p>`),
-    ...s.thresholds.map((t) => `<p class="${t.ok ? 'ok' : 'bad'}">${t.ok ? '✔' : '✘'} ${esc(t.expr)} — ${esc(t.endpoint)} ${esc(t.metric)} ${t.measured === null ? 'never requested' : `${esc(t.measured)}${esc(t.unit)}`}</p>`),
+    ...s.thresholds.map((t) => `<p class="${t.ok ? 'ok' : 'bad'}">${t.ok ? '✔' : '✘'} ${esc(t.expr)} — ${esc(t.endpoint)} ${esc(t.metric)} ${t.measured === null ? esc(t.missing ?? 'never requested') : `${esc(t.measured)}${esc(t.unit)}`}</p>`),
   ].join('');
   const gens = s.generators
     .map((g) => `<tr><td>${esc(g.name)}</td><td>${esc(g.startedAt ?? '—')}</td><td>${esc(g.startOffsetMs ?? '—')}</td><td>${esc(g.collectionError ?? 'ok')}</td></tr>`)

@@ -26,8 +26,13 @@ export interface ThresholdResult {
   readonly endpoint: string;
   readonly metric: Metric;
   readonly ok: boolean;
-  /** The measured value in the threshold's unit; null when the endpoint was never requested. */
+  /** The measured value in the threshold's unit; null when there is nothing to measure (see `missing`). */
   readonly measured: number | null;
+  /**
+   * Why measured is null: the endpoint was never requested, or it (or the whole run) made no requests, so
+   * a latency or error share does not exist (Locust writes N/A) and must break the threshold, not read as 0.
+   */
+  readonly missing?: 'never requested' | 'no requests';
   readonly unit: string;
 }
 
@@ -62,20 +67,25 @@ const holds = (a: number, op: Op, b: number) => (op === '<' ? a < b : op === '<=
 
 /**
  * Every threshold judged. An endpoint the run never requested breaks its threshold (measured null):
- * a typo in the name must not pass silently.
+ * a typo in the name must not pass silently. With 0 requests a latency or error threshold breaks too
+ * (measured null, "no requests"): a run that made no requests must not pass.
  */
 export function evaluate(thresholds: readonly Threshold[], stats: Pick<MergedStats, 'total' | 'endpoints'>): ThresholdResult[] {
   return thresholds.map((t) => {
     const s = t.endpoint === undefined ? stats.total : stats.endpoints.find((e) => e.name === t.endpoint);
     const unit = LATENCY.has(t.metric) ? 'ms' : t.metric === 'errors' ? '%' : t.metric === 'rps' ? '/s' : '';
     const endpoint = t.endpoint ?? 'Total';
-    if (!s) return { expr: t.expr, endpoint, metric: t.metric, ok: false, measured: null, unit };
+    if (!s) return { expr: t.expr, endpoint, metric: t.metric, ok: false, measured: null, unit, missing: 'never requested' };
+    if (s.requests === 0 && (LATENCY.has(t.metric) || t.metric === 'errors')) {
+      return { expr: t.expr, endpoint, metric: t.metric, ok: false, measured: null, unit, missing: 'no requests' };
+    }
     const measured = measure(s, t.metric);
     return { expr: t.expr, endpoint, metric: t.metric, ok: holds(measured, t.op, t.value), measured, unit };
   });
 }
 
 export function describeBroken(r: ThresholdResult): string {
+  if (r.measured === null && r.missing === 'no requests') return `threshold '${r.expr}' broken: ${r.endpoint} ${r.metric} was not measured (no requests)`;
   return r.measured === null
     ? `threshold '${r.expr}' broken: endpoint "${r.endpoint}" was never requested`
     : `threshold '${r.expr}' broken: ${r.endpoint} ${r.metric} was ${r.measured}${r.unit}`;

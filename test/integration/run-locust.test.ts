@@ -157,6 +157,10 @@ describe('run with Locust on the local target', () => {
     const second = await fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--duration', '5s', '--skip-doctor']);
     expect(second.exitCode).toBe(2);
     expect(second.stderr).toMatch(/run \S+ is still going on this env \(loadfleet pid \d+\)/);
+    // And tune (like down/install) refuses too: the run holds the env lock, named in the message.
+    const tune = await fleet.cli(['tune', '-c', fleet.config]);
+    expect(tune.exitCode).toBe(2);
+    expect(tune.stderr).toContain(`is busy: "loadfleet run" (pid ${child.pid})`);
     child.kill('SIGINT');
     const r = await child;
     expect(r.exitCode).toBe(1);

@@ -50,6 +50,22 @@ describe('thresholds', () => {
     expect(describeBroken(r[1]!)).toBe("threshold 'p95<1ms' broken: Total p95 was 480ms");
     expect(describeBroken(r[6]!)).toBe('threshold \'GET /nope: p95<1s\' broken: endpoint "GET /nope" was never requested');
   });
+
+  it('breaks latency and error thresholds when the run made no requests (Locust N/A read as 0)', () => {
+    const none = st('Total', { requests: 0, failures: 0, rps: 0, min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 });
+    const r = evaluate(['p95<500ms', 'errors<1%', 'mean<=1s', 'requests>=0', 'rps>=0', 'GET /idle: p99<1s'].map(parseThreshold),
+      { total: none, endpoints: [st('GET /idle', { requests: 0, failures: 0, p99: 0 })] });
+    expect(r.map((x) => [x.ok, x.measured, x.missing])).toEqual([
+      [false, null, 'no requests'],
+      [false, null, 'no requests'],
+      [false, null, 'no requests'],
+      [true, 0, undefined],
+      [true, 0, undefined],
+      [false, null, 'no requests'],
+    ]);
+    expect(describeBroken(r[0]!)).toBe("threshold 'p95<500ms' broken: Total p95 was not measured (no requests)");
+    expect(describeBroken(r[1]!)).toBe("threshold 'errors<1%' broken: Total errors was not measured (no requests)");
+  });
 });
 
 describe('generator saturation', () => {
