@@ -338,7 +338,17 @@ function locustDriver(p: Prepared, controller: HostConn, agents: HostConn[], log
         if (live.state === 'stopped' && live.users === 0) break;
         await sleep(300);
       }
-      await sleep(1500); // a worker's final report arrives up to a heartbeat after the stop
+      // Workers report every 3 s and once more on stop: wait until the master's count has not moved for
+      // longer than one report interval (bounded), so no worker's last report is left out of the CSVs.
+      const settleBy = Date.now() + 8_000;
+      let count = -1;
+      let stableSince = Date.now();
+      while (Date.now() < settleBy) {
+        const n = parseLocustLive(await api.stats()).requests;
+        if (n !== count) [count, stableSince] = [n, Date.now()];
+        else if (Date.now() - stableSince >= 3_500) break;
+        await sleep(500);
+      }
     },
     async collect(rawDir, startedAtMs, _endedAtMs, firstSeen) {
       const statsCsvText = await api.text('/stats/requests/csv');

@@ -112,7 +112,9 @@ describe('run with Locust on the local target', () => {
     expect(s.total.requests).toBeGreaterThan(100);
     // Locust counts a request when its response arrives; nginx when it sends it: at most one in flight per user.
     expect(servedNow - s.total.requests).toBeGreaterThanOrEqual(0);
-    expect(servedNow - s.total.requests).toBeLessThanOrEqual(6);
+    // At most one request per user in flight when the users are stopped (6), plus one being recorded per
+    // user as its greenlet is killed: seen once as 8 on a loaded machine; a lost worker report would be hundreds.
+    expect(servedNow - s.total.requests).toBeLessThanOrEqual(12);
     expect(s.total.failures).toBe(0);
     expect(s.endpoints.map((e) => e.name).sort()).toEqual(['GET /', 'GET /api/items']);
     for (const e of s.endpoints) {
