@@ -12,16 +12,9 @@ import { TARGET_SERVER } from '../../scripts/run/target-server';
 import type { RunSummary } from '../../scripts/run/summary';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { HOME_LOCUSTFILE } from '../harness/run-output';
 
-const LOCUSTFILE = `from locust import HttpUser, constant, task
-
-class Web(HttpUser):
-    wait_time = constant(0.1)
-
-    @task
-    def home(self):
-        self.client.get("/")
-`;
+const LOCUSTFILE = HOME_LOCUSTFILE;
 
 const DURATION_S = 5;
 

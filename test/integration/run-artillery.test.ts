@@ -13,6 +13,7 @@ import { BIN } from '../harness/cli';
 import { Merger, finish, type GeneratorHdr } from '../../scripts/run/merge';
 import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
 import type { RunSummary } from '../../scripts/run/summary';
+import { runDirOf } from '../harness/run-output';
 
 const PREFIX = 'lq';
 const SUBNET = '10.231.94.0/24';
@@ -38,11 +39,6 @@ function exact(sorted: number[], p: number): number {
   return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
 }
 
-function runDirOf(stdout: string): string {
-  const m = /results: (\S+) \(report\.html/.exec(stdout);
-  if (!m) throw new Error(`no results folder in the output:\n${stdout}`);
-  return m[1]!;
-}
 
 beforeAll(async () => {
   fleet = await localFleet('qtest', PREFIX, SUBNET, { engine: 'artillery', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } });

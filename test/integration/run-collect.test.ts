@@ -11,28 +11,16 @@ import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet
 import { BIN } from '../harness/cli';
 import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
 import type { RunSummary } from '../../scripts/run/summary';
+import { runDirOf, HOME_LOCUSTFILE } from '../harness/run-output';
 
 const PREFIX = 'lc';
 const SUBNET = '10.231.98.0/24';
 let fleet: LocalFleet;
 
-const LOCUSTFILE = `from locust import HttpUser, constant, task
-
-class Web(HttpUser):
-    wait_time = constant(0.1)
-
-    @task
-    def home(self):
-        self.client.get("/")
-`;
+const LOCUSTFILE = HOME_LOCUSTFILE;
 
 const file = (name: string) => path.join(fleet.ws.dir, name);
 
-function runDirOf(stdout: string): string {
-  const m = /results: (\S+) \(report\.html/.exec(stdout);
-  if (!m) throw new Error(`no results folder in the output:\n${stdout}`);
-  return m[1]!;
-}
 
 /** pid → [ppid, comm] for every process on the machine. */
 function processTable(): Map<number, [number, string]> {

@@ -11,6 +11,7 @@ import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet
 import { BIN } from '../harness/cli';
 import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
 import type { RunSummary } from '../../scripts/run/summary';
+import { runDirOf } from '../harness/run-output';
 
 const PREFIX = 'lr';
 const SUBNET = '10.231.93.0/24';
@@ -53,11 +54,6 @@ async function served(): Promise<number> {
   return countServed(r.stdout);
 }
 
-function runDirOf(stdout: string): string {
-  const m = /results: (\S+) \(report\.html/.exec(stdout);
-  if (!m) throw new Error(`no results folder in the output:\n${stdout}`);
-  return m[1]!;
-}
 
 const file = (name: string) => path.join(fleet.ws.dir, name);
 const readSummary = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
