@@ -16,10 +16,16 @@ export function register(program: Command): void {
     .addOption(new Option('--raw-samples', 'Artillery: also keep every latency per agent (raw/<agent>/samples.txt), to audit the merge').default(false))
     .addOption(new Option('--skip-doctor', 'start even when `loadfleet doctor` fails').default(false))
     .addOption(jsonOption())
+    .argument('[native...]', "the engine's own options, after --: passed through as they are (see the README)")
     // Monitoring (issue 10): the live merged stats go to the controller's node_exporter textfile directory.
     // The env lock (as up/down/tune/install/bake): a down/install/tune during a run refuses, naming the run.
     // A second run is refused first by run's own runs/.lock, whose message names the run going on.
-    .action(async (opts) => {
+    .action(async (native: string[], opts) => {
+      if (native.length > 0 && !process.argv.includes('--')) {
+        const { UsageError } = await import('../core/errors');
+        throw new UsageError(`run takes no argument (${native[0]}): the engine's own options go after --, e.g. loadfleet run -c F --script S -- ${native.join(' ')}`);
+      }
+      opts.passthrough = native;
       const { locked } = await import('./locked');
       const run = await import('../actions/run');
       const onLive = (await import('../actions/monitoring')).publishRunMetrics;

@@ -1,0 +1,17 @@
+/**
+ * The registry of run drivers: the only place that maps an engine name to its driver.
+ * Adding an engine's run = one file beside this one + one line here.
+ */
+import type { EngineName } from '../../stacks/engines';
+import { UsageError } from '../core/errors';
+import { artilleryRun } from './artillery';
+import { locustRun } from './locust';
+import type { DriverModule } from './types';
+
+export const DRIVERS: Partial<Record<EngineName, DriverModule>> = { locust: locustRun, artillery: artilleryRun };
+
+export function driverModule(engine: EngineName): DriverModule {
+  const d = DRIVERS[engine];
+  if (!d) throw new UsageError(`run drives ${Object.keys(DRIVERS).join(', ')} in this version; engine ${engine} is not orchestrated yet`);
+  return d;
+}

@@ -1,0 +1,103 @@
+/**
+ * The contract between `loadfleet run` (scripts/actions/run.ts: the same pipeline for every engine) and
+ * the per-engine drivers beside this file (locust.ts, artillery.ts, …; listed in index.ts). A driver is
+ * the part of a run that touches the engine: push the script, start every generator together, read live
+ * progress, stop, pull raw results and merge them. Pure logic (load plans, merging, parsing) stays in
+ * scripts/run/; drivers only orchestrate it over SSH (through runAsRoot, root or `sudo -n`).
+ */
+import type { EngineName } from '../../stacks/engines';
+import type { FleetOutputs, Host } from '../core/env-record';
+import type { SshSession } from '../core/fanout';
+import type { HostKind } from '../core/tuning';
+import type { LoadPlan } from '../run/load';
+import type { MergedStats } from '../run/merge';
+import type { Threshold } from '../run/thresholds';
+
+/** Intervals the tests may shrink. */
+export const RUN_TIMING = { tickMs: 1000, startPollMs: 200, workersWaitMs: 90_000, stopGraceMs: 15_000, startLeadMs: 1500, selfStopGraceMs: 90_000, artilleryReadyMs: 180_000 } as const;
+
+/** Everything `run` checked before any host is touched. */
+export interface Prepared {
+  readonly outputs: FleetOutputs;
+  readonly kind: HostKind;
+  readonly engine: EngineName;
+  readonly scriptPath: string;
+  readonly scriptText: string;
+  readonly plan: LoadPlan;
+  readonly thresholds: Threshold[];
+  readonly hostUrl: string;
+  /** The engine's own options, given after `--` on the command line, passed through as they are. */
+  readonly passthrough: readonly string[];
+}
+
+export interface HostConn {
+  readonly host: Host;
+  readonly session: SshSession;
+}
+
+export interface DriverContext {
+  readonly p: Prepared;
+  /** The controller's session; undefined when the env has none. */
+  readonly controller: HostConn | undefined;
+  readonly agents: readonly HostConn[];
+  /** The login user (root, or another user through `sudo -n`). */
+  readonly login: string;
+  readonly runId: string;
+  /** The env folder on this machine (secrets such as nGrinder's admin password live there, 0600). */
+  readonly envDir: string;
+  /** Artillery: keep every latency too (audit of the merge). */
+  readonly rawSamples?: boolean;
+}
+
+export interface Tick {
+  readonly users: number;
+  readonly requests: number;
+  readonly failures: number;
+  readonly rps: number;
+  readonly failPerS: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  /** Generators seen running this tick (name → first seen epoch ms is recorded by the caller). */
+  readonly running: readonly string[];
+  /** True when the engine finished by itself (Artillery processes exited). */
+  readonly finished: boolean;
+}
+
+export interface Collected {
+  readonly stats: MergedStats;
+  readonly merge: string;
+  readonly generators: { name: string; startedAtMs: number | null; rawFile: string | null; collectionError?: string }[];
+}
+
+export interface EngineDriver {
+  /** The engine ends the test by itself (Artillery's phases): the watch waits for it, up to a grace. */
+  readonly selfStopping: boolean;
+  /** Push the script and get every generator ready; nothing is sent to the target yet. */
+  prepare(): Promise<void>;
+  /**
+   * Release the load on every generator at once; returns the epoch ms of the release.
+   * Ends with the signal's reason when it fires before the load is released (nothing is released after).
+   */
+  start(signal?: AbortSignal): Promise<number>;
+  /** Called every tick with seconds since the start (stage changes happen here). */
+  tick(elapsedS: number): Promise<Tick>;
+  /** Stop the load everywhere (idempotent, also after a failure). */
+  stop(): Promise<void>;
+  /** Pull raw results from every host into rawDir and merge them. */
+  collect(rawDir: string, startedAtMs: number, endedAtMs: number, firstSeen: Map<string, number>): Promise<Collected>;
+}
+
+/** One engine's run support: what its script must be, and its driver. */
+export interface DriverModule {
+  readonly engine: EngineName;
+  /** What --script is for this engine, for messages ("a locustfile"). */
+  readonly scriptKind: string;
+  /** The run needs a controller host (a master or a client runs there). */
+  readonly needsController: boolean;
+  /** Checks the script with the engine's own rules before any load starts: UsageError (exit 2) when it cannot load. */
+  validate(file: string, text: string): Promise<void>;
+  create(ctx: DriverContext): EngineDriver;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
