@@ -195,6 +195,7 @@ export const fleetSchema = z
         engineCache: z
           .string()
           .regex(/^\/(opt|var)\/[A-Za-z0-9._\/-]+$/, { message: 'must be an absolute path under /opt or /var (the folders the local hosts share with the machine)' })
+          .refine((p) => !p.split('/').includes('..'), { message: 'must not contain ".." (it would leave /opt or /var)' })
           .default('/opt/loadfleet-cache'),
       })
       .default({ subnet: '10.231.0.0/24', prefix: 'lf', engineCache: '/opt/loadfleet-cache' }),

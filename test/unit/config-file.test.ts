@@ -42,6 +42,14 @@ describe('loadConfig', () => {
     expect(err.message).toMatch(/cannot be read \(ENOENT\): create a key with ssh-keygen/);
   });
 
+  it('refuses a local.engineCache that leaves /opt or /var through ..', async () => {
+    const err = await loadConfig(write('f.yaml', 'name: demo\naccess: { sshCidrs: [203.0.113.7/32] }\nkeyPair: { publicKeyPath: k.pub }\nlocal: { engineCache: /opt/../etc }\n')).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/local\.engineCache.*must not contain "\.\."/);
+    const ok = await loadConfig(write('g.yaml', 'name: demo\naccess: { sshCidrs: [203.0.113.7/32] }\nkeyPair: { publicKeyPath: k.pub }\nlocal: { engineCache: /opt/my..cache }\n'));
+    expect(ok.config.local.engineCache).toBe('/opt/my..cache');
+  });
+
   it('fails on malformed YAML with the parser\'s position', async () => {
     const err = await loadConfig(write('f.yaml', 'name: [demo\n')).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
