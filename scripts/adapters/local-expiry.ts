@@ -11,8 +11,12 @@ import { projectPath } from './project-root';
 
 /** The marker in the timer's command line: how `disarm` knows a pid is still our sleeping timer. */
 const MARKER = 'loadfleet-expiry-timer';
-const RETRIES = 20;
+/**
+ * A busy env (a soak test holding the env lock for hours) is waited for, not given up on: the timer keeps
+ * trying every 30 s for up to 7 days past the expiry, so a forgotten fleet still goes once the run ends.
+ */
 const RETRY_SECONDS = 30;
+const RETRIES = (7 * 24 * 3600) / RETRY_SECONDS;
 
 interface TimerRecord {
   readonly pid: number;
