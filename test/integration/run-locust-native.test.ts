@@ -83,9 +83,11 @@ describe('Locust options after --', () => {
 
   it('--tags api reaches every worker: only the tagged endpoint gets requests (summary and nginx agree); the next run without it hits both', async () => {
     const before = await servedByPath();
-    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '4', '--rate', '4', '--duration', '4s', '--skip-doctor', '--json', '--', '--tags', 'api']);
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '4', '--rate', '4', '--duration', '4s', '--skip-doctor', '--json', '--', '--tags', 'api', '--loglevel', 'DEBUG']);
     expect(r.exitCode).toBe(0);
-    const s = JSON.parse(r.stdout) as RunSummary;
+    const s = JSON.parse(r.stdout) as RunSummary & { dir: string };
+    // The workers read their own locust.conf: --loglevel is not forwarded by the master, yet both agents' workers log at DEBUG.
+    for (const a of ['agent-1', 'agent-2']) expect(fs.readFileSync(path.join(s.dir, 'raw', `${a}-worker.log`), 'utf8')).toMatch(new RegExp(`${a}/DEBUG/`));
     expect(s.endpoints.map((e) => e.name)).toEqual(['GET /api/items']);
     expect(s.total.requests).toBeGreaterThan(20);
     // rps over Locust's own window (the release to the last request), not the run's wall time with the stop.
