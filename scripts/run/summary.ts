@@ -134,7 +134,11 @@ export function buildSummary(p: {
 
 const STAT_COLUMNS = ['name', 'requests', 'failures', 'rps', 'min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
 
+/** A figure the engine did not give (NaN: a partial summary's p95) is shown as n/a, empty in the CSV. */
+const shown = (x: number) => (Number.isFinite(x) ? String(x) : 'n/a');
+
 function csvField(v: string | number): string {
+  if (typeof v === 'number' && !Number.isFinite(v)) return '';
   const s = String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
@@ -151,9 +155,9 @@ export function summaryText(s: RunSummary, dir: string): string {
   const lines = [
     `run ${s.runId} on ${s.env} (${s.engine}, ${s.generators.length} generator${s.generators.length === 1 ? '' : 's'})${s.interrupted ? ' — INTERRUPTED' : ''}`,
     `  requests ${t.requests}, failures ${t.failures}, ${t.rps} req/s over the ${s.rpsWindow.seconds} s load was sent (run took ${s.durationS} s)`,
-    `  latency ms: p50 ${t.p50}  p90 ${t.p90}  p95 ${t.p95}  p99 ${t.p99}  max ${t.max}`,
+    `  latency ms: p50 ${shown(t.p50)}  p90 ${shown(t.p90)}  p95 ${shown(t.p95)}  p99 ${shown(t.p99)}  max ${shown(t.max)}`,
     ...(s.startSpreadMs !== null ? [`  start spread across generators: ${s.startSpreadMs} ms`] : []),
-    ...s.endpoints.map((e) => `  ${e.name}: ${e.requests} req, ${e.failures} failed, p95 ${e.p95} ms`),
+    ...s.endpoints.map((e) => `  ${e.name}: ${e.requests} req, ${e.failures} failed, p95 ${shown(e.p95)} ms`),
     ...(s.generatorBound ? [`  GENERATOR-BOUND (the load asked for was not the load made): ${s.boundBy.join('; ')}`] : []),
     ...s.collectionFailures.map((c) => `  collection FAILED on ${c.host}: ${c.error}`),
     `  results: ${dir} (report.html, summary.json, stats.csv)`,

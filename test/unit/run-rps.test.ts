@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSummary, rpsOver, rpsWindowOf, summaryText } from '../../scripts/run/summary';
+import { buildSummary, rpsOver, rpsWindowOf, statsCsv, summaryText } from '../../scripts/run/summary';
 import { locustRpsSeconds } from '../../scripts/run/locust-csv';
 import { reportHtml } from '../../scripts/run/report';
 import { resolveLoad } from '../../scripts/run/load';
@@ -68,6 +68,13 @@ describe('locustPartialStats (the master stopped answering: its last GET /stats/
     expect(s.endpoints.map((e) => [e.name, e.requests])).toEqual([['GET /', 90], ['GET /api/items', 10]]);
     expect(Number.isNaN(s.total.p95)).toBe(true);
     expect(JSON.parse(JSON.stringify(s.total)).p95).toBeNull();
+    const sum = buildSummary({
+      runId: 'r2', env: 'demo', engine: 'locust', script: 'l.py', startedAtMs: T0, endedAtMs: T0 + 5000, plan: resolveLoad({ users: 2, durationS: 5 }),
+      stats: s, generators: [], interrupted: false, saturation: [], network: [], thresholds: [], merge: 'PARTIAL', hostFailures: [{ host: 'controller', error: 'the master stopped answering' }],
+    });
+    expect(sum.collectionFailures).toEqual([{ host: 'controller', error: 'the master stopped answering' }]);
+    expect(summaryText(sum, '/x')).toContain('p95 n/a');
+    expect(statsCsv(sum).split('\n').at(-2)).toBe('Total,100,1,0,1,2.55,2,4,,30,40');
   });
   it('sums the endpoints when there is no Aggregated entry, and is empty without any answer', async () => {
     const { locustPartialStats } = await import('../../scripts/run/locust-csv');
