@@ -51,6 +51,9 @@ export function splitOptions(engine: string, args: readonly string[], positional
  * the ones passed through, with whether they take a value.
  */
 const ARTILLERY_ALLOWED: Readonly<Record<string, { short?: string; value: boolean }>> = {
+  // Safe with the gate and the load split: an environment is merged into config first (lib/util.js
+  // checkConfig), then loadfleet's --overrides replace config.target and config.phases (addOverrides: arrays
+  // replaced, not merged) — prepare-test-execution-plan.js calls them in that order.
   environment: { short: 'e', value: true },
   'scenario-name': { value: true },
   variables: { short: 'v', value: true },
