@@ -7,14 +7,13 @@
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
 import { runSteps } from '../adapters/progress';
-import { ExternalError } from '../core/errors';
 import { nonNegativeNumber, positiveNumber } from '../core/flags';
 import { fanout, hostsFailed, worstExitCode, type HostResult } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import { pinFirstContact } from './host-keys';
-import { CLOCK_COMMAND, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
+import { CLOCK_COMMAND, DoctorFailedError, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
 import type { Host } from '../core/env-record';
@@ -172,6 +171,6 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
   }
   if (failedRows.length > 0) {
     const hosts = [...new Set(failedRows.map((r) => r.host))];
-    throw new ExternalError(`doctor: ${failedRows.length} check(s) failed on ${hosts.join(', ')}: ${failedRows.slice(0, 5).map((r) => `${r.host} ${r.check}: ${r.detail}`).join('; ')}${failedRows.length > 5 ? '; …' : ''}`);
+    throw new DoctorFailedError(`doctor: ${failedRows.length} check(s) failed on ${hosts.join(', ')}: ${failedRows.slice(0, 5).map((r) => `${r.host} ${r.check}: ${r.detail}`).join('; ')}${failedRows.length > 5 ? '; …' : ''}`, failedRows);
   }
 }

@@ -21,14 +21,15 @@ import type { Host } from '../core/env-record';
 import type { EngineName } from '../../stacks/engines';
 import { parseDuration, parseStages, resolveLoad } from '../run/load';
 import { judgeHost, networkFlags, parseSamples, samplerScript, type HostSaturation, type NetworkFlag } from '../run/saturation';
-import { buildSummary, statsCsv, summaryText, type RunSummary } from '../run/summary';
+import { buildSummary, rpsOver, rpsWindowOf, statsCsv, summaryText, type RunSummary } from '../run/summary';
 import { reportHtml } from '../run/report';
 import { describeBroken, evaluate, parseThreshold } from '../run/thresholds';
 import { driverModule } from '../drivers';
 import { RUN_TIMING, type HostConn, type Prepared, type Tick } from '../drivers/types';
 import { withInterrupts } from './signals';
-import { releaseLockFile, takeLockFile } from '../adapters/lock';
+import { holderAlive, releaseLockFile, takeLockFile } from '../adapters/lock';
 import { doctorAction } from './doctor';
+import { DoctorFailedError, doctorFailureKind } from '../core/doctor';
 
 export { RUN_TIMING };
 
@@ -92,6 +93,8 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
   }
   const plan = resolveLoad({ users, rate, durationS, stages });
   const thresholds = (opts.threshold ?? []).map(parseThreshold);
+  const passthrough = opts.passthrough ?? [];
+  driver.checkPassthrough?.(passthrough);
   await driver.validate(opts.script, scriptText);
   const agents = outputs.hosts.filter((h) => h.role === 'agent');
   if (agents.length === 0) throw new UsageError(`env "${outputs.env}" has no agents: set agents.count and run "loadfleet up"`);
@@ -104,7 +107,7 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
   } else if (!/^https?:\/\/[^\s/]+/.test(hostUrl)) {
     throw new UsageError(`--host (${hostUrl}) must be a URL like http://10.0.0.5:8080`);
   }
-  return { ctx, outputs, kind: outputs.target === 'local' ? 'netns' : 'ec2', engine, scriptPath: path.resolve(opts.script), scriptText, plan, thresholds, hostUrl, passthrough: opts.passthrough ?? [] };
+  return { ctx, outputs, kind: outputs.target === 'local' ? 'netns' : 'ec2', engine, scriptPath: path.resolve(opts.script), scriptText, plan, thresholds, hostUrl, passthrough };
 }
 
 // ---- the lock: one running test per env ----
@@ -116,20 +119,14 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
 export async function assertNoRunGoing(runsDir: string): Promise<void> {
   const raw = await fs.readFile(path.join(runsDir, '.lock'), 'utf8').catch(() => undefined);
   if (raw === undefined) return;
-  let held: { pid?: number; runId?: string } = {};
+  let held: { pid?: number; pidStart?: string; runId?: string } = {};
   try {
     held = JSON.parse(raw) as typeof held;
   } catch {
     return; // unreadable: takeLock takes it over
   }
-  let alive = false;
-  try {
-    if (held.pid) process.kill(held.pid, 0);
-    alive = !!held.pid;
-  } catch (e) {
-    alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  if (alive) throw new UsageError(`run ${held.runId ?? '?'} is still going on this env (loadfleet pid ${held.pid}): wait for it, or stop it with Ctrl-C`);
+  // Alive = the pid runs and, where recorded, started at the recorded time (a reused pid is not the run).
+  if (holderAlive(held)) throw new UsageError(`run ${held.runId ?? '?'} is still going on this env (loadfleet pid ${held.pid}): wait for it, or stop it with Ctrl-C`);
 }
 
 async function takeLock(runsDir: string, runId: string): Promise<() => Promise<void>> {
@@ -184,7 +181,14 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     try {
       await doctorAction({ config: opts.config, env: opts.env, home: opts.home, json: false });
     } catch (e) {
-      throw new UsageError(`doctor failed, so the run did not start: ${(e as Error).message} (fix it, or pass --skip-doctor)`);
+      // Keep the failure's kind: a fleet not installed is the order of commands (exit 2), a host failing a
+      // check (a worker down, a host unreachable) is the world saying no (exit 1), anything else keeps its own.
+      const why = `doctor failed, so the run did not start: ${(e as Error).message}`;
+      if (e instanceof DoctorFailedError) {
+        if (doctorFailureKind(e.failed) === 'usage') throw new UsageError(`${why} — run "loadfleet install -c <config>" first`);
+        throw new ExternalError(`${why} (fix the hosts named, or pass --skip-doctor)`, { cause: e });
+      }
+      throw new WrappedError(`${why} (fix it, or pass --skip-doctor)`, e);
     } finally {
       process.stdout.write = write;
     }
@@ -301,11 +305,16 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       }));
       const collected = await driver.collect(rawDir, startedAtMs, endedAtMs, firstSeen);
       void lastTick;
-      const results = evaluate(p.thresholds, collected.stats);
+      // Every rps over the span the load was really sent (the driver's send window), not the wall time.
+      const rpsWindow = rpsWindowOf(collected.sendWindow, startedAtMs, endedAtMs);
+      const stats = rpsOver(collected.stats, rpsWindow.seconds);
+      const results = evaluate(p.thresholds, stats);
       summary = buildSummary({
-        runId, env: outputs.env, engine: p.engine, script: p.scriptPath, startedAtMs, endedAtMs, plan: p.plan, stats: collected.stats,
+        runId, env: outputs.env, engine: p.engine, script: p.scriptPath, startedAtMs, endedAtMs, plan: p.plan, stats, rpsWindow,
         generators: collected.generators.map((g) => (collectionFailures.find((f) => f.host === g.name) && !g.collectionError ? { ...g, collectionError: collectionFailures.find((f) => f.host === g.name)!.error } : g)),
         interrupted, saturation: saturation.sort((a, b) => a.host.localeCompare(b.host)), network, thresholds: results, merge: collected.merge,
+        // Hosts that are not generators (the controller): the driver's failures and their samplers'.
+        hostFailures: [...(collected.hostFailures ?? []), ...collectionFailures.filter((f) => !collected.generators.some((g) => g.name === f.host))],
       });
       await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
       await fs.writeFile(path.join(runDir, 'stats.csv'), statsCsv(summary));

@@ -13,6 +13,41 @@ interface Holder {
   readonly since: string;
 }
 
+/**
+ * Field 22 of a /proc/<pid>/stat line (starttime: clock ticks after boot; proc(5)). The command name (field 2)
+ * is in parentheses and may hold spaces and ")": fields are counted after the last ")". Field 3 (state) is the
+ * first token there, so field 22 is the 20th.
+ */
+export function parseStartTime(stat: string): string | undefined {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const v = stat.slice(close + 1).trim().split(/\s+/)[19];
+  return v && /^\d+$/.test(v) ? v : undefined;
+}
+
+/** A process's start time (parseStartTime), or undefined without /proc or when it is gone. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    return parseStartTime(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a lock's holder still runs: its pid is alive AND, when the lock recorded the holder's start time
+ * (pidStart), the process with that pid now started at that very time. A pid reused by another process
+ * after the holder died (a reboot, a long-lived machine) has another start time: the lock is stale.
+ */
+export function holderAlive(holder: { readonly pid?: unknown; readonly pidStart?: unknown } | undefined): boolean {
+  const pid = holder?.pid;
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
+  if (!alive(pid)) return false;
+  if (typeof holder!.pidStart !== 'string') return true; // a lock written before pidStart existed: the pid is all there is
+  const now = processStartTime(pid);
+  return now === undefined || now === holder!.pidStart;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -81,8 +116,11 @@ function pause(ms: number): void {
 export function takeLockFile<R extends { readonly pid: number }>(file: string, record: R, busy: string): Record<string, unknown> | undefined {
   const mine = `${file}.${process.pid}.new`;
   const guard = `${file}.takeover`;
+  // The holder's start time beside its pid: a later process given the same pid is not mistaken for it.
+  const pidStart = processStartTime(process.pid);
+  const content = JSON.stringify(pidStart === undefined ? record : { ...record, pidStart });
   for (let attempt = 0; attempt < 50; attempt++) {
-    fs.writeFileSync(mine, JSON.stringify(record), { mode: 0o600 });
+    fs.writeFileSync(mine, content, { mode: 0o600 });
     try {
       fs.linkSync(mine, file);
       return undefined;
@@ -99,8 +137,7 @@ export function takeLockFile<R extends { readonly pid: number }>(file: string, r
     } catch {
       holder = undefined; // unreadable (never half-written, see above): stale
     }
-    const pid = holder?.pid;
-    if (typeof pid === 'number' && Number.isInteger(pid) && pid !== process.pid && alive(pid)) return holder;
+    if (holder?.pid !== process.pid && holderAlive(holder)) return holder;
     try {
       fs.writeFileSync(guard, String(process.pid), { flag: 'wx', mode: 0o600 });
     } catch (e) {

@@ -2,6 +2,7 @@
  * `doctor`'s pure half: the read-only script each host runs, how its output is read, and the checks
  * (per host and across hosts) that decide ok or FAIL with a reason.
  */
+import { ExternalError } from './errors';
 import { parseStatus, statusOwnerScript, shQuote, type ServiceStatus } from './supervise';
 import type { HostKind } from './tuning';
 import type { HostCheck } from '../engines/types';
@@ -83,6 +84,25 @@ export interface Row {
   readonly check: string;
   readonly ok: boolean;
   readonly detail: string;
+  /** A failure whose fix is `loadfleet install` (engine or service missing, another version installed): order of commands, not a host fault. */
+  readonly notInstalled?: true;
+}
+
+/**
+ * The kind of a doctor failure: usage (exit 2 in `run`: "run loadfleet install first") when a failing row says
+ * something is not installed — the other rows of a fleet never installed fail too (no master to reach), so one
+ * such row decides; external (exit 1) when only checks of installed hosts fail (a worker down, a host unreachable).
+ */
+export function doctorFailureKind(rows: readonly Row[]): 'usage' | 'external' {
+  return rows.some((r) => !r.ok && r.notInstalled) ? 'usage' : 'external';
+}
+
+/** doctor found failing rows: exit 1 for `doctor` itself; `run` rethrows it with doctorFailureKind's kind. */
+export class DoctorFailedError extends ExternalError {
+  constructor(message: string, readonly failed: readonly Row[]) {
+    super(message);
+    this.name = 'DoctorFailedError';
+  }
 }
 
 export interface ServiceExpectation {
@@ -97,13 +117,13 @@ export function hostRows(host: string, p: Probed, want: { version: string | null
     rows.push(
       p.version === want.version
         ? { host, check: 'engine version', ok: true, detail: p.version }
-        : { host, check: 'engine version', ok: false, detail: p.version ? `${p.version} installed, ${want.version} expected: run loadfleet install` : `not installed (${want.version} expected): run loadfleet install` },
+        : { host, check: 'engine version', ok: false, detail: p.version ? `${p.version} installed, ${want.version} expected: run loadfleet install` : `not installed (${want.version} expected): run loadfleet install`, notInstalled: true },
     );
   }
   for (const s of want.services) {
     const st = p.services.get(s.name);
     if (!st?.pid) {
-      rows.push({ host, check: `service ${s.name}`, ok: false, detail: st ? 'not running (stopped, or restarting after a crash): see /var/log/loadfleet, then run loadfleet install' : 'not installed: run loadfleet install' });
+      rows.push(st ? { host, check: `service ${s.name}`, ok: false, detail: 'not running (stopped, or restarting after a crash): see /var/log/loadfleet, then run loadfleet install' } : { host, check: `service ${s.name}`, ok: false, detail: 'not installed: run loadfleet install', notInstalled: true });
       continue;
     }
     const low = [st.nofileSoft, st.nofileHard].some((v) => v !== 'unlimited' && Number(v) < s.nofile);

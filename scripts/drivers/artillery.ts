@@ -15,6 +15,7 @@ import { shQuote } from '../core/safe-text';
 import { ARTILLERY } from '../engines/artillery';
 import { ACCURACY } from '../run/histogram';
 import { artilleryPhases } from '../run/load';
+import { artilleryPassthrough } from '../run/passthrough';
 import { artilleryErrors, finish, Merger, timelineBucketS, type GeneratorHdr } from '../run/merge';
 import { NOT_INSTALLED_EXIT, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
@@ -88,9 +89,11 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
     async start(signal?: AbortSignal) {
       // No master: every agent starts Artillery at once; loadfleet's plugin holds each worker before its
       // first phase until the release instant is written to every agent (like k6 --paused + PATCH).
+      // The options after -- (checked by checkPassthrough before any host was touched), before the script path.
+      const native = artilleryPassthrough(p.passthrough).map((a) => `${shQuote(a)} `).join('');
       await Promise.all(agents.map(async (c, i) => {
         const plugins = JSON.stringify({ 'loadfleet-hdr': { out: `${dir}/out`, generator: c.host.name, gate: `${dir}/gate`, ...(opts.rawSamples ? { rawSamples: true } : {}) } });
-        const inner = `exec env LOADFLEET_GENERATOR=${c.host.name} LOADFLEET_GENERATOR_INDEX=${i + 1} LOADFLEET_GENERATORS=${agents.length} ARTILLERY_PLUGIN_PATH=${dir}/plugins NODE_PATH=${dir}/plugins/node_modules ARTILLERY_PLUGINS=${shQuote(plugins)} ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 ${ARTILLERY.bin} run --output ${dir}/out/artillery-report.json --overrides "$(cat ${dir}/overrides.json)" ${dir}/script.yml`;
+        const inner = `exec env LOADFLEET_GENERATOR=${c.host.name} LOADFLEET_GENERATOR_INDEX=${i + 1} LOADFLEET_GENERATORS=${agents.length} ARTILLERY_PLUGIN_PATH=${dir}/plugins NODE_PATH=${dir}/plugins/node_modules ARTILLERY_PLUGINS=${shQuote(plugins)} ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 ${ARTILLERY.bin} run --output ${dir}/out/artillery-report.json --overrides "$(cat ${dir}/overrides.json)" ${native}${dir}/script.yml`;
         const r = await runAsRoot(c.session, login, `mkdir -p ${dir}/gate; cd ${dir}; setsid nohup sh -c ${shQuote(inner)} > ${dir}/artillery.log 2>&1 < /dev/null & echo "pid $!"`, `starting Artillery on ${c.host.name}`);
         pids.set(c.host.name, Number(/pid (\d+)/.exec(r.stdout)?.[1]));
       }));
@@ -145,6 +148,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
     },
     async collect(rawDir, startedAtMs, endedAtMs) {
       const merger = new Merger(timelineBucketS((endedAtMs - startedAtMs) / 1000));
+      const lasts: number[] = [];
       const generators = await Promise.all(agents.map(async (c) => {
         try {
           const got = await pull(c);
@@ -154,6 +158,8 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
           for (const [i, d] of got.docs.entries()) {
             await fs.writeFile(path.join(gdir, `hdr-${i}.json`), JSON.stringify(d));
             merger.addGenerator(d);
+            const last = (d as GeneratorHdr & { lastResponseAtMs?: number | null }).lastResponseAtMs;
+            if (typeof last === 'number') lasts.push(last);
           }
           const samples = await runAsRoot(c.session, login, `cat ${dir}/out/*.samples 2>/dev/null || true`, `pulling ${c.host.name}'s raw samples`);
           if (samples.stdout) await fs.writeFile(path.join(gdir, 'samples.txt'), samples.stdout);
@@ -167,12 +173,17 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
           return { name: c.host.name, startedAtMs: null, rawFile: null, collectionError: (e as Error).message };
         }
       }));
-      // Rates over the time load was really sent: from the first generator's first request.
+      // Rates over the time load was really sent: from the first request of any agent to the last response of
+      // any agent (the plugin records both per worker). run divides every rps by this window.
       const starts = generators.map((g) => g.startedAtMs).filter((x): x is number => x !== null);
       const t0 = starts.length ? Math.min(...starts) : startedAtMs;
-      return { stats: finish(merger, Math.max(0.001, (endedAtMs - t0) / 1000), Math.floor(t0 / 1000)), merge: ACCURACY, generators };
+      const t1 = lasts.length ? Math.max(...lasts) : endedAtMs;
+      return {
+        stats: finish(merger, Math.max(0.001, (t1 - t0) / 1000), Math.floor(t0 / 1000)), merge: ACCURACY, generators,
+        sendWindow: { fromMs: t0, toMs: t1, basis: starts.length && lasts.length ? 'Artillery: the first request sent to the last response received, over every agent (loadfleet\'s plugin records both)' : 'Artillery: the release to the stop (no request times were recorded)' },
+      };
     },
   };
 }
 
-export const artilleryRun: DriverModule = { engine: 'artillery', scriptKind: 'an Artillery YAML', needsController: false, validate, create };
+export const artilleryRun: DriverModule = { engine: 'artillery', scriptKind: 'an Artillery YAML', needsController: false, validate, checkPassthrough: (a) => void artilleryPassthrough(a), create };

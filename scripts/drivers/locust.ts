@@ -9,10 +9,13 @@ import { execa } from 'execa';
 import { LocustApi } from '../adapters/locust-api';
 import { ExternalError, ToolMissingError, UsageError } from '../core/errors';
 import { runAsRoot } from '../core/privilege';
+import { OPT } from '../engines/common';
 import { LOCUST, restartLocustScript } from '../engines/locust';
+import type { HostKind } from '../core/tuning';
+import { locustConf, LOCUST_CONF_NAME } from '../run/passthrough';
 import { locustSchedule } from '../run/load';
 import type { TimelinePoint } from '../run/merge';
-import { parseLocustFailures, parseLocustLive, parseLocustStats, type LocustLive } from '../run/locust-csv';
+import { locustPartialStats, locustRpsSeconds, parseLocustFailures, parseLocustLive, parseLocustStats, type LocustLive } from '../run/locust-csv';
 import { NOT_INSTALLED_EXIT, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver } from './types';
 
@@ -27,6 +30,18 @@ async function validate(file: string, text: string): Promise<void> {
   if (!/\b(HttpUser|FastHttpUser|User)\b/.test(text)) throw new UsageError(`--script (${file}) defines no Locust User class (HttpUser, FastHttpUser or User)`);
 }
 
+/** Where the options after -- are written on every host (the services' working directory). */
+const LOCUST_CONF = `${LOCUST.dir}/${LOCUST_CONF_NAME}`;
+
+/** sh (as root) running the installed Locust with --list in the services' working directory; exit 2 = Locust refused an option. */
+function locustListScript(kind: HostKind): string {
+  const cmd = kind === 'netns'
+    ? `/usr/bin/python3 ${LOCUST.debianFix}`
+    // EC2: the venv the master's unit starts (scripts/engines/locust.ts writes its path into ExecStart).
+    : `"$(grep -o '${OPT}/locust-[^/ ]*/venv/bin/locust' /etc/systemd/system/${LOCUST.masterService}.service | head -n 1)"`;
+  return `cd ${LOCUST.dir} && timeout 60 ${cmd} -f ${LOCUST.locustfile} --list\n`;
+}
+
 function create({ p, controller: maybeController, agents, login }: DriverContext): EngineDriver {
   if (!maybeController) throw new UsageError(`env "${p.outputs.env}" has no controller for the Locust master`);
   const controller = maybeController;
@@ -37,15 +52,48 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
   let last: LocustLive | undefined;
   const timeline: TimelinePoint[] = [];
   let t0 = 0;
-  return {
+  /** The master's last /stats/requests answer and when (for a partial summary if it stops answering). */
+  let lastRaw: unknown;
+  let lastRawAt = 0;
+  /** Why the master is considered gone (set once), and whether stop() already ran. */
+  let masterDown: string | undefined;
+  let stopped = false;
+  let confWritten = false;
+  /** Best effort, after the run: the start of the next run removes or rewrites it anyway. */
+  const removeConf = async () => {
+    if (!confWritten) return;
+    await Promise.all([controller, ...agents].map((c) => runAsRoot(c.session, login, `rm -f ${LOCUST_CONF}`, `removing locust.conf on ${c.host.name}`).catch(() => undefined)));
+  };
+  const driver: EngineDriver = {
     selfStopping: false,
     async prepare() {
       const all = [controller, ...agents];
       const missing = `Locust is not installed on this host (${LOCUST.dir} missing): run "loadfleet install -c <config>" first`;
-      await Promise.all(all.map((c) => runAsRoot(c.session, login, putFileScript(LOCUST.locustfile, p.scriptText, LOCUST.dir, missing), `pushing the locustfile to ${c.host.name}`).catch((e: Error & { result?: { code: number | null } }) => {
+      // The options after -- go into locust.conf in the services' working directory (LOCUST.dir), which
+      // Locust's master and workers read at start (configargparse default_config_files ["~/.locust.conf",
+      // "locust.conf"] in 2.12.1's locust/argument_parser.py; docs/configuration.rst says the same for later
+      // versions). Written, or removed when there are none, on every host at the start of every run, before the
+      // restart below, and removed again once the run is collected (so a service restarted outside run — by
+      // install, or after a crash — does not read it either): options never reach a later run.
+      const conf = locustConf(p.passthrough);
+      confWritten = !!conf;
+      const confScript = conf ? putFileScript(LOCUST_CONF, conf).replace('set -eu\n', '') : `rm -f ${LOCUST_CONF}`;
+      await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, p.scriptText, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch((e: Error & { result?: { code: number | null } }) => {
         if (e.result?.code === NOT_INSTALLED_EXIT) throw new UsageError(`${c.host.name}: ${missing}`);
         throw new ExternalError(e.message);
       })));
+      if (conf) {
+        // Locust itself says whether it takes these options (and the locustfile's own ones): --list parses
+        // the command line and locust.conf like the services do, then prints the user classes and exits.
+        const r = await runAsRoot(controller.session, login, locustListScript(p.kind), `checking the Locust options on ${controller.host.name}`).catch((e: Error & { result?: { code: number | null; stderr?: string; stdout?: string } }) => {
+          if (e.result?.code === 2) return { refused: `${e.result.stderr ?? ''}${e.result.stdout ?? ''}`.trim() };
+          throw new ExternalError(e.message);
+        });
+        if ('refused' in r) {
+          await removeConf();
+          throw new UsageError(`Locust refused the options after --: ${r.refused.split('\n').filter((l) => /error/i.test(l)).map((l) => l.replace(/^\S+\.py: error:/, 'locust: error:')).join(' ') || r.refused.slice(-400)}`);
+        }
+      }
       let cores = 0;
       await Promise.all(agents.map(async (c) => {
         const r = await runAsRoot(c.session, login, 'nproc; hostname', `reading ${c.host.name}`);
@@ -72,69 +120,128 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
     async start() {
       const s = schedule[next++]!;
       t0 = Date.now();
-      await api.swarm(s.userCount, s.spawnRate, p.hostUrl);
+      await masterSays(() => api.swarm(s.userCount, s.spawnRate, p.hostUrl));
       return t0;
     },
     async tick(elapsedS) {
-      while (next < schedule.length && schedule[next]!.atS <= elapsedS) {
-        const s = schedule[next++]!;
-        await api.swarm(s.userCount, s.spawnRate, p.hostUrl);
-      }
-      const raw = (await api.stats()) as { stats?: { name: string; ninety_ninth_response_time?: number }[] };
+      const raw = await masterSays(async () => {
+        while (next < schedule.length && schedule[next]!.atS <= elapsedS) {
+          const s = schedule[next++]!;
+          await api.swarm(s.userCount, s.spawnRate, p.hostUrl);
+        }
+        return (await api.stats()) as { stats?: { name: string; ninety_ninth_response_time?: number }[] };
+      });
       const live = parseLocustLive(raw);
       last = live;
+      lastRaw = raw;
+      lastRawAt = Date.now();
       const p99 = raw.stats?.find((s) => s.name === 'Aggregated')?.ninety_ninth_response_time ?? 0;
       const running = [...new Set(live.workers.filter((w) => w.state !== 'ready' && w.state !== 'missing' && w.users > 0).map((w) => hostnames.get(w.id.replace(/_[0-9a-f]+$/, '')) ?? w.id))];
       timeline.push({ t: Math.round((Date.now() - t0) / 100) / 10, rps: live.rps, errorsPerS: Math.round(live.rps * live.failRatio * 1000) / 1000, p50: live.p50, p95: live.p95, users: live.users });
       return { users: live.users, requests: live.requests, failures: live.failures, rps: live.rps, failPerS: live.rps * live.failRatio, p50: live.p50, p95: live.p95, p99, running, finished: false };
     },
     async stop() {
-      await api.stop();
-      // Wait until the master says the users are gone (workers report their last stats on stop).
-      const deadline = Date.now() + RUN_TIMING.stopGraceMs;
-      while (Date.now() < deadline) {
-        const live = parseLocustLive(await api.stats());
-        if (live.state === 'stopped' && live.users === 0) break;
-        await sleep(300);
-      }
-      // Workers report every 3 s and once more on stop: wait until the master's count has not moved for
-      // longer than one report interval (bounded), so no worker's last report is left out of the CSVs.
-      const settleBy = Date.now() + 8_000;
-      let count = -1;
-      let stableSince = Date.now();
-      while (Date.now() < settleBy) {
-        const n = parseLocustLive(await api.stats()).requests;
-        if (n !== count) [count, stableSince] = [n, Date.now()];
-        else if (Date.now() - stableSince >= 3_500) break;
-        await sleep(500);
+      if (stopped) return;
+      stopped = true;
+      try {
+        await stopThroughMaster();
+      } catch (e) {
+        // The master does not answer (stopped, hung, its host gone): its workers would keep their users running.
+        // Restart every worker service through the supervisor on every agent: the new workers hold no users.
+        masterDown ??= `the Locust master on ${controller.host.name} stopped answering: ${(e as Error).message}`;
+        const failed: string[] = [];
+        await Promise.all(agents.map((c) => runAsRoot(c.session, login, restartLocustScript(p.kind), `stopping the Locust workers on ${c.host.name} (restarting them through the supervisor)`).catch((x: Error) => failed.push(x.message))));
+        if (failed.length) throw new ExternalError(`${masterDown}; stopping its workers over SSH failed too: ${failed.join('; ')}`);
       }
     },
-    async collect(rawDir, startedAtMs, _endedAtMs, firstSeen) {
-      const statsCsvText = await api.text('/stats/requests/csv');
-      const failures = await api.text('/stats/failures/csv');
+    async collect(rawDir, startedAtMs, endedAtMs, firstSeen) {
+      let pulled: { statsCsvText: string; failures: string } | undefined;
+      if (!masterDown) {
+        try {
+          pulled = { statsCsvText: await api.text('/stats/requests/csv'), failures: await api.text('/stats/failures/csv') };
+        } catch (e) {
+          masterDown = `the Locust master on ${controller.host.name} stopped answering: ${(e as Error).message}`;
+        }
+      }
+      await fs.writeFile(path.join(rawDir, 'locust_live_timeline.json'), JSON.stringify(timeline));
+      const generators = await pullWorkerLogs(rawDir, firstSeen);
+      await removeConf();
+      const merge = `Locust master: it adds the workers' bucketed response times (exact below 100 ms, 10 ms steps below 1 s, 100 ms steps below 10 s) — merged, never averaged. Generator start = the first poll of the master (every ${RUN_TIMING.startPollMs} ms) that showed the agent's workers running users; run released ${new Date(startedAtMs).toISOString()}`;
+      const tl = timeline.map((x) => ({ ...x, t: Math.max(0, x.t) }));
+      if (!pulled) {
+        // A partial summary from the master's last live answer (raw/locust_last_live.json): what it had counted then.
+        await fs.writeFile(path.join(rawDir, 'locust_last_live.json'), JSON.stringify(lastRaw ?? null));
+        return {
+          stats: { ...locustPartialStats(lastRaw ?? {}), timeline: tl },
+          sendWindow: { fromMs: startedAtMs, toMs: lastRawAt || endedAtMs, basis: 'Locust (partial: the master stopped answering): the release to its last live answer' },
+          merge: `PARTIAL — ${masterDown}. Counts and percentiles are the master's last live answer (${lastRawAt ? new Date(lastRawAt).toISOString() : 'none'}), without the requests after it; it holds no cumulative p95 (null). ${merge}`,
+          generators,
+          hostFailures: [{ host: controller.host.name, error: masterDown ?? 'the Locust master did not answer' }],
+        };
+      }
+      const { statsCsvText, failures } = pulled;
       await fs.writeFile(path.join(rawDir, 'locust_stats.csv'), statsCsvText);
       await fs.writeFile(path.join(rawDir, 'locust_failures.csv'), failures);
-      await fs.writeFile(path.join(rawDir, 'locust_live_timeline.json'), JSON.stringify(timeline));
       const merged = parseLocustStats(statsCsvText);
-      const generators = await Promise.all(agents.map(async (c) => {
-        const file = path.join(rawDir, `${c.host.name}-worker.log`);
-        try {
-          const r = await runAsRoot(c.session, login, 'cat /var/log/loadfleet/locust-worker@*.log 2>/dev/null | tail -n 2000', `pulling ${c.host.name}'s worker log`);
-          await fs.writeFile(file, r.stdout);
-          return { name: c.host.name, startedAtMs: firstSeen.get(c.host.name) ?? null, rawFile: path.relative(path.dirname(rawDir), file) };
-        } catch (e) {
-          return { name: c.host.name, startedAtMs: firstSeen.get(c.host.name) ?? null, rawFile: null, collectionError: (e as Error).message };
-        }
-      }));
       void last;
+      // Locust's own Requests/s is over the swarm's start (the release) to the last request: the same window here.
+      const sendS = locustRpsSeconds(statsCsvText);
       return {
-        stats: { ...merged, timeline: timeline.map((x) => ({ ...x, t: Math.max(0, x.t) })), errors: parseLocustFailures(failures) },
-        merge: `Locust master: it adds the workers' bucketed response times (exact below 100 ms, 10 ms steps below 1 s, 100 ms steps below 10 s) — merged, never averaged. Generator start = the first poll of the master (every ${RUN_TIMING.startPollMs} ms) that showed the agent's workers running users; run released ${new Date(startedAtMs).toISOString()}`,
+        ...(sendS !== null ? { sendWindow: { fromMs: startedAtMs, toMs: startedAtMs + sendS * 1000, basis: 'Locust: the release (POST /swarm clears the master\'s stats) to the last request any worker reported (Locust\'s own Requests/s window, locust/stats.py)' } } : {}),
+        stats: { ...merged, timeline: tl, errors: parseLocustFailures(failures) },
+        merge,
         generators,
+        ...(masterDown ? { hostFailures: [{ host: controller.host.name, error: masterDown }] } : {}),
       };
     },
   };
+  return driver;
+
+  /** An API failure during the run names the controller (the master's host), keeping the ExternalError kind. */
+  async function masterSays<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      masterDown ??= `the Locust master on ${controller.host.name} stopped answering: ${(e as Error).message}`;
+      throw new ExternalError(masterDown);
+    }
+  }
+
+  async function stopThroughMaster(): Promise<void> {
+    await api.stop();
+    // Wait until the master says the users are gone (workers report their last stats on stop).
+    const deadline = Date.now() + RUN_TIMING.stopGraceMs;
+    while (Date.now() < deadline) {
+      const live = parseLocustLive(await api.stats());
+      if (live.state === 'stopped' && live.users === 0) break;
+      await sleep(300);
+    }
+    // Workers report every 3 s and once more on stop: wait until the master's count has not moved for
+    // longer than one report interval (bounded), so no worker's last report is left out of the CSVs.
+    const settleBy = Date.now() + 8_000;
+    let count = -1;
+    let stableSince = Date.now();
+    while (Date.now() < settleBy) {
+      const n = parseLocustLive(await api.stats()).requests;
+      if (n !== count) [count, stableSince] = [n, Date.now()];
+      else if (Date.now() - stableSince >= 3_500) break;
+      await sleep(500);
+    }
+  }
+
+  async function pullWorkerLogs(rawDir: string, firstSeen: Map<string, number>) {
+    return Promise.all(agents.map(async (c) => {
+      const file = path.join(rawDir, `${c.host.name}-worker.log`);
+      try {
+        const r = await runAsRoot(c.session, login, 'cat /var/log/loadfleet/locust-worker@*.log 2>/dev/null | tail -n 2000', `pulling ${c.host.name}'s worker log`);
+        await fs.writeFile(file, r.stdout);
+        return { name: c.host.name, startedAtMs: firstSeen.get(c.host.name) ?? null, rawFile: path.relative(path.dirname(rawDir), file) };
+      } catch (e) {
+        return { name: c.host.name, startedAtMs: firstSeen.get(c.host.name) ?? null, rawFile: null, collectionError: (e as Error).message };
+      }
+    }));
+  }
 }
 
 
-export const locustRun: DriverModule = { engine: 'locust', scriptKind: 'a locustfile', needsController: true, validate, create };
+export const locustRun: DriverModule = { engine: 'locust', scriptKind: 'a locustfile', needsController: true, validate, checkPassthrough: (a) => void locustConf(a), create };

@@ -64,10 +64,25 @@ export interface Tick {
   readonly finished: boolean;
 }
 
+/** The span the load was really sent over, which rps figures divide by (not the wall time with ramp-up and stop). */
+export interface SendWindow {
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** What the two ends are, for the summary ("first request → last response, over every agent"). */
+  readonly basis: string;
+}
+
 export interface Collected {
   readonly stats: MergedStats;
+  /**
+   * The span requests were sent over; run recomputes every rps (total and endpoints) as requests ÷ its length.
+   * Without it run uses the release → stop wall time and says so in the summary.
+   */
+  readonly sendWindow?: SendWindow;
   readonly merge: string;
   readonly generators: { name: string; startedAtMs: number | null; rawFile: string | null; collectionError?: string }[];
+  /** Hosts that are not generators whose part failed (the controller whose master stopped answering): run exits 1 naming them. */
+  readonly hostFailures?: { host: string; error: string }[];
 }
 
 export interface EngineDriver {
@@ -82,7 +97,10 @@ export interface EngineDriver {
   start(signal?: AbortSignal): Promise<number>;
   /** Called every tick with seconds since the start (stage changes happen here). */
   tick(elapsedS: number): Promise<Tick>;
-  /** Stop the load everywhere (idempotent, also after a failure). */
+  /**
+   * Stop the load everywhere (idempotent, also after a failure). When the engine's controller no longer answers,
+   * it stops the generators another way (over SSH, through the supervisor) rather than leave them running.
+   */
   stop(): Promise<void>;
   /** Pull raw results from every host into rawDir and merge them. */
   collect(rawDir: string, startedAtMs: number, endedAtMs: number, firstSeen: Map<string, number>): Promise<Collected>;
@@ -97,6 +115,12 @@ export interface DriverModule {
   readonly needsController: boolean;
   /** Checks the script with the engine's own rules before any load starts: UsageError (exit 2) when it cannot load. */
   validate(file: string, text: string): Promise<void>;
+  /**
+   * Checks the engine's own options (given after `--`, Prepared.passthrough) before any host is touched:
+   * throws a UsageError (exit 2) naming an option loadfleet owns (topology, load, result files, target) or one
+   * the engine does not take. Pure (no I/O). Optional: a driver without it gets its passthrough unchecked.
+   */
+  checkPassthrough?(args: readonly string[]): void;
   create(ctx: DriverContext): EngineDriver;
 }
 

@@ -70,6 +70,20 @@ function entry(name: string, r: Record<string, string>): EndpointStats {
 export class LocustCsvError extends Error {}
 
 /**
+ * Seconds Locust's master measured its Requests/s over: Locust computes it as requests ÷ (last request −
+ * the stats' start), the start being the stats cleared when the swarm began (locust/stats.py total_rps,
+ * runners.py MasterRunner.start → clear_all; StatsEntry.extend keeps the earliest start and the latest
+ * request across workers). Read back from the Aggregated row (requests ÷ Requests/s, unrounded); null when
+ * there were no requests.
+ */
+export function locustRpsSeconds(statsCsv: string): number | null {
+  const agg = records(statsCsv).find((r) => r.Name === 'Aggregated' && r.Type === '');
+  const n = num(agg?.['Request Count']);
+  const rps = num(agg?.['Requests/s']);
+  return n > 0 && rps > 0 ? n / rps : null;
+}
+
+/**
  * `/stats/requests/csv` (= `--csv` _stats.csv) → total + endpoints ("GET /path"); the Aggregated row is
  * the total. `history` (_stats_history.csv, optional) → timeline relative to `startEpochS`.
  */
@@ -134,4 +148,32 @@ export function parseLocustLive(json: unknown): LocustLive {
     failures: total?.num_failures ?? 0,
     workers: (j.workers ?? []).map((w) => ({ id: w.id, state: w.state, users: w.user_count, cpu: w.cpu_usage })),
   };
+}
+
+/**
+ * Stats from the master's last GET /stats/requests answer, for a run whose master stopped answering before
+ * its CSV could be pulled (a partial summary). Cumulative per endpoint: count, failures, min, mean, median,
+ * 90th and 99th percentiles, max (locust/web.py request_stats). That answer holds no cumulative 95th
+ * percentile: p95 is NaN (null in summary.json), never a guess. rps is left 0 (run recomputes it).
+ */
+export function locustPartialStats(json: unknown): MergedStats {
+  const j = json as { stats?: { method?: string | null; name: string; num_requests?: number; num_failures?: number; avg_response_time?: number; min_response_time?: number; max_response_time?: number; median_response_time?: number; ninetieth_response_time?: number; ninety_ninth_response_time?: number }[] };
+  const one = (name: string, s: NonNullable<typeof j.stats>[number]): EndpointStats => ({
+    name,
+    requests: s.num_requests ?? 0,
+    failures: s.num_failures ?? 0,
+    rps: 0,
+    min: r3(s.min_response_time ?? 0),
+    mean: r3(s.avg_response_time ?? 0),
+    p50: s.median_response_time ?? 0,
+    p90: s.ninetieth_response_time ?? 0,
+    p95: Number.NaN,
+    p99: s.ninety_ninth_response_time ?? 0,
+    max: r3(s.max_response_time ?? 0),
+  });
+  const stats = j.stats ?? [];
+  const agg = stats.find((s) => s.name === 'Aggregated' && !s.method);
+  const endpoints = stats.filter((s) => s !== agg).map((s) => one(`${s.method ?? ''} ${s.name}`.trim(), s));
+  const total = agg ? one('Total', agg) : one('Total', { name: 'Total', num_requests: endpoints.reduce((a, e) => a + e.requests, 0), num_failures: endpoints.reduce((a, e) => a + e.failures, 0) });
+  return { total, endpoints, timeline: [], errors: {} };
 }

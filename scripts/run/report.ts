@@ -85,6 +85,7 @@ figure{margin:8px 0 16px}figcaption{font-weight:600;margin-bottom:4px}.empty{col
 <h1>loadfleet run <code>${esc(s.runId)}</code></h1>
 <p>env <b>${esc(s.env)}</b> · engine <b>${esc(s.engine)}</b> · script <code>${esc(s.script)}</code> · ${esc(s.startedAt)} → ${esc(s.endedAt)} (${esc(s.durationS)} s) · ${s.generators.length} generator(s), start spread ${esc(s.startSpreadMs ?? '—')} ms</p>
 <p>load: ${esc(s.load.users)} users, rate ${esc(s.load.rate)}/s, ${esc(s.load.durationS)} s${s.load.stages.length > 1 ? `, stages ${esc(s.load.stages.map((st) => `${st.durationS}s→${st.target}`).join(', '))}` : ''}</p>
+<p>rps = requests ÷ ${esc(s.rpsWindow.seconds)} s, the time load was sent: ${esc(s.rpsWindow.basis)}</p>
 ${verdicts}
 ${timelineCharts(s.timeline)}
 <h2>Endpoints (latencies in ms)</h2>

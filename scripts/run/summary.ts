@@ -44,6 +44,25 @@ export interface RunSummary {
   readonly collectionFailures: readonly { readonly host: string; readonly error: string }[];
   /** How the percentiles were merged and how exact they are. */
   readonly merge: string;
+  /**
+   * What every rps figure (total.rps, endpoints[].rps) divides by: the span the load was really sent over
+   * (per engine: see basis), not durationS (the wall time from the release to the stop, ramp-down included).
+   */
+  readonly rpsWindow: { readonly from: string; readonly to: string; readonly seconds: number; readonly basis: string };
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The rps of every endpoint and of the total, recomputed as requests ÷ seconds (0 when seconds ≤ 0). */
+export function rpsOver(stats: MergedStats, seconds: number): MergedStats {
+  const rps = (n: number) => (seconds > 0 ? r3(n / seconds) : 0);
+  return { ...stats, total: { ...stats.total, rps: rps(stats.total.requests) }, endpoints: stats.endpoints.map((e) => ({ ...e, rps: rps(e.requests) })) };
+}
+
+/** The send window a driver reported, or the release → stop wall time when it gave none (said in basis). */
+export function rpsWindowOf(window: { fromMs: number; toMs: number; basis: string } | undefined, startedAtMs: number, endedAtMs: number): { fromMs: number; toMs: number; seconds: number; basis: string } {
+  const w = window && window.toMs > window.fromMs ? window : { fromMs: startedAtMs, toMs: endedAtMs, basis: 'wall time from the release to the stop (the engine reported no send window)' };
+  return { ...w, seconds: (w.toMs - w.fromMs) / 1000 };
 }
 
 /** ms between the earliest and the latest start, with each generator's offset from the earliest. */
@@ -69,7 +88,12 @@ export function buildSummary(p: {
   network: readonly NetworkFlag[];
   thresholds: readonly ThresholdResult[];
   merge: string;
+  /** The span rps divides by (rpsWindowOf); stats' rps must already be over it (rpsOver). Default: release → stop. */
+  rpsWindow?: { fromMs: number; toMs: number; seconds: number; basis: string };
+  /** Failures of hosts that are not generators (the controller), listed in collectionFailures after the generators'. */
+  hostFailures?: readonly { host: string; error: string }[];
 }): RunSummary {
+  const w = p.rpsWindow ?? rpsWindowOf(undefined, p.startedAtMs, p.endedAtMs);
   const { spreadMs, offsets } = startSpread(p.generators.map((g) => g.startedAtMs));
   const boundBy = [
     ...p.saturation.filter((s) => s.bound).map((s) => `${s.host}: ${s.reason}`),
@@ -102,14 +126,19 @@ export function buildSummary(p: {
     saturation: p.saturation,
     network: p.network,
     thresholds: p.thresholds,
-    collectionFailures: p.generators.filter((g) => g.collectionError).map((g) => ({ host: g.name, error: g.collectionError! })),
+    collectionFailures: [...p.generators.filter((g) => g.collectionError).map((g) => ({ host: g.name, error: g.collectionError! })), ...(p.hostFailures ?? [])],
     merge: p.merge,
+    rpsWindow: { from: new Date(w.fromMs).toISOString(), to: new Date(w.toMs).toISOString(), seconds: r3(w.seconds), basis: w.basis },
   };
 }
 
 const STAT_COLUMNS = ['name', 'requests', 'failures', 'rps', 'min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
 
+/** A figure the engine did not give (NaN: a partial summary's p95) is shown as n/a, empty in the CSV. */
+const shown = (x: number) => (Number.isFinite(x) ? String(x) : 'n/a');
+
 function csvField(v: string | number): string {
+  if (typeof v === 'number' && !Number.isFinite(v)) return '';
   const s = String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
@@ -125,10 +154,10 @@ export function summaryText(s: RunSummary, dir: string): string {
   const t = s.total;
   const lines = [
     `run ${s.runId} on ${s.env} (${s.engine}, ${s.generators.length} generator${s.generators.length === 1 ? '' : 's'})${s.interrupted ? ' — INTERRUPTED' : ''}`,
-    `  requests ${t.requests}, failures ${t.failures}, ${t.rps} req/s over ${s.durationS} s`,
-    `  latency ms: p50 ${t.p50}  p90 ${t.p90}  p95 ${t.p95}  p99 ${t.p99}  max ${t.max}`,
+    `  requests ${t.requests}, failures ${t.failures}, ${t.rps} req/s over the ${s.rpsWindow.seconds} s load was sent (run took ${s.durationS} s)`,
+    `  latency ms: p50 ${shown(t.p50)}  p90 ${shown(t.p90)}  p95 ${shown(t.p95)}  p99 ${shown(t.p99)}  max ${shown(t.max)}`,
     ...(s.startSpreadMs !== null ? [`  start spread across generators: ${s.startSpreadMs} ms`] : []),
-    ...s.endpoints.map((e) => `  ${e.name}: ${e.requests} req, ${e.failures} failed, p95 ${e.p95} ms`),
+    ...s.endpoints.map((e) => `  ${e.name}: ${e.requests} req, ${e.failures} failed, p95 ${shown(e.p95)} ms`),
     ...(s.generatorBound ? [`  GENERATOR-BOUND (the load asked for was not the load made): ${s.boundBy.join('; ')}`] : []),
     ...s.collectionFailures.map((c) => `  collection FAILED on ${c.host}: ${c.error}`),
     `  results: ${dir} (report.html, summary.json, stats.csv)`,

@@ -33,6 +33,20 @@ const NGINX_EXTRA = `location = /agent-1 { limit_req zone=qtest_slow burst=10000
 location ~ ^/agent-[0-9]+$ { return 200 "fast\\n"; }
 `;
 
+// Two named scenarios: --scenario-name after -- picks one.
+const TWO_SCENARIOS = `config:
+  target: "http://placeholder"
+scenarios:
+  - name: home
+    flow:
+      - get:
+          url: "/"
+  - name: items
+    flow:
+      - get:
+          url: "/api/items"
+`;
+
 const file = (name: string) => path.join(fleet.ws.dir, name);
 
 function exact(sorted: number[], p: number): number {
@@ -44,6 +58,7 @@ beforeAll(async () => {
   fleet = await localFleet('qtest', PREFIX, SUBNET, { engine: 'artillery', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } });
   fs.writeFileSync(file('test.yml'), SCRIPT);
   fs.writeFileSync(file('bad.yml'), 'config:\n  target: [unclosed\n');
+  fs.writeFileSync(file('two.yml'), TWO_SCENARIOS);
   expect((await fleet.cli(['install', '-c', fleet.config])).exitCode).toBe(0);
   expect((await fleet.cli(['serve', '-c', fleet.config])).exitCode).toBe(0);
   const put = await fleet.sshRoot('app-1', `printf '%s' '${NGINX_HTTP}' > ${TARGET_SERVER.dir}/conf.d/qtest.http.conf && printf '%s' '${NGINX_EXTRA.replace(/'/g, "'\\''")}' > ${TARGET_SERVER.dir}/conf.d/qtest.server.conf && nginx -c ${TARGET_SERVER.conf} -s reload && echo ok`);
@@ -97,6 +112,22 @@ describe('run with Artillery on 3 agents', () => {
     expect(perAgentP95[0]!).toBeGreaterThan(perAgentP95[1]! * 5);
     expect(Math.abs(mean - s.total.p95) / s.total.p95).toBeGreaterThan(0.2);
     expect(fs.readFileSync(path.join(dir, 'report.html'), 'utf8')).toContain(s.runId);
+  });
+
+  it('passes artillery run\'s own options after -- to every agent (--scenario-name), and refuses one loadfleet owns with exit 2 before any host is touched', async () => {
+    const refused = await fleet.cli(['run', '-c', fleet.config, '--script', file('two.yml'), '--skip-doctor', '--', '--output', 'x.json']);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain("Artillery option --output is loadfleet's to set: loadfleet writes and collects each agent's report itself");
+    expect(refused.stderr).not.toContain('run 2'); // no run was started
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('two.yml'), '--rate', '15', '--users', '60', '--duration', '4s', '--skip-doctor', '--json', '--', '--scenario-name', 'items', '--quiet']);
+    expect(r.exitCode).toBe(0);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    expect(s.endpoints.map((e) => e.name)).toEqual(['GET /api/items']);
+    expect(s.total.requests).toBeGreaterThan(20);
+    // rps over the span load was sent (first request → last response), not the run's wall time.
+    expect(s.rpsWindow.basis).toContain('first request sent to the last response received');
+    expect(s.rpsWindow.seconds).toBeLessThan(s.durationS);
+    expect(s.total.rps).toBeCloseTo(s.total.requests / s.rpsWindow.seconds, 2);
   });
 
   it('SIGINT mid-run: no Artillery process left on any agent, partial results saved, run marked interrupted', async () => {

@@ -43,9 +43,13 @@ function LoadfleetHdr(script, events) {
   // rawSamples (tests and audits): every latency, ms, one per line — what the histograms must agree with.
   const rawFd = cfg.rawSamples ? fs.openSync(`${file.replace(/\.json$/, '')}.samples`, 'a') : undefined;
   let firstRequestAtMs = null;
+  // With the first request: the span load was really sent over (loadfleet's rps divides by it).
+  let lastResponseAtMs = null;
   const record = (name, ms, failed) => {
-    const sentAt = Date.now() - ms;
+    const now = Date.now();
+    const sentAt = now - ms;
     if (firstRequestAtMs === null || sentAt < firstRequestAtMs) firstRequestAtMs = Math.round(sentAt);
+    if (lastResponseAtMs === null || now > lastResponseAtMs) lastResponseAtMs = now;
     if (rawFd !== undefined) fs.writeSync(rawFd, `${ms}\n`);
     const us = Math.min(3600000000, Math.max(1, Math.round(ms * 1000)));
     for (const c of [cell(endpoints, name, 3), cell(buckets, Math.floor(Date.now() / 1000), 2)]) {
@@ -63,6 +67,7 @@ function LoadfleetHdr(script, events) {
       unit: 'us',
       bucketS: 1,
       firstRequestAtMs,
+      lastResponseAtMs,
       endpoints: Object.fromEntries([...endpoints].map(([k, c]) => [k, enc(c)])),
       buckets: Object.fromEntries([...buckets].map(([k, c]) => [String(k), enc(c)])),
     };

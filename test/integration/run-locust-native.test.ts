@@ -1,0 +1,166 @@
+/**
+ * `loadfleet run` with Locust on real namespace hosts (controller + 2 agents + an nginx target): the engine's
+ * own options after `--` (written to locust.conf on every host, never leaking into the next run), and what a
+ * run does when a host fails. Real requests, bounded in users and seconds, only to the target's address.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN } from '../harness/cli';
+import { runDirOf } from '../harness/run-output';
+import { controlScript } from '../../scripts/core/supervise';
+import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
+import { TARGET_SERVER } from '../../scripts/run/target-server';
+import type { RunSummary } from '../../scripts/run/summary';
+
+
+const PREFIX = 'ln';
+const SUBNET = '10.231.97.0/24';
+let fleet: LocalFleet;
+
+/** Two endpoints; only /api/items is tagged "api". */
+const TAGGED = `from locust import HttpUser, constant, tag, task
+
+class Web(HttpUser):
+    wait_time = constant(0.1)
+
+    @task
+    def home(self):
+        self.client.get("/")
+
+    @tag("api")
+    @task
+    def items(self):
+        self.client.get("/api/items")
+`;
+
+const file = (name: string) => path.join(fleet.ws.dir, name);
+const readSummary = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+const served = async () => Object.values(await servedByPath()).reduce((a, b) => a + b, 0);
+
+/** Requests nginx served per path so far. */
+async function servedByPath(): Promise<Record<string, number>> {
+  const r = await fleet.ssh('app-1', `cat ${TARGET_SERVER.accessLog} 2>/dev/null || true`);
+  const out: Record<string, number> = {};
+  for (const line of r.stdout.split('\n')) {
+    const uri = line.split(' ')[3];
+    if (uri) out[uri] = (out[uri] ?? 0) + 1;
+  }
+  return out;
+}
+const delta = (a: Record<string, number>, b: Record<string, number>, k: string) => (b[k] ?? 0) - (a[k] ?? 0);
+
+beforeAll(async () => {
+  fleet = await localFleet('rnative', PREFIX, SUBNET, { agents: { count: 2 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } });
+  fs.writeFileSync(file('tagged.py'), TAGGED);
+  expect((await fleet.cli(['install', '-c', fleet.config])).exitCode).toBe(0);
+  expect((await fleet.cli(['serve', '-c', fleet.config])).exitCode).toBe(0);
+});
+
+afterAll(async () => {
+  const pids = fleet ? Object.values(await fleet.pids()) : [];
+  await fleet?.remove();
+  expect(await leftoversOf(PREFIX, pids)).toEqual([]);
+});
+
+describe('Locust options after --', () => {
+  it('fails with exit 2 naming an option loadfleet owns, before any host is touched (no locust.conf written)', async () => {
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('tagged.py'), '--duration', '3s', '--skip-doctor', '--', '--tags', 'api', '--run-time', '5s']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("Locust option --run-time is loadfleet's to set: the load comes from --users, --rate, --duration or --stages");
+    for (const h of ['controller', 'agent-1']) expect((await fleet.sshRoot(h, 'ls /etc/loadfleet/locust/')).stdout).not.toContain('locust.conf');
+  });
+
+  it('fails with exit 2 and Locust\'s own words for an option Locust does not know, before any load', async () => {
+    const before = await servedByPath();
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('tagged.py'), '--duration', '3s', '--skip-doctor', '--', '--no-such-option', '1']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('Locust refused the options after --: locust: error: unrecognized arguments: --no-such-option=1');
+    expect(await servedByPath()).toEqual(before);
+    expect((await fleet.sshRoot('agent-1', 'ls /etc/loadfleet/locust/')).stdout).not.toContain('locust.conf');
+  });
+
+  it('--tags api reaches every worker: only the tagged endpoint gets requests (summary and nginx agree); the next run without it hits both', async () => {
+    const before = await servedByPath();
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '4', '--rate', '4', '--duration', '4s', '--skip-doctor', '--json', '--', '--tags', 'api', '--loglevel', 'DEBUG']);
+    expect(r.exitCode).toBe(0);
+    const s = JSON.parse(r.stdout) as RunSummary & { dir: string };
+    // The workers read their own locust.conf: --loglevel is not forwarded by the master, yet both agents' workers log at DEBUG.
+    for (const a of ['agent-1', 'agent-2']) expect(fs.readFileSync(path.join(s.dir, 'raw', `${a}-worker.log`), 'utf8')).toMatch(new RegExp(`${a}/DEBUG/`));
+    expect(s.endpoints.map((e) => e.name)).toEqual(['GET /api/items']);
+    expect(s.total.requests).toBeGreaterThan(20);
+    // rps over Locust's own window (the release to the last request), not the run's wall time with the stop.
+    expect(s.rpsWindow.basis).toContain('Locust: the release');
+    expect(s.rpsWindow.seconds).toBeLessThan(s.durationS);
+    expect(s.total.rps).toBeCloseTo(s.total.requests / s.rpsWindow.seconds, 2);
+    const mid = await servedByPath();
+    expect(delta(before, mid, '/')).toBe(0);
+    expect(delta(before, mid, '/api/items')).toBeGreaterThanOrEqual(s.total.requests);
+    // Every worker read it (only the tagged task ran on both agents); the file is removed once the run is collected.
+    for (const h of ['controller', 'agent-1', 'agent-2']) expect((await fleet.sshRoot(h, 'ls /etc/loadfleet/locust/')).stdout).not.toContain('locust.conf');
+
+    const next = await fleet.cli(['run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '4', '--rate', '4', '--duration', '4s', '--skip-doctor', '--json']);
+    expect(next.exitCode).toBe(0);
+    const s2 = JSON.parse(next.stdout) as RunSummary;
+    expect(s2.endpoints.map((e) => e.name)).toEqual(['GET /', 'GET /api/items']);
+    expect(delta(mid, await servedByPath(), '/')).toBeGreaterThan(0);
+    for (const h of ['controller', 'agent-1', 'agent-2']) expect((await fleet.sshRoot(h, 'ls /etc/loadfleet/locust/')).stdout).not.toContain('locust.conf');
+  });
+});
+
+describe('a host failing mid-way', () => {
+  it('a worker service down: doctor inside run fails with exit 1 (a host said no, not a usage error), naming the host; nothing is sent', async () => {
+    const stop = await fleet.sshRoot('agent-2', controlScript('stop', ['locust-worker@1'], 'netns'));
+    expect(stop.exitCode, stop.stderr).toBe(0);
+    try {
+      const before = await served();
+      const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '2', '--duration', '3s']);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain('doctor failed, so the run did not start');
+      expect(r.stderr).toMatch(/agent-2 service locust-worker@1: not running/);
+      expect(r.stderr).toContain('(fix the hosts named, or pass --skip-doctor)');
+      expect(await served()).toBe(before);
+    } finally {
+      expect((await fleet.sshRoot('agent-2', controlScript('start', ['locust-worker@1'], 'netns'))).exitCode).toBe(0);
+    }
+    expect((await fleet.cli(['doctor', '-c', fleet.config, '--wait', '30'])).exitCode).toBe(0);
+  });
+
+  it('the master stops answering mid-run: the workers are stopped over SSH on every agent, a partial summary is written naming the controller, exit 1', async () => {
+    const child = execa(process.execPath, [BIN, 'run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '4', '--rate', '4', '--duration', '60s', '--skip-doctor'], {
+      env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore',
+    });
+    let err = '';
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          if (/\[\s+4s\/60s\]/.test(err)) resolve();
+        });
+        void child.then(() => reject(new Error(`the run ended before it was under way:\n${err}`)));
+      });
+      // The supervisor would restart a killed master: stop its service instead (it stays down).
+      expect((await fleet.sshRoot('controller', controlScript('stop', ['locust-master'], 'netns'))).exitCode).toBe(0);
+      const r = await child;
+      expect(r.exitCode).toBe(1);
+      expect(String(r.stderr)).toMatch(/run \S+ failed: the Locust master on controller stopped answering: .*; what was measured is in \S+/);
+      const s = readSummary(runDirOf(String(r.stdout)));
+      expect(s.collectionFailures.map((f) => f.host)).toEqual(['controller']);
+      expect(s.merge).toMatch(/^PARTIAL — the Locust master on controller stopped answering/);
+      expect(s.total.requests).toBeGreaterThan(0);
+      expect(s.total.p95).toBeNull(); // the live answer holds no cumulative p95: null, never a guess
+      expect(s.endpoints.map((e) => e.name).sort()).toEqual(['GET /', 'GET /api/items']);
+      // No user traffic left: nginx serves nothing more, and no worker on any agent has been running a user since.
+      const a = await served();
+      await new Promise((res) => setTimeout(res, 3000));
+      expect(await served()).toBe(a);
+    } finally {
+      child.kill('SIGINT');
+      await child;
+      expect((await fleet.sshRoot('controller', controlScript('start', ['locust-master'], 'netns'))).exitCode).toBe(0);
+    }
+    // The fleet is usable again once the master is back: the restarted workers reconnect.
+    expect((await fleet.cli(['doctor', '-c', fleet.config, '--wait', '40'])).exitCode).toBe(0);
+  });
+});

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { doctorFailureKind, hostRows, parseProbeOutput, type Row } from '../../scripts/core/doctor';
+
+const want = { version: '2.12.1', services: [{ name: 'locust-worker@1', nofile: 16384 }] };
+
+describe('doctorFailureKind: which exit code a doctor failure gives `run`', () => {
+  it('GIVEN a host with no engine and no service WHEN classified THEN usage (run loadfleet install first), even beside other failing rows', () => {
+    const rows: Row[] = [
+      ...hostRows('agent-1', parseProbeOutput('cores 1\ndisk 9999999'), want),
+      { host: 'controller', check: 'master sees workers', ok: false, detail: "the master's web API on port 8089 does not answer" },
+    ];
+    expect(rows.filter((r) => r.notInstalled).map((r) => r.check)).toEqual(['engine version', 'service locust-worker@1']);
+    expect(doctorFailureKind(rows)).toBe('usage');
+  });
+  it('another version installed is usage too (the fix is loadfleet install)', () => {
+    expect(doctorFailureKind(hostRows('a', parseProbeOutput('version 2.11.0\ncores 1\ndisk 9999999\nservice locust-worker@1 pid=5 nofile=16384/16384'), want))).toBe('usage');
+  });
+  it('GIVEN an installed host whose worker is down, or a host unreachable WHEN classified THEN external (exit 1)', () => {
+    const down = hostRows('agent-2', parseProbeOutput('version 2.12.1\ncores 1\ndisk 9999999\nservice locust-worker@1 down not running'), want);
+    expect(down.find((r) => r.check === 'service locust-worker@1')).toMatchObject({ ok: false, detail: expect.stringContaining('not running') });
+    expect(down.some((r) => r.notInstalled)).toBe(false);
+    expect(doctorFailureKind(down)).toBe('external');
+    expect(doctorFailureKind([{ host: 'agent-3', check: 'reachable over SSH', ok: false, detail: 'connect ECONNREFUSED' }])).toBe('external');
+  });
+  it('a passing row marked not installed does not count', () => {
+    expect(doctorFailureKind([{ host: 'a', check: 'x', ok: true, detail: '', notInstalled: true }, { host: 'b', check: 'y', ok: false, detail: 'down' }])).toBe('external');
+  });
+});
