@@ -109,7 +109,9 @@ export function buildSummary(p: {
 
 const STAT_COLUMNS = ['name', 'requests', 'failures', 'rps', 'min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
 
-function csvField(v: string | number): string {
+/** A figure the engine does not measure (null) is an empty field, never 0. */
+function csvField(v: string | number | null): string {
+  if (v === null) return '';
   const s = String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
@@ -123,12 +125,15 @@ export function statsCsv(s: Pick<RunSummary, 'endpoints' | 'total'>): string {
 /** The few lines printed at the end of a run. */
 export function summaryText(s: RunSummary, dir: string): string {
   const t = s.total;
+  const ms = (v: number | null) => (v === null ? 'n/a' : v);
   const lines = [
     `run ${s.runId} on ${s.env} (${s.engine}, ${s.generators.length} generator${s.generators.length === 1 ? '' : 's'})${s.interrupted ? ' — INTERRUPTED' : ''}`,
     `  requests ${t.requests}, failures ${t.failures}, ${t.rps} req/s over ${s.durationS} s`,
-    `  latency ms: p50 ${t.p50}  p90 ${t.p90}  p95 ${t.p95}  p99 ${t.p99}  max ${t.max}`,
+    t.p50 === null && t.p95 === null && t.p99 === null
+      ? `  latency ms: mean ${ms(t.mean)} (${s.engine} measures no percentiles)`
+      : `  latency ms: p50 ${ms(t.p50)}  p90 ${ms(t.p90)}  p95 ${ms(t.p95)}  p99 ${ms(t.p99)}  max ${ms(t.max)}`,
     ...(s.startSpreadMs !== null ? [`  start spread across generators: ${s.startSpreadMs} ms`] : []),
-    ...s.endpoints.map((e) => `  ${e.name}: ${e.requests} req, ${e.failures} failed, p95 ${e.p95} ms`),
+    ...s.endpoints.map((e) => `  ${e.name}: ${e.requests} req, ${e.failures} failed, ${e.p95 === null ? `mean ${ms(e.mean)}` : `p95 ${e.p95}`} ms`),
     ...(s.generatorBound ? [`  GENERATOR-BOUND (the load asked for was not the load made): ${s.boundBy.join('; ')}`] : []),
     ...s.collectionFailures.map((c) => `  collection FAILED on ${c.host}: ${c.error}`),
     `  results: ${dir} (report.html, summary.json, stats.csv)`,
