@@ -444,11 +444,13 @@ function weightedMean(parts: readonly { tests: number; meanMs: number }[]): numb
 /**
  * The merged statistics of a finished test: the total from the PerfTest (nGrinder's own cumulative
  * figures; the CSV's sums when the PerfTest has none), endpoints and the timeline from the report CSV.
+ * RPS is over the time nGrinder sampled (CSV rows × sampling interval), else over `fallbackSeconds`.
  */
-export function ngrinderStats(perfTest: unknown, csvText: string | undefined, seconds: number, samplingIntervalS = 1): MergedStats {
+export function ngrinderStats(perfTest: unknown, csvText: string | undefined, fallbackSeconds: number, samplingIntervalS = 1): MergedStats {
   const pt = (perfTest ?? {}) as Record<string, unknown>;
   const { intervals } = csvText ? parseReportCsv(csvText) : { intervals: [] as ReportInterval[] };
   const interval = num(pt.samplingInterval) || samplingIntervalS;
+  const seconds = intervals.length > 0 ? intervals.length * interval : fallbackSeconds;
   const csvTests = intervals.reduce((a, x) => a + x.tests, 0);
   const csvErrors = intervals.reduce((a, x) => a + x.errors, 0);
   const hasPt = typeof pt.tests === 'number' || typeof pt.errors === 'number';
