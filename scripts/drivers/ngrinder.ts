@@ -124,7 +124,7 @@ function create(ctx: DriverContext): EngineDriver {
       const now = await status();
       if (isEnded(now.status)) break;
       if (Date.now() > deadline) throw new ExternalError(`nGrinder test ${id} is still ${now.status} ${RUN_TIMING.stopGraceMs / 1000} s after the stop request: stop it in the controller's UI (Performance Test → ${id} → Stop)`);
-      await sleep(500);
+      await sleep(RUN_TIMING.startPollMs);
     }
     ended = true;
   };
@@ -140,17 +140,23 @@ function create(ctx: DriverContext): EngineDriver {
       if (up.code === 401) throw new ExternalError(`the nGrinder controller refused the admin password kept in ${path.join(envDir, NGRINDER_ADMIN_PASSWORD_FILE)}: run "loadfleet install" again`);
       apiJson('uploading the script', up);
       await json({ method: 'GET', path: `/script/api/${scriptName}?action=view` }, `checking the uploaded script ${scriptName}`);
-      // Every agent of the env must be connected, approved and ready (the count POST /perftest/api checks).
+      // Every agent of the env must be connected, approved and ready. Two views of the same: the count
+      // POST /perftest/api checks agentCount against (availableAgentCount for the region), and the agent
+      // list (state READY, approved); either one reaching the fleet's size is enough, since how a
+      // non-clustered 3.5 controller names its region for the count is not proven here.
       const deadline = Date.now() + RUN_TIMING.workersWaitMs;
       for (;;) {
-        const n = parseAvailableAgents(await json({ method: 'GET', path: `/agent/api/availableAgentCount?targetRegion=${encodeURIComponent(region)}` }, 'counting the ready agents'));
-        if (n >= agents.length) break;
+        const count = await json({ method: 'GET', path: `/agent/api/availableAgentCount?targetRegion=${encodeURIComponent(region)}` }, 'counting the ready agents')
+          .then(parseAvailableAgents)
+          .catch(() => 0);
+        const seen = parseAgents(await json({ method: 'GET', path: '/agent/api/list' }, 'listing the agents'));
+        const ready = seen.filter((a) => a.state === 'READY' && a.approved).length;
+        if (Math.max(count, ready) >= agents.length) break;
         if (Date.now() > deadline) {
-          const seen = parseAgents(await json({ method: 'GET', path: '/agent/api/list' }, 'listing the agents').catch(() => []));
           const list = seen.map((a) => `${a.name || a.ip} ${a.state}${a.approved ? '' : ' (not approved)'}`).join(', ') || 'none';
-          throw new ExternalError(`only ${n} of ${agents.length} nGrinder agents are ready and approved after ${RUN_TIMING.workersWaitMs / 1000} s (the controller sees: ${list}): check "loadfleet doctor"`);
+          throw new ExternalError(`only ${Math.max(count, ready)} of ${agents.length} nGrinder agents are ready and approved after ${RUN_TIMING.workersWaitMs / 1000} s (the controller sees: ${list}): check "loadfleet doctor"`);
         }
-        await sleep(1000);
+        await sleep(RUN_TIMING.tickMs);
       }
     },
     async start(signal?: AbortSignal) {
@@ -174,7 +180,7 @@ function create(ctx: DriverContext): EngineDriver {
           throw new ExternalError(`nGrinder test ${id} ended as ${s.status} before it ran: ${s.message || '(no message)'}`);
         }
         if (Date.now() > deadline) throw new ExternalError(`nGrinder test ${id} is still ${s.status} after ${START_WAIT_MS / 1000} s: ${s.message || '(no message)'}`);
-        await sleep(500);
+        await sleep(RUN_TIMING.startPollMs);
       }
       prevAt = Date.now();
       return prevAt;
@@ -185,8 +191,9 @@ function create(ctx: DriverContext): EngineDriver {
         s = parseSample(await json({ method: 'GET', path: `/perftest/api/${id}/sample` }, `reading test ${id}'s sample`));
         failedPolls = 0;
       } catch (e) {
-        if (++failedPolls > TICK_RETRIES || !last) throw e;
-        s = last;
+        if (++failedPolls > TICK_RETRIES) throw e;
+        // A slow or lost poll: show the last sample (nothing yet: zero) and try again next tick.
+        s = last ?? { status: 'TESTING', requests: 0, failures: 0, tps: 0, meanMs: null, threads: 0, processes: 0 };
       }
       const now = Date.now();
       const rps = Math.max(0, (s.requests - prevRequests) / Math.max(0.001, (now - prevAt) / 1000));
