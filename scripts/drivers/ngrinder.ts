@@ -211,6 +211,7 @@ function create(ctx: DriverContext): EngineDriver {
         p50: null,
         p95: null,
         p99: null,
+        mean: s.meanMs,
         // One console start message reaches every agent; the API shows threads, not per-agent starts.
         running: s.threads > 0 ? agents.map((c) => c.host.name) : [],
         finished: isEnded(s.status),

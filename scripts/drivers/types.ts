@@ -59,6 +59,8 @@ export interface Tick {
   readonly p50: number | null;
   readonly p95: number | null;
   readonly p99: number | null;
+  /** Mean latency so far (ms), where the engine gives one (nGrinder, whose percentiles are null). */
+  readonly mean?: number | null;
   /** Generators seen running this tick (name → first seen epoch ms is recorded by the caller). */
   readonly running: readonly string[];
   /** True when the engine finished by itself (Artillery processes exited). */

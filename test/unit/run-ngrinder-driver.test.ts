@@ -134,7 +134,7 @@ describe('nGrinder driver against a scripted controller', () => {
     expect(c.posted).toMatchObject({ status: 'READY', scriptName: 'loadfleet/loadfleet-r1.groovy', agentCount: 2, processes: 2, threads: 2, vuserPerAgent: 4, duration: 30_000, targetHosts: '10.0.2.5', param: 'http://10.0.2.5:8080' });
 
     const tick = await d.tick(1);
-    expect(tick).toMatchObject({ users: 8, requests: 200, failures: 1, p50: null, p95: null, p99: null, running: ['agent-1', 'agent-2'], finished: false });
+    expect(tick).toMatchObject({ users: 8, requests: 200, failures: 1, p50: null, p95: null, p99: null, mean: 11, running: ['agent-1', 'agent-2'], finished: false });
 
     c.status = 'FINISHED';
     expect((await d.tick(30)).finished).toBe(true);
