@@ -215,8 +215,8 @@ export function perfTestBody(o: { runId: string; scriptName: string; load: NGrin
     description: 'started by loadfleet run',
     tagString: 'loadfleet',
     status: 'READY',
+    // No scriptRevision: PerfTestService.save attaches the script's latest revision to a READY test.
     scriptName: o.scriptName,
-    scriptRevision: -1,
     targetHosts: targetHostOf(o.hostUrl),
     param: o.hostUrl,
     agentCount: o.load.agentCount,

@@ -109,11 +109,12 @@ describe('perfTestBody (POST /perftest/api, PerfTestApiController.create + valid
   it('runs every agent by duration, with vuserPerAgent = processes × threads, READY to start', () => {
     const b = perfTestBody({ runId: 'r1', scriptName: 'loadfleet/x.groovy', load, hostUrl: 'http://10.0.2.5:8080' });
     expect(b).toMatchObject({
-      testName: 'loadfleet r1', status: 'READY', scriptName: 'loadfleet/x.groovy', scriptRevision: -1, agentCount: 3, threshold: 'D', duration: 30_000,
+      testName: 'loadfleet r1', status: 'READY', scriptName: 'loadfleet/x.groovy', agentCount: 3, threshold: 'D', duration: 30_000,
       processes: 1, threads: 4, vuserPerAgent: 4, targetHosts: '10.0.2.5', param: 'http://10.0.2.5:8080', samplingInterval: 1,
       useRampUp: true, rampUpType: 'THREAD', rampUpStep: 1, rampUpIncrementInterval: 1000,
     });
     expect(b.vuserPerAgent).toBe((b.processes as number) * (b.threads as number));
+    expect(b).not.toHaveProperty('scriptRevision');
   });
   it('splits users into processes and rounds vuserPerAgent up to a multiple', () => {
     const b = perfTestBody({ runId: 'r1', scriptName: 's', load, hostUrl: 'http://t:80', overrides: { processes: 3 } });
