@@ -484,6 +484,9 @@ export function ngrinderStats(perfTest: unknown, csvText: string | undefined, fa
 }
 
 // ---- results on the controller's disk ----
+// nGrinder also serves them over HTTP (`/perftest/{id}/download_csv`, `/perftest/{id}/download_log/**` in the
+// web PerfTestController; `GET /perftest/api/{id}/logs` lists the log names), but the files are on the host
+// the driver is already on, and reading them needs no assumption about the 3.5 web controller's routes.
 
 /**
  * sh (root, on the controller) that finds the test's folder under NGRINDER_HOME/perftest (nGrinder
