@@ -79,17 +79,22 @@ function create(ctx: DriverContext): EngineDriver {
     const r = await runAsRoot(controller.session, login, apiCallScript(password, ngrinderRunFacts.apiBase, call), `${what} on ${controller.host.name}`);
     return parseApiOutput(r.stdout);
   };
-  const json = async <T = unknown>(call: ApiCall, what: string): Promise<T> => {
+  /** What the controller answered, read by `f`: an answer it cannot read is the engine's doing (exit 1), not a bug. */
+  const ext = <T>(f: () => T): T => {
     try {
-      return apiJson<T>(what, await api(call, what));
+      return f();
     } catch (e) {
       if (e instanceof UsageError || e instanceof ExternalError) throw e;
       throw new ExternalError(`nGrinder on ${controller.host.name}: ${(e as Error).message}`);
     }
   };
+  const json = async <T = unknown>(call: ApiCall, what: string): Promise<T> => {
+    const a = await api(call, what);
+    return ext(() => apiJson<T>(what, a));
+  };
   const status = async (): Promise<{ status: NGrinderStatus; message: string }> => {
     const j = await json<{ status?: unknown; message?: unknown }>({ method: 'GET', path: `/perftest/api/${id}/status` }, `reading test ${id}'s status`);
-    return { status: parseStatus(j.status), message: stripHtml(String(j.message ?? '')) };
+    return { status: ext(() => parseStatus(j.status)), message: stripHtml(String(j.message ?? '')) };
   };
   const region = typeof overrides.region === 'string' ? overrides.region : 'NONE';
 
@@ -138,7 +143,7 @@ function create(ctx: DriverContext): EngineDriver {
       const up = await api({ method: 'POST', path: `/script/api/${SCRIPT_FOLDER}?action=upload`, upload: { fileName, content: p.scriptText, description: `loadfleet run ${runId}` } }, 'uploading the script');
       if (up.code === 0) throw new ExternalError(`the nGrinder controller does not answer on ${controller.host.name} (${ngrinderRunFacts.apiBase}): is ngrinder-controller running? run "loadfleet doctor"`);
       if (up.code === 401) throw new ExternalError(`the nGrinder controller refused the admin password kept in ${path.join(envDir, NGRINDER_ADMIN_PASSWORD_FILE)}: run "loadfleet install" again`);
-      apiJson('uploading the script', up);
+      ext(() => apiJson('uploading the script', up));
       await json({ method: 'GET', path: `/script/api/${scriptName}?action=view` }, `checking the uploaded script ${scriptName}`);
       // Every agent of the env must be connected, approved and ready. Two views of the same: the count
       // POST /perftest/api checks agentCount against (availableAgentCount for the region), and the agent
@@ -149,12 +154,13 @@ function create(ctx: DriverContext): EngineDriver {
         const count = await json({ method: 'GET', path: `/agent/api/availableAgentCount?targetRegion=${encodeURIComponent(region)}` }, 'counting the ready agents')
           .then(parseAvailableAgents)
           .catch(() => 0);
-        const seen = parseAgents(await json({ method: 'GET', path: '/agent/api/list' }, 'listing the agents'));
+        const list = await json({ method: 'GET', path: '/agent/api/list' }, 'listing the agents');
+        const seen = ext(() => parseAgents(list));
         const ready = seen.filter((a) => a.state === 'READY' && a.approved).length;
         if (Math.max(count, ready) >= agents.length) break;
         if (Date.now() > deadline) {
-          const list = seen.map((a) => `${a.name || a.ip} ${a.state}${a.approved ? '' : ' (not approved)'}`).join(', ') || 'none';
-          throw new ExternalError(`only ${Math.max(count, ready)} of ${agents.length} nGrinder agents are ready and approved after ${RUN_TIMING.workersWaitMs / 1000} s (the controller sees: ${list}): check "loadfleet doctor"`);
+          const names = seen.map((a) => `${a.name || a.ip} ${a.state}${a.approved ? '' : ' (not approved)'}`).join(', ') || 'none';
+          throw new ExternalError(`only ${Math.max(count, ready)} of ${agents.length} nGrinder agents are ready and approved after ${RUN_TIMING.workersWaitMs / 1000} s (the controller sees: ${names}): check "loadfleet doctor"`);
         }
         await sleep(RUN_TIMING.tickMs);
       }
@@ -188,7 +194,8 @@ function create(ctx: DriverContext): EngineDriver {
     async tick() {
       let s: NGrinderSample;
       try {
-        s = parseSample(await json({ method: 'GET', path: `/perftest/api/${id}/sample` }, `reading test ${id}'s sample`));
+        const j = await json({ method: 'GET', path: `/perftest/api/${id}/sample` }, `reading test ${id}'s sample`);
+        s = ext(() => parseSample(j));
         failedPolls = 0;
       } catch (e) {
         if (++failedPolls > TICK_RETRIES) throw e;

@@ -198,6 +198,14 @@ describe('nGrinder driver against a scripted controller', () => {
     await expect(d.start()).rejects.toThrow('creating the test: HTTP 500: vuserPerAgent should be equal to or less than 2000');
   });
 
+  it('fails as an external error (exit 1), not a bug, when the controller answers something it cannot read', async () => {
+    const c = new FakeController();
+    c.override = (m, p) => (m === 'GET' && p === '/perftest/api/7/status' ? [200, { id: 7, status: 'RUNNING' }] : undefined) as never;
+    const e = await ngrinderRun.create(ctxFor(c)).start().catch((x: Error) => x);
+    expect(e).toBeInstanceOf(ExternalError);
+    expect((e as Error).message).toBe('nGrinder on controller: unknown nGrinder test status "RUNNING"');
+  });
+
   it('fails when the agents are not ready in time, naming what the controller sees', async () => {
     const c = new FakeController();
     c.readyAgents = 1;
