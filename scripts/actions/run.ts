@@ -107,7 +107,10 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
   } else if (!/^https?:\/\/[^\s/]+/.test(hostUrl)) {
     throw new UsageError(`--host (${hostUrl}) must be a URL like http://10.0.0.5:8080`);
   }
-  return { ctx, outputs, kind: outputs.target === 'local' ? 'netns' : 'ec2', engine, scriptPath: path.resolve(opts.script), scriptText, plan, thresholds, hostUrl, passthrough };
+  const prepared: Prepared = { outputs, kind: outputs.target === 'local' ? 'netns' : 'ec2', engine, scriptPath: path.resolve(opts.script), scriptText, plan, thresholds, hostUrl, passthrough };
+  // What the engine cannot do with this plan (nGrinder: no stages, no percentile thresholds): before doctor.
+  driver.check?.(prepared);
+  return { ctx, ...prepared };
 }
 
 // ---- the lock: one running test per env ----

@@ -55,9 +55,12 @@ export interface Tick {
   readonly failures: number;
   readonly rps: number;
   readonly failPerS: number;
-  readonly p50: number;
-  readonly p95: number;
-  readonly p99: number;
+  /** null when the engine measures no percentiles (nGrinder: The Grinder keeps only a mean). */
+  readonly p50: number | null;
+  readonly p95: number | null;
+  readonly p99: number | null;
+  /** Mean latency so far (ms), where the engine gives one (nGrinder, whose percentiles are null). */
+  readonly mean?: number | null;
   /** Generators seen running this tick (name → first seen epoch ms is recorded by the caller). */
   readonly running: readonly string[];
   /** True when the engine finished by itself (Artillery processes exited). */
@@ -121,6 +124,12 @@ export interface DriverModule {
    * the engine does not take. Pure (no I/O). Optional: a driver without it gets its passthrough unchecked.
    */
   checkPassthrough?(args: readonly string[]): void;
+  /**
+   * Optional: checks the whole run (load plan, thresholds, passthrough) against what the engine can do:
+   * UsageError (exit 2). Pure, no host touched. A driver whose check exists also runs it in create(), so
+   * it holds before prepare() even where the pipeline does not call it earlier.
+   */
+  check?(p: Prepared): void;
   create(ctx: DriverContext): EngineDriver;
 }
 

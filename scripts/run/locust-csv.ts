@@ -154,7 +154,7 @@ export function parseLocustLive(json: unknown): LocustLive {
  * Stats from the master's last GET /stats/requests answer, for a run whose master stopped answering before
  * its CSV could be pulled (a partial summary). Cumulative per endpoint: count, failures, min, mean, median,
  * 90th and 99th percentiles, max (locust/web.py request_stats). That answer holds no cumulative 95th
- * percentile: p95 is NaN (null in summary.json), never a guess. rps is left 0 (run recomputes it).
+ * percentile: p95 is null (n/a in the output), never a guess. rps is left 0 (run recomputes it).
  */
 export function locustPartialStats(json: unknown): MergedStats {
   const j = json as { stats?: { method?: string | null; name: string; num_requests?: number; num_failures?: number; avg_response_time?: number; min_response_time?: number; max_response_time?: number; median_response_time?: number; ninetieth_response_time?: number; ninety_ninth_response_time?: number }[] };
@@ -167,7 +167,7 @@ export function locustPartialStats(json: unknown): MergedStats {
     mean: r3(s.avg_response_time ?? 0),
     p50: s.median_response_time ?? 0,
     p90: s.ninetieth_response_time ?? 0,
-    p95: Number.NaN,
+    p95: null,
     p99: s.ninety_ninth_response_time ?? 0,
     max: r3(s.max_response_time ?? 0),
   });

@@ -124,7 +124,13 @@ export function timelineBucketS(durationS: number): number {
 
 // ---- the merged statistics every engine ends up in ----
 
-export interface EndpointStats extends LatencyFigures {
+/**
+ * Latencies in ms. null = the engine does not measure this figure (nGrinder has no percentiles, min or
+ * max: see scripts/run/ngrinder-api.ts); never 0 standing in for "unknown".
+ */
+export type EndpointLatencies = { readonly [K in keyof LatencyFigures]: number | null };
+
+export interface EndpointStats extends EndpointLatencies {
   readonly name: string;
   readonly requests: number;
   readonly failures: number;
@@ -136,26 +142,32 @@ export interface TimelinePoint {
   readonly t: number;
   readonly rps: number;
   readonly errorsPerS: number;
-  readonly p50: number;
-  readonly p95: number;
+  /** null when the engine measures no percentiles (nGrinder). */
+  readonly p50: number | null;
+  readonly p95: number | null;
+  /** Mean latency of the interval, where the engine gives only a mean (nGrinder). */
+  readonly mean?: number | null;
   readonly users?: number;
 }
 
-export interface MergedStats {
-  readonly total: EndpointStats;
-  readonly endpoints: readonly EndpointStats[];
+/** An endpoint whose every latency figure was measured (merged histograms). */
+export type MeasuredStats = EndpointStats & LatencyFigures;
+
+export interface MergedStats<E extends EndpointStats = EndpointStats> {
+  readonly total: E;
+  readonly endpoints: readonly E[];
   readonly timeline: readonly TimelinePoint[];
   readonly errors: Readonly<Record<string, number>>;
 }
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
-function stats(name: string, c: Cell, seconds: number): EndpointStats {
+function stats(name: string, c: Cell, seconds: number): MeasuredStats {
   return { name, requests: c.count, failures: c.failures, rps: seconds > 0 ? r3(c.count / seconds) : 0, ...figures(c.hist) };
 }
 
 /** Finished statistics; `seconds` is the measured duration (RPS = requests / seconds). */
-export function finish(m: Merger, seconds: number, startEpochS?: number): MergedStats {
+export function finish(m: Merger, seconds: number, startEpochS?: number): MergedStats<MeasuredStats> {
   const keys = [...m.buckets.keys()].sort((a, b) => a - b);
   const t0 = startEpochS ?? keys[0] ?? 0;
   return {

@@ -5,8 +5,8 @@
 import type { TimelinePoint } from './merge';
 import type { RunSummary } from './summary';
 
-const esc = (s: string | number): string =>
-  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = (s: string | number | null): string =>
+  (s === null ? 'n/a' : String(s)).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 interface Series {
   readonly label: string;
@@ -44,12 +44,19 @@ function fmt(v: number): string {
   return v >= 100 ? String(Math.round(v)) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
+/** A latency series, left out when the engine does not measure it (null everywhere: nGrinder's percentiles). */
+function latencySeries(label: string, color: string, tl: readonly TimelinePoint[], pick: (p: TimelinePoint) => number | null | undefined): Series[] {
+  const values = tl.map(pick);
+  return values.some((v) => typeof v === 'number') ? [{ label, color, values: values.map((v) => v ?? 0) }] : [];
+}
+
 function timelineCharts(tl: readonly TimelinePoint[]): string {
   const t = tl.map((p) => p.t);
   return (
     lineChart('Latency over time', 'ms', t, [
-      { label: 'p50', color: '#1f77b4', values: tl.map((p) => p.p50) },
-      { label: 'p95', color: '#d62728', values: tl.map((p) => p.p95) },
+      ...latencySeries('p50', '#1f77b4', tl, (p) => p.p50),
+      ...latencySeries('p95', '#d62728', tl, (p) => p.p95),
+      ...latencySeries('mean', '#9467bd', tl, (p) => p.mean),
     ]) +
     lineChart('Throughput over time', 'requests/s', t, [
       { label: 'RPS', color: '#2ca02c', values: tl.map((p) => p.rps) },

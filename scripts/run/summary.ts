@@ -134,11 +134,14 @@ export function buildSummary(p: {
 
 const STAT_COLUMNS = ['name', 'requests', 'failures', 'rps', 'min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
 
-/** A figure the engine did not give (NaN: a partial summary's p95) is shown as n/a, empty in the CSV. */
-const shown = (x: number) => (Number.isFinite(x) ? String(x) : 'n/a');
+/**
+ * A figure the engine did not give — null: not measured (nGrinder's percentiles) or not collected (a partial
+ * summary's p95) — is shown as n/a and is an empty CSV field, never 0.
+ */
+const shown = (x: number | null) => (x !== null && Number.isFinite(x) ? String(x) : 'n/a');
 
-function csvField(v: string | number): string {
-  if (typeof v === 'number' && !Number.isFinite(v)) return '';
+function csvField(v: string | number | null): string {
+  if (v === null || (typeof v === 'number' && !Number.isFinite(v))) return '';
   const s = String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
@@ -155,9 +158,11 @@ export function summaryText(s: RunSummary, dir: string): string {
   const lines = [
     `run ${s.runId} on ${s.env} (${s.engine}, ${s.generators.length} generator${s.generators.length === 1 ? '' : 's'})${s.interrupted ? ' — INTERRUPTED' : ''}`,
     `  requests ${t.requests}, failures ${t.failures}, ${t.rps} req/s over the ${s.rpsWindow.seconds} s load was sent (run took ${s.durationS} s)`,
-    `  latency ms: p50 ${shown(t.p50)}  p90 ${shown(t.p90)}  p95 ${shown(t.p95)}  p99 ${shown(t.p99)}  max ${shown(t.max)}`,
+    t.p50 === null && t.p95 === null && t.p99 === null
+      ? `  latency ms: mean ${shown(t.mean)} (${s.engine} measures no percentiles)`
+      : `  latency ms: p50 ${shown(t.p50)}  p90 ${shown(t.p90)}  p95 ${shown(t.p95)}  p99 ${shown(t.p99)}  max ${shown(t.max)}`,
     ...(s.startSpreadMs !== null ? [`  start spread across generators: ${s.startSpreadMs} ms`] : []),
-    ...s.endpoints.map((e) => `  ${e.name}: ${e.requests} req, ${e.failures} failed, p95 ${shown(e.p95)} ms`),
+    ...s.endpoints.map((e) => `  ${e.name}: ${e.requests} req, ${e.failures} failed, ${e.p95 === null && e.mean !== null ? `mean ${shown(e.mean)}` : `p95 ${shown(e.p95)}`} ms`),
     ...(s.generatorBound ? [`  GENERATOR-BOUND (the load asked for was not the load made): ${s.boundBy.join('; ')}`] : []),
     ...s.collectionFailures.map((c) => `  collection FAILED on ${c.host}: ${c.error}`),
     `  results: ${dir} (report.html, summary.json, stats.csv)`,

@@ -32,7 +32,7 @@ export interface ThresholdResult {
    * Why measured is null: the endpoint was never requested, or it (or the whole run) made no requests, so
    * a latency or error share does not exist (Locust writes N/A) and must break the threshold, not read as 0.
    */
-  readonly missing?: 'never requested' | 'no requests';
+  readonly missing?: 'never requested' | 'no requests' | 'not measured by the engine';
   readonly unit: string;
 }
 
@@ -58,7 +58,7 @@ export function parseThreshold(expr: string): Threshold {
   return { expr: expr.trim(), ...(endpoint ? { endpoint: endpoint.trim() } : {}), metric, op, value };
 }
 
-function measure(s: EndpointStats, metric: Metric): number {
+function measure(s: EndpointStats, metric: Metric): number | null {
   if (metric === 'errors') return s.requests === 0 ? 0 : Math.round((s.failures / s.requests) * 100_000) / 1000;
   return s[metric];
 }
@@ -80,11 +80,14 @@ export function evaluate(thresholds: readonly Threshold[], stats: Pick<MergedSta
       return { expr: t.expr, endpoint, metric: t.metric, ok: false, measured: null, unit, missing: 'no requests' };
     }
     const measured = measure(s, t.metric);
+    // An engine without this figure (nGrinder's percentiles): the threshold cannot hold, it breaks.
+    if (measured === null) return { expr: t.expr, endpoint, metric: t.metric, ok: false, measured: null, unit, missing: 'not measured by the engine' };
     return { expr: t.expr, endpoint, metric: t.metric, ok: holds(measured, t.op, t.value), measured, unit };
   });
 }
 
 export function describeBroken(r: ThresholdResult): string {
+  if (r.measured === null && r.missing === 'not measured by the engine') return `threshold '${r.expr}' broken: ${r.endpoint} ${r.metric} is not measured by this engine`;
   if (r.measured === null && r.missing === 'no requests') return `threshold '${r.expr}' broken: ${r.endpoint} ${r.metric} was not measured (no requests)`;
   return r.measured === null
     ? `threshold '${r.expr}' broken: endpoint "${r.endpoint}" was never requested`

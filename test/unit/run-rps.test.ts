@@ -61,12 +61,12 @@ describe('locustPartialStats (the master stopped answering: its last GET /stats/
       { method: '', name: 'Aggregated', num_requests: 100, num_failures: 1, avg_response_time: 2.55, min_response_time: 1, max_response_time: 40, median_response_time: 2, ninetieth_response_time: 4, ninety_ninth_response_time: 30 },
     ],
   };
-  it('keeps the cumulative counts and percentiles it has, and p95 unknown (NaN → null in summary.json), never a guess', async () => {
+  it('keeps the cumulative counts and percentiles it has, and p95 unknown (null), never a guess', async () => {
     const { locustPartialStats } = await import('../../scripts/run/locust-csv');
     const s = locustPartialStats(live);
     expect(s.total).toMatchObject({ name: 'Total', requests: 100, failures: 1, p50: 2, p90: 4, p99: 30, max: 40, rps: 0 });
     expect(s.endpoints.map((e) => [e.name, e.requests])).toEqual([['GET /', 90], ['GET /api/items', 10]]);
-    expect(Number.isNaN(s.total.p95)).toBe(true);
+    expect(s.total.p95).toBeNull();
     expect(JSON.parse(JSON.stringify(s.total)).p95).toBeNull();
     const sum = buildSummary({
       runId: 'r2', env: 'demo', engine: 'locust', script: 'l.py', startedAtMs: T0, endedAtMs: T0 + 5000, plan: resolveLoad({ users: 2, durationS: 5 }),
