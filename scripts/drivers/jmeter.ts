@@ -312,7 +312,7 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
 }
 
 /** Pulls a controller file in base64 chunks (SSH stdout is text) to `dest`; returns its sha256. */
-async function pullFile(c: HostConn, login: string, file: string, bytes: number, dest: string): Promise<string> {
+export async function pullFile(c: HostConn, login: string, file: string, bytes: number, dest: string): Promise<string> {
   const hash = createHash('sha256');
   const fh = await fs.open(dest, 'w');
   try {

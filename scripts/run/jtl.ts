@@ -86,11 +86,18 @@ export class CsvRecords {
     this.rest = text.slice(start);
   }
 
-  /** The last line when the text did not end with a line break; a record left open is dropped (a cut file). */
-  end(): void {
-    if (this.rest) this.line(this.rest);
+  /**
+   * The last line when the text did not end with a line break (dropped with dropPartial: a writer that
+   * always ends its records with one was cut mid-line); a record left open in quotes is dropped.
+   * Returns whether something was dropped.
+   */
+  end(opts: { dropPartial?: boolean } = {}): boolean {
+    const partial = this.rest !== '' || this.open !== null;
+    if (this.rest && !opts.dropPartial) this.line(this.rest);
+    const dropped = opts.dropPartial ? partial : this.open !== null;
     this.rest = '';
     this.open = null;
+    return dropped;
   }
 
   private line(raw: string): void {
@@ -194,8 +201,9 @@ export class JtlMerge {
     this.csv.push(chunk);
   }
 
+  /** JMeter ends every row with a line break: a last line without one was cut (a killed client) and is not counted. */
   end(): void {
-    this.csv.end();
+    if (this.csv.end({ dropPartial: true })) this.bad++;
   }
 
   get samples(): number {

@@ -103,6 +103,14 @@ describe('JtlMerge over the fixture JTL', () => {
     expect(jm.merger.total.failures).toBe(1);
   });
 
+  it('does not count a last row cut by a killed client (no line break at its end)', () => {
+    const jm = new JtlMerge(AGENTS);
+    jm.push(`${HEADER}\n${row(1000, 5, 'a', '10.0.1.21:1099-TG 1-1')}\n1764090000999,1`);
+    jm.end();
+    expect(jm.samples).toBe(1);
+    expect(jm.bad).toBe(1);
+  });
+
   it('fails when the header lacks a column the merge needs', () => {
     const jm = new JtlMerge(AGENTS);
     expect(() => jm.push('timeStamp,label,success\n')).toThrow(/no elapsed column/);
