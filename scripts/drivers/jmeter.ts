@@ -120,23 +120,23 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       await runAsRoot(controller.session, login, jmeterSignalScript(version, port, 'Shutdown'), `asking the JMeter client to shut down on ${controller.host.name}`);
       const graceful = Date.now() + RUN_TIMING.stopGraceMs;
       while (Date.now() < graceful && s.state === 'alive' && !jmeterTestEnded(s.out)) {
-        await sleep(1000);
+        await sleep(JMETER_RUN.stopPollMs);
         s = await status();
       }
       if (s.state === 'alive' && !jmeterTestEnded(s.out)) {
         await runAsRoot(controller.session, login, jmeterSignalScript(version, port, 'StopTestNow'), `stopping the JMeter test now on ${controller.host.name}`);
-        const now = Date.now() + 10_000;
+        const now = Date.now() + JMETER_RUN.stopNowWaitMs;
         while (Date.now() < now && s.state === 'alive' && !jmeterTestEnded(s.out)) {
-          await sleep(1000);
+          await sleep(JMETER_RUN.stopPollMs);
           s = await status();
         }
       }
     }
     // After the test: the client writes the dashboard from the whole JTL, then exits. An interrupted run
     // waits less for it (the JTL is what is merged; the dashboard is a convenience).
-    const dashboardBy = Date.now() + (abort?.aborted ? 60_000 : JMETER_RUN.dashboardS * 1000);
+    const dashboardBy = Date.now() + (abort?.aborted ? JMETER_RUN.interruptedDashboardMs : JMETER_RUN.dashboardS * 1000);
     while (s.state === 'alive' && jmeterTestEnded(s.out) && Date.now() < dashboardBy) {
-      await sleep(1000);
+      await sleep(JMETER_RUN.stopPollMs);
       s = await status();
     }
     const ended = jmeterTestEnded(s.out);
@@ -171,7 +171,7 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       }
       // Every agent's jmeter-server: active under systemd (after a previous run's -X, its service takes a
       // moment to restart it), then reachable from the controller on its RMI ports, as doctor checks.
-      const by = Date.now() + 30_000;
+      const by = Date.now() + JMETER_RUN.serverBackMs;
       for (;;) {
         const states = await Promise.all(agents.map(async (c) => {
           const s = await runAsRoot(c.session, login, jmeterServerStateScript(), `checking jmeter-server on ${c.host.name}`);
@@ -182,7 +182,7 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
         if (Date.now() > by) {
           throw new ExternalError(`jmeter-server is not running on ${down.map((x) => `${x.c.host.name} (${x.state})`).join(', ')}: see "loadfleet doctor -c <config>"; "loadfleet install -c <config>" starts it`);
         }
-        await sleep(1000);
+        await sleep(JMETER_RUN.stopPollMs);
       }
       const endpoints = agents.flatMap((c) => [
         { name: `${c.host.name}/registry`, ip: c.host.privateIp, port: JMETER_PORTS.registry },

@@ -156,6 +156,7 @@ export function checkJmeterPassthrough(args: readonly string[]): void {
 
 // ---- the client and its files on the controller ----
 
+/** Sizes and waits of a JMeter run (tests shrink the waits). */
 export const JMETER_RUN = {
   user: jmeterRunFacts.results.controller.owner,
   runsDir: jmeterRunFacts.results.controller.dir,
@@ -170,7 +171,13 @@ export const JMETER_RUN = {
   dashboardS: 600,
   /** Bytes of the gzipped JTL pulled per SSH call (base64 on stdout). */
   chunkBytes: 8 * 1024 * 1024,
-} as const;
+  /** stop(): how often the client is looked at, how long StopTestNow gets, and the dashboard's wait after a Ctrl-C. */
+  stopPollMs: 1000,
+  stopNowWaitMs: 10_000,
+  interruptedDashboardMs: 60_000,
+  /** prepare(): how long a jmeter-server may take to come back (its service restarts it after a run's -X). */
+  serverBackMs: 30_000,
+};
 
 export function jmeterRunDir(runId: string): string {
   return `${JMETER_RUN.runsDir}/${runId}`;
