@@ -263,7 +263,8 @@ export function jmeterStatusScript(o: { runDir: string; pid: number; remotes: re
     `tail -n ${JMETER_RUN.tailRows} res.jtl 2>/dev/null > "$t" || true`,
     `since=$(( $(date +%s) * 1000 - ${JMETER_RUN.liveWindowS * 1000} ))`,
     `awk -F, -v since="$since" '/^[0-9]+,[0-9]+,/ && $1 >= since { print $2 }' "$t" | sort -n | awk 'function pct(p,  i) { i = int(p * NR / 100); if (i < p * NR / 100) i++; if (i < 1) i = 1; return v[i] } { v[NR] = $1 } END { if (NR) print "window", NR, ${pct(50)}, ${pct(95)}, ${pct(99)}; else print "window 0 0 0 0" }'`,
-    ...o.remotes.map((r) => `printf 'seen %s %s\\n' ${shQuote(r)} "$(grep -c -F -e ${shQuote(`,${r}-`)} "$t" || true)"`),
+    // The thread name follows a comma, or a quote when JMeter quoted it (a group name with a comma in it).
+    ...o.remotes.map((r) => `printf 'seen %s %s\\n' ${shQuote(r)} "$(grep -c -F -e ${shQuote(`,${r}-`)} -e ${shQuote(`,"${r}-`)} "$t" || true)"`),
     'rm -f "$t"',
     '',
   ].join('\n');

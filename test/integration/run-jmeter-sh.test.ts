@@ -98,7 +98,9 @@ describe('the JMeter driver\'s sh', () => {
       const ms = 10 + (i % 50) * (i % 7 === 0 ? 20 : 1);
       recent.push(ms);
       const remote = i % 4 === 0 ? '10.0.1.22:1099' : '10.0.1.21:1099';
-      lines.push(`${now - 3000 + i},${ms},"GET /a, b",200,"multi\nline",${remote}-TG 1-${i % 3},text,true,,1,1,1,1,u,1,0,0`);
+      // Some thread names quoted by JMeter (a comma in the group's name).
+      const thread = i % 8 === 0 ? `"${remote}-TG, A 1-${i % 3}"` : `${remote}-TG 1-${i % 3}`;
+      lines.push(`${now - 3000 + i},${ms},"GET /a, b",200,"multi\nline",${thread},text,true,,1,1,1,1,u,1,0,0`);
     }
     fs.writeFileSync(path.join(runDir, 'res.jtl'), `${lines.join('\n')}\n`);
     const pid = group();

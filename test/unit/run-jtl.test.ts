@@ -97,10 +97,12 @@ describe('JtlMerge over the fixture JTL', () => {
 
   it('reads a JTL written without its header line in JMeter\'s default column order', () => {
     const jm = new JtlMerge(AGENTS);
-    jm.push(`${row(1000, 5, 'a', '10.0.1.21:1099-TG 1-1')}\n${row(1001, 7, 'a', '10.0.1.22:1099-TG 1-1', false)}\n`);
+    // A group name with a comma makes JMeter quote the thread name: it still maps to its agent.
+    jm.push(`${row(1000, 5, 'a', '10.0.1.21:1099-TG 1-1')}\n${row(1001, 7, 'a', '10.0.1.22:1099-TG, checkout 1-1', false)}\n`);
     jm.end();
     expect(jm.samples).toBe(2);
     expect(jm.merger.total.failures).toBe(1);
+    expect(jm.samplesByAgent.get('agent-2')).toBe(1);
   });
 
   it('does not count a last row cut by a killed client (no line break at its end)', () => {
