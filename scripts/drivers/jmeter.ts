@@ -113,7 +113,9 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
     if (!pid) return;
     let s = await status();
     const problems: string[] = [];
-    if (s.state === 'alive' && !jmeterTestEnded(s.out)) {
+    // The client listens for Shutdown/StopTestNow only once it has started the servers (JMeter.java
+    // startUdpDdaemon after DistributedRunner.start): before that there is nobody to ask.
+    if (s.state === 'alive' && !jmeterTestEnded(s.out) && /Waiting for possible Shutdown/.test(s.out)) {
       // The client's own stop first: it tells every server (rstopTest), which then report testEnded, and
       // the client ends the test the normal way (-X, files closed, dashboard).
       const port = jmeterUdpPort(s.out);
@@ -142,7 +144,8 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
     const ended = jmeterTestEnded(s.out);
     if (s.state === 'alive') {
       await runAsRoot(controller.session, login, jmeterKillScript(pid), `ending the JMeter client on ${controller.host.name}`);
-      if (!ended) problems.push(`the JMeter client did not end the test by itself and was killed (${tail(s.out)})`);
+      // Killing a client that never got the servers going (a Ctrl-C during the start) is the expected path.
+      if (!ended && jmeterStarted(s.out).started) problems.push(`the JMeter client did not end the test by itself and was killed (${tail(s.out)})`);
     }
     if (!ended) {
       // Without the client's -X the servers may still run the plan: their services restart them clean.
@@ -231,6 +234,12 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
         // One missed read (SSH hiccup) is not the end of the run: the watch loop is bounded by time anyway.
         if (last) return { ...last, finished: false };
         throw e;
+      }
+      // DistributedRunner prints the servers it could not start right after "have been started".
+      const st = jmeterStarted(s.out);
+      if (st.notStarted) {
+        const names = remotes.filter((a) => st.notStarted!.includes(a.remote)).map((a) => a.name);
+        throw new ExternalError(`JMeter could not start the test on ${names.join(', ') || st.notStarted}: see "loadfleet doctor" and ${runDir}/jmeter.log on ${controller.host.name}`);
       }
       const sum = summariserState(s.out);
       last = {

@@ -223,13 +223,26 @@ describe('the JMeter driver against a scripted controller', () => {
     await expect(d.start()).rejects.toThrow(/exited before the test started on controller: Error in NonGUIDriver .*could not be configured/);
   });
 
-  it('ends the start wait with the signal\'s reason on Ctrl-C', async () => {
-    const { controller, ctx } = setup();
+  it('ends the start wait with the signal\'s reason on Ctrl-C, and stop() then ends the client without asking it (it listens only once the servers run)', async () => {
+    const { controller, agents, ctx } = setup();
     controller.startAfter = 99;
     const d = jmeterRun.create(ctx);
     await d.prepare();
     const abort = new AbortController();
     setTimeout(() => abort.abort(new Error('interrupted by SIGINT')), 20);
     await expect(d.start(abort.signal)).rejects.toThrow('interrupted by SIGINT');
+    await d.stop();
+    expect(controller.scripts.some((s) => /shutdown\.sh|stoptest\.sh/.test(s))).toBe(false);
+    expect(controller.scripts.some((s) => s.includes('kill -TERM -4242'))).toBe(true);
+    expect(agents.every((a) => a.scripts.some((s) => s.includes('systemctl restart jmeter-server.service')))).toBe(true);
+  });
+
+  it('fails a tick when JMeter says a server did not start', async () => {
+    const { controller, ctx } = setup();
+    const d = jmeterRun.create(ctx);
+    await d.prepare();
+    await d.start();
+    controller.out.push('The following remote engines have not started:[10.0.1.22:1099]');
+    await expect(d.tick(1)).rejects.toThrow(/could not start the test on agent-2/);
   });
 });
