@@ -270,7 +270,11 @@ export function jmeterStatusScript(o: { runDir: string; pid: number; remotes: re
   ].join('\n');
 }
 
-/** sh (root) on the controller: JMeter's own bin/shutdown.sh (graceful) or bin/stoptest.sh (now) to the client's UDP port. */
+/**
+ * sh (root) on the controller: JMeter's own bin/shutdown.sh (graceful: threads finish their sample) or
+ * bin/stoptest.sh (now). Both run the launcher's org.apache.jmeter.util.ShutdownClient `<command> [port]`,
+ * which sends the command in ASCII to localhost:port over UDP (the client accepts loopback senders only).
+ */
 export function jmeterSignalScript(version: string, port: number, how: 'Shutdown' | 'StopTestNow'): string {
   const script = `${jmeterHome(version)}/bin/${how === 'Shutdown' ? 'shutdown.sh' : 'stoptest.sh'}`;
   const java = jmeterRunFacts.javaHome;
