@@ -231,7 +231,8 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
 
     const watched = [...(controller ? [{ c: controller, role: 'controller' as const }] : []), ...agents.map((c) => ({ c, role: 'agent' as const }))];
     // The longest a run can need: its duration, the engines' start-up waits and stop grace, then collection.
-    const samplerMaxS = p.plan.durationS + (RUN_TIMING.artilleryReadyMs + RUN_TIMING.workersWaitMs + RUN_TIMING.selfStopGraceMs) / 1000 + 600;
+    // (+ 25 min: a stop may wait for JMeter's dashboard, up to 10 min, and collection pulls large raw files.)
+    const samplerMaxS = p.plan.durationS + (RUN_TIMING.artilleryReadyMs + RUN_TIMING.workersWaitMs + RUN_TIMING.selfStopGraceMs) / 1000 + 1500;
     await Promise.all(watched.map(async ({ c }) => samplers.set(c.host.name, { c, ...(await startSampler(c, outputs.sshUser, runId, samplerMaxS)) })));
 
     let interrupted = false;
@@ -270,7 +271,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
             lastTick = t;
             for (const g of t.running) if (!firstSeen.has(g)) firstSeen.set(g, now);
             await live(t, null);
-            if (!opts.json) say(`[${String(Math.round((now - startedAtMs) / 1000)).padStart(4)}s/${p.plan.durationS}s] users ${t.users}  rps ${t.rps}  requests ${t.requests}  errors ${t.failures}  p95 ${t.p95} ms\n`);
+            if (!opts.json) say(`[${String(Math.round((now - startedAtMs) / 1000)).padStart(4)}s/${p.plan.durationS}s] users ${t.users}  rps ${t.rps}  requests ${t.requests}  errors ${t.failures}  ${t.p95 === null && t.mean !== undefined ? `mean ${t.mean}` : `p95 ${t.p95 ?? 'n/a'}`} ms\n`);
             if (t.finished) break;
             const wait = firstSeen.size < agents.length && now - startedAtMs < 5000 ? RUN_TIMING.startPollMs : RUN_TIMING.tickMs;
             await new Promise<void>((r) => {

@@ -5,11 +5,12 @@
 import type { EngineName } from '../../stacks/engines';
 import { UsageError } from '../core/errors';
 import { artilleryRun } from './artillery';
+import { jmeterRun } from './jmeter';
 import { locustRun } from './locust';
 import { ngrinderRun } from './ngrinder';
 import type { DriverModule } from './types';
 
-export const DRIVERS: Partial<Record<EngineName, DriverModule>> = { locust: locustRun, artillery: artilleryRun, ngrinder: ngrinderRun };
+export const DRIVERS: Partial<Record<EngineName, DriverModule>> = { locust: locustRun, artillery: artilleryRun, jmeter: jmeterRun, ngrinder: ngrinderRun };
 
 export function driverModule(engine: EngineName): DriverModule {
   const d = DRIVERS[engine];

@@ -10,6 +10,7 @@ import { benchMerge } from './merge';
 import { benchInstall } from './install';
 import { benchMonitoring } from './monitoring';
 import { benchRunOverhead } from './run-overhead';
+import { benchJtl } from './jtl';
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -51,4 +52,5 @@ export const suites: [string, () => Promise<void>][] = [
   ['install', benchInstall],
   ['monitoring', benchMonitoring],
   ['run', benchRunOverhead],
+  ['jtl', benchJtl],
 ];
