@@ -5,10 +5,11 @@
 import type { EngineName } from '../../stacks/engines';
 import { UsageError } from '../core/errors';
 import { artilleryRun } from './artillery';
+import { k6Run } from './k6';
 import { locustRun } from './locust';
 import type { DriverModule } from './types';
 
-export const DRIVERS: Partial<Record<EngineName, DriverModule>> = { locust: locustRun, artillery: artilleryRun };
+export const DRIVERS: Partial<Record<EngineName, DriverModule>> = { locust: locustRun, artillery: artilleryRun, k6: k6Run };
 
 export function driverModule(engine: EngineName): DriverModule {
   const d = DRIVERS[engine];
