@@ -73,6 +73,8 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
   let prevFailures = 0;
   let prevAt = 0;
   const seenRunning = new Set<string>();
+  /** Epoch ms each agent sent its PATCH (its own clock), for the merge note. */
+  const releasedAt = new Map<string, number>();
 
   const cancelAll = () =>
     Promise.all(agents.map((a) => exec(a, k6StopScript(a.paths, undefined, a.inst.apiAddress, 0), 'cancelling the k6 release').catch(() => undefined)));
@@ -136,6 +138,7 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
         return !first.startsWith('released') || !st || st.paused;
       });
       if (failed.length) throw new ExternalError(`k6 did not accept the release on ${failed.map((a) => `${a.c.host.name} (${outs[agents.indexOf(a)]!.trim().slice(0, 300)})`).join(', ')}`);
+      agents.forEach((a, i) => releasedAt.set(a.c.host.name, Number(/^released (\d+)/.exec(outs[i]!)?.[1])));
       prevAt = at;
       await sleep(Math.max(0, at - Date.now()));
       return at;
@@ -177,7 +180,8 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
     },
 
     async collect(rawDir, startedAtMs, endedAtMs) {
-      const bucketS = timelineBucketS((endedAtMs - startedAtMs) / 1000);
+      // startedAtMs is 0 when the start failed: no load was released, the span is nothing.
+      const bucketS = timelineBucketS(startedAtMs > 0 ? (endedAtMs - startedAtMs) / 1000 : 0);
       const total = new Merger(bucketS);
       const generators = await Promise.all(agents.map(async (a) => {
         const gdir = path.join(rawDir, a.c.host.name);
@@ -201,10 +205,14 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
       const ends = generators.map((g) => g.lastAtMs).filter((x): x is number => x !== null);
       const t0 = starts.length ? Math.min(...starts) : startedAtMs;
       const t1 = ends.length ? Math.max(...ends) : endedAtMs;
+      const releaseNote = releasedAt.size
+        ? `Released at one agreed instant, ${new Date(startedAtMs).toISOString()}: each agent's PATCH sent (its own clock) at ${[...releasedAt].map(([n, t]) => `${Number.isFinite(t) ? `+${t - startedAtMs}` : '?'} ms (${n})`).join(', ')}.`
+        : 'Never released.';
       const merge =
         `k6: every http_req_duration point of every instance (k6 --out json, filtered on the agent to http_req_duration/http_req_failed, kept in raw/<agent>/points-http.json.gz) recorded into one ${ACCURACY}. ` +
         'A request failed when its http_req_failed point is 1 (k6\'s response callback: by default a status outside 2xx/3xx or no response), else by its expected_response tag or status. ' +
-        'Generator start = its first request sent (first point\'s time minus its duration). The live p95 shown during the run was the highest instance\'s own (approximate, an upper bound); these numbers replace it.';
+        `Generator start = its first request sent (first point's time minus its duration; with a slow ramp k6 starts some instances' first VU later, by design). ${releaseNote} ` +
+        'The live p95 shown during the run was the highest instance\'s own (approximate, an upper bound); these numbers replace it.';
       return {
         stats: finish(total, Math.max(0.001, (t1 - t0) / 1000), Math.floor(t0 / 1000)),
         merge,

@@ -146,6 +146,7 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     for (const p of [50, 95, 99] as const) expect(Math.abs(got.stats.total[`p${p}`] - exact(union, p))).toBeLessThanOrEqual(exact(union, p) * 0.001 + 0.002);
     expect(got.stats.endpoints.map((e) => e.name)).toEqual([`GET ${hostUrl}`]);
     expect(got.merge).toContain('HdrHistogram');
+    expect(got.merge).toMatch(/Released at one agreed instant, .*: each agent's PATCH sent \(its own clock\) at \+\d+ ms \(agent-1\)/);
     // Nothing left running on any agent.
     expect(await k6Processes()).toEqual([]);
     console.log(`k6 stand-in run: ${got.stats.total.requests} requests merged = served; release spread ${Math.max(...released) - Math.min(...released)} ms; first-request spread ${Math.max(...starts) - Math.min(...starts)} ms; p95 ${got.stats.total.p95} ms`);
