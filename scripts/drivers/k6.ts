@@ -21,7 +21,7 @@ import { ACCURACY } from '../run/histogram';
 import { k6Commands, type K6Instance } from '../run/commands';
 import { combineK6Live, K6PointReader, k6ReadyToRelease, lineSplitter, parseK6Metrics, parseK6Status, type K6Live } from '../run/k6-output';
 import {
-  checkK6Passthrough, checkK6Script, k6AgentPaths, k6ChunkScript, K6_CHUNK_BYTES, k6FilterScript, k6LogScript, K6_MISSING_EXIT,
+  checkK6Passthrough, checkK6Script, k6AgentPaths, k6LoadfleetEnv, k6ChunkScript, K6_CHUNK_BYTES, k6FilterScript, k6LogScript, K6_MISSING_EXIT,
   k6PrepareScript, k6ReleaseScript, k6StartScript, k6StatusScript, k6StopScript, k6TickScript, type K6AgentPaths,
 } from '../run/k6-run';
 import { finish, Merger, timelineBucketS } from '../run/merge';
@@ -57,14 +57,17 @@ interface Agent {
 function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver {
   // The engine's own options, checked before any host is touched (exit 2 naming the option).
   checkK6Passthrough(p.passthrough);
-  const instances = k6Commands({
-    agents: conns.map((c) => ({ name: c.host.name, privateIp: c.host.privateIp })),
+  const fleet = conns.map((c) => ({ name: c.host.name, privateIp: c.host.privateIp }));
+  const scriptFile = path.basename(p.scriptPath);
+  // One command line per agent (its segment, and its own LOADFLEET_GENERATOR* in __ENV); the same plan for all.
+  const instances = conns.map((c, i) => k6Commands({
+    agents: fleet,
     plan: p.plan,
-    script: k6AgentPaths(runId, '').script,
+    script: k6AgentPaths(runId, '', scriptFile).script,
     runId,
-    passthrough: p.passthrough,
-  });
-  const agents: Agent[] = conns.map((c, i) => ({ c, inst: instances[i]!, paths: k6AgentPaths(runId, instances[i]!.rawFile) }));
+    passthrough: [...k6LoadfleetEnv(p.hostUrl, c.host.name, i + 1, conns.length), ...p.passthrough],
+  })[i]!);
+  const agents: Agent[] = conns.map((c, i) => ({ c, inst: instances[i]!, paths: k6AgentPaths(runId, instances[i]!.rawFile, scriptFile) }));
   // k6 ends by itself; the bound only matters when loadfleet is gone: the start-up wait, the test, its
   // graceful stop (k6's default gracefulStop 30 s; teardown), and room to spare.
   const boundS = K6_TIMING.readyMs / 1000 + p.plan.durationS + RUN_TIMING.selfStopGraceMs / 1000 + 120;

@@ -97,6 +97,15 @@ export function checkK6Passthrough(args: readonly string[]): void {
 
 // ---- files on each agent ----
 
+/**
+ * What every instance's script can read in `__ENV` (k6 `-e`), as Artillery's generators get it in their
+ * environment: where to send load (`--host`, default the first target) and which generator it is.
+ * Given before the user's own options, so a `-e LOADFLEET_HOST=…` after `--` wins.
+ */
+export function k6LoadfleetEnv(hostUrl: string, generator: string, index: number, generators: number): string[] {
+  return ['-e', `LOADFLEET_HOST=${hostUrl}`, '-e', `LOADFLEET_GENERATOR=${generator}`, '-e', `LOADFLEET_GENERATOR_INDEX=${index}`, '-e', `LOADFLEET_GENERATORS=${generators}`];
+}
+
 export interface K6AgentPaths {
   /** The run's folder, owned by the k6 user (k6 writes its points there). */
   readonly dir: string;
@@ -112,9 +121,11 @@ export interface K6AgentPaths {
   readonly httpPoints: string;
 }
 
-export function k6AgentPaths(runId: string, points: string): K6AgentPaths {
+/** scriptFile: the user's script name; its extension is kept (k6 reads .ts as TypeScript), anything else is .js. */
+export function k6AgentPaths(runId: string, points: string, scriptFile = 'script.js'): K6AgentPaths {
   const dir = `${k6RunFacts.results.agent.dir}/${runId}`;
-  return { dir, script: `${dir}/script.js`, log: `${dir}/k6.log`, exit: `${dir}/k6.exit`, cancel: `${dir}/release.cancel`, points, httpPoints: `${dir}/points-http.json.gz` };
+  const ext = /\.(m?js|cjs|m?ts|cts)$/i.exec(scriptFile)?.[0].toLowerCase() ?? '.js';
+  return { dir, script: `${dir}/script${ext}`, log: `${dir}/k6.log`, exit: `${dir}/k6.exit`, cancel: `${dir}/release.cancel`, points, httpPoints: `${dir}/points-http.json.gz` };
 }
 
 /** prepare() exits with this when k6 (or a tool the run needs on the agent) is missing. */

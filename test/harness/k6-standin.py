@@ -14,7 +14,7 @@ agent's raw output and the merge — against a program that follows k6's *docume
   - the JSON output (k6 docs "Results output > JSON"): gzip NDJSON, Metric declarations and Point lines, each
     HTTP request written as k6's trail (http_reqs, http_req_duration, http_req_blocked, http_req_failed, same
     tags and time = the request's end), times in ms.
-It sends real, bounded HTTP GETs to the URL given as `-e TARGET=…` (the test's nginx), each VU pausing 50 ms
+It sends real, bounded HTTP GETs to the URL given as `-e TARGET=…` or loadfleet's `-e LOADFLEET_HOST=…` (the test's nginx), each VU pausing 50 ms
 between requests. Its split of VUs over execution segments is a simple rounding, not k6's algorithm; it does
 not run the script (it only checks that the file is there).
 """
@@ -57,7 +57,7 @@ def parse(argv):
     if not argv or argv[0] != "run":
         log(f"unsupported command {argv[:1]}")
         sys.exit(255)
-    o = {"paused": False, "address": "localhost:6565", "seg": "0:1", "vus": 1, "duration": None, "stages": [], "out": None, "env": {}, "script": None}
+    o = {"paused": False, "address": "localhost:6565", "seg": "0:1", "vus": 1, "duration": None, "stages": [], "out": None, "env": {}, "tags": [], "script": None}
     i = 1
     while i < len(argv):
         a = argv[i]
@@ -81,7 +81,7 @@ def parse(argv):
         elif a in ("-e", "--env"):
             k, v = val().split("=", 1); o["env"][k] = v; i += 1
         elif a in ("--tag",):
-            i += 1
+            o["tags"].append(val()); i += 1
         elif a.startswith("-"):
             pass
         else:
@@ -95,7 +95,7 @@ class StandIn:
         self.o = o
         a, b = (Fraction(x) for x in o["seg"].split(":"))
         self.a, self.b = a, b
-        self.target = o["env"].get("TARGET", "http://127.0.0.1/")
+        self.target = o["env"].get("TARGET") or o["env"].get("LOADFLEET_HOST", "http://127.0.0.1/")
         self.state = 1  # initialising
         self.paused = o["paused"]
         self.stopped = False
@@ -271,7 +271,7 @@ def main():
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: setattr(s, "stopped", True))
     signal.signal(signal.SIGINT, lambda *_: setattr(s, "stopped", True))
-    log(f"REST API on {o['address']}, segment {o['seg']}, target {s.target}")
+    log(f"REST API on {o['address']}, segment {o['seg']}, target {s.target}, generator {o['env'].get('LOADFLEET_GENERATOR')} {o['env'].get('LOADFLEET_GENERATOR_INDEX')}/{o['env'].get('LOADFLEET_GENERATORS')}, tags {o['tags']}, script {o['script']}")
     s.run()
     srv.shutdown()
     sys.exit(0)

@@ -27,7 +27,7 @@ import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet
 const PREFIX = 'lk';
 const SUBNET = '10.231.96.0/24';
 const STANDIN = path.resolve(__dirname, '../harness/k6-standin.py');
-const SCRIPT = 'import http from "k6/http";\nexport default function () { http.get(`${__ENV.TARGET}`); }\n';
+const SCRIPT = 'import http from "k6/http";\nexport default function () { http.get(`${__ENV.LOADFLEET_HOST}`); }\n';
 
 let fleet: LocalFleet;
 let conns: HostConn[] = [];
@@ -69,7 +69,7 @@ afterAll(async () => {
 function driverFor(runId: string, plan = resolveLoad({ users: 6, durationS: 4 }), extra: string[] = []): EngineDriver {
   const outputs = fleet.outputs();
   const p: Prepared = {
-    outputs, kind: 'netns', engine: 'k6', scriptPath: '/tmp/script.js', scriptText: SCRIPT, plan, thresholds: [], hostUrl, passthrough: ['-e', `TARGET=${hostUrl}`, ...extra],
+    outputs, kind: 'netns', engine: 'k6', scriptPath: '/tmp/script.js', scriptText: SCRIPT, plan, thresholds: [], hostUrl, passthrough: ['--tag', 'testrun=k6t', ...extra],
   };
   const ctx: DriverContext = { p, controller: undefined, agents: conns, login: outputs.sshUser, runId, envDir: path.join(fleet.ws.home, fleet.name) };
   return k6Run.create(ctx);
@@ -93,6 +93,17 @@ async function logOf(runId: string, agent: string): Promise<string> {
 }
 
 describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
+  it('fails with exit 2 naming the host when k6 is not installed there, before any load', async () => {
+    expect((await fleet.sshRoot('agent-2', 'mv /usr/local/bin/k6 /usr/local/bin/k6.off && echo ok')).stdout.trim()).toBe('ok');
+    try {
+      const err = await driverFor('k6t-missing').prepare().catch((e: Error & { exitCode?: number }) => e);
+      expect((err as Error & { exitCode: number }).exitCode).toBe(2);
+      expect((err as Error).message).toBe('agent-2: k6 is not installed on this host (/usr/local/bin/k6 missing): run "loadfleet install -c <config>" first');
+    } finally {
+      await fleet.sshRoot('agent-2', 'mv /usr/local/bin/k6.off /usr/local/bin/k6');
+    }
+  });
+
   it('starts every instance paused, releases them at one instant, watches, collects and merges exactly what nginx served', async () => {
     const runId = 'k6t-full';
     const before = countServed(await served());
@@ -117,6 +128,10 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     expect(ticks.at(-1)!.finished).toBe(true);
     expect(Math.max(...ticks.map((t) => t.users))).toBeGreaterThan(0);
     expect(Math.max(...ticks.map((t) => t.requests))).toBeGreaterThan(0);
+    // Each instance got its own segment, loadfleet's __ENV (target, generator) and the options after --.
+    for (const [i, c] of conns.entries()) {
+      expect(await logOf(runId, c.host.name)).toContain(`segment ${['0:1/3', '1/3:2/3', '2/3:1'][i]}, target ${hostUrl}, generator ${c.host.name} ${i + 1}/3, tags ['testrun=k6t'], script /var/lib/loadfleet/k6/runs/${runId}/script.js`);
+    }
     // One release per instance, all at the agreed instant (each agent's own clock; k6's start spread ≤ 1 s).
     const released: number[] = [];
     for (const c of conns) {

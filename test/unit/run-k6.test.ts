@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../scripts/core/errors';
 import { k6Commands } from '../../scripts/run/commands';
 import { combineK6Live, k6Endpoint, K6PointReader, k6ReadyToRelease, lineSplitter, parseK6Metrics, parseK6Status } from '../../scripts/run/k6-output';
-import { checkK6Passthrough, checkK6Script, k6AgentPaths, k6ReleaseScript, k6StartScript, k6StopScript, K6_STOP_BODY } from '../../scripts/run/k6-run';
+import { checkK6Passthrough, checkK6Script, k6AgentPaths, k6LoadfleetEnv, k6ReleaseScript, k6StartScript, k6StopScript, K6_STOP_BODY } from '../../scripts/run/k6-run';
 import { resolveLoad } from '../../scripts/run/load';
 import { finish, Merger } from '../../scripts/run/merge';
 
@@ -225,6 +225,16 @@ describe('k6 script check', () => {
 describe('k6 on each agent (sh)', () => {
   const inst = k6Commands({ agents: [{ name: 'agent-1', privateIp: '10.0.0.11' }, { name: 'agent-2', privateIp: '10.0.0.12' }], plan: resolveLoad({ users: 4, durationS: 30 }), script: '/var/lib/loadfleet/k6/runs/r1/script.js', runId: 'r1', passthrough: ['-e', "Q=it's"] })[1]!;
   const paths = k6AgentPaths('r1', inst.rawFile);
+
+  it('keeps a TypeScript script\'s extension (k6 reads .ts as TypeScript); anything else becomes script.js', () => {
+    expect(k6AgentPaths('r1', '', 'load.test.ts').script).toBe('/var/lib/loadfleet/k6/runs/r1/script.ts');
+    expect(k6AgentPaths('r1', '', 'test.mjs').script).toBe('/var/lib/loadfleet/k6/runs/r1/script.mjs');
+    expect(k6AgentPaths('r1', '', 'test').script).toBe('/var/lib/loadfleet/k6/runs/r1/script.js');
+  });
+
+  it('gives each instance loadfleet\'s __ENV: the target and which generator it is', () => {
+    expect(k6LoadfleetEnv('http://10.0.0.5:8080', 'agent-2', 2, 3)).toEqual(['-e', 'LOADFLEET_HOST=http://10.0.0.5:8080', '-e', 'LOADFLEET_GENERATOR=agent-2', '-e', 'LOADFLEET_GENERATOR_INDEX=2', '-e', 'LOADFLEET_GENERATORS=3']);
+  });
 
   it('starts one paused instance as the k6 user, detached and bounded by timeout', () => {
     const s = k6StartScript(paths, inst, 300.2);
