@@ -27,8 +27,10 @@ import {
 import { finish, Merger, timelineBucketS } from '../run/merge';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
 
-/** k6's own waits, shrinkable by tests (like RUN_TIMING). */
+/** k6's own waits and pull size, shrinkable by tests (like RUN_TIMING). */
 export const K6_TIMING = {
+  /** Bytes of the filtered points file pulled per SSH call (base64 on stdout, ~1.4 × as many characters). */
+  chunkBytes: K6_CHUNK_BYTES,
   /** Every instance paused with its VUs initialised, at most this long after the start. */
   readyMs: 120_000,
   readyPollMs: 300,
@@ -239,8 +241,8 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
     });
     const out = createWriteStream(file);
     try {
-      for (let i = 0; i * K6_CHUNK_BYTES < size; i++) {
-        const r = await exec(a, k6ChunkScript(a.paths, i), 'pulling k6\'s points');
+      for (let i = 0; i * K6_TIMING.chunkBytes < size; i++) {
+        const r = await exec(a, k6ChunkScript(a.paths, i, K6_TIMING.chunkBytes), 'pulling k6\'s points');
         const buf = Buffer.from(r.stdout.trim(), 'base64');
         out.write(buf);
         if (!gunzip.write(buf)) await new Promise((r2) => gunzip.once('drain', r2));

@@ -247,12 +247,12 @@ export function k6FilterScript(paths: K6AgentPaths): string {
   ].join('\n');
 }
 
-/** Size of one pulled chunk (bytes of the gzip file; ~1.4 × as base64 on stdout). */
+/** Default size of one pulled chunk (bytes of the gzip file; ~1.4 × as base64 on stdout). */
 export const K6_CHUNK_BYTES = 8 * 1024 * 1024;
 
-/** One chunk of the filtered file, base64 on one line. */
-export function k6ChunkScript(paths: K6AgentPaths, index: number): string {
-  return `dd if=${shQuote(paths.httpPoints)} bs=${K6_CHUNK_BYTES} skip=${index} count=1 iflag=fullblock 2>/dev/null | base64 -w 0`;
+/** Chunk `index` (of `chunkBytes` each) of the filtered file, base64 on one line. */
+export function k6ChunkScript(paths: K6AgentPaths, index: number, chunkBytes = K6_CHUNK_BYTES): string {
+  return `dd if=${shQuote(paths.httpPoints)} bs=${chunkBytes} skip=${index} count=1 iflag=fullblock 2>/dev/null | base64 -w 0`;
 }
 
 /** The end of k6's log (kept beside the raw points). */

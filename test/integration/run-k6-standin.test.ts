@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSsh, KnownHosts } from '../../scripts/adapters/ssh';
-import { k6Run } from '../../scripts/drivers/k6';
+import { K6_TIMING, k6Run } from '../../scripts/drivers/k6';
 import { RUN_TIMING, sleep, type DriverContext, type EngineDriver, type HostConn, type Prepared, type Tick } from '../../scripts/drivers/types';
 import { resolveLoad } from '../../scripts/run/load';
 import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
@@ -122,7 +122,12 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     const ended = Date.now();
     const rawDir = path.join(fleet.ws.dir, 'runs', runId, 'raw');
     fs.mkdirSync(rawDir, { recursive: true });
-    const got = await d.collect(rawDir, at, ended, new Map());
+    // Small chunks, so each agent's file comes in several pieces (8 MiB on a real run).
+    const savedChunk = K6_TIMING.chunkBytes;
+    K6_TIMING.chunkBytes = 1000;
+    const got = await d.collect(rawDir, at, ended, new Map()).finally(() => (K6_TIMING.chunkBytes = savedChunk));
+    const sizes = got.generators.map((g) => fs.statSync(path.join(rawDir, g.name, 'points-http.json.gz')).size);
+    expect(Math.min(...sizes)).toBeGreaterThan(2 * 1000);
 
     // Watched live, and ended by itself.
     expect(ticks.at(-1)!.finished).toBe(true);
