@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../scripts/core/errors';
+import { driverModule } from '../../scripts/drivers/index';
+import { k6Run } from '../../scripts/drivers/k6';
 import { k6Commands } from '../../scripts/run/commands';
 import { combineK6Live, k6Endpoint, K6PointReader, k6ReadyToRelease, lineSplitter, parseK6Metrics, parseK6Status } from '../../scripts/run/k6-output';
 import { checkK6Passthrough, checkK6Script, k6AgentPaths, k6LoadfleetEnv, k6ReleaseScript, k6StartScript, k6StopScript, K6_STOP_BODY } from '../../scripts/run/k6-run';
@@ -22,6 +24,14 @@ function fold(text: string, m = new Merger()): { m: Merger; r: K6PointReader } {
   r.end();
   return { m, r };
 }
+
+describe('k6 run driver', () => {
+  it('is registered for engine k6, needs no controller and stops by itself', () => {
+    expect(driverModule('k6')).toBe(k6Run);
+    expect(k6Run.needsController).toBe(false);
+    expect(k6Run.scriptKind).toBe('a k6 script');
+  });
+});
 
 describe('k6 raw points (--out json)', () => {
   it('counts one request per http_req_duration point, per METHOD name, failed by its http_req_failed point or, without one, its status', () => {
