@@ -78,6 +78,8 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
   let prevFailures = 0;
   let prevAt = 0;
   const seenRunning = new Set<string>();
+  /** Each instance's last live numbers (an ended instance's API is gone). */
+  const lastLive = new Map<string, K6Live>();
   /** Epoch ms each agent sent its PATCH (its own clock), for the merge note. */
   const releasedAt = new Map<string, number>();
 
@@ -159,12 +161,13 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
           return { alive: true, live: undefined }; // a missed read: no data this tick, not a verdict
         }
       }));
-      const lives = reads.map((r) => r.live).filter((l): l is K6Live => l !== undefined);
       agents.forEach((a, i) => {
-        if ((reads[i]!.live?.requests ?? 0) > 0) seenRunning.add(a.c.host.name);
+        const live = reads[i]!.live ?? lastLive.get(a.c.host.name);
+        if (live) lastLive.set(a.c.host.name, reads[i]!.alive ? live : { ...live, vus: 0 });
+        if ((live?.requests ?? 0) > 0) seenRunning.add(a.c.host.name);
       });
-      const all = combineK6Live(lives);
-      // An instance that has exited no longer answers: keep its last counts out of the rate, not the totals.
+      // An instance that has ended (or missed this read) no longer answers: its last counts still count.
+      const all = combineK6Live(agents.map((a) => lastLive.get(a.c.host.name)).filter((l): l is K6Live => l !== undefined));
       const requests = Math.max(prevRequests, all.requests);
       const failures = Math.max(prevFailures, all.failures);
       const now = Date.now();
