@@ -6,11 +6,12 @@ import type { EngineName } from '../../stacks/engines';
 import { UsageError } from '../core/errors';
 import { artilleryRun } from './artillery';
 import { jmeterRun } from './jmeter';
+import { k6Run } from './k6';
 import { locustRun } from './locust';
 import { ngrinderRun } from './ngrinder';
 import type { DriverModule } from './types';
 
-export const DRIVERS: Partial<Record<EngineName, DriverModule>> = { locust: locustRun, artillery: artilleryRun, jmeter: jmeterRun, ngrinder: ngrinderRun };
+export const DRIVERS: Partial<Record<EngineName, DriverModule>> = { locust: locustRun, artillery: artilleryRun, k6: k6Run, jmeter: jmeterRun, ngrinder: ngrinderRun };
 
 export function driverModule(engine: EngineName): DriverModule {
   const d = DRIVERS[engine];

@@ -182,34 +182,6 @@ export function finish(m: Merger, seconds: number, startEpochS?: number): Merged
   };
 }
 
-// ---- k6 raw output: NDJSON points (`--out json=`) ----
-
-interface K6Point {
-  type?: string;
-  metric?: string;
-  data?: { time?: string; value?: number; tags?: Record<string, string> };
-}
-
-/**
- * Folds k6 `--out json` lines into a merger: every http_req_duration point is one request (ms);
- * it failed when k6 tagged it expected_response=false (status outside the expected ones) or it has no
- * status (a network error, status "0"). The endpoint is "METHOD name" (name defaults to the URL).
- */
-export function addK6Line(m: Merger, line: string): void {
-  if (!line.includes('"http_req_duration"')) return;
-  let p: K6Point;
-  try {
-    p = JSON.parse(line) as K6Point;
-  } catch {
-    return; // a line cut by an interrupted writer: the rest still counts
-  }
-  if (p.type !== 'Point' || p.metric !== 'http_req_duration' || !p.data) return;
-  const tags = p.data.tags ?? {};
-  const failed = tags.expected_response === 'false' || !tags.status || tags.status === '0';
-  const at = p.data.time ? Date.parse(p.data.time) : 0;
-  m.recordSample(`${tags.method ?? 'GET'} ${tags.name ?? tags.url ?? '?'}`, at, p.data.value ?? 0, failed);
-}
-
 /** Artillery's own `--output` JSON: its `errors.*` counters (requests that never got a response) are exact counts. */
 export function artilleryErrors(outputJson: unknown): Record<string, number> {
   const counters = (outputJson as { aggregate?: { counters?: Record<string, number> } }).aggregate?.counters ?? {};

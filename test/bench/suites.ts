@@ -7,6 +7,7 @@ import { benchInventory, benchTune } from './tune';
 import { benchSweep } from './sweep';
 import { benchEvents } from './events';
 import { benchMerge } from './merge';
+import { benchK6Points } from './k6-points';
 import { benchInstall } from './install';
 import { benchMonitoring } from './monitoring';
 import { benchRunOverhead } from './run-overhead';
@@ -49,6 +50,7 @@ export const suites: [string, () => Promise<void>][] = [
   ['sweep', benchSweep],
   ['events', benchEvents],
   ['merge', benchMerge],
+  ['k6-points', benchK6Points],
   ['install', benchInstall],
   ['monitoring', benchMonitoring],
   ['run', benchRunOverhead],

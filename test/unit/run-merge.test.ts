@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addK6Line, finish, Merger } from '../../scripts/run/merge';
+import { finish, Merger } from '../../scripts/run/merge';
 import { addEncoded, decode, encode, figures, newHistogram, recordMs } from '../../scripts/run/histogram';
 import { parseCsv, parseLocustFailures, parseLocustLive, parseLocustStats } from '../../scripts/run/locust-csv';
 
@@ -106,23 +106,6 @@ describe('merging generators', () => {
 
   it('fails when a generator document has an unknown format', () => {
     expect(() => new Merger().addGenerator({ format: 'x' } as never)).toThrow('unknown raw format');
-  });
-});
-
-describe('k6 raw points', () => {
-  it('counts http_req_duration points, failed when not the expected response, per METHOD name', () => {
-    const m = new Merger();
-    const pt = (v: number, tags: Record<string, string>) =>
-      JSON.stringify({ type: 'Point', metric: 'http_req_duration', data: { time: '2026-11-25T14:00:00.5Z', value: v, tags } });
-    addK6Line(m, JSON.stringify({ type: 'Metric', metric: 'http_req_duration', data: {} }));
-    addK6Line(m, pt(12.5, { method: 'GET', name: 'http://t/', status: '200', expected_response: 'true' }));
-    addK6Line(m, pt(30, { method: 'GET', name: 'http://t/', status: '500', expected_response: 'false' }));
-    addK6Line(m, pt(1, { method: 'POST', name: 'http://t/x', status: '0' }));
-    addK6Line(m, JSON.stringify({ type: 'Point', metric: 'http_reqs', data: { value: 1 } }));
-    addK6Line(m, '{"type":"Point","metric":"http_req_duration","data":{"val'); // torn last line
-    const st = finish(m, 1);
-    expect(st.endpoints.map((e) => [e.name, e.requests, e.failures])).toEqual([['GET http://t/', 2, 1], ['POST http://t/x', 1, 1]]);
-    expect(st.endpoints[0]!.max).toBeCloseTo(30, 1);
   });
 });
 

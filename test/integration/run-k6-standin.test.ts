@@ -1,0 +1,232 @@
+/**
+ * The k6 run driver's ORCHESTRATION on 3 real namespace agents, against a clearly-labelled STAND-IN for k6
+ * (test/harness/k6-standin.py, placed at k6's path on each agent), NOT the real k6 — k6 cannot be obtained on
+ * this machine. What this proves is loadfleet's side: the script pushed to every agent, one paused instance
+ * per agent started as the k6 user under `timeout`, readiness read over SSH from each instance's REST API,
+ * one release instant for all (and none after an abort), live metrics, the stop (API, then signals), the
+ * filtered raw points pulled in chunks and merged (the merged total equals what nginx served; the merged p95
+ * is the union's). What it does NOT prove: that the real k6 accepts these command lines, answers its REST
+ * API and writes its JSON output exactly as documented (the stand-in follows the docs, see its header), or
+ * k6's own split of VUs over execution segments.
+ *
+ * The driver is called directly (not through the CLI): the local target refuses k6 at install. Each agent gets
+ * a private /var/lib/loadfleet and /usr/local/bin (bind mounts in its own mount namespace) and a k6 user in
+ * its own /etc overlay, so nothing of this lands on the machine.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectSsh, KnownHosts } from '../../scripts/adapters/ssh';
+import { K6_TIMING, k6Run } from '../../scripts/drivers/k6';
+import { RUN_TIMING, sleep, type DriverContext, type EngineDriver, type HostConn, type Prepared, type Tick } from '../../scripts/drivers/types';
+import { resolveLoad } from '../../scripts/run/load';
+import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
+import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
+
+const PREFIX = 'lk';
+const SUBNET = '10.231.96.0/24';
+const STANDIN = path.resolve(__dirname, '../harness/k6-standin.py');
+const SCRIPT = 'import http from "k6/http";\nexport default function () { http.get(`${__ENV.LOADFLEET_HOST}`); }\n';
+
+let fleet: LocalFleet;
+let conns: HostConn[] = [];
+let hostUrl = '';
+
+const exact = (sorted: number[], p: number) => sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
+
+beforeAll(async () => {
+  fleet = await localFleet('k6t', PREFIX, SUBNET, { engine: 'locust', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } });
+  expect((await fleet.cli(['serve', '-c', fleet.config])).exitCode).toBe(0);
+  const outputs = fleet.outputs();
+  hostUrl = `http://${outputs.hosts.find((h) => h.role === 'target')!.privateIp}:8080/`;
+  for (const h of outputs.hosts.filter((x) => x.role === 'agent')) {
+    // The stand-in at k6's path and k6's state folder, private to this host's mount namespace; the k6 user in its /etc overlay.
+    const r = await fleet.sshRoot(h.name, [
+      'set -e',
+      'id -u k6 >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin k6',
+      'mkdir -p /tmp/lf-k6/var/k6/runs /tmp/lf-k6/bin',
+      'chown k6: /tmp/lf-k6/var/k6/runs',
+      `cp ${STANDIN} /tmp/lf-k6/bin/k6 && chmod 0755 /tmp/lf-k6/bin/k6`,
+      'mountpoint -q /var/lib/loadfleet || mount --bind /tmp/lf-k6/var /var/lib/loadfleet',
+      'mountpoint -q /usr/local/bin || mount --bind /tmp/lf-k6/bin /usr/local/bin',
+      'ls -l /usr/local/bin/k6 /var/lib/loadfleet/k6/runs >/dev/null && echo ok',
+    ].join('\n'));
+    expect(r.stdout.trim(), r.stderr).toBe('ok');
+  }
+  const envDir = path.join(fleet.ws.home, fleet.name);
+  const knownHosts = new KnownHosts(path.join(envDir, 'known_hosts'));
+  conns = await Promise.all(outputs.hosts.filter((x) => x.role === 'agent').map(async (h) => ({ host: h, session: await connectSsh(h.privateIp, { user: outputs.sshUser, privateKeyPath: fleet.ws.privateKeyPath, knownHosts }) })));
+});
+
+afterAll(async () => {
+  for (const c of conns) c.session.close();
+  const pids = fleet ? Object.values(await fleet.pids()) : [];
+  await fleet?.remove();
+  expect(await leftoversOf(PREFIX, pids)).toEqual([]);
+});
+
+function driverFor(runId: string, plan = resolveLoad({ users: 6, durationS: 4 }), extra: string[] = []): EngineDriver {
+  const outputs = fleet.outputs();
+  const p: Prepared = {
+    outputs, kind: 'netns', engine: 'k6', scriptPath: '/tmp/script.js', scriptText: SCRIPT, plan, thresholds: [], hostUrl, passthrough: ['--tag', 'testrun=k6t', ...extra],
+  };
+  const ctx: DriverContext = { p, controller: undefined, agents: conns, login: outputs.sshUser, runId, envDir: path.join(fleet.ws.home, fleet.name) };
+  return k6Run.create(ctx);
+}
+
+async function served(): Promise<string> {
+  return (await fleet.sshRoot('app-1', `cat ${TARGET_SERVER.accessLog}`)).stdout;
+}
+
+async function k6Processes(): Promise<string[]> {
+  const left: string[] = [];
+  for (const c of conns) {
+    const r = await fleet.sshRoot(c.host.name, 'pgrep -u k6 -a || true');
+    left.push(...r.stdout.trim().split('\n').filter(Boolean).map((l) => `${c.host.name}: ${l}`));
+  }
+  return left;
+}
+
+async function logOf(runId: string, agent: string): Promise<string> {
+  return (await fleet.sshRoot(agent, `cat /var/lib/loadfleet/k6/runs/${runId}/k6.log`)).stdout;
+}
+
+describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
+  it('fails with exit 2 naming the host when k6 is not installed there, before any load', async () => {
+    expect((await fleet.sshRoot('agent-2', 'mv /usr/local/bin/k6 /usr/local/bin/k6.off && echo ok')).stdout.trim()).toBe('ok');
+    try {
+      const err = await driverFor('k6t-missing').prepare().catch((e: Error & { exitCode?: number }) => e);
+      expect((err as Error & { exitCode: number }).exitCode).toBe(2);
+      expect((err as Error).message).toBe('agent-2: k6 is not installed on this host (/usr/local/bin/k6 missing): run "loadfleet install -c <config>" first');
+    } finally {
+      await fleet.sshRoot('agent-2', 'mv /usr/local/bin/k6.off /usr/local/bin/k6');
+    }
+  });
+
+  it('starts every instance paused, releases them at one instant, watches, collects and merges exactly what nginx served', async () => {
+    const runId = 'k6t-full';
+    const before = countServed(await served());
+    const d = driverFor(runId);
+    await d.prepare();
+    const at = await d.start();
+    const ticks: Tick[] = [];
+    const deadline = Date.now() + 60_000; // a bound on the loop, not an assertion
+    for (;;) {
+      const t = await d.tick((Date.now() - at) / 1000);
+      ticks.push(t);
+      if (t.finished || Date.now() > deadline) break;
+      await sleep(500);
+    }
+    await d.stop();
+    const ended = Date.now();
+    const rawDir = path.join(fleet.ws.dir, 'runs', runId, 'raw');
+    fs.mkdirSync(rawDir, { recursive: true });
+    // Small chunks, so each agent's file comes in several pieces (8 MiB on a real run).
+    const savedChunk = K6_TIMING.chunkBytes;
+    K6_TIMING.chunkBytes = 1000;
+    const got = await d.collect(rawDir, at, ended, new Map()).finally(() => (K6_TIMING.chunkBytes = savedChunk));
+    const sizes = got.generators.map((g) => fs.statSync(path.join(rawDir, g.name, 'points-http.json.gz')).size);
+    expect(Math.min(...sizes)).toBeGreaterThan(2 * 1000);
+
+    // Watched live, and ended by itself.
+    expect(ticks.at(-1)!.finished).toBe(true);
+    expect(Math.max(...ticks.map((t) => t.users))).toBeGreaterThan(0);
+    expect(Math.max(...ticks.map((t) => t.requests))).toBeGreaterThan(0);
+    // Each instance got its own segment, loadfleet's __ENV (target, generator) and the options after --.
+    for (const [i, c] of conns.entries()) {
+      expect(await logOf(runId, c.host.name)).toContain(`segment ${['0:1/3', '1/3:2/3', '2/3:1'][i]}, target ${hostUrl}, generator ${c.host.name} ${i + 1}/3, tags ['testrun=k6t'], script /var/lib/loadfleet/k6/runs/${runId}/script.js`);
+    }
+    // One release per instance, all at the agreed instant (each agent's own clock; k6's start spread ≤ 1 s).
+    const released: number[] = [];
+    for (const c of conns) {
+      const log = await logOf(runId, c.host.name);
+      const r = [...log.matchAll(/released at (\d+)/g)].map((m) => Number(m[1]));
+      expect(r, log).toHaveLength(1);
+      released.push(r[0]!);
+    }
+    expect(Math.min(...released)).toBeGreaterThanOrEqual(at);
+    expect(Math.max(...released) - Math.min(...released)).toBeLessThanOrEqual(1000);
+    // Every generator collected, its actual start (first request sent) recorded; the spread within 1 s.
+    expect(got.generators.map((g) => [g.name, g.collectionError])).toEqual(conns.map((c) => [c.host.name, undefined]));
+    const starts = got.generators.map((g) => g.startedAtMs!);
+    expect(starts.every((s) => typeof s === 'number')).toBe(true);
+    expect(Math.max(...starts) - Math.min(...starts)).toBeLessThanOrEqual(1000);
+    // The merged total is what nginx served, and what the raw files hold.
+    const servedNow = countServed(await served());
+    expect(got.stats.total.requests).toBe(servedNow - before);
+    const samples = got.generators.flatMap((g) =>
+      gunzipSync(fs.readFileSync(path.join(rawDir, g.name, 'points-http.json.gz'))).toString('utf8').split('\n')
+        .filter((l) => l.includes('"metric":"http_req_duration"') && l.includes('"type":"Point"'))
+        .map((l) => (JSON.parse(l) as { data: { value: number } }).data.value));
+    expect(samples.length).toBe(got.stats.total.requests);
+    expect(got.stats.total.failures).toBe(0);
+    // Merged percentiles are the union's (HdrHistogram, 3 significant digits).
+    const union = samples.sort((a, b) => a - b);
+    for (const p of [50, 95, 99] as const) expect(Math.abs(got.stats.total[`p${p}`]! - exact(union, p))).toBeLessThanOrEqual(exact(union, p) * 0.001 + 0.002);
+    expect(got.stats.endpoints.map((e) => e.name)).toEqual([`GET ${hostUrl}`]);
+    expect(got.merge).toContain('HdrHistogram');
+    expect(got.merge).toMatch(/Released at one agreed instant, .*: each agent's PATCH sent \(its own clock\) at \+\d+ ms \(agent-1\)/);
+    // Nothing left running on any agent.
+    expect(await k6Processes()).toEqual([]);
+    console.log(`k6 stand-in run: ${got.stats.total.requests} requests merged = served; release spread ${Math.max(...released) - Math.min(...released)} ms; first-request spread ${Math.max(...starts) - Math.min(...starts)} ms; p95 ${got.stats.total.p95} ms`);
+  });
+
+  it('on an abort before the release, never releases: no request reaches nginx and stop() leaves nothing running', async () => {
+    const runId = 'k6t-abort';
+    const before = countServed(await served());
+    const d = driverFor(runId);
+    await d.prepare();
+    const ac = new AbortController();
+    const started = d.start(ac.signal);
+    // Abort once every instance is up and paused: the driver is then polling or sleeping toward the instant.
+    const deadline = Date.now() + 30_000;
+    let allPaused = false;
+    for (;;) {
+      const logs = await Promise.all(conns.map((c) => logOf(runId, c.host.name).catch(() => '')));
+      allPaused = logs.every((l) => l.includes('paused before the run'));
+      if (allPaused || Date.now() > deadline) break;
+      await sleep(100);
+    }
+    expect(allPaused).toBe(true);
+    ac.abort(new Error('interrupted by the test'));
+    await expect(started).rejects.toThrow('interrupted by the test');
+    await d.stop();
+    await d.stop(); // idempotent
+    for (const c of conns) expect(await logOf(runId, c.host.name)).not.toMatch(/released at/);
+    expect(await k6Processes()).toEqual([]);
+    expect(countServed(await served())).toBe(before);
+  });
+
+  it('on an abort while the agents wait for the release instant, cancels every release', async () => {
+    const runId = 'k6t-cancel';
+    const before = countServed(await served());
+    const d = driverFor(runId);
+    await d.prepare();
+    const lead = RUN_TIMING as { startLeadMs: number };
+    const saved = lead.startLeadMs;
+    lead.startLeadMs = 6000; // a long wait toward the instant, so the abort lands inside it
+    try {
+      const ac = new AbortController();
+      const started = d.start(ac.signal);
+      // The release sh is sleeping on every agent once its sleep process is there.
+      const deadline = Date.now() + 30_000;
+      let allSleeping = false;
+      for (;;) {
+        const sleeping = await Promise.all(conns.map(async (c) => (await fleet.sshRoot(c.host.name, 'pgrep -x sleep >/dev/null && echo yes || true')).stdout.trim() === 'yes'));
+        allSleeping = sleeping.every(Boolean);
+        if (allSleeping || Date.now() > deadline) break;
+        await sleep(100);
+      }
+      expect(allSleeping).toBe(true);
+      ac.abort(new Error('interrupted while waiting'));
+      await expect(started).rejects.toThrow('interrupted while waiting');
+    } finally {
+      lead.startLeadMs = saved;
+    }
+    await d.stop();
+    for (const c of conns) expect(await logOf(runId, c.host.name)).not.toMatch(/released at/);
+    expect(await k6Processes()).toEqual([]);
+    expect(countServed(await served())).toBe(before);
+  });
+});

@@ -1,0 +1,271 @@
+/**
+ * k6's run support, the pure parts: its raw points (`--out json`, NDJSON as documented in k6's "Results output ›
+ * JSON" page; request trails as k6's lib/netext/httpext writes them), its REST API documents (k6 docs "k6 REST
+ * API"), the merge of several instances, the options loadfleet owns, and the script check. Fixtures follow
+ * those documented shapes; no real k6 produced them (k6 cannot run on this machine).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../scripts/core/errors';
+import { driverModule } from '../../scripts/drivers/index';
+import { k6Run } from '../../scripts/drivers/k6';
+import { k6Commands } from '../../scripts/run/commands';
+import { combineK6Live, k6Endpoint, K6PointReader, k6ReadyToRelease, lineSplitter, parseK6Metrics, parseK6Status } from '../../scripts/run/k6-output';
+import { checkK6Passthrough, checkK6Script, k6AgentPaths, k6LoadfleetEnv, k6ReleaseScript, k6StartScript, k6StopScript, K6_STOP_BODY } from '../../scripts/run/k6-run';
+import { resolveLoad } from '../../scripts/run/load';
+import { finish, Merger } from '../../scripts/run/merge';
+
+const FIXTURE = fs.readFileSync(path.join(__dirname, 'fixtures', 'k6-points.ndjson'), 'utf8');
+
+function fold(text: string, m = new Merger()): { m: Merger; r: K6PointReader } {
+  const r = new K6PointReader(m);
+  for (const l of text.split('\n')) r.line(l);
+  r.end();
+  return { m, r };
+}
+
+describe('k6 run driver', () => {
+  it('is registered for engine k6, needs no controller and stops by itself', () => {
+    expect(driverModule('k6')).toBe(k6Run);
+    expect(k6Run.needsController).toBe(false);
+    expect(k6Run.scriptKind).toBe('a k6 script');
+  });
+});
+
+describe('k6 raw points (--out json)', () => {
+  it('counts one request per http_req_duration point, per METHOD name, failed by its http_req_failed point or, without one, its status', () => {
+    // GIVEN the documented format: Metric declarations, other metrics' points, trails, a torn last line
+    const { m, r } = fold(FIXTURE);
+    // THEN
+    const st = finish(m, 1);
+    expect(st.endpoints.map((e) => [e.name, e.requests, e.failures])).toEqual([
+      ['GET http://test.k6.io/', 2, 1], // 200, and a dial timeout (status 0, http_req_failed 1)
+      ['GET http://test.k6.io/news.php', 2, 1], // no response callback: no http_req_failed, 404 by status
+      ['POST login', 1, 1], // the name tag wins over the URL; 503
+    ]);
+    expect([st.total.requests, st.total.failures]).toEqual([5, 3]);
+    expect(st.total.max).toBeCloseTo(459.866, 0);
+    expect(r.skipped).toBe(1);
+    // The actual start is the first request sent: its end time minus its duration (time zones honoured).
+    expect(r.firstRequestAtMs).toBe(Math.round(Date.parse('2017-05-09T12:34:45.239Z') - 459.865729));
+    expect(r.lastResponseAtMs).toBe(Date.parse('2017-05-09T12:34:47.200Z'));
+  });
+
+  it('takes http_req_failed over the tags when both are there, and ignores one with no request before it', () => {
+    const tags = { method: 'GET', name: 'a', status: '200', expected_response: 'true' };
+    const pt = (metric: string, value: number, time: string) => JSON.stringify({ metric, type: 'Point', data: { time, value, tags } });
+    const { m } = fold([
+      pt('http_req_failed', 1, '2026-01-01T00:00:00Z'), // orphan
+      pt('http_req_duration', 5, '2026-01-01T00:00:01Z'),
+      pt('http_req_failed', 1, '2026-01-01T00:00:01Z'), // a custom response callback said no
+      pt('http_req_duration', 6, '2026-01-01T00:00:02Z'),
+      pt('http_req_failed', 1, '2026-01-01T00:00:03Z'), // another time: not this request's
+    ].join('\n'));
+    expect([m.total.count, m.total.failures]).toEqual([2, 1]);
+  });
+
+  it('reads lines split anywhere across chunks', () => {
+    const m1 = fold(FIXTURE).m;
+    const m2 = new Merger();
+    const r = new K6PointReader(m2);
+    const split = lineSplitter((l) => r.line(l));
+    for (let i = 0; i < FIXTURE.length; i += 37) split.push(FIXTURE.slice(i, i + 37));
+    split.end();
+    r.end();
+    expect(finish(m2, 1)).toEqual(finish(m1, 1));
+  });
+
+  it('names endpoints "METHOD name", the name defaulting to the URL', () => {
+    expect(k6Endpoint({ method: 'POST', name: 'login', url: 'http://x/l' })).toBe('POST login');
+    expect(k6Endpoint({ method: 'GET', url: 'http://x/' })).toBe('GET http://x/');
+    expect(k6Endpoint(null)).toBe('GET ?');
+  });
+});
+
+describe('merging k6 instances', () => {
+  /** Deterministic samples (no Math.random in assertions). */
+  function lcg(seed: number) {
+    let s = seed;
+    return () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  }
+  function points(n: number, t0: number, latency: () => number): { text: string; values: number[] } {
+    const values: number[] = [];
+    const lines: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = Math.round(latency() * 1e6) / 1e6;
+      values.push(v);
+      const tags = { expected_response: 'true', group: '', method: 'GET', name: 'http://10.0.0.5:8080/', proto: 'HTTP/1.1', scenario: 'default', status: '200', url: 'http://10.0.0.5:8080/' };
+      const time = new Date(t0 + i * 10).toISOString().replace('Z', '123456+00:00');
+      lines.push(JSON.stringify({ metric: 'http_reqs', type: 'Point', data: { time, value: 1, tags } }));
+      lines.push(JSON.stringify({ metric: 'http_req_duration', type: 'Point', data: { time, value: v, tags } }));
+      lines.push(JSON.stringify({ metric: 'http_req_failed', type: 'Point', data: { time, value: 0, tags } }));
+    }
+    return { text: lines.join('\n'), values };
+  }
+  const exact = (sorted: number[], p: number) => sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
+
+  it('the merged p95 is the p95 of the union of both instances\' points, not the mean of their p95s', () => {
+    // GIVEN agent-1 answered fast; agent-2 hit a slow tail on a fifth of its requests
+    const r1 = lcg(1);
+    const r2 = lcg(2);
+    const a1 = points(4000, Date.UTC(2026, 10, 25, 12), () => 5 + 10 * r1());
+    const a2 = points(1000, Date.UTC(2026, 10, 25, 12), () => (r2() < 0.2 ? 200 + 200 * r2() : 5 + 10 * r2()));
+    // WHEN each generator is folded on its own and the documents are added, as the driver's collect does
+    const total = new Merger();
+    const per = [a1, a2].map((a, i) => {
+      const m = fold(a.text).m;
+      total.addGenerator(m.toHdr(`agent-${i + 1}`));
+      return finish(m, 1).total;
+    });
+    const merged = finish(total, 1).total;
+    // THEN every percentile is the union's, to HdrHistogram's 3 significant digits (+1 µs rounding)
+    const union = [...a1.values, ...a2.values].sort((a, b) => a - b);
+    for (const p of [50, 90, 95, 99] as const) {
+      const want = exact(union, p);
+      expect(Math.abs(merged[`p${p}`] - want)).toBeLessThanOrEqual(want * 0.001 + 0.002);
+    }
+    expect(merged.requests).toBe(5000);
+    // AND the mean of the per-instance p95s is far from it (the mistake k6-operator#812 warns about)
+    const meanOfP95 = (per[0]!.p95 + per[1]!.p95) / 2;
+    expect(per[1]!.p95).toBeGreaterThan(200);
+    expect(Math.abs(meanOfP95 - merged.p95) / merged.p95).toBeGreaterThan(0.2);
+  });
+});
+
+describe('k6 REST API documents', () => {
+  // As in k6's docs ("k6 REST API": Get Status, List Metrics), trimmed.
+  const STATUS = (status: number, paused: boolean) => JSON.stringify({ data: { attributes: { status, paused, vus: 1, 'vus-max': 1, stopped: false, running: !paused, tainted: false }, id: 'default', type: 'status' } });
+  const METRICS = (count: number, rate: number, p95: number, vus: number) => JSON.stringify({
+    data: [
+      { type: 'metrics', id: 'http_req_duration', attributes: { type: 'trend', contains: 'time', tainted: null, sample: { avg: 122.5, max: 179.1, med: 115.8, min: 107.7, 'p(90)': 136.9, 'p(95)': p95 } } },
+      { type: 'metrics', id: 'http_reqs', attributes: { type: 'counter', contains: 'default', tainted: null, sample: { count, rate: 0.8 } } },
+      { type: 'metrics', id: 'http_req_failed', attributes: { type: 'rate', contains: 'default', tainted: null, sample: { rate } } },
+      { type: 'metrics', id: 'vus', attributes: { type: 'gauge', contains: 'default', tainted: null, sample: { value: vus } } },
+    ],
+  });
+
+  it('is ready to release when paused before the run (status 4)', () => {
+    expect(k6ReadyToRelease(parseK6Status(STATUS(4, true))!)).toBe(true);
+    expect(k6ReadyToRelease(parseK6Status(STATUS(1, true))!)).toBe(false); // still initialising VUs
+    expect(k6ReadyToRelease(parseK6Status(STATUS(7, false))!)).toBe(false);
+    expect(parseK6Status('curl: (7) Failed to connect')).toBeUndefined();
+  });
+
+  it('reads live counts, and combines instances by adding counts and taking the highest p95 (an upper bound, live only)', () => {
+    const a = parseK6Metrics(METRICS(100, 0.05, 150, 5))!;
+    const b = parseK6Metrics(METRICS(300, 0, 20, 5))!;
+    expect(a).toEqual({ requests: 100, failures: 5, vus: 5, p50: 115.8, p95: 150, p99: null });
+    expect(combineK6Live([a, b])).toMatchObject({ requests: 400, failures: 5, vus: 10, p95: 150 });
+    expect(parseK6Metrics('')).toBeUndefined();
+  });
+});
+
+describe('k6 options after --', () => {
+  const refused = (args: string[]) => {
+    try {
+      checkK6Passthrough(args);
+    } catch (e) {
+      expect(e).toBeInstanceOf(UsageError);
+      return (e as Error).message;
+    }
+    return undefined;
+  };
+
+  it.each([
+    [['--paused'], '--paused'],
+    [['-p'], '-p (--paused)'],
+    [['-qp'], '-p (--paused)'],
+    [['--address', '0.0.0.0:6565'], '--address'],
+    [['--address=0.0.0.0:6565'], '--address'],
+    [['-a', 'x'], '-a (--address)'],
+    [['--execution-segment', '0:1/2'], '--execution-segment'],
+    [['--execution-segment-sequence=0,1'], '--execution-segment-sequence'],
+    [['--vus', '50'], '--vus'],
+    [['-u10'], '-u (--vus)'],
+    [['--duration=1m'], '--duration'],
+    [['-d', '1m'], '-d (--duration)'],
+    [['--stage', '10s:5'], '--stage'],
+    [['-s', '10s:5'], '-s (--stage)'],
+    [['--iterations', '100'], '--iterations'],
+    [['-i', '100'], '-i (--iterations)'],
+    [['--linger'], '--linger'],
+    [['--summary-mode=full'], '--summary-mode'],
+    [['--out', 'json=/tmp/x.json'], '--out json=/tmp/x.json'],
+    [['--out=csv=/tmp/x.csv'], '--out csv=/tmp/x.csv'],
+    [['-o', 'json'], '-o json'],
+    [['-ojson=/tmp/y'], '-o json=/tmp/y'],
+  ])('fails when %j is given, naming %s', (args, named) => {
+    const msg = refused(args);
+    expect(msg).toContain(`the k6 option ${named} (after --) is set by loadfleet`);
+  });
+
+  it('passes everything else through, including flag-like values', () => {
+    expect(refused(['--tag', 'team=a', '-e', 'BASE=/api', '-e', 'X=--vus', '--out', 'experimental-prometheus-rw', '-q', '--http-debug=full', '--no-thresholds', '--summary-export=/tmp/s.json'])).toBeUndefined();
+  });
+
+  it('reach every instance after loadfleet\'s own options, before the script', () => {
+    const cmds = k6Commands({ agents: [{ name: 'agent-1', privateIp: '10.0.0.11' }], plan: resolveLoad({ users: 5, durationS: 10 }), script: '/s.js', runId: 'r', passthrough: ['--tag', 'team=a'] });
+    expect(cmds[0]!.argv.slice(-3)).toEqual(['--tag', 'team=a', '/s.js']);
+  });
+});
+
+describe('k6 script check', () => {
+  it('accepts a script with a default export', () => {
+    expect(() => checkK6Script('s.js', 'import http from "k6/http";\nexport default function () { http.get("http://x/"); }\n')).not.toThrow();
+    expect(() => checkK6Script('s.js', 'const f = () => {};\nexport { f as default };\nexport const options = { scenarios: {} };\n')).not.toThrow();
+    expect(() => checkK6Script('s.ts', 'export default async function (): Promise<void> {}\n')).not.toThrow();
+  });
+
+  it('fails when the script is empty', () => {
+    expect(() => checkK6Script('e.js', '  \n')).toThrow(/e\.js\) is empty/);
+  });
+
+  it('fails when scenarios only exec named functions, saying loadfleet\'s load replaces them', () => {
+    const text = 'export const options = { scenarios: { a: { executor: "constant-vus", exec: "browse", vus: 1, duration: "1m" } } };\nexport function browse() {}\n';
+    expect(() => checkK6Script('sc.js', text)).toThrow(/has scenarios but no default export: .*replace the script's scenarios/);
+  });
+
+  it('fails when it is not a k6 script at all (a locustfile, an archive)', () => {
+    expect(() => checkK6Script('locustfile.py', 'from locust import HttpUser\n')).toThrow(/does not look like a k6 script/);
+    expect(() => checkK6Script('test.tar', 'x\u0000y')).toThrow(/archives are not supported/);
+  });
+});
+
+describe('k6 on each agent (sh)', () => {
+  const inst = k6Commands({ agents: [{ name: 'agent-1', privateIp: '10.0.0.11' }, { name: 'agent-2', privateIp: '10.0.0.12' }], plan: resolveLoad({ users: 4, durationS: 30 }), script: '/var/lib/loadfleet/k6/runs/r1/script.js', runId: 'r1', passthrough: ['-e', "Q=it's"] })[1]!;
+  const paths = k6AgentPaths('r1', inst.rawFile);
+
+  it('keeps a TypeScript script\'s extension (k6 reads .ts as TypeScript); anything else becomes script.js', () => {
+    expect(k6AgentPaths('r1', '', 'load.test.ts').script).toBe('/var/lib/loadfleet/k6/runs/r1/script.ts');
+    expect(k6AgentPaths('r1', '', 'test.mjs').script).toBe('/var/lib/loadfleet/k6/runs/r1/script.mjs');
+    expect(k6AgentPaths('r1', '', 'test').script).toBe('/var/lib/loadfleet/k6/runs/r1/script.js');
+  });
+
+  it('gives each instance loadfleet\'s __ENV: the target and which generator it is', () => {
+    expect(k6LoadfleetEnv('http://10.0.0.5:8080', 'agent-2', 2, 3)).toEqual(['-e', 'LOADFLEET_HOST=http://10.0.0.5:8080', '-e', 'LOADFLEET_GENERATOR=agent-2', '-e', 'LOADFLEET_GENERATOR_INDEX=2', '-e', 'LOADFLEET_GENERATORS=3']);
+  });
+
+  it('starts one paused instance as the k6 user, detached and bounded by timeout', () => {
+    const s = k6StartScript(paths, inst, 300.2);
+    expect(s).toContain('setsid nohup timeout -k 10 301 sh -c ');
+    expect(s).toContain("setpriv --reuid=k6 --regid=k6 --init-groups");
+    expect(s).toContain("'--execution-segment'\\'' '\\''1/2:1'\\''");
+    expect(s).toContain(`> '${paths.log}' 2>&1 < /dev/null &`);
+  });
+
+  it('releases at the agreed instant with k6-operator\'s PATCH body, unless cancelled', () => {
+    const s = k6ReleaseScript(paths, inst.apiAddress, 1_800_000_000_123);
+    expect(s).toContain('at=1800000000123');
+    expect(s.indexOf('release.cancel')).toBeLessThan(s.indexOf('curl'));
+    expect(s).toContain(`'{"data":{"type":"status","id":"default","attributes":{"paused":false}}}' 'http://10.0.0.12:6565/v1/status'`);
+  });
+
+  it('stops through the API, then TERM and KILL to the process group; without a pid it only cancels the release', () => {
+    const s = k6StopScript(paths, 4242, inst.apiAddress, 10);
+    expect(s).toContain(K6_STOP_BODY);
+    expect(JSON.parse(K6_STOP_BODY)).toEqual({ data: { type: 'status', id: 'default', attributes: { stopped: true } } });
+    expect(s.indexOf('kill -TERM -4242')).toBeLessThan(s.indexOf('kill -KILL -4242'));
+    expect(k6StopScript(paths, undefined, inst.apiAddress, 10)).not.toContain('kill');
+  });
+});
