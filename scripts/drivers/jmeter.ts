@@ -313,6 +313,7 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       ].filter(Boolean);
       return {
         stats: { ...stats, errors: Object.fromEntries(jm.errorKinds) },
+        ...(spanS ? { sendWindow: { fromMs: jm.firstMs, toMs: jm.firstMs + spanS * 1000, basis: 'JMeter: the first sample\'s start to the last sample\'s end in the merged JTL' } } : {}),
         merge: `JMeter client: it received every sample from every server (RMI) and wrote them all to one JTL; loadfleet recorded each of its ${jm.samples} rows (label = endpoint, elapsed in JMeter's whole ms, success=false = failure) — exact, never averaged. ${ACCURACY}. Rates over the samples' own span (first start to last end, ${spanS.toFixed(1)} s); a generator's start = the first sample its server's threads made (agent clocks). ${[...extra, dashboardNote].join('; ')}`,
         generators,
       };

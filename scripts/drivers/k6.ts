@@ -223,6 +223,7 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
         'The live p95 shown during the run was the highest instance\'s own (approximate, an upper bound); these numbers replace it.';
       return {
         stats: finish(total, Math.max(0.001, (t1 - t0) / 1000), Math.floor(t0 / 1000)),
+        ...(starts.length && ends.length ? { sendWindow: { fromMs: t0, toMs: t1, basis: 'k6: the first request sent to the last response received, over every instance (from the raw points)' } } : {}),
         merge,
         generators: generators.map(({ lastAtMs: _l, ...g }) => g),
       };

@@ -254,7 +254,7 @@ function create(ctx: DriverContext): EngineDriver {
       const fallbackS = Math.max(0.001, (endedAtMs - startedAtMs) / 1000);
       // Without nGrinder's own results, the last live sample is the best there is (said in the collection error).
       const fromTick = last ? { tests: last.requests - last.failures, errors: last.failures, meanTestTime: last.meanMs ?? 0 } : undefined;
-      const stats = ngrinderStats(perfTest ?? (csv ? undefined : fromTick), csv, fallbackS);
+      const { sampledSeconds, ...stats } = ngrinderStats(perfTest ?? (csv ? undefined : fromTick), csv, fallbackS);
       const generators = await Promise.all(agents.map(async (c) => {
         const started = firstSeen.get(c.host.name) ?? null;
         const file = path.join(rawDir, `${c.host.name}-ngrinder-agent.log`);
@@ -268,6 +268,8 @@ function create(ctx: DriverContext): EngineDriver {
       }));
       return {
         stats,
+        // RPS over the time nGrinder sampled (report rows × interval), from the release.
+        ...(sampledSeconds !== null ? { sendWindow: { fromMs: startedAtMs, toMs: startedAtMs + sampledSeconds * 1000, basis: 'nGrinder: the time its report sampled (report CSV rows × sampling interval)' } } : {}),
         merge: `${NGRINDER_MERGE}. Generator start = the first sample (every ${RUN_TIMING.startPollMs}-${RUN_TIMING.tickMs} ms) showing running threads: nGrinder's console starts every agent with one message and its API shows no per-agent start; test ${id ?? '(none)'} released ${new Date(startedAtMs).toISOString()}`,
         generators,
       };

@@ -446,11 +446,12 @@ function weightedMean(parts: readonly { tests: number; meanMs: number }[]): numb
  * figures; the CSV's sums when the PerfTest has none), endpoints and the timeline from the report CSV.
  * RPS is over the time nGrinder sampled (CSV rows × sampling interval), else over `fallbackSeconds`.
  */
-export function ngrinderStats(perfTest: unknown, csvText: string | undefined, fallbackSeconds: number, samplingIntervalS = 1): MergedStats {
+export function ngrinderStats(perfTest: unknown, csvText: string | undefined, fallbackSeconds: number, samplingIntervalS = 1): MergedStats & { sampledSeconds: number | null } {
   const pt = (perfTest ?? {}) as Record<string, unknown>;
   const { intervals } = csvText ? parseReportCsv(csvText) : { intervals: [] as ReportInterval[] };
   const interval = num(pt.samplingInterval) || samplingIntervalS;
-  const seconds = intervals.length > 0 ? intervals.length * interval : fallbackSeconds;
+  const sampledSeconds = intervals.length > 0 ? intervals.length * interval : null;
+  const seconds = sampledSeconds ?? fallbackSeconds;
   const csvTests = intervals.reduce((a, x) => a + x.tests, 0);
   const csvErrors = intervals.reduce((a, x) => a + x.errors, 0);
   const hasPt = typeof pt.tests === 'number' || typeof pt.errors === 'number';
@@ -480,6 +481,7 @@ export function ngrinderStats(perfTest: unknown, csvText: string | undefined, fa
     endpoints: [...byName].sort(([a], [b]) => a.localeCompare(b)).map(([name, e]) => endpoint(name, e.tests + e.errors, e.errors, weightedMean(e.parts), seconds)),
     timeline,
     errors: {},
+    sampledSeconds,
   };
 }
 
