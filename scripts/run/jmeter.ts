@@ -164,6 +164,8 @@ export const JMETER_RUN = {
   versionFile: `${OPT}/jmeter/VERSION`,
   /** Rows of the JTL's tail read each tick for the live percentiles, and the window they cover. */
   tailRows: 20_000,
+  /** The Summariser's last lines read each tick (its `=` line carries the totals; `+` lines follow it). */
+  summaryLines: 400,
   liveWindowS: 10,
   /** The client's JVM, plan transfer and the 5 s listener wait around the test itself. */
   clientOverheadS: 120,
@@ -244,12 +246,16 @@ export function jmeterStartScript(o: { runDir: string; argv: readonly string[]; 
   ].join('\n');
 }
 
-/** The client.out lines status() returns: the Summariser's and the run's milestones. */
-const CLIENT_LINES = "^(summary [+=] |Tidying up|Remote engines have been started|The following remote engines have not started|Following remote engines could not be configured|Waiting for possible |Starting distributed test|Error in NonGUIDriver|An error occurred|\\.\\.\\. end of run)";
+/**
+ * The run's one-time milestone lines in client.out that status() returns, ALL of them: the Summariser writes
+ * two lines every 5 s, so a tail over both would lose "Remote engines have been started" and the UDP port
+ * line after ~17 min (then stop() could not ask the client to shut down). Only the Summariser's are tailed.
+ */
+const MILESTONE_LINES = "^(Tidying up|Remote engines have been started|The following remote engines have not started|Following remote engines could not be configured|Waiting for possible |Starting distributed test|Error in NonGUIDriver|An error occurred|\\.\\.\\. end of run)";
 
 /**
- * sh (root) on the controller, each tick: whether the client lives, its milestone and Summariser lines,
- * the live percentiles (nearest rank) of the samples that started in the last liveWindowS seconds among
+ * sh (root) on the controller, each tick: whether the client lives, every milestone line and the last
+ * summaryLines Summariser lines, the live percentiles (nearest rank) of the samples that started in the last liveWindowS seconds among
  * the JTL's last tailRows rows (timeStamp and elapsed are the first two fields and never quoted), and
  * per agent how many of those rows its threads wrote (`seen <remote> <n>`).
  */
@@ -258,7 +264,8 @@ export function jmeterStatusScript(o: { runDir: string; pid: number; remotes: re
   return [
     `cd ${shQuote(o.runDir)} 2>/dev/null || { echo "state gone"; exit 0; }`,
     `if kill -0 ${o.pid} 2>/dev/null; then echo "state alive"; else echo "state exited"; fi`,
-    `grep -E '${CLIENT_LINES}' client.out 2>/dev/null | tail -n 400 | sed 's/^/out /'`,
+    `grep -E '${MILESTONE_LINES}' client.out 2>/dev/null | sed 's/^/out /'`,
+    `grep -E '^summary [+=] ' client.out 2>/dev/null | tail -n ${JMETER_RUN.summaryLines} | sed 's/^/out /'`,
     't=$(mktemp)',
     `tail -n ${JMETER_RUN.tailRows} res.jtl 2>/dev/null > "$t" || true`,
     `since=$(( $(date +%s) * 1000 - ${JMETER_RUN.liveWindowS * 1000} ))`,

@@ -19,8 +19,9 @@ import { jmeterAgents, mergeJtlFile, parseStatus, pullFile } from '../../scripts
 import type { HostConn } from '../../scripts/drivers/types';
 import {
   jmeterChunkScript, jmeterKillScript, jmeterLogsScript, jmeterPackScript, jmeterPrepareScript, jmeterServerRestartScript, jmeterServerStateScript,
-  jmeterSignalScript, jmeterStartScript, jmeterStatusScript, JMETER_RUN,
+  jmeterSignalScript, jmeterStarted, jmeterStartScript, jmeterStatusScript, jmeterUdpPort, JMETER_RUN,
 } from '../../scripts/run/jmeter';
+import { summariserState } from '../../scripts/run/jtl';
 import { shellcheck } from '../harness/shellcheck';
 
 /** runAsRoot's side of an SSH session, on this machine (the tests run as root). */
@@ -120,6 +121,35 @@ describe('the JMeter driver\'s sh', () => {
     await new Promise((res) => setTimeout(res, 200));
     expect(parseStatus((await runAsRoot(local, 'root', jmeterStatusScript({ runDir, pid, remotes: [] }), 'status')).stdout).state).toBe('exited');
     expect(parseStatus((await runAsRoot(local, 'root', jmeterStatusScript({ runDir: path.join(runDir, 'gone'), pid, remotes: [] }), 'status')).stdout).state).toBe('gone');
+  });
+
+  it('status after a long run: every milestone line is still there behind thousands of Summariser lines, so stop() can ask the client', async () => {
+    // GIVEN a client that has printed its milestones, then 2 Summariser lines every 5 s for an hour (1440 lines).
+    const runDir = tmp();
+    const lines = [
+      'Creating summariser <summary>',
+      'Starting distributed test with remote engines:[10.0.1.21:1099, 10.0.1.22:1099] @ Wed Nov 25 17:00:00 UTC 2026 (1764090000000)',
+      'Remote engines have been started:{…}',
+      'Waiting for possible Shutdown/StopTestNow/HeapDump/ThreadDump message on port 4447',
+    ];
+    let total = 0;
+    for (let i = 1; i <= 720; i++) {
+      total += 46;
+      lines.push(`summary +     46 in 00:00:05 =    9.2/s Avg:   109 Min:   101 Max:   122 Err:     0 (0.00%) Active: 5 Started: 5 Finished: 0`);
+      lines.push(`summary = ${String(total).padStart(6)} in 00:${String(Math.floor((i * 5) / 60)).padStart(2, '0')}:${String((i * 5) % 60).padStart(2, '0')} =    9.2/s Avg:   109 Min:   101 Max:   122 Err:     0 (0.00%)`);
+    }
+    expect(lines.length - 4).toBeGreaterThan(JMETER_RUN.summaryLines);
+    fs.writeFileSync(path.join(runDir, 'client.out'), `${lines.join('\n')}\n`);
+    const pid = group();
+    // WHEN the tick's status script runs.
+    const s = parseStatus((await runAsRoot(local, 'root', jmeterStatusScript({ runDir, pid, remotes: [] }), 'status')).stdout);
+    // THEN the started line and the UDP port are still read (the old `| tail -n 400` over all lines lost them),
+    // the Summariser's lines are bounded, and its totals are the last `=` line's.
+    expect(jmeterStarted(s.out).started).toBe(true);
+    expect(jmeterUdpPort(s.out)).toBe(4447);
+    expect(s.out).toMatch(/^Waiting for possible Shutdown/m);
+    expect(s.out.split('\n').filter((l) => l.startsWith('summary ')).length).toBe(JMETER_RUN.summaryLines);
+    expect(summariserState(s.out).requests).toBe(total);
   });
 
   it('pack, pull in chunks and merge: the JTL arrives whole and merges to its rows', async () => {
