@@ -26,7 +26,7 @@ import { jmeterRunFacts } from '../engines/jmeter';
 import { jmeterClientArgs } from '../run/commands';
 import { ACCURACY } from '../run/histogram';
 import {
-  checkJmeterPassthrough, checkJmx, JMETER_RUN, jmeterChunkScript, jmeterClientProps, jmeterKillScript, jmeterLogsScript, jmeterPackScript,
+  checkJmeterPassthrough, checkJmx, JMETER_RUN, jmeterChunkScript, jmeterClientProps, jmeterKillScript, jmeterLogsScript, jmeterPackScript, jmeterPidScript,
   jmeterPrepareScript, jmeterRunDir, jmeterServerRestartScript, jmeterServerStateScript, jmeterSignalScript, jmeterStartScript, jmeterStarted,
   jmeterStatusScript, jmeterTestEnded, jmeterUdpPort, unreadWarning,
 } from '../run/jmeter';
@@ -34,7 +34,7 @@ import { JtlMerge, summariserState, type JtlAgent } from '../run/jtl';
 import { jmeterProps } from '../run/load';
 import { finish, timelineBucketS } from '../run/merge';
 import { NOT_INSTALLED_EXIT } from './remote';
-import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn, type Tick } from './types';
+import { RUN_TIMING, sleep, type Collected, type DriverContext, type DriverModule, type EngineDriver, type HostConn, type Tick } from './types';
 
 /** The plan must be XML with a jmeterTestPlan root and an enabled thread group; a plan that ignores the load properties is warned about. */
 async function validate(file: string, text: string): Promise<void> {
@@ -100,6 +100,10 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
   let last: Tick | undefined;
   let lastOut = '';
   let stopping: Promise<void> | undefined;
+  /** start() ran its start script (which may have spawned the client even if it failed). */
+  let startTried = false;
+  /** Why the controller stopped answering during stop(): a host failure in collect(), so the run exits 1 naming it. */
+  let controllerDown: string | undefined;
 
   const status = async (): Promise<Status> => {
     const r = await runAsRoot(controller.session, login, jmeterStatusScript({ runDir, pid, remotes: remotes.map((a) => a.remote) }), `reading the JMeter client on ${controller.host.name}`);
@@ -109,10 +113,12 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
   };
   const tail = (text: string) => text.split('\n').filter((l) => !l.startsWith('summary ')).slice(-6).join(' | ').slice(0, 800);
 
-  const doStop = async (): Promise<void> => {
-    if (!pid) return;
+  /**
+   * The client's own stop, then TERM/KILL of its group; true when the test ended the normal way (every server
+   * reported its end and got -X). Throws when the controller does not answer (SSH): doStop handles that.
+   */
+  const stopClient = async (problems: string[]): Promise<boolean> => {
     let s = await status();
-    const problems: string[] = [];
     // The client listens for Shutdown/StopTestNow only once it has started the servers (JMeter.java
     // startUdpDdaemon after DistributedRunner.start): before that there is nobody to ask.
     if (s.state === 'alive' && !jmeterTestEnded(s.out) && /Waiting for possible Shutdown/.test(s.out)) {
@@ -146,6 +152,26 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       await runAsRoot(controller.session, login, jmeterKillScript(pid), `ending the JMeter client on ${controller.host.name}`);
       // Killing a client that never got the servers going (a Ctrl-C during the start) is the expected path.
       if (!ended && jmeterStarted(s.out).started) problems.push(`the JMeter client did not end the test by itself and was killed (${tail(s.out)})`);
+    }
+    return ended;
+  };
+
+  const doStop = async (): Promise<void> => {
+    if (!startTried) return;
+    const problems: string[] = [];
+    let ended = false;
+    try {
+      // A start that failed after the client was spawned (its `pid N` line lost, SSH dropped) left the pid
+      // in the run folder: without it the client would run the whole test unstopped.
+      if (!pid) pid = Number(/^(\d+)/.exec((await runAsRoot(controller.session, login, jmeterPidScript(runDir), `reading the JMeter client's pid on ${controller.host.name}`)).stdout.trim())?.[1]) || 0;
+      // No pid file: the start script failed before it spawned anything.
+      if (!pid) return;
+      ended = await stopClient(problems);
+    } catch (e) {
+      // The controller does not answer: nobody can tell the servers to stop through the client, so they are
+      // restarted below; the client itself ends at its `timeout` bound. The controller is reported (collect).
+      controllerDown ??= `the JMeter client on ${controller.host.name} could not be stopped (the controller did not answer: ${(e as Error).message}); it ends at its timeout bound`;
+      problems.push(controllerDown);
     }
     if (!ended) {
       // Without the client's -X the servers may still run the plan: their services restart them clean.
@@ -207,6 +233,7 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
         passthrough: [...jmeterClientProps, ...p.passthrough],
       });
       const timeoutS = p.plan.durationS + RUN_TIMING.selfStopGraceMs / 1000 + JMETER_RUN.clientOverheadS + JMETER_RUN.dashboardS;
+      startTried = true;
       const r = await runAsRoot(controller.session, login, jmeterStartScript({ runDir, argv, timeoutS }), `starting the JMeter client on ${controller.host.name}`);
       pid = Number(/pid (\d+)/.exec(r.stdout)?.[1]) || 0;
       if (!pid) throw new ExternalError(`the JMeter client did not start on ${controller.host.name}: ${r.stdout.trim()} ${r.stderr.trim()}`);
@@ -262,63 +289,69 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       return stopping;
     },
     async collect(rawDir, startedAtMs, endedAtMs) {
-      await fs.mkdir(rawDir, { recursive: true });
-      const rel = (f: string) => path.relative(path.dirname(rawDir), f);
-      const logs = await runAsRoot(controller.session, login, jmeterLogsScript(runDir), `pulling the JMeter client's output from ${controller.host.name}`).catch((e: Error) => ({ stdout: `(${e.message})\n${lastOut}` }));
-      await fs.writeFile(path.join(rawDir, 'jmeter-client.txt'), logs.stdout);
-      const failAll = (why: string) => ({
-        stats: finish(new JtlMerge(remotes).merger, 0),
-        merge: `JMeter client: no JTL was collected (${why})`,
-        generators: agents.map((c) => ({ name: c.host.name, startedAtMs: null, rawFile: null, collectionError: `the JMeter client's JTL on ${controller.host.name}: ${why}` })),
-      });
-      let packed: string;
-      try {
-        packed = (await runAsRoot(controller.session, login, jmeterPackScript(runDir), `packing the JTL on ${controller.host.name}`, { timeoutMs: 600_000 })).stdout;
-      } catch (e) {
-        return failAll((e as Error).message);
-      }
-      const jtl = /^jtl (\d+) ([0-9a-f]{64})/m.exec(packed);
-      const dashBytes = Number(/^dashboard (\d+)/m.exec(packed)?.[1] ?? 0);
-      if (!jtl) return failAll(`unexpected output from packing: ${packed.slice(0, 200)}`);
-      const jtlFile = path.join(rawDir, 'res.jtl.gz');
-      try {
-        const sha = await pullFile(controller, login, `${runDir}/res.jtl.gz`, Number(jtl[1]), jtlFile);
-        if (sha !== jtl[2]) throw new Error(`the pulled JTL's sha256 (${sha}) differs from the controller's (${jtl[2]})`);
-      } catch (e) {
-        return failAll((e as Error).message);
-      }
-      let dashboardNote = 'no HTML dashboard was generated';
-      if (dashBytes > 0) {
-        await pullFile(controller, login, `${runDir}/dashboard.tgz`, dashBytes, path.join(rawDir, 'dashboard.tgz'))
-          .then(() => (dashboardNote = `JMeter's HTML dashboard: ${rel(path.join(rawDir, 'dashboard.tgz'))}`))
-          .catch((e: Error) => (dashboardNote = `the dashboard could not be pulled (${e.message})`));
-      }
-      const jm = await mergeJtlFile(jtlFile, remotes, timelineBucketS(Math.max(1, (endedAtMs - startedAtMs) / 1000)));
-      const generators = agents.map((c) => {
-        const first = jm.firstSampleMs.get(c.host.name) ?? null;
-        return {
-          name: c.host.name,
-          startedAtMs: first,
-          rawFile: rel(jtlFile),
-          ...(first === null ? { collectionError: `no sample in the JTL came from this agent's jmeter-server (thread names starting ${remotes.find((a) => a.name === c.host.name)!.remote}-)` } : {}),
-        };
-      });
-      const spanS = jm.spanS();
-      const t0 = Number.isFinite(jm.firstMs) ? jm.firstMs : startedAtMs;
-      const stats = finish(jm.merger, spanS || Math.max(0.001, (endedAtMs - startedAtMs) / 1000), Math.floor(t0 / 1000));
-      const extra = [
-        jm.transactions ? `${jm.transactions} Transaction Controller rows left out (their samplers are counted)` : '',
-        jm.unmapped ? `${jm.unmapped} samples from threads naming no agent (counted in the totals)` : '',
-        jm.bad ? `${jm.bad} unreadable rows skipped` : '',
-      ].filter(Boolean);
-      return {
-        stats: { ...stats, errors: Object.fromEntries(jm.errorKinds) },
-        ...(spanS ? { sendWindow: { fromMs: jm.firstMs, toMs: jm.firstMs + spanS * 1000, basis: 'JMeter: the first sample\'s start to the last sample\'s end in the merged JTL' } } : {}),
-        merge: `JMeter client: it received every sample from every server (RMI) and wrote them all to one JTL; loadfleet recorded each of its ${jm.samples} rows (label = endpoint, elapsed in JMeter's whole ms, success=false = failure) — exact, never averaged. ${ACCURACY}. Rates over the samples' own span (first start to last end, ${spanS.toFixed(1)} s); a generator's start = the first sample its server's threads made (agent clocks). ${[...extra, dashboardNote].join('; ')}`,
-        generators,
-      };
+      const c = await collectJtl(rawDir, startedAtMs, endedAtMs);
+      // A controller that stopped answering during stop() is named, so the run exits 1 even with a JTL.
+      return controllerDown ? { ...c, hostFailures: [...(c.hostFailures ?? []), { host: controller.host.name, error: controllerDown }] } : c;
     },
   };
+
+  async function collectJtl(rawDir: string, startedAtMs: number, endedAtMs: number): Promise<Collected> {
+    await fs.mkdir(rawDir, { recursive: true });
+    const rel = (f: string) => path.relative(path.dirname(rawDir), f);
+    const logs = await runAsRoot(controller.session, login, jmeterLogsScript(runDir), `pulling the JMeter client's output from ${controller.host.name}`).catch((e: Error) => ({ stdout: `(${e.message})\n${lastOut}` }));
+    await fs.writeFile(path.join(rawDir, 'jmeter-client.txt'), logs.stdout);
+    const failAll = (why: string) => ({
+      stats: finish(new JtlMerge(remotes).merger, 0),
+      merge: `JMeter client: no JTL was collected (${why})`,
+      generators: agents.map((c) => ({ name: c.host.name, startedAtMs: null, rawFile: null, collectionError: `the JMeter client's JTL on ${controller.host.name}: ${why}` })),
+    });
+    let packed: string;
+    try {
+      packed = (await runAsRoot(controller.session, login, jmeterPackScript(runDir), `packing the JTL on ${controller.host.name}`, { timeoutMs: 600_000 })).stdout;
+    } catch (e) {
+      return failAll((e as Error).message);
+    }
+    const jtl = /^jtl (\d+) ([0-9a-f]{64})/m.exec(packed);
+    const dashBytes = Number(/^dashboard (\d+)/m.exec(packed)?.[1] ?? 0);
+    if (!jtl) return failAll(`unexpected output from packing: ${packed.slice(0, 200)}`);
+    const jtlFile = path.join(rawDir, 'res.jtl.gz');
+    try {
+      const sha = await pullFile(controller, login, `${runDir}/res.jtl.gz`, Number(jtl[1]), jtlFile);
+      if (sha !== jtl[2]) throw new Error(`the pulled JTL's sha256 (${sha}) differs from the controller's (${jtl[2]})`);
+    } catch (e) {
+      return failAll((e as Error).message);
+    }
+    let dashboardNote = 'no HTML dashboard was generated';
+    if (dashBytes > 0) {
+      await pullFile(controller, login, `${runDir}/dashboard.tgz`, dashBytes, path.join(rawDir, 'dashboard.tgz'))
+        .then(() => (dashboardNote = `JMeter's HTML dashboard: ${rel(path.join(rawDir, 'dashboard.tgz'))}`))
+        .catch((e: Error) => (dashboardNote = `the dashboard could not be pulled (${e.message})`));
+    }
+    const jm = await mergeJtlFile(jtlFile, remotes, timelineBucketS(Math.max(1, (endedAtMs - startedAtMs) / 1000)));
+    const generators = agents.map((c) => {
+      const first = jm.firstSampleMs.get(c.host.name) ?? null;
+      return {
+        name: c.host.name,
+        startedAtMs: first,
+        rawFile: rel(jtlFile),
+        ...(first === null ? { collectionError: `no sample in the JTL came from this agent's jmeter-server (thread names starting ${remotes.find((a) => a.name === c.host.name)!.remote}-)` } : {}),
+      };
+    });
+    const spanS = jm.spanS();
+    const t0 = Number.isFinite(jm.firstMs) ? jm.firstMs : startedAtMs;
+    const stats = finish(jm.merger, spanS || Math.max(0.001, (endedAtMs - startedAtMs) / 1000), Math.floor(t0 / 1000));
+    const extra = [
+      jm.transactions ? `${jm.transactions} Transaction Controller rows left out (their samplers are counted)` : '',
+      jm.unmapped ? `${jm.unmapped} samples from threads naming no agent (counted in the totals)` : '',
+      jm.bad ? `${jm.bad} unreadable rows skipped` : '',
+    ].filter(Boolean);
+    return {
+      stats: { ...stats, errors: Object.fromEntries(jm.errorKinds) },
+      ...(spanS ? { sendWindow: { fromMs: jm.firstMs, toMs: jm.firstMs + spanS * 1000, basis: 'JMeter: the first sample\'s start to the last sample\'s end in the merged JTL' } } : {}),
+      merge: `JMeter client: it received every sample from every server (RMI) and wrote them all to one JTL; loadfleet recorded each of its ${jm.samples} rows (label = endpoint, elapsed in JMeter's whole ms, success=false = failure) — exact, never averaged. ${ACCURACY}. Rates over the samples' own span (first start to last end, ${spanS.toFixed(1)} s); a generator's start = the first sample its server's threads made (agent clocks). ${[...extra, dashboardNote].join('; ')}`,
+      generators,
+    };
+  }
 }
 
 /** Pulls a controller file in base64 chunks (SSH stdout is text) to `dest`; returns its sha256. */

@@ -230,8 +230,8 @@ export function jmeterServerRestartScript(): string {
 /**
  * sh (root) on the controller: the client as the jmeter user in its own session (setsid: one process
  * group to signal), under `timeout` so it ends even if loadfleet dies, stdout+stderr to client.out.
- * Prints `pid N` (the session's leader: setsid, nohup and timeout exec in turn, so N is timeout's pid and
- * the group's id; GNU timeout keeps its child in its own group, which is this one).
+ * Writes `$!` to client.pid and prints `pid N` (the session's leader: setsid, nohup and timeout exec in
+ * turn, so N is timeout's pid and the group's id; GNU timeout keeps its child in its own group, this one).
  */
 export function jmeterStartScript(o: { runDir: string; argv: readonly string[]; timeoutS: number }): string {
   const java = jmeterRunFacts.javaHome;
@@ -239,8 +239,10 @@ export function jmeterStartScript(o: { runDir: string; argv: readonly string[]; 
   return [
     'set -eu',
     `cd ${shQuote(o.runDir)}`,
-    'rm -f client.out res.jtl',
+    'rm -f client.out client.pid res.jtl',
     `setsid nohup timeout -k 30 ${Math.ceil(o.timeoutS)} ${inner} > client.out 2>&1 < /dev/null &`,
+    // First in the run folder: a start whose output is lost still leaves stop() the group to end.
+    'echo "$!" > client.pid',
     'echo "pid $!"',
     '',
   ].join('\n');
@@ -252,6 +254,11 @@ export function jmeterStartScript(o: { runDir: string; argv: readonly string[]; 
  * line after ~17 min (then stop() could not ask the client to shut down). Only the Summariser's are tailed.
  */
 const MILESTONE_LINES = "^(Tidying up|Remote engines have been started|The following remote engines have not started|Following remote engines could not be configured|Waiting for possible |Starting distributed test|Error in NonGUIDriver|An error occurred|\\.\\.\\. end of run)";
+
+/** sh (root) on the controller: the client's pid the start script wrote (empty when it spawned nothing). */
+export function jmeterPidScript(runDir: string): string {
+  return `cat ${shQuote(`${runDir}/client.pid`)} 2>/dev/null || true\n`;
+}
 
 /**
  * sh (root) on the controller, each tick: whether the client lives, every milestone line and the last

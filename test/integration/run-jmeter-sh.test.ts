@@ -2,8 +2,9 @@
  * The sh the JMeter driver runs on the controller and the agents: every script passes shellcheck, and the
  * ones that need no JMeter are run for real here through a local `sh -s` session (what runAsRoot does over
  * SSH for a root login): the tick's status (live percentiles from the JTL's tail, per-agent rows, the
- * client's milestone lines), packing and the chunked pull of the JTL, and ending a process group.
- * Not run here (no JMeter on this machine, notes/engines.md): the start script (runuser + the launcher),
+ * client's milestone lines), packing and the chunked pull of the JTL, ending a process group, and the start
+ * script's client.pid (with `sleep` for the client).
+ * Not run here (no JMeter on this machine, notes/engines.md): the start script with the launcher,
  * bin/shutdown.sh / stoptest.sh, systemctl on the agents. An integration test: it starts processes.
  */
 import { spawn } from 'node:child_process';
@@ -18,7 +19,7 @@ import { runAsRoot } from '../../scripts/core/privilege';
 import { jmeterAgents, mergeJtlFile, parseStatus, pullFile } from '../../scripts/drivers/jmeter';
 import type { HostConn } from '../../scripts/drivers/types';
 import {
-  jmeterChunkScript, jmeterKillScript, jmeterLogsScript, jmeterPackScript, jmeterPrepareScript, jmeterServerRestartScript, jmeterServerStateScript,
+  jmeterChunkScript, jmeterKillScript, jmeterLogsScript, jmeterPackScript, jmeterPidScript, jmeterPrepareScript, jmeterServerRestartScript, jmeterServerStateScript,
   jmeterSignalScript, jmeterStarted, jmeterStartScript, jmeterStatusScript, jmeterUdpPort, JMETER_RUN,
 } from '../../scripts/run/jmeter';
 import { summariserState } from '../../scripts/run/jtl';
@@ -69,6 +70,7 @@ describe('the JMeter driver\'s sh', () => {
       ['server state', jmeterServerStateScript()],
       ['server restart', jmeterServerRestartScript()],
       ['start', jmeterStartScript({ runDir, argv: ['/opt/loadfleet/jmeter/apache-jmeter-5.6.3/bin/jmeter', '-n', '-t', `${runDir}/plan.jmx`, '-Gthreads_schedule=spawn(5,0s,10s,60s,0s) spawn(5,10s,10s,50s,0s)', "-Jname=it's"], timeoutS: 900 })],
+      ['pid', jmeterPidScript(runDir)],
       ['status', jmeterStatusScript({ runDir, pid: 1234, remotes: AGENTS.map((a) => a.remote) })],
       ['shutdown', jmeterSignalScript('5.6.3', 4445, 'Shutdown')],
       ['stoptest', jmeterSignalScript('5.6.3', 4445, 'StopTestNow')],
@@ -150,6 +152,19 @@ describe('the JMeter driver\'s sh', () => {
     expect(s.out).toMatch(/^Waiting for possible Shutdown/m);
     expect(s.out.split('\n').filter((l) => l.startsWith('summary ')).length).toBe(JMETER_RUN.summaryLines);
     expect(summariserState(s.out).requests).toBe(total);
+  });
+
+  it('the start script leaves the client\'s pid in client.pid, which the pid script reads back (a start whose output is lost)', async () => {
+    // The client here is `sleep 1` (no JMeter on this machine; if runuser finds no jmeter user it exits at once):
+    // what is proven is the pid bookkeeping, not the launcher.
+    const runDir = tmp();
+    fs.writeFileSync(path.join(runDir, 'client.pid'), '999999\n');
+    const r = await runAsRoot(local, 'root', jmeterStartScript({ runDir, argv: ['sleep', '1'], timeoutS: 5 }), 'start');
+    const pid = Number(/^pid (\d+)$/m.exec(r.stdout)![1]);
+    pids.push(pid);
+    expect(pid).toBeGreaterThan(0);
+    expect((await runAsRoot(local, 'root', jmeterPidScript(runDir), 'pid')).stdout.trim()).toBe(String(pid));
+    expect((await runAsRoot(local, 'root', jmeterPidScript(path.join(runDir, 'gone')), 'pid')).stdout).toBe('');
   });
 
   it('pack, pull in chunks and merge: the JTL arrives whole and merges to its rows', async () => {

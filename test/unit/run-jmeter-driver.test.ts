@@ -39,17 +39,26 @@ class Controller {
   /** What the client does with a Shutdown: end the test (true) or hang (false). */
   obeys = true;
   notInstalled = false;
+  /** The controller stops answering (its host gone, SSH dropped): every script fails to run. */
+  down = false;
+  /** The start script spawns the client but then fails (its `pid N` line never arrives). */
+  startFails = false;
+  /** What client.pid holds ('' when the start script spawned nothing). */
+  pidFile = '4242';
   polls = 0;
   exec(script: string): ExecResult {
     this.scripts.push(script);
+    if (this.down) throw new Error('ssh: connect to host 10.0.1.10 port 22: Connection timed out');
     const ok = (stdout: string): ExecResult => ({ code: 0, stdout, stderr: '' });
     if (script.includes('echo "version $v"')) return this.notInstalled ? { code: 42, stdout: '', stderr: 'JMeter is not installed' } : ok('version 5.6.3\n');
     if (script.includes('reach()')) return ok('ok jmeter-server RMI ports: 4 endpoint(s) reachable\n');
     if (script.includes('setsid nohup timeout')) {
       this.alive = true;
       this.out = ['Creating summariser <summary>'];
+      if (this.startFails) return { code: 255, stdout: '', stderr: 'Connection to 10.0.1.10 closed by remote host.' };
       return ok('pid 4242\n');
     }
+    if (script.startsWith('cat ') && script.includes('client.pid')) return ok(this.pidFile ? `${this.pidFile}\n` : '');
     if (script.includes('state gone')) {
       this.polls++;
       if (this.alive && this.polls === this.startAfter) this.out = [...STARTED];
@@ -181,6 +190,45 @@ describe('the JMeter driver against a scripted controller', () => {
     expect(controller.scripts.filter((s) => s.includes('stoptest.sh'))).toHaveLength(1);
     expect(controller.scripts.some((s) => s.includes('kill -TERM -4242'))).toBe(true);
     expect(agents.every((a) => a.scripts.some((s) => s.includes('systemctl restart jmeter-server.service')))).toBe(true);
+  });
+
+  it('restarts every jmeter-server when the controller stops answering during stop(), and reports the controller as a failed host', async () => {
+    const { controller, agents, ctx } = setup();
+    const d = jmeterRun.create(ctx);
+    await d.prepare();
+    const at = await d.start();
+    // The controller's host dies mid-run: its client can no longer be asked, so its servers would keep the plan running.
+    controller.down = true;
+    await expect(d.stop()).rejects.toThrow(/the JMeter client on controller could not be stopped \(the controller did not answer: .*Connection timed out/);
+    expect(agents.every((a) => a.scripts.some((s) => s.includes('systemctl restart jmeter-server.service')))).toBe(true);
+    const c = await d.collect(rawDir, at, at + 60_000, new Map());
+    expect(c.hostFailures).toEqual([{ host: 'controller', error: expect.stringMatching(/could not be stopped/) }]);
+    expect(c.generators.every((g) => g.collectionError)).toBe(true);
+  });
+
+  it('a start that fails after spawning the client: stop() ends the group from client.pid and restarts the servers', async () => {
+    const { controller, agents, ctx } = setup();
+    controller.startFails = true;
+    const d = jmeterRun.create(ctx);
+    await d.prepare();
+    await expect(d.start()).rejects.toThrow(/starting the JMeter client on controller failed/);
+    expect(controller.alive).toBe(true);
+    await d.stop();
+    expect(controller.scripts.some((s) => s.includes('kill -TERM -4242'))).toBe(true);
+    expect(controller.alive).toBe(false);
+    expect(agents.every((a) => a.scripts.some((s) => s.includes('systemctl restart jmeter-server.service')))).toBe(true);
+  });
+
+  it('a start that failed before spawning anything (no client.pid): stop() has nothing to end', async () => {
+    const { controller, agents, ctx } = setup();
+    controller.startFails = true;
+    controller.pidFile = '';
+    const d = jmeterRun.create(ctx);
+    await d.prepare();
+    await expect(d.start()).rejects.toThrow(/failed/);
+    await d.stop();
+    expect(controller.scripts.some((s) => s.includes('kill -TERM'))).toBe(false);
+    expect(agents.some((a) => a.scripts.some((s) => s.includes('restart')))).toBe(false);
   });
 
   it('fails when JMeter is not installed on the controller, naming the host (exit 2)', async () => {
