@@ -117,16 +117,21 @@ const LONG: Record<string, string> = {
   reportonly: 'g', homedir: 'd', help: 'h', version: 'v', password: 'a',
 };
 
-/** Properties that change the JTL or the progress lines run reads: pinned by run (jmeterClientProps). */
-const PINNED_PROPS = new Set([
-  'jmeter.save.saveservice.output_format', 'jmeter.save.saveservice.print_field_names', 'jmeter.save.saveservice.timestamp_format',
-  'jmeter.save.saveservice.default_delimiter', 'jmeter.save.saveservice.time', 'jmeter.save.saveservice.label',
-  'jmeter.save.saveservice.successful', 'jmeter.save.saveservice.thread_name', 'summariser.name', 'summariser.out',
-]);
+/**
+ * How the servers send samples back (SampleSenderFactory: JMeterUtils.getPropDefault("mode", "StrippedBatch");
+ * with sample_sender_client_configured=true, jmeter.properties' default, the client's setting is the one the
+ * servers use). Statistical mode sends aggregated samples, so the JTL rows would not be one per request and
+ * the merge would not be exact; Standard/Hold/Batch send response data too (heavy on RMI). run pins
+ * StrippedBatch (every sample, response data stripped, in batches) and refuses any setting of these.
+ */
+const SAMPLE_SENDER_PROPS = new Set(['mode', 'sample_sender_client_configured']);
+
+/** The load properties run sends with -G (scripts/run/load.ts jmeterProps): a user's would replace the load. */
+const LOAD_PROPS = new Set([...JMETER_LOAD_PROPERTIES.map((p) => p.name), 'threads_schedule']);
 
 /**
  * The engine options given after `--`, checked: UsageError naming the first option loadfleet owns.
- * -J/-G/-D (properties), -L, -H/-P/-N/-u (proxy), -j, -i, -f, -S and others pass through as they are.
+ * -J/-G/-D (properties other than run's own), -L, -H/-P/-N/-u (proxy), -j, -i, -f, -S and others pass through.
  */
 export function checkJmeterPassthrough(args: readonly string[]): void {
   for (let i = 0; i < args.length; i++) {
@@ -147,10 +152,16 @@ export function checkJmeterPassthrough(args: readonly string[]): void {
     if (letter === undefined) continue;
     const why = OWNED[letter];
     if (why) throw new UsageError(`the JMeter option ${a} cannot be passed after --: ${why}`);
-    if (letter === 'J' || letter === 'D') {
-      const key = rest.split('=')[0]!;
-      if (PINNED_PROPS.has(key)) throw new UsageError(`the JMeter option ${a} cannot be passed after --: run reads the JTL and the summary lines in the form it sets (${key})`);
+    if (letter !== 'J' && letter !== 'G' && letter !== 'D') continue;
+    // Pinned after loadfleet's own options, a user's setting would win (the last -J of a name does): refused.
+    const key = rest.split('=')[0]!.trim();
+    if (SAMPLE_SENDER_PROPS.has(key)) {
+      throw new UsageError(`the JMeter option ${a} cannot be passed after --: run pins mode=StrippedBatch so every server sends every sample back and the JTL holds one row per request (another mode, such as Statistical, sends aggregated samples: the merge would not be exact)`);
     }
+    if (letter !== 'D' && LOAD_PROPS.has(key)) {
+      throw new UsageError(`the JMeter option ${a} cannot be passed after --: run sets the load property ${key} on every server from --users/--rate/--duration/--stages (use those; yours would silently replace the load)`);
+    }
+    if (PINNED_PROPS.has(key)) throw new UsageError(`the JMeter option ${a} cannot be passed after --: run reads the JTL and the summary lines in the form it sets (${key})`);
   }
 }
 
@@ -190,15 +201,26 @@ export function jmeterRunDir(runId: string): string {
  * user.properties says, and a Summariser line every ~5 s (default 30) for live progress.
  */
 export const jmeterClientProps: readonly string[] = [
+  // Every sample back from every server (see SAMPLE_SENDER_PROPS), whatever the installed properties say.
+  '-Jmode=StrippedBatch',
   '-Jjmeter.save.saveservice.output_format=csv',
   '-Jjmeter.save.saveservice.print_field_names=true',
   '-Jjmeter.save.saveservice.timestamp_format=ms',
   '-Jjmeter.save.saveservice.default_delimiter=,',
   '-Jjmeter.save.saveservice.thread_name=true',
+  // The columns the merge needs: a JTL without one is unreadable (JtlMerge), and the Transaction
+  // Controller's own rows are told apart by their responseMessage (scripts/run/jtl.ts TRANSACTION_PREFIX).
+  '-Jjmeter.save.saveservice.time=true',
+  '-Jjmeter.save.saveservice.label=true',
+  '-Jjmeter.save.saveservice.successful=true',
+  '-Jjmeter.save.saveservice.response_message=true',
   '-Jsummariser.name=summary',
   '-Jsummariser.out=true',
   '-Jsummariser.interval=5',
 ];
+
+/** Every property run pins on the client (jmeterClientProps): a user's -J/-G/-D of one is refused. */
+const PINNED_PROPS = new Set(jmeterClientProps.map((a) => a.slice(2).split('=')[0]!));
 
 /** sh (root) on the controller: the installed version, the run folder owned by the jmeter user, the plan in it. */
 export function jmeterPrepareScript(runDir: string, planText: string): string {

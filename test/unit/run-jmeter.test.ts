@@ -91,11 +91,30 @@ describe('options after --', () => {
     [['-a', 'secret'], /process list/],
     [['-Jjmeter.save.saveservice.output_format=xml'], /reads the JTL .* \(jmeter\.save\.saveservice\.output_format\)/],
     [['-J', 'summariser.name=none'], /summariser\.name/],
+    // The sample sender: any mode but the pinned StrippedBatch (Statistical averages the JTL rows), on the client, servers or JVM.
+    [['-Jmode=Statistical'], /-Jmode=Statistical cannot be passed after --: run pins mode=StrippedBatch .*Statistical/],
+    [['-Gmode=Statistical'], /-Gmode=Statistical cannot be passed.*mode=StrippedBatch/],
+    [['-Dmode=Standard'], /-Dmode=Standard cannot be passed.*mode=StrippedBatch/],
+    [['-J', 'mode=Batch'], /-J cannot be passed.*mode=StrippedBatch/],
+    [['--jmeterproperty=mode=Statistical'], /mode=StrippedBatch/],
+    [['--globalproperty', 'mode=Hold'], /mode=StrippedBatch/],
+    [['-Jsample_sender_client_configured=false'], /mode=StrippedBatch/],
+    // The load properties: they would replace --users/--duration/--stages without a word.
+    [['-Gthreads=100'], /-Gthreads=100 cannot be passed after --: run sets the load property threads .*--users/],
+    [['-Jrampup=5'], /load property rampup/],
+    [['-G', 'duration=3600'], /load property duration/],
+    [['--globalproperty=threads_schedule=spawn(1,0s,0s,10s,0s)'], /load property threads_schedule.*--stages/],
+    // Every pinned client property, the new ones too.
+    [['-Jjmeter.save.saveservice.response_message=false'], /\(jmeter\.save\.saveservice\.response_message\)/],
+    [['-Jjmeter.save.saveservice.label=false'], /\(jmeter\.save\.saveservice\.label\)/],
+    [['-Gjmeter.save.saveservice.output_format=xml'], /\(jmeter\.save\.saveservice\.output_format\)/],
+    [['-Jsummariser.interval=60'], /\(summariser\.interval\)/],
   ])('refuses %j naming the option', (args, re) => {
     expect(usage(() => checkJmeterPassthrough(args)).message).toMatch(re);
   });
 
   it('passes properties, log levels and proxy options through', () => {
+    expect(() => checkJmeterPassthrough(['-Dthreads=4', '-Gthreads_per_loop=2', '-Jmodel=x', '-Gtarget_path=/api'])).not.toThrow();
     expect(() => checkJmeterPassthrough(['-Jhttpclient4.retrycount=1', '-Gtarget_path=/api', '-Djava.net.preferIPv4Stack=true', '-LDEBUG', '-H', 'proxy', '-P', '3128', '-Jjmeter.save.saveservice.url=true'])).not.toThrow();
   });
 });
@@ -112,6 +131,10 @@ describe('the client command line', () => {
     expect(argv.join(' ')).toContain('-R 10.0.1.21:1099,10.0.1.22:1099');
     expect(argv.join(' ')).toContain('-l /var/lib/loadfleet/jmeter/runs/r1/res.jtl -e -o /var/lib/loadfleet/jmeter/runs/r1/dashboard');
     expect(argv.indexOf('-Jsummariser.interval=5')).toBeLessThan(argv.indexOf('-Gtarget_path=/api'));
+    // Pinned whatever the installed properties say: every sample back, and the columns the merge reads.
+    expect(argv).toContain('-Jmode=StrippedBatch');
+    expect(argv).toContain('-Jjmeter.save.saveservice.response_message=true');
+    for (const col of ['time', 'label', 'successful', 'thread_name']) expect(argv).toContain(`-Jjmeter.save.saveservice.${col}=true`);
     expect(argv.at(-1)).toBe('-Gtarget_path=/api');
   });
 
