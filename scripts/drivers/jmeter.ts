@@ -53,8 +53,18 @@ export function jmeterAgents(agents: readonly { name: string; privateIp: string 
 export async function mergeJtlFile(file: string, agents: readonly JtlAgent[], bucketS: number): Promise<JtlMerge> {
   const jm = new JtlMerge(agents, bucketS);
   const decoder = new StringDecoder('utf8');
+  // The merge's own error (a header without a needed column) is the one to report: pipeline rejects with
+  // an AbortError of its own when the sink throws, so the sink's error is kept and thrown instead.
+  let unreadable: unknown;
   await pipeline(createReadStream(file), createGunzip(), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) jm.push(decoder.write(chunk));
+    try {
+      for await (const chunk of source) jm.push(decoder.write(chunk));
+    } catch (e) {
+      unreadable ??= e;
+      throw e;
+    }
+  }).catch((e: unknown) => {
+    throw unreadable ?? e;
   });
   jm.push(decoder.end());
   jm.end();
@@ -327,7 +337,19 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
         .then(() => (dashboardNote = `JMeter's HTML dashboard: ${rel(path.join(rawDir, 'dashboard.tgz'))}`))
         .catch((e: Error) => (dashboardNote = `the dashboard could not be pulled (${e.message})`));
     }
-    const jm = await mergeJtlFile(jtlFile, remotes, timelineBucketS(Math.max(1, (endedAtMs - startedAtMs) / 1000)));
+    let jm: JtlMerge;
+    try {
+      jm = await mergeJtlFile(jtlFile, remotes, timelineBucketS(Math.max(1, (endedAtMs - startedAtMs) / 1000)));
+    } catch (e) {
+      // An unreadable JTL (a header without a column the merge needs, a corrupt gzip) is a collection failure
+      // of every generator, not a crash: the summary is still written, naming the file, and the run exits 1.
+      const why = `${rel(jtlFile)} (the JMeter client's JTL from ${controller.host.name}) could not be read: ${(e as Error).message}`;
+      return {
+        stats: finish(new JtlMerge(remotes).merger, 0),
+        merge: `JMeter client: no sample was merged (${why}); ${dashboardNote}`,
+        generators: agents.map((c) => ({ name: c.host.name, startedAtMs: null, rawFile: rel(jtlFile), collectionError: why })),
+      };
+    }
     const generators = agents.map((c) => {
       const first = jm.firstSampleMs.get(c.host.name) ?? null;
       return {

@@ -45,6 +45,8 @@ class Controller {
   startFails = false;
   /** What client.pid holds ('' when the start script spawned nothing). */
   pidFile = '4242';
+  /** The gzipped JTL the client wrote. */
+  jtl = JTL;
   polls = 0;
   exec(script: string): ExecResult {
     this.scripts.push(script);
@@ -74,10 +76,10 @@ class Controller {
       return ok('');
     }
     if (script.includes('== client.out')) return ok(`== client.out\n${this.out.join('\n')}\n== jmeter.log\n`);
-    if (script.includes('gzip -1')) return ok(`jtl ${JTL.length} ${createHash('sha256').update(JTL).digest('hex')}\ndashboard 0\n`);
+    if (script.includes('gzip -1')) return ok(`jtl ${this.jtl.length} ${createHash('sha256').update(this.jtl).digest('hex')}\ndashboard 0\n`);
     if (script.includes('dd if=')) {
       const skip = Number(/skip=(\d+)/.exec(script)![1]);
-      return ok(JTL.subarray(skip * JMETER_RUN.chunkBytes, (skip + 1) * JMETER_RUN.chunkBytes).toString('base64'));
+      return ok(this.jtl.subarray(skip * JMETER_RUN.chunkBytes, (skip + 1) * JMETER_RUN.chunkBytes).toString('base64'));
     }
     throw new Error(`unexpected script on the controller: ${script.slice(0, 120)}`);
   }
@@ -229,6 +231,26 @@ describe('the JMeter driver against a scripted controller', () => {
     await d.stop();
     expect(controller.scripts.some((s) => s.includes('kill -TERM'))).toBe(false);
     expect(agents.some((a) => a.scripts.some((s) => s.includes('restart')))).toBe(false);
+  });
+
+  it('an unreadable JTL (a header without the success column) is a collection failure of every agent naming the file, not a crash', async () => {
+    const { controller, ctx } = setup();
+    // JMeter wrote the JTL with jmeter.save.saveservice.successful=false (say, a plan's own listener config).
+    controller.jtl = gzipSync('timeStamp,elapsed,label,responseCode,threadName\n1764090000000,12,GET /,200,10.0.1.21:1099-TG 1-1\n');
+    const d = jmeterRun.create(ctx);
+    await d.prepare();
+    const at = await d.start();
+    controller.out.push(TIDY);
+    controller.alive = false;
+    await d.stop();
+    const c = await d.collect(rawDir, at, at + 60_000, new Map());
+    expect(c.stats.total.requests).toBe(0);
+    expect(c.generators.map((g) => g.name)).toEqual(['agent-1', 'agent-2']);
+    for (const g of c.generators) {
+      expect(g.rawFile).toBe(`${path.basename(rawDir)}/res.jtl.gz`);
+      expect(g.collectionError).toMatch(/res\.jtl\.gz \(the JMeter client's JTL from controller\) could not be read: the JTL has no success column/);
+    }
+    expect(c.merge).toMatch(/no sample was merged/);
   });
 
   it('fails when JMeter is not installed on the controller, naming the host (exit 2)', async () => {
