@@ -52,11 +52,26 @@ const OWNED: readonly { long: string; short?: string; why: string; prefix?: bool
   { long: '--summary-mode', why: 'loadfleet turns off the per-instance summary (not mergeable) and merges the raw points instead' },
   { long: '--no-summary', why: 'loadfleet turns off the per-instance summary itself' },
 ];
+/**
+ * Options loadfleet does not set but cannot work with, with why (refused with that reason, exit 2).
+ */
+const BROKEN: readonly { long: string; short?: string; why: string }[] = [
+  {
+    long: '--system-tags',
+    why: 'the merge needs the name, method, url, status and expected_response tags on every request point: without them every request is lumped into one endpoint and failures cannot be told apart (k6\'s default system tags have them)',
+  },
+  { long: '--summary-trend-stats', why: 'the live p95 is read from k6\'s default trend stats (med, p(95)) and would vanish; the summary\'s percentiles come from the raw points anyway' },
+  { long: '--config', short: 'c', why: 'only the script is pushed to the agents, so the config file would not exist there: put its options in the script\'s `export const options`' },
+];
 /** Single-letter k6 flags that take no value (so `-qp` is -q then -p; any other letter's value follows it). */
 const BOOL_SHORT = new Set(['q', 'v', 'p', 'l', 'w']);
 
 function refuse(flag: string, why: string): never {
   throw new UsageError(`the k6 option ${flag} (after --) is set by loadfleet: ${why}; drop it`);
+}
+
+function refuseBroken(flag: string, why: string): never {
+  throw new UsageError(`the k6 option ${flag} (after --) cannot be used with loadfleet run: ${why}; drop it`);
 }
 
 function outputRefused(value: string): boolean {
@@ -66,7 +81,8 @@ function outputRefused(value: string): boolean {
 }
 
 /**
- * Refuses the k6 options loadfleet owns, naming the option; everything else is passed to every `k6 run` as
+ * Refuses the k6 options loadfleet owns and those that would break the run (BROKEN), naming the option and
+ * why; everything else is passed to every `k6 run` as
  * it is (e.g. `-- --tag team=a -e BASE=/api --out experimental-prometheus-rw`).
  */
 export function checkK6Passthrough(args: readonly string[]): void {
@@ -76,6 +92,8 @@ export function checkK6Passthrough(args: readonly string[]): void {
       const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
       const owned = OWNED.find((o) => (o.prefix ? name.startsWith(o.long) : name === o.long));
       if (owned) refuse(name, owned.why);
+      const broken = BROKEN.find((o) => name === o.long);
+      if (broken) refuseBroken(name, broken.why);
       if (name === '--out') {
         const v = inline ?? args[i + 1] ?? '';
         if (outputRefused(v)) refuse(`--out ${v}`, `loadfleet writes each instance's raw points itself (--out json=…/points.json.gz) and collects only those`);
@@ -85,6 +103,8 @@ export function checkK6Passthrough(args: readonly string[]): void {
         const c = a[k]!;
         const owned = OWNED.find((o) => o.short === c);
         if (owned) refuse(`-${c} (${owned.long})`, owned.why);
+        const broken = BROKEN.find((o) => o.short === c);
+        if (broken) refuseBroken(`-${c} (${broken.long})`, broken.why);
         if (c === 'o') {
           const v = a.slice(k + 1).replace(/^=/, '') || args[i + 1] || '';
           if (outputRefused(v)) refuse(`-o ${v}`, 'loadfleet writes each instance\'s raw points itself and collects only those');

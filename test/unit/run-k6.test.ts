@@ -200,8 +200,23 @@ describe('k6 options after --', () => {
     expect(msg).toContain(`the k6 option ${named} (after --) is set by loadfleet`);
   });
 
+  it.each([
+    [['--system-tags', 'method,url'], '--system-tags', /lumped into one endpoint and failures cannot be told apart/],
+    [['--system-tags=status'], '--system-tags', /name, method, url, status and expected_response/],
+    [['--summary-trend-stats', 'avg,p(99)'], '--summary-trend-stats', /live p95 .* would vanish/],
+    [['--summary-trend-stats=med'], '--summary-trend-stats', /live p95/],
+    [['--config', 'k6.json'], '--config', /only the script is pushed to the agents/],
+    [['--config=k6.json'], '--config', /config file would not exist there/],
+    [['-c', 'k6.json'], '-c (--config)', /only the script is pushed/],
+    [['-qc', 'k6.json'], '-c (--config)', /only the script is pushed/],
+  ])('fails when %j is given, naming %s and why it cannot work', (args, named, why) => {
+    const msg = refused(args);
+    expect(msg).toContain(`the k6 option ${named} (after --) cannot be used with loadfleet run: `);
+    expect(msg).toMatch(why);
+  });
+
   it('passes everything else through, including flag-like values', () => {
-    expect(refused(['--tag', 'team=a', '-e', 'BASE=/api', '-e', 'X=--vus', '--out', 'experimental-prometheus-rw', '-q', '--http-debug=full', '--no-thresholds', '--summary-export=/tmp/s.json'])).toBeUndefined();
+    expect(refused(['--tag', 'team=a', '-e', 'BASE=/api', '-e', 'X=--vus', '--out', 'experimental-prometheus-rw', '-q', '--http-debug=full', '--no-thresholds', '--summary-export=/tmp/s.json', '-e', 'C=--config'])).toBeUndefined();
   });
 
   it('reach every instance after loadfleet\'s own options, before the script', () => {
