@@ -159,6 +159,15 @@ describe('k6 REST API documents', () => {
     expect(combineK6Live([a, b])).toMatchObject({ requests: 400, failures: 5, vus: 10, p95: 150 });
     expect(parseK6Metrics('')).toBeUndefined();
   });
+
+  it('gives a live p99 of null, not 0, when no instance reports one (k6\'s default trend stats stop at p(95))', () => {
+    const a = parseK6Metrics(METRICS(100, 0.05, 150, 5))!;
+    const b = parseK6Metrics(METRICS(300, 0, 20, 5))!;
+    expect(combineK6Live([a, b])).toMatchObject({ p50: 115.8, p95: 150, p99: null });
+    expect(combineK6Live([])).toMatchObject({ requests: 0, p50: null, p95: null, p99: null });
+    // A script asking for p(99) (options.summaryTrendStats) gets it live.
+    expect(combineK6Live([{ ...a, p99: 190.5 }, b])).toMatchObject({ p99: 190.5 });
+  });
 });
 
 describe('k6 options after --', () => {
