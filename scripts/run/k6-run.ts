@@ -26,6 +26,7 @@ export function checkK6Script(file: string, text: string): void {
   if (text.includes('\u0000') || /\.(tar|tgz|gz|zip)$/i.test(file)) {
     throw new UsageError(`--script (${file}) is not a JavaScript file (k6 archives are not supported by loadfleet run): give the k6 script itself`);
   }
+  checkK6LocalFiles(file, text);
   const hasDefault = /\bexport\s+default\b/.test(text) || /\bexport\s*\{[^}]*\bas\s+default\b[^}]*\}/.test(text);
   if (hasDefault) return;
   if (/\bexport\s+(const|let|var)\s+options\b/.test(text) && /\bscenarios\b/.test(text)) {
@@ -35,6 +36,44 @@ export function checkK6Script(file: string, text: string): void {
     );
   }
   throw new UsageError(`--script (${file}) does not look like a k6 script: it has no "export default function" (k6 runs the default export in every VU)`);
+}
+
+/** A module specifier or open() path that names a file beside the script (k6 resolves them against the script's folder). */
+const RELATIVE = /^\.\.?\//;
+
+/**
+ * Only the script file is pushed to the agents: a local module (`import … from './lib.js'`, `require('../x')`)
+ * or a data file read with `open('./users.csv')` (open() paths are relative to the script, k6 docs "open( filePath,
+ * [mode] )") would not exist there, and k6 would fail on every agent. Refused up front (exit 2) instead; remote
+ * modules (https://jslib.k6.io/…), k6's own (k6/http, k6/x/…) and absolute paths (the user's to provide on every
+ * agent) are fine. Textual: comments are dropped first; a path built at run time (`open(__ENV.F)`) is not seen.
+ */
+function checkK6LocalFiles(file: string, text: string): void {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/(^|[\s;{}()])\/\/.*$/gm, '$1');
+  const imports = [
+    /\bimport\s+(?:[\w$*{}\s,]+?\s+from\s+)?(['"`])([^'"`\n]+)\1/g,
+    /\bexport\s+(?:\*(?:\s+as\s+[\w$]+)?|\{[^}]*\})\s*from\s+(['"`])([^'"`\n]+)\1/g,
+    /\b(?:require|import)\(\s*(['"`])([^'"`\n]+)\1\s*\)/g,
+  ];
+  for (const re of imports) {
+    for (const m of code.matchAll(re)) {
+      if (RELATIVE.test(m[2]!)) {
+        throw new UsageError(
+          `--script (${file}) imports the local module "${m[2]}": only the script file is pushed to the agents, so it would not be there and k6 would fail on every agent; ` +
+            'bundle the script and its modules into one file (e.g. esbuild --bundle --format=esm --external:k6*), or import the module from a URL (https://…); k6/* modules are fine',
+        );
+      }
+    }
+  }
+  for (const m of code.matchAll(/\bopen\(\s*(['"`])([^'"`\n]+)\1/g)) {
+    const p = m[2]!;
+    if (!p.startsWith('/') && !p.includes('${')) {
+      throw new UsageError(
+        `--script (${file}) opens the local file "${p}": only the script file is pushed to the agents, so it would not be there and k6 would fail on every agent; ` +
+          'put the data in the script itself, or give an absolute path that exists on every agent',
+      );
+    }
+  }
 }
 
 // ---- the engine's own options (after --) ----

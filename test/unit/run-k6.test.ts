@@ -250,6 +250,41 @@ describe('k6 script check', () => {
     expect(() => checkK6Script('sc.js', text)).toThrow(/has scenarios but no default export: .*replace the script's scenarios/);
   });
 
+  it.each([
+    ['import { login } from "./lib/login.js";\nexport default function () { login(); }\n', './lib/login.js'],
+    ["import * as h from '../helpers.js';\nexport default function () {}\n", '../helpers.js'],
+    ["import './setup.js';\nexport default function () {}\n", './setup.js'],
+    ["export { x } from './x.js';\nexport default function () {}\n", './x.js'],
+    ["const lib = require('./lib.js');\nexport default function () {}\n", './lib.js'],
+  ])('fails on a local module import, saying only the script is pushed (%#)', (text, spec) => {
+    expect(() => checkK6Script('s.js', text)).toThrow(UsageError);
+    expect(() => checkK6Script('s.js', text)).toThrow(`--script (s.js) imports the local module "${spec}": only the script file is pushed to the agents`);
+  });
+
+  it.each([
+    ["const users = JSON.parse(open('./users.json'));\nexport default function () {}\n", './users.json'],
+    ['const csv = open("data/users.csv");\nexport default function () {}\n', 'data/users.csv'],
+    ["const bin = open('../img.png', 'b');\nexport default function () {}\n", '../img.png'],
+  ])('fails on open() of a relative path, saying only the script is pushed (%#)', (text, file) => {
+    expect(() => checkK6Script('s.js', text)).toThrow(`--script (s.js) opens the local file "${file}": only the script file is pushed to the agents`);
+  });
+
+  it('accepts remote modules, k6 modules, absolute and run-time paths, and local files named only in comments', () => {
+    const text = [
+      'import http from "k6/http";',
+      "import { check } from 'k6';",
+      "import { randomItem } from 'https://jslib.k6.io/k6-utils/1.4.0/index.js';",
+      "import sql from 'k6/x/sql';",
+      '// import { old } from "./old.js";',
+      "/* const data = open('./data.json'); */",
+      "const hosts = open('/etc/hosts');",
+      'const f = open(__ENV.DATA_FILE);',
+      'const g = open(`${__ENV.DIR}/users.csv`);',
+      'export default function () { http.get("http://x/"); } // see ./README',
+    ].join('\n');
+    expect(() => checkK6Script('s.js', text)).not.toThrow();
+  });
+
   it('fails when it is not a k6 script at all (a locustfile, an archive)', () => {
     expect(() => checkK6Script('locustfile.py', 'from locust import HttpUser\n')).toThrow(/does not look like a k6 script/);
     expect(() => checkK6Script('test.tar', 'x\u0000y')).toThrow(/archives are not supported/);
