@@ -12,7 +12,7 @@ import { driverModule } from '../../scripts/drivers/index';
 import { k6Run } from '../../scripts/drivers/k6';
 import { k6Commands } from '../../scripts/run/commands';
 import { combineK6Live, k6Endpoint, K6PointReader, k6ReadyToRelease, lineSplitter, parseK6Metrics, parseK6Status } from '../../scripts/run/k6-output';
-import { checkK6Passthrough, checkK6Script, k6AgentPaths, k6LoadfleetEnv, k6ReleaseScript, k6StartScript, k6StopScript, K6_STOP_BODY } from '../../scripts/run/k6-run';
+import { checkK6Passthrough, checkK6Script, k6AgentPaths, k6CancelScript, k6LoadfleetEnv, k6ReleaseScript, k6StartScript, k6StopScript, K6_STOP_BODY } from '../../scripts/run/k6-run';
 import { resolveLoad } from '../../scripts/run/load';
 import { finish, Merger } from '../../scripts/run/merge';
 
@@ -320,11 +320,18 @@ describe('k6 on each agent (sh)', () => {
     expect(s).toContain(`'{"data":{"type":"status","id":"default","attributes":{"paused":false}}}' 'http://10.0.0.12:6565/v1/status'`);
   });
 
-  it('stops through the API, then TERM and KILL to the process group; without a pid it only cancels the release', () => {
+  it('stops through the API, then TERM and KILL to the process group; without a pid it reads the start\'s pid file; a cancel only cancels', () => {
     const s = k6StopScript(paths, 4242, inst.apiAddress, 10);
+    expect(s).toContain('pid=4242');
     expect(s).toContain(K6_STOP_BODY);
     expect(JSON.parse(K6_STOP_BODY)).toEqual({ data: { type: 'status', id: 'default', attributes: { stopped: true } } });
-    expect(s.indexOf('kill -TERM -4242')).toBeLessThan(s.indexOf('kill -KILL -4242'));
-    expect(k6StopScript(paths, undefined, inst.apiAddress, 10)).not.toContain('kill');
+    expect(s.indexOf('kill -TERM -"$pid"')).toBeLessThan(s.indexOf('kill -KILL -"$pid"'));
+    const unknown = k6StopScript(paths, undefined, inst.apiAddress, 10);
+    expect(unknown).toContain(`pid=$(cat '${paths.pid}' 2>/dev/null || true)`);
+    // Only while that pid is still the run's timeout (a pid reused since is left alone).
+    expect(unknown).toContain('[ "$(cat "/proc/$pid/comm" 2>/dev/null)" != timeout ]');
+    expect(k6StartScript(paths, inst, 300)).toContain(`echo $! > '${paths.pid}'`);
+    expect(k6CancelScript(paths)).not.toContain('kill');
+    expect(k6CancelScript(paths)).toContain(`touch '${paths.cancel}'`);
   });
 });
