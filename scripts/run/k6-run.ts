@@ -222,7 +222,8 @@ export function k6PrepareScript(paths: K6AgentPaths, scriptText: string): string
  * (and process group's) leader, which stop() signals as a group. k6's exit code is written to paths.exit.
  * The pid is also written to paths.pid at once, so a stop() that never got this answer (the start of another
  * agent failed first, the SSH session dropped) still finds and ends the paused instance, which would otherwise
- * hold its REST API port (6565) until its timeout bound.
+ * hold its REST API port (6565) until its timeout bound (the next run's k6 there would exit 106,
+ * CannotStartRESTAPI in k6's errext/exitcodes, as --address is given).
  */
 export function k6StartScript(paths: K6AgentPaths, inst: K6Instance, boundS: number): string {
   const argv = inst.argv.map(shQuote).join(' ');
