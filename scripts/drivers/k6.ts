@@ -21,7 +21,7 @@ import { ACCURACY } from '../run/histogram';
 import { k6Commands, type K6Instance } from '../run/commands';
 import { combineK6Live, K6PointReader, k6ReadyToRelease, lineSplitter, parseK6Metrics, parseK6Status, type K6Live } from '../run/k6-output';
 import {
-  checkK6Passthrough, checkK6Script, k6AgentPaths, k6LoadfleetEnv, k6ChunkScript, K6_CHUNK_BYTES, k6FilterScript, k6LogScript, K6_MISSING_EXIT,
+  checkK6Passthrough, checkK6Script, k6AgentPaths, k6CancelScript, k6LoadfleetEnv, k6ChunkScript, K6_CHUNK_BYTES, k6FilterScript, k6LogScript, K6_MISSING_EXIT, K6_NO_POINTS_EXIT,
   k6PrepareScript, k6ReleaseScript, k6StartScript, k6StatusScript, k6StopScript, k6TickScript, type K6AgentPaths,
 } from '../run/k6-run';
 import { finish, Merger, timelineBucketS } from '../run/merge';
@@ -36,6 +36,12 @@ export const K6_TIMING = {
   readyPollMs: 300,
   /** After PATCH stopped:true, k6 gets this long to write its last points and exit before TERM. */
   stopGraceS: 10,
+  /**
+   * The filter step (gzip -dc | grep | gzip -1 over the whole points file: ~3 GB of JSON per million requests,
+   * tens of seconds per million on one core) gets this long, not the 2-minute SSH step default, which a run of
+   * a few million requests per agent outlasts (and a timeout drops the SSH session). JMeter's pack step: 600 s.
+   */
+  filterMs: 1_800_000,
 };
 
 /** Syntax through Node's own parser (k6 scripts are ES modules; k6-specific imports are not resolved), then k6's rules. */
@@ -73,7 +79,7 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
   // k6 ends by itself; the bound only matters when loadfleet is gone: the start-up wait, the test, its
   // graceful stop (k6's default gracefulStop 30 s; teardown), and room to spare.
   const boundS = K6_TIMING.readyMs / 1000 + p.plan.durationS + RUN_TIMING.selfStopGraceMs / 1000 + 120;
-  const exec = (a: Agent, script: string, what: string) => runAsRoot(a.c.session, login, script, `${what} on ${a.c.host.name}`);
+  const exec = (a: Agent, script: string, what: string, opts: { timeoutMs?: number } = {}) => runAsRoot(a.c.session, login, script, `${what} on ${a.c.host.name}`, opts);
   let prevRequests = 0;
   let prevFailures = 0;
   let prevAt = 0;
@@ -82,9 +88,11 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
   const lastLive = new Map<string, K6Live>();
   /** Epoch ms each agent sent its PATCH (its own clock), for the merge note. */
   const releasedAt = new Map<string, number>();
+  /** Agents whose release sh never answered: they may have sent their PATCH. */
+  const releaseUnknown = new Set<string>();
 
   const cancelAll = () =>
-    Promise.all(agents.map((a) => exec(a, k6StopScript(a.paths, undefined, a.inst.apiAddress, 0), 'cancelling the k6 release').catch(() => undefined)));
+    Promise.all(agents.map((a) => exec(a, k6CancelScript(a.paths), 'cancelling the k6 release').catch(() => undefined)));
 
   return {
     selfStopping: true,
@@ -99,12 +107,16 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
 
     async start(signal?: AbortSignal) {
       signal?.throwIfAborted();
-      await Promise.all(agents.map(async (a) => {
+      // Every start answers before a failure is thrown, so stop() knows each started instance's pid (and the
+      // start sh wrote it to k6.pid for one whose answer was lost): none is left paused holding its port.
+      const starts = await Promise.allSettled(agents.map(async (a) => {
         const r = await exec(a, k6StartScript(a.paths, a.inst, boundS), 'starting k6');
         const pid = Number(/pid (\d+)/.exec(r.stdout)?.[1]);
         if (!pid) throw new ExternalError(`starting k6 on ${a.c.host.name} printed no pid: ${r.stdout.slice(0, 200)}`);
         a.pid = pid;
       }));
+      const startFailed = starts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (startFailed) throw startFailed.reason;
       // Wait until every instance answers on its REST API, paused with its VUs ready.
       const deadline = Date.now() + K6_TIMING.readyMs;
       for (;;) {
@@ -132,20 +144,29 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
       // A signal while the agents sleep toward the instant: cancel files stop the PATCHes not yet sent.
       const onAbort = () => void cancelAll();
       signal?.addEventListener('abort', onAbort, { once: true });
-      let outs: string[];
+      let settled: PromiseSettledResult<string>[];
       try {
-        outs = await Promise.all(agents.map(async (a) => (await exec(a, k6ReleaseScript(a.paths, a.inst.apiAddress, at), 'releasing k6')).stdout));
+        settled = await Promise.allSettled(agents.map(async (a) => (await exec(a, k6ReleaseScript(a.paths, a.inst.apiAddress, at), 'releasing k6')).stdout));
       } finally {
         signal?.removeEventListener('abort', onAbort);
       }
+      // Which agents sent their PATCH (an abort within one SSH round trip of the instant can come after some
+      // did): collect() then knows whether any load may have been sent.
+      settled.forEach((r, i) => {
+        const name = agents[i]!.c.host.name;
+        if (r.status === 'rejected') releaseUnknown.add(name);
+        else if (/^released \d+/.test(r.value)) releasedAt.set(name, Number(/^released (\d+)/.exec(r.value)![1]));
+      });
       signal?.throwIfAborted();
+      const releaseFailed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (releaseFailed) throw releaseFailed.reason;
+      const outs = settled.map((r) => (r as PromiseFulfilledResult<string>).value);
       const failed = agents.filter((_, i) => {
         const [first = '', ...body] = outs[i]!.split('\n');
         const st = parseK6Status(body.join('\n'));
         return !first.startsWith('released') || !st || st.paused;
       });
       if (failed.length) throw new ExternalError(`k6 did not accept the release on ${failed.map((a) => `${a.c.host.name} (${outs[agents.indexOf(a)]!.trim().slice(0, 300)})`).join(', ')}`);
-      agents.forEach((a, i) => releasedAt.set(a.c.host.name, Number(/^released (\d+)/.exec(outs[i]!)?.[1])));
       prevAt = at;
       await sleep(Math.max(0, at - Date.now()));
       return at;
@@ -191,6 +212,9 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
       // startedAtMs is 0 when the start failed: no load was released, the span is nothing.
       const bucketS = timelineBucketS(startedAtMs > 0 ? (endedAtMs - startedAtMs) / 1000 : 0);
       const total = new Merger(bucketS);
+      // No agent sent its PATCH (the start failed or was interrupted before the instant): no instance sent a
+      // request, so a missing points file is the truth, not a collection failure.
+      const neverReleased = releasedAt.size === 0 && releaseUnknown.size === 0;
       const generators = await Promise.all(agents.map(async (a) => {
         const gdir = path.join(rawDir, a.c.host.name);
         await fs.mkdir(gdir, { recursive: true });
@@ -205,6 +229,8 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
           if (note) await fs.appendFile(path.join(gdir, 'k6.log'), `\nloadfleet: ${note.trim()}\n`);
           return { name: a.c.host.name, startedAtMs: reader.firstRequestAtMs, lastAtMs: reader.lastResponseAtMs, rawFile: path.relative(path.dirname(rawDir), gdir) };
         } catch (e) {
+          const code = (e as { result?: { code: number | null } }).result?.code;
+          if (neverReleased && code === K6_NO_POINTS_EXIT) return { name: a.c.host.name, startedAtMs: null, lastAtMs: null, rawFile: path.relative(path.dirname(rawDir), gdir) };
           return { name: a.c.host.name, startedAtMs: null, lastAtMs: null, rawFile: null, collectionError: (e as Error).message };
         }
       }));
@@ -213,9 +239,9 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
       const ends = generators.map((g) => g.lastAtMs).filter((x): x is number => x !== null);
       const t0 = starts.length ? Math.min(...starts) : startedAtMs;
       const t1 = ends.length ? Math.max(...ends) : endedAtMs;
-      const releaseNote = releasedAt.size
-        ? `Released at one agreed instant, ${new Date(startedAtMs).toISOString()}: each agent's PATCH sent (its own clock) at ${[...releasedAt].map(([n, t]) => `${Number.isFinite(t) ? `+${t - startedAtMs}` : '?'} ms (${n})`).join(', ')}.`
-        : 'Never released.';
+      const releaseNote = neverReleased
+        ? 'Never released: the run stopped before the release instant, so no instance sent a request (an agent without a points file is not a collection failure).'
+        : `Released at one agreed instant${startedAtMs > 0 ? `, ${new Date(startedAtMs).toISOString()}` : ''}: each agent's PATCH sent (its own clock) at ${[...releasedAt].map(([n, t]) => `${startedAtMs > 0 ? `+${t - startedAtMs} ms` : new Date(t).toISOString()} (${n})`).join(', ')}${releaseUnknown.size ? `; unknown on ${[...releaseUnknown].join(', ')} (its release sh did not answer)` : ''}.`;
       const merge =
         `k6: every http_req_duration point of every instance (k6 --out json, filtered on the agent to http_req_duration/http_req_failed, kept in raw/<agent>/points-http.json.gz) recorded into one ${ACCURACY}. ` +
         'A request failed when its http_req_failed point is 1 (k6\'s response callback: by default a status outside 2xx/3xx or no response), else by its expected_response tag or status. ' +
@@ -232,7 +258,7 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
 
   /** Filters the points on the agent, pulls them in base64 chunks into `file`, and folds them into `m` as they arrive. */
   async function pullPoints(a: Agent, file: string, m: Merger): Promise<K6PointReader> {
-    const size = Number((await exec(a, k6FilterScript(a.paths), 'filtering k6\'s points')).stdout.trim());
+    const size = Number((await exec(a, k6FilterScript(a.paths), 'filtering k6\'s points', { timeoutMs: K6_TIMING.filterMs })).stdout.trim());
     if (!Number.isFinite(size)) throw new Error('could not read the size of the filtered points file');
     const reader = new K6PointReader(m);
     const lines = lineSplitter((l) => reader.line(l));

@@ -228,15 +228,20 @@ export function parseK6Metrics(body: string): K6Live | undefined {
  * per-instance percentiles, so the live p50/p95/p99 shown are the highest instance's — an upper bound of the
  * fleet's (if every instance has 95 % of its requests at or below its p95, the union has 95 % at or below the
  * largest). Live only and approximate: the summary's percentiles come from merging every raw point.
+ * A percentile no instance reports is null, not 0: k6's default trend stats are avg, min, med, max, p(90) and
+ * p(95) (k6 docs "Options › Summary trend stats"), so the live p99 is null unless the script asks for p(99).
  */
-export function combineK6Live(lives: readonly K6Live[]): { requests: number; failures: number; vus: number; p50: number; p95: number; p99: number } {
-  const hi = (f: (l: K6Live) => number | null) => Math.max(0, ...lives.filter((l) => l.requests > 0).map((l) => f(l) ?? 0));
+export function combineK6Live(lives: readonly K6Live[]): { requests: number; failures: number; vus: number; p50: number | null; p95: number | null; p99: number | null } {
+  const hi = (f: (l: K6Live) => number | null): number | null => {
+    if (lives.every((l) => f(l) === null)) return null;
+    return Math.round(Math.max(0, ...lives.filter((l) => l.requests > 0).map((l) => f(l) ?? 0)) * 1000) / 1000;
+  };
   return {
     requests: lives.reduce((a, l) => a + l.requests, 0),
     failures: lives.reduce((a, l) => a + l.failures, 0),
     vus: lives.reduce((a, l) => a + l.vus, 0),
-    p50: Math.round(hi((l) => l.p50) * 1000) / 1000,
-    p95: Math.round(hi((l) => l.p95) * 1000) / 1000,
-    p99: Math.round(hi((l) => l.p99) * 1000) / 1000,
+    p50: hi((l) => l.p50),
+    p95: hi((l) => l.p95),
+    p99: hi((l) => l.p99),
   };
 }

@@ -26,6 +26,7 @@ export function checkK6Script(file: string, text: string): void {
   if (text.includes('\u0000') || /\.(tar|tgz|gz|zip)$/i.test(file)) {
     throw new UsageError(`--script (${file}) is not a JavaScript file (k6 archives are not supported by loadfleet run): give the k6 script itself`);
   }
+  checkK6LocalFiles(file, text);
   const hasDefault = /\bexport\s+default\b/.test(text) || /\bexport\s*\{[^}]*\bas\s+default\b[^}]*\}/.test(text);
   if (hasDefault) return;
   if (/\bexport\s+(const|let|var)\s+options\b/.test(text) && /\bscenarios\b/.test(text)) {
@@ -35,6 +36,44 @@ export function checkK6Script(file: string, text: string): void {
     );
   }
   throw new UsageError(`--script (${file}) does not look like a k6 script: it has no "export default function" (k6 runs the default export in every VU)`);
+}
+
+/** A module specifier or open() path that names a file beside the script (k6 resolves them against the script's folder). */
+const RELATIVE = /^\.\.?\//;
+
+/**
+ * Only the script file is pushed to the agents: a local module (`import … from './lib.js'`, `require('../x')`)
+ * or a data file read with `open('./users.csv')` (open() paths are relative to the script, k6 docs "open( filePath,
+ * [mode] )") would not exist there, and k6 would fail on every agent. Refused up front (exit 2) instead; remote
+ * modules (https://jslib.k6.io/…), k6's own (k6/http, k6/x/…) and absolute paths (the user's to provide on every
+ * agent) are fine. Textual: comments are dropped first; a path built at run time (`open(__ENV.F)`) is not seen.
+ */
+function checkK6LocalFiles(file: string, text: string): void {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/(^|[\s;{}()])\/\/.*$/gm, '$1');
+  const imports = [
+    /\bimport\s+(?:[\w$*{}\s,]+?\s+from\s+)?(['"`])([^'"`\n]+)\1/g,
+    /\bexport\s+(?:\*(?:\s+as\s+[\w$]+)?|\{[^}]*\})\s*from\s+(['"`])([^'"`\n]+)\1/g,
+    /\b(?:require|import)\(\s*(['"`])([^'"`\n]+)\1\s*\)/g,
+  ];
+  for (const re of imports) {
+    for (const m of code.matchAll(re)) {
+      if (RELATIVE.test(m[2]!)) {
+        throw new UsageError(
+          `--script (${file}) imports the local module "${m[2]}": only the script file is pushed to the agents, so it would not be there and k6 would fail on every agent; ` +
+            'bundle the script and its modules into one file (e.g. esbuild --bundle --format=esm --external:k6*), or import the module from a URL (https://…); k6/* modules are fine',
+        );
+      }
+    }
+  }
+  for (const m of code.matchAll(/\bopen\(\s*(['"`])([^'"`\n]+)\1/g)) {
+    const p = m[2]!;
+    if (!p.startsWith('/') && !p.includes('${')) {
+      throw new UsageError(
+        `--script (${file}) opens the local file "${p}": only the script file is pushed to the agents, so it would not be there and k6 would fail on every agent; ` +
+          'put the data in the script itself, or give an absolute path that exists on every agent',
+      );
+    }
+  }
 }
 
 // ---- the engine's own options (after --) ----
@@ -52,11 +91,26 @@ const OWNED: readonly { long: string; short?: string; why: string; prefix?: bool
   { long: '--summary-mode', why: 'loadfleet turns off the per-instance summary (not mergeable) and merges the raw points instead' },
   { long: '--no-summary', why: 'loadfleet turns off the per-instance summary itself' },
 ];
+/**
+ * Options loadfleet does not set but cannot work with, with why (refused with that reason, exit 2).
+ */
+const BROKEN: readonly { long: string; short?: string; why: string }[] = [
+  {
+    long: '--system-tags',
+    why: 'the merge needs the name, method, url, status and expected_response tags on every request point: without them every request is lumped into one endpoint and failures cannot be told apart (k6\'s default system tags have them)',
+  },
+  { long: '--summary-trend-stats', why: 'the live p95 is read from k6\'s default trend stats (med, p(95)) and would vanish; the summary\'s percentiles come from the raw points anyway' },
+  { long: '--config', short: 'c', why: 'only the script is pushed to the agents, so the config file would not exist there: put its options in the script\'s `export const options`' },
+];
 /** Single-letter k6 flags that take no value (so `-qp` is -q then -p; any other letter's value follows it). */
 const BOOL_SHORT = new Set(['q', 'v', 'p', 'l', 'w']);
 
 function refuse(flag: string, why: string): never {
   throw new UsageError(`the k6 option ${flag} (after --) is set by loadfleet: ${why}; drop it`);
+}
+
+function refuseBroken(flag: string, why: string): never {
+  throw new UsageError(`the k6 option ${flag} (after --) cannot be used with loadfleet run: ${why}; drop it`);
 }
 
 function outputRefused(value: string): boolean {
@@ -66,7 +120,8 @@ function outputRefused(value: string): boolean {
 }
 
 /**
- * Refuses the k6 options loadfleet owns, naming the option; everything else is passed to every `k6 run` as
+ * Refuses the k6 options loadfleet owns and those that would break the run (BROKEN), naming the option and
+ * why; everything else is passed to every `k6 run` as
  * it is (e.g. `-- --tag team=a -e BASE=/api --out experimental-prometheus-rw`).
  */
 export function checkK6Passthrough(args: readonly string[]): void {
@@ -76,6 +131,8 @@ export function checkK6Passthrough(args: readonly string[]): void {
       const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
       const owned = OWNED.find((o) => (o.prefix ? name.startsWith(o.long) : name === o.long));
       if (owned) refuse(name, owned.why);
+      const broken = BROKEN.find((o) => name === o.long);
+      if (broken) refuseBroken(name, broken.why);
       if (name === '--out') {
         const v = inline ?? args[i + 1] ?? '';
         if (outputRefused(v)) refuse(`--out ${v}`, `loadfleet writes each instance's raw points itself (--out json=…/points.json.gz) and collects only those`);
@@ -85,6 +142,8 @@ export function checkK6Passthrough(args: readonly string[]): void {
         const c = a[k]!;
         const owned = OWNED.find((o) => o.short === c);
         if (owned) refuse(`-${c} (${owned.long})`, owned.why);
+        const broken = BROKEN.find((o) => o.short === c);
+        if (broken) refuseBroken(`-${c} (${broken.long})`, broken.why);
         if (c === 'o') {
           const v = a.slice(k + 1).replace(/^=/, '') || args[i + 1] || '';
           if (outputRefused(v)) refuse(`-o ${v}`, 'loadfleet writes each instance\'s raw points itself and collects only those');
@@ -113,6 +172,8 @@ export interface K6AgentPaths {
   readonly log: string;
   /** k6's exit code, written when it ends. */
   readonly exit: string;
+  /** The instance's process group leader (`timeout`), written by the start sh: stop() reads it when the start's answer was lost. */
+  readonly pid: string;
   /** Written by stop() and an interrupted start: a release still sleeping then never sends its PATCH. */
   readonly cancel: string;
   /** k6's own --out json file (all points). */
@@ -125,7 +186,7 @@ export interface K6AgentPaths {
 export function k6AgentPaths(runId: string, points: string, scriptFile = 'script.js'): K6AgentPaths {
   const dir = `${k6RunFacts.results.agent.dir}/${runId}`;
   const ext = /\.(m?js|cjs|m?ts|cts)$/i.exec(scriptFile)?.[0].toLowerCase() ?? '.js';
-  return { dir, script: `${dir}/script${ext}`, log: `${dir}/k6.log`, exit: `${dir}/k6.exit`, cancel: `${dir}/release.cancel`, points, httpPoints: `${dir}/points-http.json.gz` };
+  return { dir, script: `${dir}/script${ext}`, log: `${dir}/k6.log`, pid: `${dir}/k6.pid`, exit: `${dir}/k6.exit`, cancel: `${dir}/release.cancel`, points, httpPoints: `${dir}/points-http.json.gz` };
 }
 
 /** prepare() exits with this when k6 (or a tool the run needs on the agent) is missing. */
@@ -150,7 +211,7 @@ export function k6PrepareScript(paths: K6AgentPaths, scriptText: string): string
     `base64 -d > "$t" <<'EOF'\n${Buffer.from(scriptText).toString('base64').replace(/(.{76})/g, '$1\n')}\nEOF`,
     `chmod 0644 "$t"; mv -f "$t" ${shQuote(paths.script)}`,
     `chown -R ${user}: ${shQuote(paths.dir)}; chmod 0755 ${shQuote(paths.dir)}`,
-    `rm -f ${shQuote(paths.exit)} ${shQuote(paths.cancel)} ${shQuote(paths.httpPoints)}`,
+    `rm -f ${shQuote(paths.exit)} ${shQuote(paths.pid)} ${shQuote(paths.cancel)} ${shQuote(paths.httpPoints)}`,
     'echo ready',
   ].join('\n');
 }
@@ -159,6 +220,10 @@ export function k6PrepareScript(paths: K6AgentPaths, scriptText: string): string
  * Starts one paused instance as the k6 user, detached from the SSH session (setsid nohup) and bounded by
  * `timeout` (TERM, then KILL 10 s later) so it ends even if loadfleet dies; prints "pid N" — the session's
  * (and process group's) leader, which stop() signals as a group. k6's exit code is written to paths.exit.
+ * The pid is also written to paths.pid at once, so a stop() that never got this answer (the start of another
+ * agent failed first, the SSH session dropped) still finds and ends the paused instance, which would otherwise
+ * hold its REST API port (6565) until its timeout bound (the next run's k6 there would exit 106,
+ * CannotStartRESTAPI in k6's errext/exitcodes, as --address is given).
  */
 export function k6StartScript(paths: K6AgentPaths, inst: K6Instance, boundS: number): string {
   const argv = inst.argv.map(shQuote).join(' ');
@@ -167,6 +232,7 @@ export function k6StartScript(paths: K6AgentPaths, inst: K6Instance, boundS: num
     'set -eu',
     `cd ${shQuote(paths.dir)}`,
     `setsid nohup timeout -k 10 ${Math.ceil(boundS)} sh -c ${shQuote(inner)} > ${shQuote(paths.log)} 2>&1 < /dev/null &`,
+    `echo $! > ${shQuote(paths.pid)}`,
     'echo "pid $!"',
   ].join('\n');
 }
@@ -211,38 +277,56 @@ export function k6TickScript(pid: number, apiAddress: string): string {
 /** PATCH /v1/status {"stopped":true} (k6 docs, "Stop Test"). */
 export const K6_STOP_BODY = JSON.stringify({ data: { type: 'status', id: 'default', attributes: { stopped: true } } });
 
-/**
- * Stops an instance, idempotent: cancels a pending release, asks k6 to stop through its API (it then writes
- * the rest of its points and exits), waits `graceS`, then TERM to the whole process group (k6 stops
- * gracefully on the first signal), 5 s, KILL. Without a pid (never started) it only cancels.
- */
-export function k6StopScript(paths: K6AgentPaths, pid: number | undefined, apiAddress: string, graceS: number): string {
-  const lines = [`touch ${shQuote(paths.cancel)} 2>/dev/null || true`];
-  if (pid) {
-    const wait = (tenths: number) => `i=0; while kill -0 ${pid} 2>/dev/null && [ "$i" -lt ${tenths} ]; do sleep 0.1; i=$((i + 1)); done`;
-    lines.push(
-      `if kill -0 ${pid} 2>/dev/null; then`,
-      `  curl -sS -m 3 -X PATCH -H 'Content-Type: application/json' --data-raw ${shQuote(K6_STOP_BODY)} ${shQuote(`http://${apiAddress}/v1/status`)} >/dev/null 2>&1 || true`,
-      `  ${wait(Math.round(graceS * 10))}`,
-      `  kill -TERM -${pid} 2>/dev/null || true`,
-      `  ${wait(50)}`,
-      `  kill -KILL -${pid} 2>/dev/null || true`,
-      'fi',
-    );
-  }
-  lines.push('echo stopped');
-  return lines.join('\n');
+/** Only cancels a release still sleeping toward its instant (an abort then): the PATCH is never sent. */
+export function k6CancelScript(paths: K6AgentPaths): string {
+  return `touch ${shQuote(paths.cancel)} 2>/dev/null || true\necho cancelled`;
 }
 
 /**
+ * Stops an instance, idempotent: cancels a pending release, asks k6 to stop through its API (it then writes
+ * the rest of its points and exits), waits `graceS`, then TERM to the whole process group (k6 stops
+ * gracefully on the first signal), 5 s, KILL. Without a pid (the start's answer never came) it reads the pid
+ * file the start sh wrote, and signals it only while that process is still the run's `timeout` (a pid reused
+ * since is left alone); no pid file: k6 was never started there, and it only cancels.
+ */
+export function k6StopScript(paths: K6AgentPaths, pid: number | undefined, apiAddress: string, graceS: number): string {
+  const wait = (tenths: number) => `i=0; while kill -0 "$pid" 2>/dev/null && [ "$i" -lt ${tenths} ]; do sleep 0.1; i=$((i + 1)); done`;
+  const lines = [`touch ${shQuote(paths.cancel)} 2>/dev/null || true`];
+  if (pid) lines.push(`pid=${pid}`);
+  else {
+    lines.push(
+      `pid=$(cat ${shQuote(paths.pid)} 2>/dev/null || true)`,
+      'case "$pid" in \'\'|*[!0-9]*) pid= ;; esac',
+      'if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != timeout ]; then pid=; fi',
+    );
+  }
+  lines.push(
+    'if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then',
+    `  curl -sS -m 3 -X PATCH -H 'Content-Type: application/json' --data-raw ${shQuote(K6_STOP_BODY)} ${shQuote(`http://${apiAddress}/v1/status`)} >/dev/null 2>&1 || true`,
+    `  ${wait(Math.round(graceS * 10))}`,
+    '  kill -TERM -"$pid" 2>/dev/null || true',
+    `  ${wait(50)}`,
+    '  kill -KILL -"$pid" 2>/dev/null || true',
+    'fi',
+    'echo stopped',
+  );
+  return lines.join('\n');
+}
+
+/** The filter sh's exit when there is no points file at all (expected when the run was never released). */
+export const K6_NO_POINTS_EXIT = 43;
+
+/**
  * Keeps only the request points (a few hundred bytes each, out of the ~10 points k6 writes per request),
- * gzip, and prints the size to pull. A file cut short (k6 killed) still yields its complete lines.
- * Exit 43 with k6's log tail when there is no points file at all.
+ * gzip -1 (fast: the pipe is bound by CPU, and this file only crosses SSH once), and prints the size to pull.
+ * A file cut short (k6 killed) still yields its complete lines. Exit 43 (K6_NO_POINTS_EXIT) with k6's log tail
+ * when there is no points file at all. Reads the whole file: minutes on a run of many millions of requests, so
+ * the driver gives this step its own long timeout (K6_TIMING.filterMs), not the 2-minute step default.
  */
 export function k6FilterScript(paths: K6AgentPaths): string {
   return [
-    `if [ ! -s ${shQuote(paths.points)} ]; then echo "no points file (${paths.points}): did k6 start? its log says:" >&2; tail -n 5 ${shQuote(paths.log)} >&2 2>/dev/null; exit 43; fi`,
-    `{ gzip -dc ${shQuote(paths.points)} 2>/dev/null || true; } | { grep -E ${shQuote(K6_POINT_FILTER)} || true; } | gzip -c > ${shQuote(paths.httpPoints)}`,
+    `if [ ! -s ${shQuote(paths.points)} ]; then echo "no points file (${paths.points}): did k6 start? its log says:" >&2; tail -n 5 ${shQuote(paths.log)} >&2 2>/dev/null; exit ${K6_NO_POINTS_EXIT}; fi`,
+    `{ gzip -dc ${shQuote(paths.points)} 2>/dev/null || true; } | { grep -E ${shQuote(K6_POINT_FILTER)} || true; } | gzip -1 -c > ${shQuote(paths.httpPoints)}`,
     `wc -c < ${shQuote(paths.httpPoints)}`,
   ].join('\n');
 }

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { k6Run } from '../../scripts/drivers/k6';
 import { k6Commands } from '../../scripts/run/commands';
 import {
-  k6AgentPaths, k6ChunkScript, k6FilterScript, k6LogScript, k6PrepareScript, k6ReleaseScript, k6StartScript, k6StatusScript, k6StopScript, k6TickScript,
+  k6AgentPaths, k6CancelScript, k6ChunkScript, k6FilterScript, k6LogScript, k6PrepareScript, k6ReleaseScript, k6StartScript, k6StatusScript, k6StopScript, k6TickScript,
 } from '../../scripts/run/k6-run';
 import { resolveLoad } from '../../scripts/run/load';
 import { shellcheck, type ShellScript } from '../harness/shellcheck';
@@ -30,7 +30,8 @@ describe('k6 run sh', () => {
       release: k6ReleaseScript(paths, inst.apiAddress, Date.now() + 1500),
       tick: k6TickScript(4242, inst.apiAddress),
       stop: k6StopScript(paths, 4242, inst.apiAddress, 10),
-      'stop (never started)': k6StopScript(paths, undefined, inst.apiAddress, 0),
+      'stop (pid from the pid file)': k6StopScript(paths, undefined, inst.apiAddress, 10),
+      cancel: k6CancelScript(paths),
       filter: k6FilterScript(paths),
       chunk: k6ChunkScript(paths, 3),
       log: k6LogScript(paths),

@@ -3,7 +3,8 @@
  * (test/harness/k6-standin.py, placed at k6's path on each agent), NOT the real k6 — k6 cannot be obtained on
  * this machine. What this proves is loadfleet's side: the script pushed to every agent, one paused instance
  * per agent started as the k6 user under `timeout`, readiness read over SSH from each instance's REST API,
- * one release instant for all (and none after an abort), live metrics, the stop (API, then signals), the
+ * one release instant for all (and none after an abort), live metrics, the stop (API, then signals; after a
+ * failed start also on agents whose start answered late or not at all, through the pid file), the
  * filtered raw points pulled in chunks and merged (the merged total equals what nginx served; the merged p95
  * is the union's). What it does NOT prove: that the real k6 accepts these command lines, answers its REST
  * API and writes its JSON output exactly as documented (the stand-in follows the docs, see its header), or
@@ -66,12 +67,12 @@ afterAll(async () => {
   expect(await leftoversOf(PREFIX, pids)).toEqual([]);
 });
 
-function driverFor(runId: string, plan = resolveLoad({ users: 6, durationS: 4 }), extra: string[] = []): EngineDriver {
+function driverFor(runId: string, plan = resolveLoad({ users: 6, durationS: 4 }), extra: string[] = [], agents: HostConn[] = conns): EngineDriver {
   const outputs = fleet.outputs();
   const p: Prepared = {
     outputs, kind: 'netns', engine: 'k6', scriptPath: '/tmp/script.js', scriptText: SCRIPT, plan, thresholds: [], hostUrl, passthrough: ['--tag', 'testrun=k6t', ...extra],
   };
-  const ctx: DriverContext = { p, controller: undefined, agents: conns, login: outputs.sshUser, runId, envDir: path.join(fleet.ws.home, fleet.name) };
+  const ctx: DriverContext = { p, controller: undefined, agents, login: outputs.sshUser, runId, envDir: path.join(fleet.ws.home, fleet.name) };
   return k6Run.create(ctx);
 }
 
@@ -195,6 +196,43 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     await d.stop(); // idempotent
     for (const c of conns) expect(await logOf(runId, c.host.name)).not.toMatch(/released at/);
     expect(await k6Processes()).toEqual([]);
+    expect(countServed(await served())).toBe(before);
+  });
+
+  it('when one agent\'s start fails while the others started (one answering late, one whose answer is lost), leaves no k6 running and collects no failure', async () => {
+    const runId = 'k6t-failstart';
+    const before = countServed(await served());
+    // The real start sh runs on every agent; the test only changes when its answer arrives.
+    const isStart = (o?: { stdin?: string }) => (o?.stdin ?? '').includes('setsid nohup timeout');
+    const wrapped: HostConn[] = conns.map((c) => ({
+      host: c.host,
+      session: {
+        close: () => undefined,
+        async exec(command, o) {
+          const r = await c.session.exec(command, o);
+          if (isStart(o) && c.host.name === 'agent-2') await sleep(1500); // a slow SSH round trip: agent-1 fails first
+          if (isStart(o) && c.host.name === 'agent-3') throw new Error('the answer to the start was lost (test)');
+          return r;
+        },
+      },
+    }));
+    const d = driverFor(runId, undefined, [], wrapped);
+    await d.prepare();
+    // agent-1's run folder is gone: its start sh fails at `cd` (a real failure on the host).
+    expect((await fleet.sshRoot('agent-1', `rm -rf /var/lib/loadfleet/k6/runs/${runId} && echo ok`)).stdout.trim()).toBe('ok');
+    await expect(d.start()).rejects.toThrow(/starting k6 on agent-1 failed/);
+    // The stand-in really started (and holds its port) on agents 2 and 3.
+    for (const name of ['agent-2', 'agent-3']) expect(await fleet.sshRoot(name, `cat /var/lib/loadfleet/k6/runs/${runId}/k6.pid`).then((r) => r.stdout.trim())).toMatch(/^\d+$/);
+    await d.stop();
+    expect(await k6Processes()).toEqual([]);
+    for (const name of ['agent-2', 'agent-3']) expect(await logOf(runId, name)).toContain('stopped while paused: never released');
+    // Never released: no request sent, and a missing points file (agent-1) is no collection failure.
+    const rawDir = path.join(fleet.ws.dir, 'runs', runId, 'raw');
+    fs.mkdirSync(rawDir, { recursive: true });
+    const got = await d.collect(rawDir, 0, Date.now(), new Map());
+    expect(got.generators.map((g) => [g.name, g.collectionError])).toEqual(conns.map((c) => [c.host.name, undefined]));
+    expect(got.stats.total.requests).toBe(0);
+    expect(got.merge).toContain('Never released');
     expect(countServed(await served())).toBe(before);
   });
 

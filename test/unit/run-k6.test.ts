@@ -12,7 +12,7 @@ import { driverModule } from '../../scripts/drivers/index';
 import { k6Run } from '../../scripts/drivers/k6';
 import { k6Commands } from '../../scripts/run/commands';
 import { combineK6Live, k6Endpoint, K6PointReader, k6ReadyToRelease, lineSplitter, parseK6Metrics, parseK6Status } from '../../scripts/run/k6-output';
-import { checkK6Passthrough, checkK6Script, k6AgentPaths, k6LoadfleetEnv, k6ReleaseScript, k6StartScript, k6StopScript, K6_STOP_BODY } from '../../scripts/run/k6-run';
+import { checkK6Passthrough, checkK6Script, k6AgentPaths, k6CancelScript, k6LoadfleetEnv, k6ReleaseScript, k6StartScript, k6StopScript, K6_STOP_BODY } from '../../scripts/run/k6-run';
 import { resolveLoad } from '../../scripts/run/load';
 import { finish, Merger } from '../../scripts/run/merge';
 
@@ -159,6 +159,15 @@ describe('k6 REST API documents', () => {
     expect(combineK6Live([a, b])).toMatchObject({ requests: 400, failures: 5, vus: 10, p95: 150 });
     expect(parseK6Metrics('')).toBeUndefined();
   });
+
+  it('gives a live p99 of null, not 0, when no instance reports one (k6\'s default trend stats stop at p(95))', () => {
+    const a = parseK6Metrics(METRICS(100, 0.05, 150, 5))!;
+    const b = parseK6Metrics(METRICS(300, 0, 20, 5))!;
+    expect(combineK6Live([a, b])).toMatchObject({ p50: 115.8, p95: 150, p99: null });
+    expect(combineK6Live([])).toMatchObject({ requests: 0, p50: null, p95: null, p99: null });
+    // A script asking for p(99) (options.summaryTrendStats) gets it live.
+    expect(combineK6Live([{ ...a, p99: 190.5 }, b])).toMatchObject({ p99: 190.5 });
+  });
 });
 
 describe('k6 options after --', () => {
@@ -200,8 +209,23 @@ describe('k6 options after --', () => {
     expect(msg).toContain(`the k6 option ${named} (after --) is set by loadfleet`);
   });
 
+  it.each([
+    [['--system-tags', 'method,url'], '--system-tags', /lumped into one endpoint and failures cannot be told apart/],
+    [['--system-tags=status'], '--system-tags', /name, method, url, status and expected_response/],
+    [['--summary-trend-stats', 'avg,p(99)'], '--summary-trend-stats', /live p95 .* would vanish/],
+    [['--summary-trend-stats=med'], '--summary-trend-stats', /live p95/],
+    [['--config', 'k6.json'], '--config', /only the script is pushed to the agents/],
+    [['--config=k6.json'], '--config', /config file would not exist there/],
+    [['-c', 'k6.json'], '-c (--config)', /only the script is pushed/],
+    [['-qc', 'k6.json'], '-c (--config)', /only the script is pushed/],
+  ])('fails when %j is given, naming %s and why it cannot work', (args, named, why) => {
+    const msg = refused(args);
+    expect(msg).toContain(`the k6 option ${named} (after --) cannot be used with loadfleet run: `);
+    expect(msg).toMatch(why);
+  });
+
   it('passes everything else through, including flag-like values', () => {
-    expect(refused(['--tag', 'team=a', '-e', 'BASE=/api', '-e', 'X=--vus', '--out', 'experimental-prometheus-rw', '-q', '--http-debug=full', '--no-thresholds', '--summary-export=/tmp/s.json'])).toBeUndefined();
+    expect(refused(['--tag', 'team=a', '-e', 'BASE=/api', '-e', 'X=--vus', '--out', 'experimental-prometheus-rw', '-q', '--http-debug=full', '--no-thresholds', '--summary-export=/tmp/s.json', '-e', 'C=--config'])).toBeUndefined();
   });
 
   it('reach every instance after loadfleet\'s own options, before the script', () => {
@@ -224,6 +248,41 @@ describe('k6 script check', () => {
   it('fails when scenarios only exec named functions, saying loadfleet\'s load replaces them', () => {
     const text = 'export const options = { scenarios: { a: { executor: "constant-vus", exec: "browse", vus: 1, duration: "1m" } } };\nexport function browse() {}\n';
     expect(() => checkK6Script('sc.js', text)).toThrow(/has scenarios but no default export: .*replace the script's scenarios/);
+  });
+
+  it.each([
+    ['import { login } from "./lib/login.js";\nexport default function () { login(); }\n', './lib/login.js'],
+    ["import * as h from '../helpers.js';\nexport default function () {}\n", '../helpers.js'],
+    ["import './setup.js';\nexport default function () {}\n", './setup.js'],
+    ["export { x } from './x.js';\nexport default function () {}\n", './x.js'],
+    ["const lib = require('./lib.js');\nexport default function () {}\n", './lib.js'],
+  ])('fails on a local module import, saying only the script is pushed (%#)', (text, spec) => {
+    expect(() => checkK6Script('s.js', text)).toThrow(UsageError);
+    expect(() => checkK6Script('s.js', text)).toThrow(`--script (s.js) imports the local module "${spec}": only the script file is pushed to the agents`);
+  });
+
+  it.each([
+    ["const users = JSON.parse(open('./users.json'));\nexport default function () {}\n", './users.json'],
+    ['const csv = open("data/users.csv");\nexport default function () {}\n', 'data/users.csv'],
+    ["const bin = open('../img.png', 'b');\nexport default function () {}\n", '../img.png'],
+  ])('fails on open() of a relative path, saying only the script is pushed (%#)', (text, file) => {
+    expect(() => checkK6Script('s.js', text)).toThrow(`--script (s.js) opens the local file "${file}": only the script file is pushed to the agents`);
+  });
+
+  it('accepts remote modules, k6 modules, absolute and run-time paths, and local files named only in comments', () => {
+    const text = [
+      'import http from "k6/http";',
+      "import { check } from 'k6';",
+      "import { randomItem } from 'https://jslib.k6.io/k6-utils/1.4.0/index.js';",
+      "import sql from 'k6/x/sql';",
+      '// import { old } from "./old.js";',
+      "/* const data = open('./data.json'); */",
+      "const hosts = open('/etc/hosts');",
+      'const f = open(__ENV.DATA_FILE);',
+      'const g = open(`${__ENV.DIR}/users.csv`);',
+      'export default function () { http.get("http://x/"); } // see ./README',
+    ].join('\n');
+    expect(() => checkK6Script('s.js', text)).not.toThrow();
   });
 
   it('fails when it is not a k6 script at all (a locustfile, an archive)', () => {
@@ -261,11 +320,18 @@ describe('k6 on each agent (sh)', () => {
     expect(s).toContain(`'{"data":{"type":"status","id":"default","attributes":{"paused":false}}}' 'http://10.0.0.12:6565/v1/status'`);
   });
 
-  it('stops through the API, then TERM and KILL to the process group; without a pid it only cancels the release', () => {
+  it('stops through the API, then TERM and KILL to the process group; without a pid it reads the start\'s pid file; a cancel only cancels', () => {
     const s = k6StopScript(paths, 4242, inst.apiAddress, 10);
+    expect(s).toContain('pid=4242');
     expect(s).toContain(K6_STOP_BODY);
     expect(JSON.parse(K6_STOP_BODY)).toEqual({ data: { type: 'status', id: 'default', attributes: { stopped: true } } });
-    expect(s.indexOf('kill -TERM -4242')).toBeLessThan(s.indexOf('kill -KILL -4242'));
-    expect(k6StopScript(paths, undefined, inst.apiAddress, 10)).not.toContain('kill');
+    expect(s.indexOf('kill -TERM -"$pid"')).toBeLessThan(s.indexOf('kill -KILL -"$pid"'));
+    const unknown = k6StopScript(paths, undefined, inst.apiAddress, 10);
+    expect(unknown).toContain(`pid=$(cat '${paths.pid}' 2>/dev/null || true)`);
+    // Only while that pid is still the run's timeout (a pid reused since is left alone).
+    expect(unknown).toContain('[ "$(cat "/proc/$pid/comm" 2>/dev/null)" != timeout ]');
+    expect(k6StartScript(paths, inst, 300)).toContain(`echo $! > '${paths.pid}'`);
+    expect(k6CancelScript(paths)).not.toContain('kill');
+    expect(k6CancelScript(paths)).toContain(`touch '${paths.cancel}'`);
   });
 });
