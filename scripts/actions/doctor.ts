@@ -124,7 +124,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
               const p1 = phase1.find((r) => r.host === t.name)!;
               const checks = plan.spec.checks!({ ...ctxOf(t.host, p1.value!.probed.cores), agentFacts: facts });
               const r = await runAsRoot(session, outputs.sshUser, probeScript({ hostKind: plan.kind, owner: ENGINE_OWNER, versionScript: null, reach: [], extraChecks: checks }), 'doctor engine checks');
-              return parseProbeOutput(r.stdout).checks.map((c) => ({ host: t.name, check: c.name, ok: c.ok, detail: c.detail }));
+              return parseProbeOutput(r.stdout).checks.map((c) => ({ host: t.name, check: c.name, ok: c.ok, detail: c.detail, engineCheck: true as const }));
             }, { concurrency });
           },
         },
@@ -151,7 +151,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
       if (h.role !== 'controller') rows.push(clockRow(h.name, r.value!.offset, controller?.ok ? controller.value!.offset : undefined));
       for (const x of phase2.filter((y) => y.host === h.name)) {
         if (x.ok) rows.push(...x.value!);
-        else rows.push({ host: h.name, check: 'engine checks', ok: false, detail: x.error ?? 'failed' });
+        else rows.push({ host: h.name, check: 'engine checks', ok: false, detail: x.error ?? 'failed', engineCheck: true });
       }
     }
     const mixed = sameVersionRow(versions);

@@ -86,15 +86,19 @@ export interface Row {
   readonly detail: string;
   /** A failure whose fix is `loadfleet install` (engine or service missing, another version installed): order of commands, not a host fault. */
   readonly notInstalled?: true;
+  /** An engine check (the master sees its workers…): it cannot pass while something is not installed, so it follows a not-installed row's kind. */
+  readonly engineCheck?: true;
 }
 
 /**
- * The kind of a doctor failure: usage (exit 2 in `run`: "run loadfleet install first") when a failing row says
- * something is not installed — the other rows of a fleet never installed fail too (no master to reach), so one
- * such row decides; external (exit 1) when only checks of installed hosts fail (a worker down, a host unreachable).
+ * The kind of a doctor failure: usage (exit 2 in `run`: "run loadfleet install first") only when every failing
+ * row is explained by something not installed — a not-installed row, or an engine check that cannot pass until
+ * install ran (no master to reach); external (exit 1) as soon as one failing row is a host fault of its own (a
+ * host unreachable, a worker down on an installed host), even beside not-installed rows: install alone would not fix it.
  */
 export function doctorFailureKind(rows: readonly Row[]): 'usage' | 'external' {
-  return rows.some((r) => !r.ok && r.notInstalled) ? 'usage' : 'external';
+  const failing = rows.filter((r) => !r.ok);
+  return failing.some((r) => r.notInstalled) && failing.every((r) => r.notInstalled || r.engineCheck) ? 'usage' : 'external';
 }
 
 /** doctor found failing rows: exit 1 for `doctor` itself; `run` rethrows it with doctorFailureKind's kind. */
