@@ -64,57 +64,69 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
     if (!confWritten) return;
     await Promise.all([controller, ...agents].map((c) => runAsRoot(c.session, login, `rm -f ${LOCUST_CONF}`, `removing locust.conf on ${c.host.name}`).catch(() => undefined)));
   };
+  /** prepare's steps; the signal is polled in the one long wait (the workers connecting). */
+  async function prepareHosts(signal?: AbortSignal): Promise<void> {
+    const all = [controller, ...agents];
+    const missing = `Locust is not installed on this host (${LOCUST.dir} missing): run "loadfleet install -c <config>" first`;
+    // The options after -- go into locust.conf in the services' working directory (LOCUST.dir), which
+    // Locust's master and workers read at start (configargparse default_config_files ["~/.locust.conf",
+    // "locust.conf"] in 2.12.1's locust/argument_parser.py; docs/configuration.rst says the same for later
+    // versions). Written, or removed when there are none, on every host at the start of every run, before the
+    // restart below, and removed again once the run is collected (so a service restarted outside run — by
+    // install, or after a crash — does not read it either): options never reach a later run.
+    const conf = locustConf(p.passthrough);
+    confWritten = !!conf;
+    const confScript = conf ? putFileScript(LOCUST_CONF, conf).replace('set -eu\n', '') : `rm -f ${LOCUST_CONF}`;
+    await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, p.scriptText, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch((e: Error & { result?: { code: number | null } }) => {
+      if (e.result?.code === NOT_INSTALLED_EXIT) throw new UsageError(`${c.host.name}: ${missing}`);
+      throw new ExternalError(e.message);
+    })));
+    if (conf) {
+      // Locust itself says whether it takes these options (and the locustfile's own ones): --list parses
+      // the command line and locust.conf like the services do, then prints the user classes and exits.
+      const r = await runAsRoot(controller.session, login, locustListScript(p.kind), `checking the Locust options on ${controller.host.name}`).catch((e: Error & { result?: { code: number | null; stderr?: string; stdout?: string } }) => {
+        if (e.result?.code === 2) return { refused: `${e.result.stderr ?? ''}${e.result.stdout ?? ''}`.trim() };
+        throw new ExternalError(e.message);
+      });
+      if ('refused' in r) {
+        await removeConf();
+        throw new UsageError(`Locust refused the options after --: ${r.refused.split('\n').filter((l) => /error/i.test(l)).map((l) => l.replace(/^\S+\.py: error:/, 'locust: error:')).join(' ') || r.refused.slice(-400)}`);
+      }
+    }
+    let cores = 0;
+    await Promise.all(agents.map(async (c) => {
+      const r = await runAsRoot(c.session, login, 'nproc; hostname', `reading ${c.host.name}`);
+      const [n, hn] = r.stdout.trim().split('\n');
+      cores += Number(n);
+      hostnames.set(hn!.trim(), c.host.name);
+    }));
+    await Promise.all(all.map((c) => runAsRoot(c.session, login, restartLocustScript(p.kind), `restarting Locust on ${c.host.name}`)));
+    // The master restarted: wait for its API, then for one ready worker per agent core.
+    const deadline = Date.now() + RUN_TIMING.workersWaitMs;
+    let seen = 0;
+    for (;;) {
+      try {
+        const live = parseLocustLive(await api.stats());
+        seen = live.workers.filter((w) => w.state === 'ready').length;
+        if (seen >= cores) break;
+      } catch {
+        /* the master is still starting */
+      }
+      signal?.throwIfAborted();
+      if (Date.now() > deadline) throw new ExternalError(`only ${seen} of ${cores} Locust workers connected to the master within ${RUN_TIMING.workersWaitMs / 1000} s: check "loadfleet doctor"`);
+      await sleep(500);
+    }
+  }
+
   const driver: EngineDriver = {
     selfStopping: false,
-    async prepare() {
-      const all = [controller, ...agents];
-      const missing = `Locust is not installed on this host (${LOCUST.dir} missing): run "loadfleet install -c <config>" first`;
-      // The options after -- go into locust.conf in the services' working directory (LOCUST.dir), which
-      // Locust's master and workers read at start (configargparse default_config_files ["~/.locust.conf",
-      // "locust.conf"] in 2.12.1's locust/argument_parser.py; docs/configuration.rst says the same for later
-      // versions). Written, or removed when there are none, on every host at the start of every run, before the
-      // restart below, and removed again once the run is collected (so a service restarted outside run — by
-      // install, or after a crash — does not read it either): options never reach a later run.
-      const conf = locustConf(p.passthrough);
-      confWritten = !!conf;
-      const confScript = conf ? putFileScript(LOCUST_CONF, conf).replace('set -eu\n', '') : `rm -f ${LOCUST_CONF}`;
-      await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, p.scriptText, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch((e: Error & { result?: { code: number | null } }) => {
-        if (e.result?.code === NOT_INSTALLED_EXIT) throw new UsageError(`${c.host.name}: ${missing}`);
-        throw new ExternalError(e.message);
-      })));
-      if (conf) {
-        // Locust itself says whether it takes these options (and the locustfile's own ones): --list parses
-        // the command line and locust.conf like the services do, then prints the user classes and exits.
-        const r = await runAsRoot(controller.session, login, locustListScript(p.kind), `checking the Locust options on ${controller.host.name}`).catch((e: Error & { result?: { code: number | null; stderr?: string; stdout?: string } }) => {
-          if (e.result?.code === 2) return { refused: `${e.result.stderr ?? ''}${e.result.stdout ?? ''}`.trim() };
-          throw new ExternalError(e.message);
-        });
-        if ('refused' in r) {
-          await removeConf();
-          throw new UsageError(`Locust refused the options after --: ${r.refused.split('\n').filter((l) => /error/i.test(l)).map((l) => l.replace(/^\S+\.py: error:/, 'locust: error:')).join(' ') || r.refused.slice(-400)}`);
-        }
-      }
-      let cores = 0;
-      await Promise.all(agents.map(async (c) => {
-        const r = await runAsRoot(c.session, login, 'nproc; hostname', `reading ${c.host.name}`);
-        const [n, hn] = r.stdout.trim().split('\n');
-        cores += Number(n);
-        hostnames.set(hn!.trim(), c.host.name);
-      }));
-      await Promise.all(all.map((c) => runAsRoot(c.session, login, restartLocustScript(p.kind), `restarting Locust on ${c.host.name}`)));
-      // The master restarted: wait for its API, then for one ready worker per agent core.
-      const deadline = Date.now() + RUN_TIMING.workersWaitMs;
-      let seen = 0;
-      for (;;) {
-        try {
-          const live = parseLocustLive(await api.stats());
-          seen = live.workers.filter((w) => w.state === 'ready').length;
-          if (seen >= cores) break;
-        } catch {
-          /* the master is still starting */
-        }
-        if (Date.now() > deadline) throw new ExternalError(`only ${seen} of ${cores} Locust workers connected to the master within ${RUN_TIMING.workersWaitMs / 1000} s: check "loadfleet doctor"`);
-        await sleep(500);
+    async prepare(signal) {
+      try {
+        await prepareHosts(signal);
+      } catch (e) {
+        // Failed or interrupted (Ctrl-C) before the release: no collect follows, so locust.conf goes now.
+        await removeConf();
+        throw e;
       }
     },
     async start() {
@@ -143,7 +155,15 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Never released (prepare failed or was interrupted): no user runs and no collect follows; only the
+      // options written for this run are left to remove.
+      if (t0 === 0) {
+        await removeConf();
+        return;
+      }
       try {
+        // A master that already failed to answer (a tick timed out) is not waited for again: straight to the fallback.
+        if (masterDown) throw new Error('it did not answer during the run');
         await stopThroughMaster();
       } catch (e) {
         // The master does not answer (stopped, hung, its host gone): its workers would keep their users running.
