@@ -85,6 +85,17 @@ function create(ctx: DriverContext): EngineDriver {
   /** Why the controller is reported in hostFailures (it did not stop the test; the agents were restarted instead). */
   let controllerFailure: string | undefined;
   let stopped = false;
+  let uploaded = false;
+  /** Best effort: the run's script out of admin's script storage (FileEntryApiController: @RestAPI DELETE /script/api/{path}); '' or a note. */
+  const deleteScript = async (): Promise<string> => {
+    if (!uploaded) return '';
+    const deleted = await api({ method: 'DELETE', path: `/script/api/${scriptName}` }, `deleting the uploaded script ${scriptName}`).catch((e: Error) => ({ code: 0, body: e.message }));
+    if (deleted.code >= 200 && deleted.code <= 299) {
+      uploaded = false;
+      return '';
+    }
+    return `The uploaded script ${scriptName} could not be deleted from the controller (HTTP ${deleted.code}: ${deleted.body.slice(0, 200)}): delete it in its Script page`;
+  };
 
   const api = async (call: ApiCall, what: string): Promise<ApiAnswer> => {
     if (!password) password = await readPassword(envDir);
@@ -148,7 +159,7 @@ function create(ctx: DriverContext): EngineDriver {
 
   return {
     selfStopping: true,
-    async prepare() {
+    async prepare(signal?: AbortSignal) {
       password = await readPassword(envDir);
       // The folder may exist already (an earlier run): its creation's answer does not matter, the upload's does.
       await api({ method: 'POST', path: `/script/api/new/?type=folder&folderName=${SCRIPT_FOLDER}` }, 'creating the script folder').catch(() => undefined);
@@ -156,6 +167,7 @@ function create(ctx: DriverContext): EngineDriver {
       if (up.code === 0) throw new ExternalError(`the nGrinder controller does not answer on ${controller.host.name} (${ngrinderRunFacts.apiBase}): is ngrinder-controller running? run "loadfleet doctor"`);
       if (up.code === 401) throw new ExternalError(`the nGrinder controller refused the admin password kept in ${path.join(envDir, NGRINDER_ADMIN_PASSWORD_FILE)}: run "loadfleet install" again`);
       ext(() => apiJson('uploading the script', up));
+      uploaded = true;
       await json({ method: 'GET', path: `/script/api/${scriptName}?action=view` }, `checking the uploaded script ${scriptName}`);
       // Every agent of the env must be connected, approved and ready. Two views of the same: the count
       // POST /perftest/api checks agentCount against (availableAgentCount for the region), and the agent
@@ -170,6 +182,8 @@ function create(ctx: DriverContext): EngineDriver {
         const seen = ext(() => parseAgents(list));
         const ready = seen.filter((a) => a.state === 'READY' && a.approved).length;
         if (Math.max(count, ready) >= agents.length) break;
+        // Ctrl-C while waiting for the agents: end now (run's stop() then deletes the uploaded script).
+        signal?.throwIfAborted();
         if (Date.now() > deadline) {
           const names = seen.map((a) => `${a.name || a.ip} ${a.state}${a.approved ? '' : ' (not approved)'}`).join(', ') || 'none';
           throw new ExternalError(`only ${Math.max(count, ready)} of ${agents.length} nGrinder agents are ready and approved after ${RUN_TIMING.workersWaitMs / 1000} s (the controller sees: ${names}): check "loadfleet doctor"`);
@@ -239,6 +253,13 @@ function create(ctx: DriverContext): EngineDriver {
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Never started (prepare failed or was interrupted): no test exists and no collect follows; only the
+      // uploaded script is left to remove.
+      // (A failed delete is not a stop failure — nothing sends — and collect, if it follows, tries again and notes it.)
+      if (id === undefined) {
+        await deleteScript();
+        return;
+      }
       try {
         await stopTest();
       } catch (e) {
@@ -301,8 +322,8 @@ function create(ctx: DriverContext): EngineDriver {
       }));
       // The uploaded script is this run's only (loadfleet-<run id>.groovy): removed so admin's script storage does
       // not fill up with one per run (FileEntryApiController: @RestAPI DELETE /script/api/{path}). Best effort.
-      const deleted = await api({ method: 'DELETE', path: `/script/api/${scriptName}` }, `deleting the uploaded script ${scriptName}`).catch((e: Error) => ({ code: 0, body: e.message }));
-      const scriptNote = deleted.code >= 200 && deleted.code <= 299 ? '' : `. The uploaded script ${scriptName} could not be deleted from the controller (HTTP ${deleted.code}: ${deleted.body.slice(0, 200)}): delete it in its Script page`;
+      const note = await deleteScript();
+      const scriptNote = note ? `. ${note}` : '';
       return {
         ...(controllerFailure ? { hostFailures: [{ host: controller.host.name, error: controllerFailure }] } : {}),
         stats,

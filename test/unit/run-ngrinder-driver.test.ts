@@ -169,6 +169,20 @@ describe('nGrinder driver against a scripted controller', () => {
     expect(got.hostFailures).toBeUndefined();
   });
 
+  it('Ctrl-C while waiting for the agents ends prepare with the reason; stop then deletes the uploaded script (no test was created)', async () => {
+    const c = new FakeController();
+    c.readyAgents = 0;
+    Object.assign(RUN_TIMING, { workersWaitMs: 60_000 });
+    const d = ngrinderRun.create(ctxFor(c));
+    const ac = new AbortController();
+    const prepared = d.prepare(ac.signal);
+    setTimeout(() => ac.abort(new Error('interrupted by SIGINT')), 20);
+    await expect(prepared).rejects.toThrow('interrupted by SIGINT');
+    await d.stop();
+    expect(c.calls.at(-1)).toBe('DELETE /script/api/loadfleet/loadfleet-r1.groovy');
+    expect(c.calls.some((x) => x.startsWith('POST /perftest/api'))).toBe(false);
+  });
+
   it('rounds the live failures per second like rps (one decimal)', async () => {
     const c = new FakeController();
     let errors = 1;
@@ -207,6 +221,7 @@ describe('nGrinder driver against a scripted controller', () => {
     const c = new FakeController();
     const agentScripts: string[] = [];
     const d = ngrinderRun.create(ctxFor(c, {}, agentScripts));
+    await d.prepare();
     const t0 = await d.start();
     c.override = () => [0, ''] as never; // curl reaches nothing: HTTP 000 from here on
     await d.stop(); // does not throw: the agents were stopped another way
