@@ -13,7 +13,7 @@ import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import { pinFirstContact } from './host-keys';
-import { CLOCK_COMMAND, DoctorFailedError, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
+import { CLOCK_COMMAND, DoctorFailedError, REACH_MASTER, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
 import type { Host } from '../core/env-record';
@@ -61,7 +61,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
   const reachOf = (h: Host): Endpoint[] => {
     if (h.role !== 'agent') return [];
     const out: Endpoint[] = [];
-    if (outputs.master) out.push({ label: 'reach master', address: outputs.master.address, port: outputs.master.port });
+    if (outputs.master) out.push({ label: REACH_MASTER, address: outputs.master.address, port: outputs.master.port });
     for (const t of outputs.hosts.filter((x) => x.role === 'target')) {
       for (const port of config.targets.find((g) => g.name === t.group)?.ports ?? []) out.push({ label: `reach ${t.name}:${port}`, address: t.privateIp, port });
     }

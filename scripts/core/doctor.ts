@@ -86,9 +86,15 @@ export interface Row {
   readonly detail: string;
   /** A failure whose fix is `loadfleet install` (engine or service missing, another version installed): order of commands, not a host fault. */
   readonly notInstalled?: true;
-  /** An engine check (the master sees its workers…): it cannot pass while something is not installed, so it follows a not-installed row's kind. */
+  /**
+   * A check of the engine's own services (the master sees its workers, the master's port is reachable): it cannot
+   * pass while the engine is not installed, so beside a not-installed row it follows that row's kind.
+   */
   readonly engineCheck?: true;
 }
+
+/** The probe's check that an agent reaches the engine's master port (an engine check: see Row.engineCheck). */
+export const REACH_MASTER = 'reach master';
 
 /**
  * The kind of a doctor failure: usage (exit 2 in `run`: "run loadfleet install first") only when every failing
@@ -138,7 +144,7 @@ export function hostRows(host: string, p: Probed, want: { version: string | null
       detail: low ? `pid ${st.pid} runs with nofile ${st.nofileSoft}/${st.nofileHard}, below the tuned ${s.nofile}: run loadfleet tune, then loadfleet install` : `pid ${st.pid}, nofile ${st.nofileSoft}/${st.nofileHard}`,
     });
   }
-  for (const c of p.checks) rows.push({ host, check: c.name, ok: c.ok, detail: c.detail });
+  for (const c of p.checks) rows.push({ host, check: c.name, ok: c.ok, detail: c.detail, ...(c.name === REACH_MASTER ? { engineCheck: true as const } : {}) });
   if (p.freeKb !== undefined) {
     const mb = Math.floor(p.freeKb / 1024);
     rows.push({ host, check: 'free disk', ok: mb >= MIN_FREE_MB, detail: mb >= MIN_FREE_MB ? `${(mb / 1024).toFixed(1)} GiB free on /` : `only ${mb} MiB free on / (at least ${MIN_FREE_MB} MiB for results and logs)` });

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { LocustApi } from '../adapters/locust-api';
 import { ExternalError, ToolMissingError, UsageError } from '../core/errors';
 import { runAsRoot } from '../core/privilege';
+import { SV } from '../core/supervise';
 import { OPT } from '../engines/common';
 import { LOCUST, restartLocustScript } from '../engines/locust';
 import type { HostKind } from '../core/tuning';
@@ -40,6 +41,13 @@ function locustListScript(kind: HostKind): string {
     // EC2: the venv the master's unit starts (scripts/engines/locust.ts writes its path into ExecStart).
     : `"$(grep -o '${OPT}/locust-[^/ ]*/venv/bin/locust' /etc/systemd/system/${LOCUST.masterService}.service | head -n 1)"`;
   return `cd ${LOCUST.dir} && timeout 60 ${cmd} -f ${LOCUST.locustfile} --list\n`;
+}
+
+/** sh (as root) sending KILL to the master process; its supervisor (systemd Restart=always, or the supervise loop) restarts it. */
+function killMasterScript(kind: HostKind): string {
+  return kind === 'ec2'
+    ? `timeout 20 systemctl kill -s KILL ${LOCUST.masterService}.service\n`
+    : `p=$(cat ${SV.run}/${LOCUST.masterService}/pid 2>/dev/null) && [ -n "$p" ] && kill -KILL "$p"\n`;
 }
 
 function create({ p, controller: maybeController, agents, login }: DriverContext): EngineDriver {
@@ -170,7 +178,14 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
         // Restart every worker service through the supervisor on every agent: the new workers hold no users.
         masterDown ??= `the Locust master on ${controller.host.name} stopped answering: ${(e as Error).message}`;
         const failed: string[] = [];
-        await Promise.all(agents.map((c) => runAsRoot(c.session, login, restartLocustScript(p.kind), `stopping the Locust workers on ${c.host.name} (restarting them through the supervisor)`).catch((x: Error) => failed.push(x.message))));
+        await Promise.all([
+          ...agents.map((c) => runAsRoot(c.session, login, restartLocustScript(p.kind), `stopping the Locust workers on ${c.host.name} (restarting them through the supervisor)`).catch((x: Error) => failed.push(x.message))),
+          // A hung master (not dead) that resumes would hand its users to the restarted workers (Locust's master
+          // rebalances onto every worker that connects while it is running): KILL it — the one signal a hung or
+          // stopped process cannot hold off — and its supervisor starts a fresh master that holds no users.
+          // Best effort: a controller that is gone cannot resume either.
+          runAsRoot(controller.session, login, killMasterScript(p.kind), `killing the hung Locust master on ${controller.host.name}`).catch(() => undefined),
+        ]);
         if (failed.length) throw new ExternalError(`${masterDown}; stopping its workers over SSH failed too: ${failed.join('; ')}`);
       }
     },

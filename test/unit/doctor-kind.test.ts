@@ -11,6 +11,10 @@ describe('doctorFailureKind: which exit code a doctor failure gives `run`', () =
     ];
     expect(rows.filter((r) => r.notInstalled).map((r) => r.check)).toEqual(['engine version', 'service locust-worker@1']);
     expect(doctorFailureKind(rows)).toBe('usage');
+    // An agent of a fleet never installed cannot reach the master's port either: that row follows too.
+    const agent = hostRows('agent-2', parseProbeOutput('cores 1\ndisk 9999999\ncheck reach master|FAIL|cannot connect to 10.0.0.10:5557'), want);
+    expect(agent.find((r) => r.check === 'reach master')).toMatchObject({ ok: false, engineCheck: true });
+    expect(doctorFailureKind([...rows, ...agent])).toBe('usage');
   });
   it('another version installed is usage too (the fix is loadfleet install)', () => {
     expect(doctorFailureKind(hostRows('a', parseProbeOutput('version 2.11.0\ncores 1\ndisk 9999999\nservice locust-worker@1 pid=5 nofile=16384/16384'), want))).toBe('usage');
