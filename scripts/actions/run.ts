@@ -297,8 +297,6 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     const mod = driverModule(p.engine);
     if (mod.needsController && !controller) throw new UsageError(`env "${outputs.env}" has no controller, which ${p.engine} needs`);
     const driver = mod.create({ p, controller, agents, login: outputs.sshUser, runId, envDir: ctx.envDir.dir, rawSamples: opts.rawSamples });
-    if (!opts.json) say(`run ${runId}: ${p.engine} on ${agents.length} agents → ${p.hostUrl}; ${p.plan.users} users, ${p.plan.durationS} s\n`);
-
     const watched = [...(controller ? [{ c: controller, role: 'controller' as const }] : []), ...agents.map((c) => ({ c, role: 'agent' as const }))];
     // The longest a run can need: its duration, the engines' start-up waits and stop grace, then collection.
     // (+ 25 min: a stop may wait for JMeter's dashboard, up to 10 min, and collection pulls large raw files.)
@@ -335,6 +333,8 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     // samplers, stopping or collecting is reported, never fatal (Node's default handler would leave locust.conf,
     // an uploaded script or a started sampler behind, and lose everything measured).
     await withInterrupts(async (signal) => {
+      // Said once Ctrl-C is handled (a script watching for this line may interrupt from here on).
+      if (!opts.json) say(`run ${runId}: ${p.engine} on ${agents.length} agents → ${p.hostUrl}; ${p.plan.users} users, ${p.plan.durationS} s\n`);
       try {
         await (async () => {
           // A driver may poll the signal in its waits (optional): one that does not is stopped right after.
