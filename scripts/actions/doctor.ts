@@ -13,7 +13,7 @@ import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import { pinFirstContact } from './host-keys';
-import { CLOCK_COMMAND, DoctorFailedError, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
+import { CLOCK_COMMAND, DoctorFailedError, REACH_MASTER, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
 import type { Host } from '../core/env-record';
@@ -61,7 +61,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
   const reachOf = (h: Host): Endpoint[] => {
     if (h.role !== 'agent') return [];
     const out: Endpoint[] = [];
-    if (outputs.master) out.push({ label: 'reach master', address: outputs.master.address, port: outputs.master.port });
+    if (outputs.master) out.push({ label: REACH_MASTER, address: outputs.master.address, port: outputs.master.port });
     for (const t of outputs.hosts.filter((x) => x.role === 'target')) {
       for (const port of config.targets.find((g) => g.name === t.group)?.ports ?? []) out.push({ label: `reach ${t.name}:${port}`, address: t.privateIp, port });
     }
@@ -124,7 +124,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
               const p1 = phase1.find((r) => r.host === t.name)!;
               const checks = plan.spec.checks!({ ...ctxOf(t.host, p1.value!.probed.cores), agentFacts: facts });
               const r = await runAsRoot(session, outputs.sshUser, probeScript({ hostKind: plan.kind, owner: ENGINE_OWNER, versionScript: null, reach: [], extraChecks: checks }), 'doctor engine checks');
-              return parseProbeOutput(r.stdout).checks.map((c) => ({ host: t.name, check: c.name, ok: c.ok, detail: c.detail }));
+              return parseProbeOutput(r.stdout).checks.map((c) => ({ host: t.name, check: c.name, ok: c.ok, detail: c.detail, engineCheck: true as const }));
             }, { concurrency });
           },
         },
@@ -151,7 +151,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
       if (h.role !== 'controller') rows.push(clockRow(h.name, r.value!.offset, controller?.ok ? controller.value!.offset : undefined));
       for (const x of phase2.filter((y) => y.host === h.name)) {
         if (x.ok) rows.push(...x.value!);
-        else rows.push({ host: h.name, check: 'engine checks', ok: false, detail: x.error ?? 'failed' });
+        else rows.push({ host: h.name, check: 'engine checks', ok: false, detail: x.error ?? 'failed', engineCheck: true });
       }
     }
     const mixed = sameVersionRow(versions);

@@ -25,7 +25,8 @@ import { buildSummary, rpsOver, rpsWindowOf, statsCsv, summaryText, type RunSumm
 import { reportHtml } from '../run/report';
 import { describeBroken, evaluate, parseThreshold } from '../run/thresholds';
 import { driverModule } from '../drivers';
-import { RUN_TIMING, type HostConn, type Prepared, type Tick } from '../drivers/types';
+import { RUN_TIMING, type Collected, type EngineDriver, type HostConn, type Prepared, type Tick } from '../drivers/types';
+import type { MergedStats } from '../run/merge';
 import { withInterrupts } from './signals';
 import { holderAlive, releaseLockFile, takeLockFile } from '../adapters/lock';
 import { doctorAction } from './doctor';
@@ -171,6 +172,76 @@ async function stopSampler(c: HostConn, login: string, runId: string, pid: numbe
   return { samples, ethtoolAfter };
 }
 
+// ---- what run keeps when a step fails ----
+
+/** Statistics of a run nothing was measured of (every latency unknown: null, never 0). */
+export function emptyStats(): MergedStats {
+  const none = { min: null, mean: null, p50: null, p90: null, p95: null, p99: null, max: null };
+  return { total: { name: 'Total', requests: 0, failures: 0, rps: 0, ...none }, endpoints: [], timeline: [], errors: {} };
+}
+
+/**
+ * driver.collect, guarded: when it throws anyway (a driver's bug, or a failure it did not catch), run still
+ * writes a summary from what is known — no statistics, every generator marked with the collection error — and
+ * returns the error so the run exits with its kind once the summary is written.
+ */
+export async function collectGuarded(driver: Pick<EngineDriver, 'collect'>, generators: readonly string[], args: Parameters<EngineDriver['collect']>): Promise<{ collected: Collected; error?: unknown }> {
+  try {
+    return { collected: await driver.collect(...args) };
+  } catch (e) {
+    const why = `collecting the results failed: ${(e as Error).message}`;
+    return {
+      collected: { stats: emptyStats(), merge: `NOTHING MERGED — ${why}`, generators: generators.map((name) => ({ name, startedAtMs: args[3].get(name) ?? null, rawFile: null, collectionError: why })) },
+      error: e,
+    };
+  }
+}
+
+/**
+ * Which hosts a stop() failure is about: those its message names (a driver names the host that refused), else
+ * every generator — any of them may still be sending.
+ */
+export function stopFailureHosts(message: string, hosts: readonly string[], generators: readonly string[]): string[] {
+  const named = hosts.filter((h) => new RegExp(`(^|[^\\w.-])${h.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w.-])`).test(message));
+  return named.length ? named : [...generators];
+}
+
+/**
+ * How a run that wrote its summary ends, first match wins: the start/watch failure (its own kind, stop failures
+ * named too); a stop that failed (exit 1 naming the hosts: a generator may still be sending); collect throwing
+ * (an engine's refusal → 1, a bug keeps 70); hosts whose results are missing (1); an interrupt (1); broken
+ * thresholds. undefined: the run passed.
+ */
+export function runEndError(o: {
+  runId: string;
+  runDir: string;
+  summary: Pick<RunSummary, 'collectionFailures' | 'thresholds'>;
+  failure: unknown;
+  stopFailures: readonly { host: string; error: string }[];
+  collectError: unknown;
+  samplerFailures: readonly { host: string; error: string }[];
+  interrupted: boolean;
+  /** driver.start was called (false: interrupted before the release). */
+  released: boolean;
+}): Error | undefined {
+  const { runId, runDir } = o;
+  const stopHosts = [...new Set(o.stopFailures.map((f) => f.host))];
+  const stopText = stopHosts.length ? `stopping the load failed on ${stopHosts.join(', ')} (a generator there may still be sending: check it, or run "loadfleet doctor"): ${[...new Set(o.stopFailures.map((f) => f.error))].join('; ')}` : '';
+  if (o.failure !== undefined) return new WrappedError(`run ${runId} failed: ${(o.failure as Error).message}${stopText ? `; ${stopText}` : ''}; what was measured is in ${runDir}`, o.failure);
+  if (stopText) return new ExternalError(`run ${runId}: ${stopText}; what was measured is in ${runDir}`);
+  // collect threw: the summary is written (no statistics); an engine's refusal exits 1, a bug keeps 70.
+  if (o.collectError !== undefined) {
+    const why = `run ${runId}: collecting the results failed: ${(o.collectError as Error).message}; the summary without statistics is in ${runDir}`;
+    return o.collectError instanceof ExternalError || o.collectError instanceof UsageError ? new ExternalError(why, { cause: o.collectError }) : new WrappedError(why, o.collectError);
+  }
+  const failedHosts = [...new Set([...o.summary.collectionFailures.map((f) => f.host), ...o.samplerFailures.map((f) => f.host)])];
+  if (failedHosts.length) return new ExternalError(`collection failed on ${failedHosts.join(', ')}: the results in ${runDir} lack those hosts`);
+  if (o.interrupted) return new ExternalError(o.released ? `run ${runId} was interrupted: the partial results are in ${runDir}` : `run ${runId} was interrupted before the load was released: nothing was sent (${runDir})`);
+  const broken = o.summary.thresholds.filter((r) => !r.ok);
+  if (broken.length) return new ThresholdError(broken.map(describeBroken).join('; '));
+  return undefined;
+}
+
 // ---- the action ----
 
 export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise<void> {
@@ -226,14 +297,10 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     const mod = driverModule(p.engine);
     if (mod.needsController && !controller) throw new UsageError(`env "${outputs.env}" has no controller, which ${p.engine} needs`);
     const driver = mod.create({ p, controller, agents, login: outputs.sshUser, runId, envDir: ctx.envDir.dir, rawSamples: opts.rawSamples });
-    if (!opts.json) say(`run ${runId}: ${p.engine} on ${agents.length} agents → ${p.hostUrl}; ${p.plan.users} users, ${p.plan.durationS} s\n`);
-    await driver.prepare();
-
     const watched = [...(controller ? [{ c: controller, role: 'controller' as const }] : []), ...agents.map((c) => ({ c, role: 'agent' as const }))];
     // The longest a run can need: its duration, the engines' start-up waits and stop grace, then collection.
     // (+ 25 min: a stop may wait for JMeter's dashboard, up to 10 min, and collection pulls large raw files.)
     const samplerMaxS = p.plan.durationS + (RUN_TIMING.artilleryReadyMs + RUN_TIMING.workersWaitMs + RUN_TIMING.selfStopGraceMs) / 1000 + 1500;
-    await Promise.all(watched.map(async ({ c }) => samplers.set(c.host.name, { c, ...(await startSampler(c, outputs.sshUser, runId, samplerMaxS)) })));
 
     let interrupted = false;
     let startedAtMs = 0;
@@ -257,11 +324,25 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     let failure: unknown;
     let summary: RunSummary | undefined;
     let collectionFailures: { host: string; error: string }[] = [];
-    // One signal count from the start until summary.json is written: a later Ctrl-C while stopping or
-    // collecting is reported, never fatal (Node's default handler would lose everything measured).
+    const stopFailures: { host: string; error: string }[] = [];
+    /** driver.start was called: from here on the load may have been released (collect, summary). */
+    let startCalled = false;
+    /** What the driver's collect threw (its kind decides the exit once the summary is written). */
+    let collectError: unknown;
+    // One signal count from prepare until summary.json is written: a Ctrl-C while preparing, starting the
+    // samplers, stopping or collecting is reported, never fatal (Node's default handler would leave locust.conf,
+    // an uploaded script or a started sampler behind, and lose everything measured).
     await withInterrupts(async (signal) => {
+      // Said once Ctrl-C is handled (a script watching for this line may interrupt from here on).
+      if (!opts.json) say(`run ${runId}: ${p.engine} on ${agents.length} agents → ${p.hostUrl}; ${p.plan.users} users, ${p.plan.durationS} s\n`);
       try {
         await (async () => {
+          // A driver may poll the signal in its waits (optional): one that does not is stopped right after.
+          await driver.prepare(signal);
+          signal.throwIfAborted();
+          await Promise.all(watched.map(async ({ c }) => samplers.set(c.host.name, { c, ...(await startSampler(c, outputs.sshUser, runId, samplerMaxS)) })));
+          signal.throwIfAborted();
+          startCalled = true;
           startedAtMs = await driver.start(signal);
           // An engine that stops by itself gets a grace for its start-up and its last requests.
           const endAt = startedAtMs + p.plan.durationS * 1000 + (driver.selfStopping ? RUN_TIMING.selfStopGraceMs : 0);
@@ -282,14 +363,22 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
           }
         })();
       } catch (e) {
-        say(`run: ${(e as Error).message}; stopping the test on every host\n`);
+        if (startCalled || signal.aborted) say(`run: ${(e as Error).message}; stopping the test on every host\n`);
         if (!signal.aborted) failure = e;
       } finally {
-        // Whatever happened above, the load stops everywhere and what was measured is collected.
-        await driver.stop().catch((e: Error) => say(`stopping the test: ${e.message}\n`));
+        // Whatever happened above, the load stops everywhere (and a driver cleans up what prepare wrote) and
+        // what was measured is collected. A stop that fails may leave a generator sending: recorded per host.
+        await driver.stop().catch((e: Error) => {
+          say(`stopping the test: ${e.message}\n`);
+          const hosts = stopFailureHosts(e.message, sessions.map((c) => c.host.name), agents.map((c) => c.host.name));
+          stopFailures.push(...hosts.map((host) => ({ host, error: e.message })));
+        });
         endedAtMs = Date.now();
       }
       interrupted = signal.aborted;
+      // prepare or the samplers failed (not a signal): nothing was released; the error keeps its own kind, no summary.
+      if (!startCalled && !interrupted) throw failure;
+      if (!startCalled) startedAtMs = endedAtMs;
 
       const saturation: HostSaturation[] = [];
       const network: NetworkFlag[] = [];
@@ -307,7 +396,17 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
           collectionFailures.push({ host: c.host.name, error: `saturation samples: ${(e as Error).message}` });
         }
       }));
-      const collected = await driver.collect(rawDir, startedAtMs, endedAtMs, firstSeen);
+      const agentNames = agents.map((c) => c.host.name);
+      let collected: Collected;
+      if (startCalled) {
+        const got = await collectGuarded(driver, agentNames, [rawDir, startedAtMs, endedAtMs, firstSeen]);
+        collected = got.collected;
+        collectError = got.error;
+        if (got.error !== undefined) say(`run: ${(got.error as Error).message}; the summary has no statistics\n`);
+      } else {
+        // Interrupted before the release: nothing was sent, so there is nothing to collect.
+        collected = { stats: emptyStats(), merge: 'nothing was sent: the run was interrupted before the load was released', generators: agentNames.map((name) => ({ name, startedAtMs: null, rawFile: null })) };
+      }
       void lastTick;
       // Every rps over the span the load was really sent (the driver's send window), not the wall time.
       const rpsWindow = rpsWindowOf(collected.sendWindow, startedAtMs, endedAtMs);
@@ -319,6 +418,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
         interrupted, saturation: saturation.sort((a, b) => a.host.localeCompare(b.host)), network, thresholds: results, merge: collected.merge,
         // Hosts that are not generators (the controller): the driver's failures and their samplers'.
         hostFailures: [...(collected.hostFailures ?? []), ...collectionFailures.filter((f) => !collected.generators.some((g) => g.name === f.host))],
+        stopFailures,
       });
       await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
       await fs.writeFile(path.join(runDir, 'stats.csv'), statsCsv(summary));
@@ -327,13 +427,8 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       process.stdout.write(opts.json ? `${JSON.stringify({ ...summary, dir: runDir }, null, 2)}\n` : summaryText(summary, runDir));
     });
     if (!summary) throw new Error('the run ended without a summary'); // unreachable: the callback wrote it or threw
-    if (failure !== undefined) throw new WrappedError(`run ${runId} failed: ${(failure as Error).message}; what was measured is in ${runDir}`, failure);
-
-    const failedHosts = [...new Set([...summary.collectionFailures.map((f) => f.host), ...collectionFailures.map((f) => f.host)])];
-    if (failedHosts.length) throw new ExternalError(`collection failed on ${failedHosts.join(', ')}: the results in ${runDir} lack those hosts`);
-    if (interrupted) throw new ExternalError(`run ${runId} was interrupted: the partial results are in ${runDir}`);
-    const broken = summary.thresholds.filter((r) => !r.ok);
-    if (broken.length) throw new ThresholdError(broken.map(describeBroken).join('; '));
+    const end = runEndError({ runId, runDir, summary, failure, stopFailures, collectError, samplerFailures: collectionFailures, interrupted, released: startCalled });
+    if (end) throw end;
     if (summary.generatorBound) say(`warning: the run was generator-bound (${summary.boundBy.join('; ')}): add agents or use bigger ones\n`);
   } finally {
     // Samplers the normal path did not stop (an error or a signal before collection): stopped here.

@@ -86,15 +86,25 @@ export interface Row {
   readonly detail: string;
   /** A failure whose fix is `loadfleet install` (engine or service missing, another version installed): order of commands, not a host fault. */
   readonly notInstalled?: true;
+  /**
+   * A check of the engine's own services (the master sees its workers, the master's port is reachable): it cannot
+   * pass while the engine is not installed, so beside a not-installed row it follows that row's kind.
+   */
+  readonly engineCheck?: true;
 }
 
+/** The probe's check that an agent reaches the engine's master port (an engine check: see Row.engineCheck). */
+export const REACH_MASTER = 'reach master';
+
 /**
- * The kind of a doctor failure: usage (exit 2 in `run`: "run loadfleet install first") when a failing row says
- * something is not installed — the other rows of a fleet never installed fail too (no master to reach), so one
- * such row decides; external (exit 1) when only checks of installed hosts fail (a worker down, a host unreachable).
+ * The kind of a doctor failure: usage (exit 2 in `run`: "run loadfleet install first") only when every failing
+ * row is explained by something not installed — a not-installed row, or an engine check that cannot pass until
+ * install ran (no master to reach); external (exit 1) as soon as one failing row is a host fault of its own (a
+ * host unreachable, a worker down on an installed host), even beside not-installed rows: install alone would not fix it.
  */
 export function doctorFailureKind(rows: readonly Row[]): 'usage' | 'external' {
-  return rows.some((r) => !r.ok && r.notInstalled) ? 'usage' : 'external';
+  const failing = rows.filter((r) => !r.ok);
+  return failing.some((r) => r.notInstalled) && failing.every((r) => r.notInstalled || r.engineCheck) ? 'usage' : 'external';
 }
 
 /** doctor found failing rows: exit 1 for `doctor` itself; `run` rethrows it with doctorFailureKind's kind. */
@@ -134,7 +144,7 @@ export function hostRows(host: string, p: Probed, want: { version: string | null
       detail: low ? `pid ${st.pid} runs with nofile ${st.nofileSoft}/${st.nofileHard}, below the tuned ${s.nofile}: run loadfleet tune, then loadfleet install` : `pid ${st.pid}, nofile ${st.nofileSoft}/${st.nofileHard}`,
     });
   }
-  for (const c of p.checks) rows.push({ host, check: c.name, ok: c.ok, detail: c.detail });
+  for (const c of p.checks) rows.push({ host, check: c.name, ok: c.ok, detail: c.detail, ...(c.name === REACH_MASTER ? { engineCheck: true as const } : {}) });
   if (p.freeKb !== undefined) {
     const mb = Math.floor(p.freeKb / 1024);
     rows.push({ host, check: 'free disk', ok: mb >= MIN_FREE_MB, detail: mb >= MIN_FREE_MB ? `${(mb / 1024).toFixed(1)} GiB free on /` : `only ${mb} MiB free on / (at least ${MIN_FREE_MB} MiB for results and logs)` });

@@ -180,7 +180,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
       const t1 = lasts.length ? Math.max(...lasts) : endedAtMs;
       return {
         stats: finish(merger, Math.max(0.001, (t1 - t0) / 1000), Math.floor(t0 / 1000)), merge: ACCURACY, generators,
-        sendWindow: { fromMs: t0, toMs: t1, basis: starts.length && lasts.length ? 'Artillery: the first request sent to the last response received, over every agent (loadfleet\'s plugin records both)' : 'Artillery: the release to the stop (no request times were recorded)' },
+        sendWindow: { fromMs: t0, toMs: t1, basis: starts.length && lasts.length ? 'Artillery: the first request sent to the last response received, over every agent (loadfleet\'s plugin records both)' : `Artillery: ${starts.length ? 'the first request sent' : 'the release'} to ${lasts.length ? 'the last response received' : 'the stop'} (no request ${starts.length ? 'end ' : lasts.length ? 'start ' : ''}times were recorded)` },
       };
     },
   };

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { LocustApi } from '../adapters/locust-api';
 import { ExternalError, ToolMissingError, UsageError } from '../core/errors';
 import { runAsRoot } from '../core/privilege';
+import { SV } from '../core/supervise';
 import { OPT } from '../engines/common';
 import { LOCUST, restartLocustScript } from '../engines/locust';
 import type { HostKind } from '../core/tuning';
@@ -42,6 +43,13 @@ function locustListScript(kind: HostKind): string {
   return `cd ${LOCUST.dir} && timeout 60 ${cmd} -f ${LOCUST.locustfile} --list\n`;
 }
 
+/** sh (as root) sending KILL to the master process; its supervisor (systemd Restart=always, or the supervise loop) restarts it. */
+function killMasterScript(kind: HostKind): string {
+  return kind === 'ec2'
+    ? `timeout 20 systemctl kill -s KILL ${LOCUST.masterService}.service\n`
+    : `p=$(cat ${SV.run}/${LOCUST.masterService}/pid 2>/dev/null) && [ -n "$p" ] && kill -KILL "$p"\n`;
+}
+
 function create({ p, controller: maybeController, agents, login }: DriverContext): EngineDriver {
   if (!maybeController) throw new UsageError(`env "${p.outputs.env}" has no controller for the Locust master`);
   const controller = maybeController;
@@ -64,57 +72,69 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
     if (!confWritten) return;
     await Promise.all([controller, ...agents].map((c) => runAsRoot(c.session, login, `rm -f ${LOCUST_CONF}`, `removing locust.conf on ${c.host.name}`).catch(() => undefined)));
   };
+  /** prepare's steps; the signal is polled in the one long wait (the workers connecting). */
+  async function prepareHosts(signal?: AbortSignal): Promise<void> {
+    const all = [controller, ...agents];
+    const missing = `Locust is not installed on this host (${LOCUST.dir} missing): run "loadfleet install -c <config>" first`;
+    // The options after -- go into locust.conf in the services' working directory (LOCUST.dir), which
+    // Locust's master and workers read at start (configargparse default_config_files ["~/.locust.conf",
+    // "locust.conf"] in 2.12.1's locust/argument_parser.py; docs/configuration.rst says the same for later
+    // versions). Written, or removed when there are none, on every host at the start of every run, before the
+    // restart below, and removed again once the run is collected (so a service restarted outside run — by
+    // install, or after a crash — does not read it either): options never reach a later run.
+    const conf = locustConf(p.passthrough);
+    confWritten = !!conf;
+    const confScript = conf ? putFileScript(LOCUST_CONF, conf).replace('set -eu\n', '') : `rm -f ${LOCUST_CONF}`;
+    await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, p.scriptText, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch((e: Error & { result?: { code: number | null } }) => {
+      if (e.result?.code === NOT_INSTALLED_EXIT) throw new UsageError(`${c.host.name}: ${missing}`);
+      throw new ExternalError(e.message);
+    })));
+    if (conf) {
+      // Locust itself says whether it takes these options (and the locustfile's own ones): --list parses
+      // the command line and locust.conf like the services do, then prints the user classes and exits.
+      const r = await runAsRoot(controller.session, login, locustListScript(p.kind), `checking the Locust options on ${controller.host.name}`).catch((e: Error & { result?: { code: number | null; stderr?: string; stdout?: string } }) => {
+        if (e.result?.code === 2) return { refused: `${e.result.stderr ?? ''}${e.result.stdout ?? ''}`.trim() };
+        throw new ExternalError(e.message);
+      });
+      if ('refused' in r) {
+        await removeConf();
+        throw new UsageError(`Locust refused the options after --: ${r.refused.split('\n').filter((l) => /error/i.test(l)).map((l) => l.replace(/^\S+\.py: error:/, 'locust: error:')).join(' ') || r.refused.slice(-400)}`);
+      }
+    }
+    let cores = 0;
+    await Promise.all(agents.map(async (c) => {
+      const r = await runAsRoot(c.session, login, 'nproc; hostname', `reading ${c.host.name}`);
+      const [n, hn] = r.stdout.trim().split('\n');
+      cores += Number(n);
+      hostnames.set(hn!.trim(), c.host.name);
+    }));
+    await Promise.all(all.map((c) => runAsRoot(c.session, login, restartLocustScript(p.kind), `restarting Locust on ${c.host.name}`)));
+    // The master restarted: wait for its API, then for one ready worker per agent core.
+    const deadline = Date.now() + RUN_TIMING.workersWaitMs;
+    let seen = 0;
+    for (;;) {
+      try {
+        const live = parseLocustLive(await api.stats());
+        seen = live.workers.filter((w) => w.state === 'ready').length;
+        if (seen >= cores) break;
+      } catch {
+        /* the master is still starting */
+      }
+      signal?.throwIfAborted();
+      if (Date.now() > deadline) throw new ExternalError(`only ${seen} of ${cores} Locust workers connected to the master within ${RUN_TIMING.workersWaitMs / 1000} s: check "loadfleet doctor"`);
+      await sleep(500);
+    }
+  }
+
   const driver: EngineDriver = {
     selfStopping: false,
-    async prepare() {
-      const all = [controller, ...agents];
-      const missing = `Locust is not installed on this host (${LOCUST.dir} missing): run "loadfleet install -c <config>" first`;
-      // The options after -- go into locust.conf in the services' working directory (LOCUST.dir), which
-      // Locust's master and workers read at start (configargparse default_config_files ["~/.locust.conf",
-      // "locust.conf"] in 2.12.1's locust/argument_parser.py; docs/configuration.rst says the same for later
-      // versions). Written, or removed when there are none, on every host at the start of every run, before the
-      // restart below, and removed again once the run is collected (so a service restarted outside run — by
-      // install, or after a crash — does not read it either): options never reach a later run.
-      const conf = locustConf(p.passthrough);
-      confWritten = !!conf;
-      const confScript = conf ? putFileScript(LOCUST_CONF, conf).replace('set -eu\n', '') : `rm -f ${LOCUST_CONF}`;
-      await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, p.scriptText, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch((e: Error & { result?: { code: number | null } }) => {
-        if (e.result?.code === NOT_INSTALLED_EXIT) throw new UsageError(`${c.host.name}: ${missing}`);
-        throw new ExternalError(e.message);
-      })));
-      if (conf) {
-        // Locust itself says whether it takes these options (and the locustfile's own ones): --list parses
-        // the command line and locust.conf like the services do, then prints the user classes and exits.
-        const r = await runAsRoot(controller.session, login, locustListScript(p.kind), `checking the Locust options on ${controller.host.name}`).catch((e: Error & { result?: { code: number | null; stderr?: string; stdout?: string } }) => {
-          if (e.result?.code === 2) return { refused: `${e.result.stderr ?? ''}${e.result.stdout ?? ''}`.trim() };
-          throw new ExternalError(e.message);
-        });
-        if ('refused' in r) {
-          await removeConf();
-          throw new UsageError(`Locust refused the options after --: ${r.refused.split('\n').filter((l) => /error/i.test(l)).map((l) => l.replace(/^\S+\.py: error:/, 'locust: error:')).join(' ') || r.refused.slice(-400)}`);
-        }
-      }
-      let cores = 0;
-      await Promise.all(agents.map(async (c) => {
-        const r = await runAsRoot(c.session, login, 'nproc; hostname', `reading ${c.host.name}`);
-        const [n, hn] = r.stdout.trim().split('\n');
-        cores += Number(n);
-        hostnames.set(hn!.trim(), c.host.name);
-      }));
-      await Promise.all(all.map((c) => runAsRoot(c.session, login, restartLocustScript(p.kind), `restarting Locust on ${c.host.name}`)));
-      // The master restarted: wait for its API, then for one ready worker per agent core.
-      const deadline = Date.now() + RUN_TIMING.workersWaitMs;
-      let seen = 0;
-      for (;;) {
-        try {
-          const live = parseLocustLive(await api.stats());
-          seen = live.workers.filter((w) => w.state === 'ready').length;
-          if (seen >= cores) break;
-        } catch {
-          /* the master is still starting */
-        }
-        if (Date.now() > deadline) throw new ExternalError(`only ${seen} of ${cores} Locust workers connected to the master within ${RUN_TIMING.workersWaitMs / 1000} s: check "loadfleet doctor"`);
-        await sleep(500);
+    async prepare(signal) {
+      try {
+        await prepareHosts(signal);
+      } catch (e) {
+        // Failed or interrupted (Ctrl-C) before the release: no collect follows, so locust.conf goes now.
+        await removeConf();
+        throw e;
       }
     },
     async start() {
@@ -143,14 +163,29 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Never released (prepare failed or was interrupted): no user runs and no collect follows; only the
+      // options written for this run are left to remove.
+      if (t0 === 0) {
+        await removeConf();
+        return;
+      }
       try {
+        // A master that already failed to answer (a tick timed out) is not waited for again: straight to the fallback.
+        if (masterDown) throw new Error('it did not answer during the run');
         await stopThroughMaster();
       } catch (e) {
         // The master does not answer (stopped, hung, its host gone): its workers would keep their users running.
         // Restart every worker service through the supervisor on every agent: the new workers hold no users.
         masterDown ??= `the Locust master on ${controller.host.name} stopped answering: ${(e as Error).message}`;
         const failed: string[] = [];
-        await Promise.all(agents.map((c) => runAsRoot(c.session, login, restartLocustScript(p.kind), `stopping the Locust workers on ${c.host.name} (restarting them through the supervisor)`).catch((x: Error) => failed.push(x.message))));
+        await Promise.all([
+          ...agents.map((c) => runAsRoot(c.session, login, restartLocustScript(p.kind), `stopping the Locust workers on ${c.host.name} (restarting them through the supervisor)`).catch((x: Error) => failed.push(x.message))),
+          // A hung master (not dead) that resumes would hand its users to the restarted workers (Locust's master
+          // rebalances onto every worker that connects while it is running): KILL it — the one signal a hung or
+          // stopped process cannot hold off — and its supervisor starts a fresh master that holds no users.
+          // Best effort: a controller that is gone cannot resume either.
+          runAsRoot(controller.session, login, killMasterScript(p.kind), `killing the hung Locust master on ${controller.host.name}`).catch(() => undefined),
+        ]);
         if (failed.length) throw new ExternalError(`${masterDown}; stopping its workers over SSH failed too: ${failed.join('; ')}`);
       }
     },

@@ -15,6 +15,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ExternalError, UsageError } from '../core/errors';
 import { runAsRoot } from '../core/privilege';
+import { controlScript } from '../core/supervise';
 import { NGRINDER_ADMIN_PASSWORD_FILE, NGRINDER_HOME, ngrinderRunFacts } from '../engines/ngrinder';
 import { ngrinderLoad } from '../run/load';
 import {
@@ -28,6 +29,14 @@ import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDr
 const START_WAIT_MS = RUN_TIMING.artilleryReadyMs;
 /** Consecutive failed polls a running test survives (one slow SSH round trip must not end a run). */
 const TICK_RETRIES = 5;
+/**
+ * How long a stop request may take to end the test: SingleConsole.cancel tells every agent to stop and waits for
+ * their threads, then the controller writes the report — longer than Locust's stop (RUN_TIMING.stopGraceMs, 15 s).
+ * A multiple of it (60 s by default) so the tests that shrink RUN_TIMING shrink this too.
+ */
+const stopGraceMs = () => RUN_TIMING.stopGraceMs * 4;
+/** The agents' service (scripts/engines/ngrinder.ts), restarted over SSH when the controller cannot stop the test. */
+const AGENT_SERVICE = 'ngrinder-agent';
 
 async function validate(file: string, text: string): Promise<void> {
   checkNGrinderScript(file, text);
@@ -73,6 +82,20 @@ function create(ctx: DriverContext): EngineDriver {
   let prevRequests = 0;
   let prevAt = 0;
   let failedPolls = 0;
+  /** Why the controller is reported in hostFailures (it did not stop the test; the agents were restarted instead). */
+  let controllerFailure: string | undefined;
+  let stopped = false;
+  let uploaded = false;
+  /** Best effort: the run's script out of admin's script storage (FileEntryApiController: @RestAPI DELETE /script/api/{path}); '' or a note. */
+  const deleteScript = async (): Promise<string> => {
+    if (!uploaded) return '';
+    const deleted = await api({ method: 'DELETE', path: `/script/api/${scriptName}` }, `deleting the uploaded script ${scriptName}`).catch((e: Error) => ({ code: 0, body: e.message }));
+    if (deleted.code >= 200 && deleted.code <= 299) {
+      uploaded = false;
+      return '';
+    }
+    return `The uploaded script ${scriptName} could not be deleted from the controller (HTTP ${deleted.code}: ${deleted.body.slice(0, 200)}): delete it in its Script page`;
+  };
 
   const api = async (call: ApiCall, what: string): Promise<ApiAnswer> => {
     if (!password) password = await readPassword(envDir);
@@ -124,11 +147,11 @@ function create(ctx: DriverContext): EngineDriver {
     const a = await api({ method: 'PUT', path: `/perftest/api/${id}?action=stop` }, `stopping test ${id}`);
     if (a.code < 200 || a.code > 299) throw new ExternalError(`nGrinder refused to stop test ${id} (HTTP ${a.code}): ${a.body.slice(0, 300)}`);
     // The console tells every agent to stop and waits for their threads (SingleConsole.cancel): wait for the end.
-    const deadline = Date.now() + RUN_TIMING.stopGraceMs;
+    const deadline = Date.now() + stopGraceMs();
     for (;;) {
       const now = await status();
       if (isEnded(now.status)) break;
-      if (Date.now() > deadline) throw new ExternalError(`nGrinder test ${id} is still ${now.status} ${RUN_TIMING.stopGraceMs / 1000} s after the stop request: stop it in the controller's UI (Performance Test → ${id} → Stop)`);
+      if (Date.now() > deadline) throw new ExternalError(`nGrinder test ${id} is still ${now.status} ${stopGraceMs() / 1000} s after the stop request: stop it in the controller's UI (Performance Test → ${id} → Stop)`);
       await sleep(RUN_TIMING.startPollMs);
     }
     ended = true;
@@ -136,7 +159,7 @@ function create(ctx: DriverContext): EngineDriver {
 
   return {
     selfStopping: true,
-    async prepare() {
+    async prepare(signal?: AbortSignal) {
       password = await readPassword(envDir);
       // The folder may exist already (an earlier run): its creation's answer does not matter, the upload's does.
       await api({ method: 'POST', path: `/script/api/new/?type=folder&folderName=${SCRIPT_FOLDER}` }, 'creating the script folder').catch(() => undefined);
@@ -144,6 +167,7 @@ function create(ctx: DriverContext): EngineDriver {
       if (up.code === 0) throw new ExternalError(`the nGrinder controller does not answer on ${controller.host.name} (${ngrinderRunFacts.apiBase}): is ngrinder-controller running? run "loadfleet doctor"`);
       if (up.code === 401) throw new ExternalError(`the nGrinder controller refused the admin password kept in ${path.join(envDir, NGRINDER_ADMIN_PASSWORD_FILE)}: run "loadfleet install" again`);
       ext(() => apiJson('uploading the script', up));
+      uploaded = true;
       await json({ method: 'GET', path: `/script/api/${scriptName}?action=view` }, `checking the uploaded script ${scriptName}`);
       // Every agent of the env must be connected, approved and ready. Two views of the same: the count
       // POST /perftest/api checks agentCount against (availableAgentCount for the region), and the agent
@@ -158,6 +182,8 @@ function create(ctx: DriverContext): EngineDriver {
         const seen = ext(() => parseAgents(list));
         const ready = seen.filter((a) => a.state === 'READY' && a.approved).length;
         if (Math.max(count, ready) >= agents.length) break;
+        // Ctrl-C while waiting for the agents: end now (run's stop() then deletes the uploaded script).
+        signal?.throwIfAborted();
         if (Date.now() > deadline) {
           const names = seen.map((a) => `${a.name || a.ip} ${a.state}${a.approved ? '' : ' (not approved)'}`).join(', ') || 'none';
           throw new ExternalError(`only ${Math.max(count, ready)} of ${agents.length} nGrinder agents are ready and approved after ${RUN_TIMING.workersWaitMs / 1000} s (the controller sees: ${names}): check "loadfleet doctor"`);
@@ -214,7 +240,7 @@ function create(ctx: DriverContext): EngineDriver {
         requests: s.requests,
         failures: s.failures,
         rps: Math.round(rps * 10) / 10,
-        failPerS,
+        failPerS: Math.round(failPerS * 10) / 10,
         p50: null,
         p95: null,
         p99: null,
@@ -225,7 +251,26 @@ function create(ctx: DriverContext): EngineDriver {
       };
     },
     async stop() {
-      await stopTest();
+      if (stopped) return;
+      stopped = true;
+      // Never started (prepare failed or was interrupted): no test exists and no collect follows; only the
+      // uploaded script is left to remove.
+      // (A failed delete is not a stop failure — nothing sends — and collect, if it follows, tries again and notes it.)
+      if (id === undefined) {
+        await deleteScript();
+        return;
+      }
+      try {
+        await stopTest();
+      } catch (e) {
+        // The controller does not answer (or cannot end the test): its agents' workers may still be sending.
+        // Restart the agent service on every agent over SSH (systemd / the supervise loop), as the Locust
+        // driver restarts its workers: a restarted agent runs no test until a console starts one again.
+        controllerFailure = `the nGrinder controller on ${controller.host.name} did not stop test ${id ?? '(none)'}: ${(e as Error).message}; the agents were restarted over SSH instead`;
+        const failed: string[] = [];
+        await Promise.all(agents.map((c) => runAsRoot(c.session, login, controlScript('restart', [AGENT_SERVICE], p.kind), `stopping the nGrinder agent on ${c.host.name} (restarting its service)`).catch((x: Error) => failed.push(x.message))));
+        if (failed.length) throw new ExternalError(`${controllerFailure}; restarting the agents failed too: ${failed.join('; ')}`);
+      }
     },
     async collect(rawDir, startedAtMs, endedAtMs, firstSeen) {
       const problems: string[] = [];
@@ -254,7 +299,16 @@ function create(ctx: DriverContext): EngineDriver {
       const fallbackS = Math.max(0.001, (endedAtMs - startedAtMs) / 1000);
       // Without nGrinder's own results, the last live sample is the best there is (said in the collection error).
       const fromTick = last ? { tests: last.requests - last.failures, errors: last.failures, meanTestTime: last.meanMs ?? 0 } : undefined;
-      const { sampledSeconds, ...stats } = ngrinderStats(perfTest ?? (csv ? undefined : fromTick), csv, fallbackS);
+      let merged: ReturnType<typeof ngrinderStats>;
+      try {
+        merged = ngrinderStats(perfTest ?? (csv ? undefined : fromTick), csv, fallbackS);
+      } catch (e) {
+        // A report CSV this parser cannot read (no Tests/Errors columns): a collection failure naming the file,
+        // the totals from the test record (or the last live sample) without the per-interval rows.
+        problems.push(`the report CSV (raw/ngrinder-report.csv) cannot be read: ${(e as Error).message}`);
+        merged = ngrinderStats(perfTest ?? fromTick, undefined, fallbackS);
+      }
+      const { sampledSeconds, ...stats } = merged;
       const generators = await Promise.all(agents.map(async (c) => {
         const started = firstSeen.get(c.host.name) ?? null;
         const file = path.join(rawDir, `${c.host.name}-ngrinder-agent.log`);
@@ -266,11 +320,16 @@ function create(ctx: DriverContext): EngineDriver {
           return { name: c.host.name, startedAtMs: started, rawFile: null, collectionError: [...problems.map((x) => `controller results: ${x}`), (e as Error).message].join('; ') };
         }
       }));
+      // The uploaded script is this run's only (loadfleet-<run id>.groovy): removed so admin's script storage does
+      // not fill up with one per run (FileEntryApiController: @RestAPI DELETE /script/api/{path}). Best effort.
+      const note = await deleteScript();
+      const scriptNote = note ? `. ${note}` : '';
       return {
+        ...(controllerFailure ? { hostFailures: [{ host: controller.host.name, error: controllerFailure }] } : {}),
         stats,
         // RPS over the time nGrinder sampled (report rows × interval), from the release.
         ...(sampledSeconds !== null ? { sendWindow: { fromMs: startedAtMs, toMs: startedAtMs + sampledSeconds * 1000, basis: 'nGrinder: the time its report sampled (report CSV rows × sampling interval)' } } : {}),
-        merge: `${NGRINDER_MERGE}. Generator start = the first sample (every ${RUN_TIMING.startPollMs}-${RUN_TIMING.tickMs} ms) showing running threads: nGrinder's console starts every agent with one message and its API shows no per-agent start; test ${id ?? '(none)'} released ${new Date(startedAtMs).toISOString()}`,
+        merge: `${NGRINDER_MERGE}. Generator start = the first sample (every ${RUN_TIMING.startPollMs}-${RUN_TIMING.tickMs} ms) showing running threads: nGrinder's console starts every agent with one message and its API shows no per-agent start; test ${id ?? '(none)'} released ${new Date(startedAtMs).toISOString()}${scriptNote}`,
         generators,
       };
     },

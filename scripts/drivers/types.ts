@@ -91,8 +91,12 @@ export interface Collected {
 export interface EngineDriver {
   /** The engine ends the test by itself (Artillery's phases): the watch waits for it, up to a grace. */
   readonly selfStopping: boolean;
-  /** Push the script and get every generator ready; nothing is sent to the target yet. */
-  prepare(): Promise<void>;
+  /**
+   * Push the script and get every generator ready; nothing is sent to the target yet. The run's interrupt signal
+   * (Ctrl-C) is passed: a driver may poll it in its waits and end early with its reason, cleaning up what it
+   * wrote (optional — a driver that ignores it just finishes prepare, and run stops before the release).
+   */
+  prepare(signal?: AbortSignal): Promise<void>;
   /**
    * Release the load on every generator at once; returns the epoch ms of the release.
    * Ends with the signal's reason when it fires before the load is released (nothing is released after).

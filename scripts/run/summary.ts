@@ -42,6 +42,8 @@ export interface RunSummary {
   readonly network: readonly NetworkFlag[];
   readonly thresholds: readonly ThresholdResult[];
   readonly collectionFailures: readonly { readonly host: string; readonly error: string }[];
+  /** Hosts the load could not be stopped on (the driver's stop() failed): a generator there may still be sending. */
+  readonly stopFailures: readonly { readonly host: string; readonly error: string }[];
   /** How the percentiles were merged and how exact they are. */
   readonly merge: string;
   /**
@@ -92,6 +94,8 @@ export function buildSummary(p: {
   rpsWindow?: { fromMs: number; toMs: number; seconds: number; basis: string };
   /** Failures of hosts that are not generators (the controller), listed in collectionFailures after the generators'. */
   hostFailures?: readonly { host: string; error: string }[];
+  /** Hosts whose load could not be stopped (run exits 1 naming them). */
+  stopFailures?: readonly { host: string; error: string }[];
 }): RunSummary {
   const w = p.rpsWindow ?? rpsWindowOf(undefined, p.startedAtMs, p.endedAtMs);
   const { spreadMs, offsets } = startSpread(p.generators.map((g) => g.startedAtMs));
@@ -127,6 +131,7 @@ export function buildSummary(p: {
     network: p.network,
     thresholds: p.thresholds,
     collectionFailures: [...p.generators.filter((g) => g.collectionError).map((g) => ({ host: g.name, error: g.collectionError! })), ...(p.hostFailures ?? [])],
+    stopFailures: [...(p.stopFailures ?? [])],
     merge: p.merge,
     rpsWindow: { from: new Date(w.fromMs).toISOString(), to: new Date(w.toMs).toISOString(), seconds: r3(w.seconds), basis: w.basis },
   };
@@ -165,6 +170,7 @@ export function summaryText(s: RunSummary, dir: string): string {
     ...s.endpoints.map((e) => `  ${e.name}: ${e.requests} req, ${e.failures} failed, ${e.p95 === null && e.mean !== null ? `mean ${shown(e.mean)}` : `p95 ${shown(e.p95)}`} ms`),
     ...(s.generatorBound ? [`  GENERATOR-BOUND (the load asked for was not the load made): ${s.boundBy.join('; ')}`] : []),
     ...s.collectionFailures.map((c) => `  collection FAILED on ${c.host}: ${c.error}`),
+    ...(s.stopFailures ?? []).map((c) => `  stop FAILED on ${c.host} (it may still be sending): ${c.error}`),
     `  results: ${dir} (report.html, summary.json, stats.csv)`,
   ];
   return `${lines.join('\n')}\n`;

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../harness/cli';
 import { runDirOf } from '../harness/run-output';
-import { controlScript } from '../../scripts/core/supervise';
+import { controlScript, SV } from '../../scripts/core/supervise';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
 import { TARGET_SERVER } from '../../scripts/run/target-server';
 import type { RunSummary } from '../../scripts/run/summary';
@@ -46,6 +46,18 @@ async function servedByPath(): Promise<Record<string, number>> {
   for (const line of r.stdout.split('\n')) {
     const uri = line.split(' ')[3];
     if (uri) out[uri] = (out[uri] ?? 0) + 1;
+  }
+  return out;
+}
+/** Every Locust worker service's pid on both agents ("agent-1 locust-worker@1" → pid). */
+async function workerPids(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const a of ['agent-1', 'agent-2']) {
+    const r = await fleet.sshRoot(a, `for f in ${SV.run}/locust-worker@*/pid; do echo "$(basename "$(dirname "$f")") $(cat "$f")"; done`);
+    for (const line of r.stdout.trim().split('\n').filter(Boolean)) {
+      const [name, pid] = line.split(' ');
+      out[`${a} ${name}`] = pid!;
+    }
   }
   return out;
 }
@@ -127,11 +139,12 @@ describe('a host failing mid-way', () => {
     expect((await fleet.cli(['doctor', '-c', fleet.config, '--wait', '30'])).exitCode).toBe(0);
   });
 
-  it('the master stops answering mid-run: the workers are stopped over SSH on every agent, a partial summary is written naming the controller, exit 1', async () => {
+  it('the master hangs mid-run: the workers are restarted over SSH on every agent (new pids), nginx goes quiet, a partial summary names the controller, exit 1', async () => {
     const child = execa(process.execPath, [BIN, 'run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '4', '--rate', '4', '--duration', '60s', '--skip-doctor'], {
       env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore',
     });
     let err = '';
+    let master = '';
     try {
       await new Promise<void>((resolve, reject) => {
         child.stderr!.on('data', (d: Buffer) => {
@@ -140,27 +153,70 @@ describe('a host failing mid-way', () => {
         });
         void child.then(() => reject(new Error(`the run ended before it was under way:\n${err}`)));
       });
-      // The supervisor would restart a killed master: stop its service instead (it stays down).
-      expect((await fleet.sshRoot('controller', controlScript('stop', ['locust-master'], 'netns'))).exitCode).toBe(0);
+      const before = await workerPids();
+      // Hang the master rather than stop it: a stopped master (SIGTERM) sends `quit` to every worker itself
+      // (MasterRunner.quit), so nginx would go quiet whatever the driver did. SIGSTOP does not end the process,
+      // so the supervise loop (scripts/core/supervise.ts: it restarts only after `wait` returns) leaves it hung,
+      // and Locust 2.12.1's workers have no master-heartbeat timeout: they keep their users until restarted.
+      master = (await fleet.sshRoot('controller', `cat ${SV.run}/locust-master/pid`)).stdout.trim();
+      expect(master).toMatch(/^\d+$/);
+      expect((await fleet.sshRoot('controller', `kill -STOP ${master}`)).exitCode).toBe(0);
       const r = await child;
       expect(r.exitCode).toBe(1);
       expect(String(r.stderr)).toMatch(/run \S+ failed: the Locust master on controller stopped answering: .*; what was measured is in \S+/);
+      expect(String(r.stderr)).not.toContain('stopping its workers over SSH failed');
+      // The fallback ran: every worker service on both agents is a new process.
+      const after = await workerPids();
+      expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+      for (const [k, pid] of Object.entries(after)) expect(pid, k).not.toBe(before[k]);
       const s = readSummary(runDirOf(String(r.stdout)));
       expect(s.collectionFailures.map((f) => f.host)).toEqual(['controller']);
+      expect(s.stopFailures).toEqual([]);
       expect(s.merge).toMatch(/^PARTIAL — the Locust master on controller stopped answering/);
       expect(s.total.requests).toBeGreaterThan(0);
       expect(s.total.p95).toBeNull(); // the live answer holds no cumulative p95: null, never a guess
       expect(s.endpoints.map((e) => e.name).sort()).toEqual(['GET /', 'GET /api/items']);
-      // No user traffic left: nginx serves nothing more, and no worker on any agent has been running a user since.
+      // The hung master was KILLed (a resumed one would hand its users to the new workers): its supervisor runs a new one.
+      await expect.poll(async () => (await fleet.sshRoot('controller', `cat ${SV.run}/locust-master/pid`)).stdout.trim(), { timeout: 10_000 }).not.toBe(master);
+      // No user traffic left: nginx serves nothing more.
       const a = await served();
       await new Promise((res) => setTimeout(res, 3000));
       expect(await served()).toBe(a);
     } finally {
+      // Should the KILL not have happened, let the hung master run again so the fleet can be torn down.
+      if (master) await fleet.sshRoot('controller', `kill -CONT ${master} 2>/dev/null || true`);
       child.kill('SIGINT');
       await child;
-      expect((await fleet.sshRoot('controller', controlScript('start', ['locust-master'], 'netns'))).exitCode).toBe(0);
     }
-    // The fleet is usable again once the master is back: the restarted workers reconnect.
+    // The fleet is usable again once the master runs again: the restarted workers connect to it.
+    expect((await fleet.cli(['doctor', '-c', fleet.config, '--wait', '40'])).exitCode).toBe(0);
+  });
+
+  it('Ctrl-C while the run prepares: stopped cleanly, nothing released, no locust.conf left, summary marked interrupted, exit 1', async () => {
+    const before = await served();
+    const child = execa(process.execPath, [BIN, 'run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '4', '--rate', '4', '--duration', '30s', '--skip-doctor', '--', '--tags', 'api'], {
+      env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore',
+    });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        // Printed right before prepare (locust.conf, the services' restart, the wait for the workers).
+        if (/^run \S+: locust on 2 agents/m.test(err)) resolve();
+      });
+      void child.then(() => reject(new Error(`the run ended before it prepared:\n${err}`)));
+    });
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toMatch(/run \S+ was interrupted before the load was released: nothing was sent/);
+    for (const h of ['controller', 'agent-1', 'agent-2']) expect((await fleet.sshRoot(h, 'ls /etc/loadfleet/locust/')).stdout).not.toContain('locust.conf');
+    const s = readSummary(runDirOf(String(r.stdout)));
+    expect(s.interrupted).toBe(true);
+    expect(s.total.requests).toBe(0);
+    // No user was started: nginx served nothing then or since.
+    await new Promise((res) => setTimeout(res, 2000));
+    expect(await served()).toBe(before);
     expect((await fleet.cli(['doctor', '-c', fleet.config, '--wait', '40'])).exitCode).toBe(0);
   });
 });

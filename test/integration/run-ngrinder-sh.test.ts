@@ -19,6 +19,8 @@ const CALLS: ApiCall[] = [
   { method: 'PUT', path: '/perftest/api/7?action=stop' },
   { method: 'DELETE', path: '/perftest/api/7' },
   { method: 'POST', path: '/script/api/loadfleet?action=upload', upload: { fileName: 'loadfleet-r1.groovy', content: '@RunWith(GrinderRunner)\nclass T { @Test void t() {} }\n', description: 'loadfleet run r1' } },
+  // The run's uploaded script, deleted after collect (FileEntryApiController @RestAPI DELETE /script/api/{path}).
+  { method: 'DELETE', path: '/script/api/loadfleet/loadfleet-r1.groovy' },
 ];
 
 describe('nGrinder run sh', () => {

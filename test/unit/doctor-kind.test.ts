@@ -7,10 +7,14 @@ describe('doctorFailureKind: which exit code a doctor failure gives `run`', () =
   it('GIVEN a host with no engine and no service WHEN classified THEN usage (run loadfleet install first), even beside other failing rows', () => {
     const rows: Row[] = [
       ...hostRows('agent-1', parseProbeOutput('cores 1\ndisk 9999999'), want),
-      { host: 'controller', check: 'master sees workers', ok: false, detail: "the master's web API on port 8089 does not answer" },
+      { host: 'controller', check: 'master sees workers', ok: false, detail: "the master's web API on port 8089 does not answer", engineCheck: true },
     ];
     expect(rows.filter((r) => r.notInstalled).map((r) => r.check)).toEqual(['engine version', 'service locust-worker@1']);
     expect(doctorFailureKind(rows)).toBe('usage');
+    // An agent of a fleet never installed cannot reach the master's port either: that row follows too.
+    const agent = hostRows('agent-2', parseProbeOutput('cores 1\ndisk 9999999\ncheck reach master|FAIL|cannot connect to 10.0.0.10:5557'), want);
+    expect(agent.find((r) => r.check === 'reach master')).toMatchObject({ ok: false, engineCheck: true });
+    expect(doctorFailureKind([...rows, ...agent])).toBe('usage');
   });
   it('another version installed is usage too (the fix is loadfleet install)', () => {
     expect(doctorFailureKind(hostRows('a', parseProbeOutput('version 2.11.0\ncores 1\ndisk 9999999\nservice locust-worker@1 pid=5 nofile=16384/16384'), want))).toBe('usage');
@@ -21,6 +25,19 @@ describe('doctorFailureKind: which exit code a doctor failure gives `run`', () =
     expect(down.some((r) => r.notInstalled)).toBe(false);
     expect(doctorFailureKind(down)).toBe('external');
     expect(doctorFailureKind([{ host: 'agent-3', check: 'reachable over SSH', ok: false, detail: 'connect ECONNREFUSED' }])).toBe('external');
+  });
+  it('GIVEN a not-installed row AND another host unreachable WHEN classified THEN external (exit 1): install alone would not fix it', () => {
+    const rows: Row[] = [
+      ...hostRows('agent-1', parseProbeOutput('cores 1\ndisk 9999999'), want),
+      { host: 'agent-2', check: 'reachable over SSH', ok: false, detail: 'connect ECONNREFUSED' },
+    ];
+    expect(doctorFailureKind(rows)).toBe('external');
+    // …and a worker down on an installed host beside a not-installed one: external too.
+    const down = hostRows('agent-2', parseProbeOutput('version 2.12.1\ncores 1\ndisk 9999999\nservice locust-worker@1 down not running'), want);
+    expect(doctorFailureKind([...hostRows('agent-1', parseProbeOutput('cores 1\ndisk 9999999'), want), ...down])).toBe('external');
+  });
+  it('an engine check failing with no not-installed row is external', () => {
+    expect(doctorFailureKind([{ host: 'controller', check: 'master sees workers', ok: false, detail: '1 of 2 workers', engineCheck: true }])).toBe('external');
   });
   it('a passing row marked not installed does not count', () => {
     expect(doctorFailureKind([{ host: 'a', check: 'x', ok: true, detail: '', notInstalled: true }, { host: 'b', check: 'y', ok: false, detail: 'down' }])).toBe('external');

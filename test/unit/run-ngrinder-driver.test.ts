@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ExternalError, UsageError } from '../../scripts/core/errors';
 import type { ExecResult, SshSession } from '../../scripts/core/fanout';
 import { ngrinderRun } from '../../scripts/drivers/ngrinder';
@@ -35,6 +35,11 @@ class FakeController {
   posted: Record<string, unknown> | undefined;
   uploaded: string | undefined;
   deleted = false;
+  /** What the report CSV holds (nGrinder's writeIntervalCsvData layout by default). */
+  csv = CSV;
+  /** Status polls after the stop request that still answer TESTING (the console waits for the agents' threads). */
+  stoppingPolls = 0;
+  scriptDeleted = false;
   override?: Route;
 
   readonly session: SshSession = { exec: async (_c, o) => this.answer(o?.stdin ?? ''), close: () => undefined };
@@ -48,7 +53,7 @@ class FakeController {
       return { code: 0, stdout: `${typeof body === 'string' ? body : JSON.stringify(body)}\n${code}\n`, stderr: '' };
     }
     if (sh.includes('find ')) return { code: 0, stdout: '/var/lib/loadfleet/ngrinder/perftest/0_999/7\n', stderr: '' };
-    if (sh.includes('output.csv')) return { code: 0, stdout: CSV, stderr: '' };
+    if (sh.includes('output.csv')) return { code: 0, stdout: this.csv, stderr: '' };
     if (sh.includes('tar -czf')) return { code: 0, stdout: `${Buffer.from('tgz').toString('base64')}\n`, stderr: '' };
     if (sh.includes('agent.log')) return { code: 0, stdout: 'agent log\n', stderr: '' };
     throw new Error(`unexpected script: ${sh.slice(0, 200)}`);
@@ -72,18 +77,24 @@ class FakeController {
     if (key === 'GET /perftest/api/7/status') {
       if (this.deleted) return [500, { success: false, message: 'no perftest for 7 exits' }];
       if (this.status === 'READY' && ++this.statusPolls > this.readyPolls) this.status = this.startsAs;
+      if (this.status === 'STOPPING' && this.stoppingPolls-- <= 0) this.status = 'CANCELED';
+      if (this.status === 'STOPPING') return [200, { id: 7, status: 'TESTING', message: '' }];
       return [200, { id: 7, status: this.status, message: this.status === 'STOP_BY_ERROR' ? 'Too many errors<br/>agent-1 lost' : '' }];
     }
     if (key === 'GET /perftest/api/7/sample') {
       return [200, { status: this.status, perf: { test_time: 3, totalStatistics: { Tests: 199, Errors: 1, TPS: 100, 'Mean_Test_Time_(ms)': 11 }, process: 2, thread: 8 }, agent: {} }];
     }
     if (method === 'PUT' && p === '/perftest/api/7?action=stop') {
-      if (['START_AGENTS', 'TESTING'].includes(this.status)) this.status = 'CANCELED';
+      if (['START_AGENTS', 'TESTING'].includes(this.status)) this.status = this.stoppingPolls > 0 ? 'STOPPING' : 'CANCELED';
       return [200, ''];
     }
     if (key === 'DELETE /perftest/api/7') {
       this.deleted = true;
       return [200, ''];
+    }
+    if (method === 'DELETE' && p === '/script/api/loadfleet/loadfleet-r1.groovy') {
+      this.scriptDeleted = true;
+      return [200, { success: true }];
     }
     if (key === 'GET /perftest/api/7') return [200, { id: 7, status: this.status, tests: 199, errors: 1, meanTestTime: 11, samplingInterval: 1 }];
     return [404, { message: `no route ${method} ${p}` }];
@@ -106,9 +117,9 @@ afterEach(() => {
   fs.rmSync(envDir, { recursive: true, force: true });
 });
 
-function ctxFor(c: FakeController, over: Partial<Prepared> = {}): DriverContext {
+function ctxFor(c: FakeController, over: Partial<Prepared> = {}, agentScripts: string[] = []): DriverContext {
   const host = (name: string, role: string) => ({ name, role, privateIp: '10.0.1.1', publicIp: '' });
-  const noop: SshSession = { exec: async (_c, o) => ({ code: 0, stdout: (o?.stdin ?? '').includes('agent.log') ? 'agent log\n' : '', stderr: '' }), close: () => undefined };
+  const noop: SshSession = { exec: async (_c, o) => (agentScripts.push(o?.stdin ?? ''), { code: 0, stdout: (o?.stdin ?? '').includes('agent.log') ? 'agent log\n' : '', stderr: '' }), close: () => undefined };
   const p = {
     outputs: { env: 'e', hosts: [host('controller', 'controller'), host('agent-1', 'agent'), host('agent-2', 'agent')] },
     kind: 'ec2', engine: 'ngrinder', scriptPath: '/w/Test.groovy', scriptText: SCRIPT, plan: resolveLoad({ users: 8, durationS: 30 }), thresholds: [],
@@ -152,6 +163,97 @@ describe('nGrinder driver against a scripted controller', () => {
     ]);
     expect(fs.readdirSync(rawDir).sort()).toEqual(['agent-1-ngrinder-agent.log', 'agent-2-ngrinder-agent.log', 'ngrinder-logs-and-report.tgz', 'ngrinder-perftest.json', 'ngrinder-report.csv']);
     expect(got.merge).toContain('No percentiles');
+    // The run's uploaded script is removed from admin's script storage once collected.
+    expect(c.calls.at(-1)).toBe('DELETE /script/api/loadfleet/loadfleet-r1.groovy');
+    expect(got.merge).not.toContain('could not be deleted');
+    expect(got.hostFailures).toBeUndefined();
+  });
+
+  it('Ctrl-C while waiting for the agents ends prepare with the reason; stop then deletes the uploaded script (no test was created)', async () => {
+    const c = new FakeController();
+    c.readyAgents = 0;
+    Object.assign(RUN_TIMING, { workersWaitMs: 60_000 });
+    const d = ngrinderRun.create(ctxFor(c));
+    const ac = new AbortController();
+    const prepared = d.prepare(ac.signal);
+    setTimeout(() => ac.abort(new Error('interrupted by SIGINT')), 20);
+    await expect(prepared).rejects.toThrow('interrupted by SIGINT');
+    await d.stop();
+    expect(c.calls.at(-1)).toBe('DELETE /script/api/loadfleet/loadfleet-r1.groovy');
+    expect(c.calls.some((x) => x.startsWith('POST /perftest/api'))).toBe(false);
+  });
+
+  it('rounds the live failures per second like rps (one decimal)', async () => {
+    const c = new FakeController();
+    let errors = 1;
+    c.override = (m, p) => (m === 'GET' && p === '/perftest/api/7/sample' ? [200, { status: 'TESTING', perf: { totalStatistics: { Tests: 199, Errors: errors++, TPS: 100, 'Mean_Test_Time_(ms)': 11 }, process: 2, thread: 8 } }] : undefined) as never;
+    const d = ngrinderRun.create(ctxFor(c));
+    await d.start();
+    let clock = 1_000_000;
+    const now = vi.spyOn(Date, 'now').mockImplementation(() => clock);
+    try {
+      await d.tick(1);
+      clock += 3000; // one more error in 3 s: 0.333… per second
+      expect((await d.tick(4)).failPerS).toBe(0.3);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
+  it('waits longer than RUN_TIMING.stopGraceMs for the console to cancel (4×: 60 s by default)', async () => {
+    const c = new FakeController();
+    const d = ngrinderRun.create(ctxFor(c));
+    await d.start();
+    // The console takes 6 polls to cancel; the clock moves 50 ms per reading: 300 ms > the shared 200 ms grace.
+    c.stoppingPolls = 6;
+    let clock = 1_000_000;
+    const now = vi.spyOn(Date, 'now').mockImplementation(() => (clock += 50));
+    try {
+      await d.stop();
+    } finally {
+      now.mockRestore();
+    }
+    expect(c.status).toBe('CANCELED');
+    expect(clock - 1_000_000).toBeGreaterThan(RUN_TIMING.stopGraceMs);
+  });
+
+  it('restarts ngrinder-agent on every agent over SSH when the controller stops answering during stop, and reports the controller', async () => {
+    const c = new FakeController();
+    const agentScripts: string[] = [];
+    const d = ngrinderRun.create(ctxFor(c, {}, agentScripts));
+    await d.prepare();
+    const t0 = await d.start();
+    c.override = () => [0, ''] as never; // curl reaches nothing: HTTP 000 from here on
+    await d.stop(); // does not throw: the agents were stopped another way
+    const restarts = agentScripts.filter((x) => x.includes('ngrinder-agent') && /restart/.test(x));
+    expect(restarts).toHaveLength(2);
+    const got = await d.collect(rawDir, t0, t0 + 1000, new Map());
+    expect(got.hostFailures).toEqual([{ host: 'controller', error: expect.stringMatching(/^the nGrinder controller on controller did not stop test 7: .*; the agents were restarted over SSH instead$/) }]);
+    expect(got.merge).toContain('The uploaded script loadfleet/loadfleet-r1.groovy could not be deleted from the controller (HTTP 0');
+    expect(got.generators.every((g) => g.collectionError?.startsWith('controller results:'))).toBe(true);
+  });
+
+  it('fails when restarting the agents fails too, naming both', async () => {
+    const c = new FakeController();
+    const ctx = ctxFor(c);
+    const d = ngrinderRun.create({ ...ctx, agents: ctx.agents.map((a) => ({ ...a, session: { exec: async () => ({ code: 255, stdout: '', stderr: 'ssh: connect to host: No route to host' }), close: () => undefined } })) });
+    await d.start();
+    c.override = () => [0, ''] as never;
+    const e = await d.stop().catch((x: Error) => x);
+    expect(e).toBeInstanceOf(ExternalError);
+    expect((e as Error).message).toMatch(/did not stop test 7: .*restarting the agents failed too: .*No route to host/);
+  });
+
+  it('an unreadable report CSV is a collection failure naming the file, not a crash: totals from the test record', async () => {
+    const c = new FakeController();
+    c.csv = 'DateTime,Vuser,TPS\n2026-11-25 17:00:01,8,100\n';
+    const d = ngrinderRun.create(ctxFor(c));
+    const t0 = await d.start();
+    c.status = 'FINISHED';
+    await d.tick(30);
+    const got = await d.collect(rawDir, t0, t0 + 2000, new Map());
+    expect(got.stats.total).toMatchObject({ requests: 200, failures: 1 });
+    for (const g of got.generators) expect(g.collectionError).toMatch(/^controller results: the report CSV \(raw\/ngrinder-report\.csv\) cannot be read: the nGrinder report CSV has no Tests\/Errors columns/);
   });
 
   it('stops a running test and waits until the controller says it ended; a second stop does nothing', async () => {
