@@ -151,7 +151,8 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
       if (h.role !== 'controller') rows.push(clockRow(h.name, r.value!.offset, controller?.ok ? controller.value!.offset : undefined));
       for (const x of phase2.filter((y) => y.host === h.name)) {
         if (x.ok) rows.push(...x.value!);
-        else rows.push({ host: h.name, check: 'engine checks', ok: false, detail: x.error ?? 'failed', engineCheck: true });
+        // The checks could not run (SSH dropped, sudo refused): a host fault, never explained by a missing install.
+        else rows.push({ host: h.name, check: 'engine checks', ok: false, detail: x.error ?? 'failed' });
       }
     }
     const mixed = sameVersionRow(versions);

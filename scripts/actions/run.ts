@@ -327,6 +327,8 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     const stopFailures: { host: string; error: string }[] = [];
     /** driver.start was called: from here on the load may have been released (collect, summary). */
     let startCalled = false;
+    /** driver.start returned: the load was released (a start that threw released nothing, by the drivers' contract). */
+    let startReturned = false;
     /** What the driver's collect threw (its kind decides the exit once the summary is written). */
     let collectError: unknown;
     // One signal count from prepare until summary.json is written: a Ctrl-C while preparing, starting the
@@ -343,7 +345,13 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
           await Promise.all(watched.map(async ({ c }) => samplers.set(c.host.name, { c, ...(await startSampler(c, outputs.sshUser, runId, samplerMaxS)) })));
           signal.throwIfAborted();
           startCalled = true;
-          startedAtMs = await driver.start(signal);
+          // A start that fails or is interrupted returns no release instant: the run's clock starts here.
+          const startAskedAt = Date.now();
+          startedAtMs = await driver.start(signal).catch((e: unknown) => {
+            startedAtMs = startAskedAt;
+            throw e;
+          });
+          startReturned = true;
           // An engine that stops by itself gets a grace for its start-up and its last requests.
           const endAt = startedAtMs + p.plan.durationS * 1000 + (driver.selfStopping ? RUN_TIMING.selfStopGraceMs : 0);
           while (!signal.aborted && Date.now() < endAt) {
@@ -427,7 +435,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       process.stdout.write(opts.json ? `${JSON.stringify({ ...summary, dir: runDir }, null, 2)}\n` : summaryText(summary, runDir));
     });
     if (!summary) throw new Error('the run ended without a summary'); // unreachable: the callback wrote it or threw
-    const end = runEndError({ runId, runDir, summary, failure, stopFailures, collectError, samplerFailures: collectionFailures, interrupted, released: startCalled });
+    const end = runEndError({ runId, runDir, summary, failure, stopFailures, collectError, samplerFailures: collectionFailures, interrupted, released: startReturned });
     if (end) throw end;
     if (summary.generatorBound) say(`warning: the run was generator-bound (${summary.boundBy.join('; ')}): add agents or use bigger ones\n`);
   } finally {

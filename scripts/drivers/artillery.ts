@@ -17,7 +17,7 @@ import { ACCURACY } from '../run/histogram';
 import { artilleryPhases } from '../run/load';
 import { artilleryPassthrough } from '../run/passthrough';
 import { artilleryErrors, finish, Merger, timelineBucketS, type GeneratorHdr } from '../run/merge';
-import { NOT_INSTALLED_EXIT, putFileScript } from './remote';
+import { NOT_INSTALLED_EXIT, onEveryHost, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
 
 /** The YAML must parse and hold scenarios. */
@@ -139,12 +139,12 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
       };
     },
     async stop() {
-      await Promise.all(agents.map(async (c) => {
+      await onEveryHost(agents, 'stopping Artillery', async (c) => {
         const pid = pids.get(c.host.name);
         if (!pid) return;
         // The whole session (sh, node and its worker threads): TERM, then KILL what is left.
         await runAsRoot(c.session, login, `kill -TERM -${pid} 2>/dev/null || true; i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -${pid} 2>/dev/null || true`, `stopping Artillery on ${c.host.name}`);
-      }));
+      });
     },
     async collect(rawDir, startedAtMs, endedAtMs) {
       const merger = new Merger(timelineBucketS((endedAtMs - startedAtMs) / 1000));

@@ -114,6 +114,8 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
   let startTried = false;
   /** Why the controller stopped answering during stop(): a host failure in collect(), so the run exits 1 naming it. */
   let controllerDown: string | undefined;
+  /** What the stop had to do beyond the normal end (the client killed): said in the merge text, not a failure. */
+  const stopNotes: string[] = [];
 
   const status = async (): Promise<Status> => {
     const r = await runAsRoot(controller.session, login, jmeterStatusScript({ runDir, pid, remotes: remotes.map((a) => a.remote) }), `reading the JMeter client on ${controller.host.name}`);
@@ -168,6 +170,8 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
 
   const doStop = async (): Promise<void> => {
     if (!startTried) return;
+    // Only what may leave a generator sending is a stop failure (a jmeter-server that could not be restarted);
+    // a killed client is a note, and a controller that stopped answering is a host failure (collect).
     const problems: string[] = [];
     let ended = false;
     try {
@@ -176,16 +180,15 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       if (!pid) pid = Number(/^(\d+)/.exec((await runAsRoot(controller.session, login, jmeterPidScript(runDir), `reading the JMeter client's pid on ${controller.host.name}`)).stdout.trim())?.[1]) || 0;
       // No pid file: the start script failed before it spawned anything.
       if (!pid) return;
-      ended = await stopClient(problems);
+      ended = await stopClient(stopNotes);
     } catch (e) {
       // The controller does not answer: nobody can tell the servers to stop through the client, so they are
       // restarted below; the client itself ends at its `timeout` bound. The controller is reported (collect).
       controllerDown ??= `the JMeter client on ${controller.host.name} could not be stopped (the controller did not answer: ${(e as Error).message}); it ends at its timeout bound`;
-      problems.push(controllerDown);
     }
     if (!ended) {
       // Without the client's -X the servers may still run the plan: their services restart them clean.
-      await Promise.all(agents.map((c) => runAsRoot(c.session, login, jmeterServerRestartScript(), `restarting jmeter-server on ${c.host.name}`).catch((e: Error) => problems.push(e.message))));
+      await Promise.all(agents.map((c) => runAsRoot(c.session, login, jmeterServerRestartScript(), `restarting jmeter-server on ${c.host.name}`).catch((e: Error) => problems.push(`${c.host.name}: jmeter-server could not be restarted, so it may still run the plan (${e.message})`))));
     }
     if (problems.length) throw new ExternalError(problems.join('; '));
   };
@@ -370,7 +373,7 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
     return {
       stats: { ...stats, errors: Object.fromEntries(jm.errorKinds) },
       ...(spanS ? { sendWindow: { fromMs: jm.firstMs, toMs: jm.firstMs + spanS * 1000, basis: 'JMeter: the first sample\'s start to the last sample\'s end in the merged JTL' } } : {}),
-      merge: `JMeter client: it received every sample from every server (RMI) and wrote them all to one JTL; loadfleet recorded each of its ${jm.samples} rows (label = endpoint, elapsed in JMeter's whole ms, success=false = failure) — exact, never averaged. ${ACCURACY}. Rates over the samples' own span (first start to last end, ${spanS.toFixed(1)} s); a generator's start = the first sample its server's threads made (agent clocks). ${[...extra, dashboardNote].join('; ')}`,
+      merge: `JMeter client: it received every sample from every server (RMI) and wrote them all to one JTL; loadfleet recorded each of its ${jm.samples} rows (label = endpoint, elapsed in JMeter's whole ms, success=false = failure) — exact, never averaged. ${ACCURACY}. Rates over the samples' own span (first start to last end, ${spanS.toFixed(1)} s); a generator's start = the first sample its server's threads made (agent clocks). ${[...extra, dashboardNote, ...stopNotes].join('; ')}`,
       generators,
     };
   }

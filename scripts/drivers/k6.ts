@@ -26,6 +26,7 @@ import {
 } from '../run/k6-run';
 import { finish, Merger, timelineBucketS } from '../run/merge';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
+import { onEveryHost } from './remote';
 
 /** k6's own waits and pull size, shrinkable by tests (like RUN_TIMING). */
 export const K6_TIMING = {
@@ -205,7 +206,7 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
     },
 
     async stop() {
-      await Promise.all(agents.map((a) => exec(a, k6StopScript(a.paths, a.pid, a.inst.apiAddress, K6_TIMING.stopGraceS), 'stopping k6')));
+      await onEveryHost(agents.map((a) => ({ a, host: a.c.host })), 'stopping k6', ({ a }) => exec(a, k6StopScript(a.paths, a.pid, a.inst.apiAddress, K6_TIMING.stopGraceS), 'stopping k6'));
     },
 
     async collect(rawDir, startedAtMs, endedAtMs) {

@@ -47,7 +47,8 @@ function locustListScript(kind: HostKind): string {
 function killMasterScript(kind: HostKind): string {
   return kind === 'ec2'
     ? `timeout 20 systemctl kill -s KILL ${LOCUST.masterService}.service\n`
-    : `p=$(cat ${SV.run}/${LOCUST.masterService}/pid 2>/dev/null) && [ -n "$p" ] && kill -KILL "$p"\n`;
+    : // Only while that pid is still a Locust master (a pid reused by another process is left alone).
+      `p=$(cat ${SV.run}/${LOCUST.masterService}/pid 2>/dev/null) && [ -n "$p" ] && tr '\\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q -- '--master' && kill -KILL "$p"\n`;
 }
 
 function create({ p, controller: maybeController, agents, login }: DriverContext): EngineDriver {

@@ -1,5 +1,6 @@
 /** Small sh builders the drivers share (pure text; the drivers run them through runAsRoot). */
 import * as path from 'node:path';
+import { ExternalError } from '../core/errors';
 import { shQuote } from '../core/safe-text';
 
 /**
@@ -19,3 +20,13 @@ export function putFileScript(file: string, content: string | Buffer, mustExistD
 
 /** The exit code putFileScript uses for "not installed". */
 export const NOT_INSTALLED_EXIT = 42;
+
+/**
+ * Runs `step` on every host and waits for all of them (a stop must reach every host even when one fails);
+ * then throws one ExternalError naming every host that failed.
+ */
+export async function onEveryHost<T extends { readonly host: { readonly name: string } }>(hosts: readonly T[], what: string, step: (h: T) => Promise<unknown>): Promise<void> {
+  const results = await Promise.allSettled(hosts.map((h) => step(h)));
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${hosts[i]!.host.name}: ${(r.reason as Error).message}`] : []));
+  if (failed.length) throw new ExternalError(`${what} failed on ${failed.join('; ')}`);
+}

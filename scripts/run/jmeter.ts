@@ -292,7 +292,7 @@ export function jmeterStatusScript(o: { runDir: string; pid: number; remotes: re
   const pct = (p: number) => `pct(${p})`;
   return [
     `cd ${shQuote(o.runDir)} 2>/dev/null || { echo "state gone"; exit 0; }`,
-    `if kill -0 ${o.pid} 2>/dev/null; then echo "state alive"; else echo "state exited"; fi`,
+    `if [ "$(cat /proc/${o.pid}/comm 2>/dev/null)" = timeout ]; then echo "state alive"; else echo "state exited"; fi`,
     `grep -E '${MILESTONE_LINES}' client.out 2>/dev/null | sed 's/^/out /'`,
     `grep -E '^summary [+=] ' client.out 2>/dev/null | tail -n ${JMETER_RUN.summaryLines} | sed 's/^/out /'`,
     't=$(mktemp)',
@@ -319,7 +319,8 @@ export function jmeterSignalScript(version: string, port: number, how: 'Shutdown
 
 /** sh (root): TERM to the client's whole process group, KILL to what is left after 5 s. */
 export function jmeterKillScript(pid: number): string {
-  return `kill -TERM -${pid} 2>/dev/null || true; i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -${pid} 2>/dev/null || true\n`;
+  // Only while the pid is still the client's `timeout` wrapper (a reused pid is somebody else's process group).
+  return `[ "$(cat /proc/${pid}/comm 2>/dev/null)" = timeout ] || exit 0; kill -TERM -${pid} 2>/dev/null || true; i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -${pid} 2>/dev/null || true\n`;
 }
 
 /**

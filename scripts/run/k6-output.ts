@@ -233,8 +233,9 @@ export function parseK6Metrics(body: string): K6Live | undefined {
  */
 export function combineK6Live(lives: readonly K6Live[]): { requests: number; failures: number; vus: number; p50: number | null; p95: number | null; p99: number | null } {
   const hi = (f: (l: K6Live) => number | null): number | null => {
-    if (lives.every((l) => f(l) === null)) return null;
-    return Math.round(Math.max(0, ...lives.filter((l) => l.requests > 0).map((l) => f(l) ?? 0)) * 1000) / 1000;
+    // Only instances that measured something count (a percentile of no request is no figure).
+    const known = lives.filter((l) => l.requests > 0).map(f).filter((x): x is number => x !== null);
+    return known.length ? Math.round(Math.max(...known) * 1000) / 1000 : null;
   };
   return {
     requests: lives.reduce((a, l) => a + l.requests, 0),

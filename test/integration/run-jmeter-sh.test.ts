@@ -55,8 +55,10 @@ const tmp = () => {
   return d;
 };
 /** A process group of our own (sh with two sleeping children), as setsid gives the client. */
-function group(): number {
-  const child = spawn('sh', ['-c', 'sleep 300 & sleep 300; wait'], { detached: true, stdio: 'ignore' });
+/** A process group shaped like the client's: `timeout` leading it (the start runs `setsid nohup timeout …`). */
+function group(leader: 'timeout' | 'sh' = 'timeout'): number {
+  const argv = leader === 'timeout' ? ['timeout', '300', 'sh', '-c', 'sleep 300 & sleep 300; wait'] : ['sh', '-c', 'sleep 300 & sleep 300; wait'];
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: 'ignore' });
   child.unref();
   pids.push(child.pid!);
   return child.pid!;
@@ -210,5 +212,14 @@ describe('the JMeter driver\'s sh', () => {
     // What is left of the group are zombies waiting for init to reap them: nothing runs.
     const states = (await execa('ps', ['-o', 'stat=', '-g', String(pid)], { reject: false })).stdout.split('\n').map((x) => x.trim()).filter(Boolean);
     expect(states.filter((st) => !st.startsWith('Z'))).toEqual([]);
+  });
+
+  it('the kill and status scripts leave a pid alone that is no longer the client (a reused pid)', async () => {
+    const pid = group('sh');
+    await runAsRoot(local, 'root', jmeterKillScript(pid), 'kill');
+    expect(parseStatus((await runAsRoot(local, 'root', jmeterStatusScript({ runDir: tmp(), pid, remotes: [] }), 'status')).stdout).state).toBe('exited');
+    await new Promise((res) => setTimeout(res, 300));
+    expect((await execa('ps', ['-o', 'stat=', '-p', String(pid)], { reject: false })).stdout.trim()).toMatch(/^S/);
+    process.kill(-pid, 'SIGKILL');
   });
 });

@@ -19,6 +19,14 @@ const PREFIX = 'ln';
 const SUBNET = '10.231.97.0/24';
 let fleet: LocalFleet;
 
+/** The folder is listed (the locustfile is there: a missing folder cannot pass) and holds no locust.conf. */
+async function expectNoLocustConf(host: string): Promise<void> {
+  const r = await fleet.sshRoot(host, 'ls /etc/loadfleet/locust/');
+  expect(r.exitCode).toBe(0);
+  expect(r.stdout).toContain('locustfile.py');
+  expect(r.stdout).not.toContain('locust.conf');
+}
+
 /** Two endpoints; only /api/items is tagged "api". */
 const TAGGED = `from locust import HttpUser, constant, tag, task
 
@@ -81,7 +89,7 @@ describe('Locust options after --', () => {
     const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('tagged.py'), '--duration', '3s', '--skip-doctor', '--', '--tags', 'api', '--run-time', '5s']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain("Locust option --run-time is loadfleet's to set: the load comes from --users, --rate, --duration or --stages");
-    for (const h of ['controller', 'agent-1']) expect((await fleet.sshRoot(h, 'ls /etc/loadfleet/locust/')).stdout).not.toContain('locust.conf');
+    for (const h of ['controller', 'agent-1']) await expectNoLocustConf(h);
   });
 
   it('fails with exit 2 and Locust\'s own words for an option Locust does not know, before any load', async () => {
@@ -90,7 +98,7 @@ describe('Locust options after --', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('Locust refused the options after --: locust: error: unrecognized arguments: --no-such-option=1');
     expect(await servedByPath()).toEqual(before);
-    expect((await fleet.sshRoot('agent-1', 'ls /etc/loadfleet/locust/')).stdout).not.toContain('locust.conf');
+    await expectNoLocustConf('agent-1');
   });
 
   it('--tags api reaches every worker: only the tagged endpoint gets requests (summary and nginx agree); the next run without it hits both', async () => {
@@ -110,14 +118,14 @@ describe('Locust options after --', () => {
     expect(delta(before, mid, '/')).toBe(0);
     expect(delta(before, mid, '/api/items')).toBeGreaterThanOrEqual(s.total.requests);
     // Every worker read it (only the tagged task ran on both agents); the file is removed once the run is collected.
-    for (const h of ['controller', 'agent-1', 'agent-2']) expect((await fleet.sshRoot(h, 'ls /etc/loadfleet/locust/')).stdout).not.toContain('locust.conf');
+    for (const h of ['controller', 'agent-1', 'agent-2']) await expectNoLocustConf(h);
 
     const next = await fleet.cli(['run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '4', '--rate', '4', '--duration', '4s', '--skip-doctor', '--json']);
     expect(next.exitCode).toBe(0);
     const s2 = JSON.parse(next.stdout) as RunSummary;
     expect(s2.endpoints.map((e) => e.name)).toEqual(['GET /', 'GET /api/items']);
     expect(delta(mid, await servedByPath(), '/')).toBeGreaterThan(0);
-    for (const h of ['controller', 'agent-1', 'agent-2']) expect((await fleet.sshRoot(h, 'ls /etc/loadfleet/locust/')).stdout).not.toContain('locust.conf');
+    for (const h of ['controller', 'agent-1', 'agent-2']) await expectNoLocustConf(h);
   });
 });
 
@@ -210,7 +218,7 @@ describe('a host failing mid-way', () => {
     const r = await child;
     expect(r.exitCode).toBe(1);
     expect(String(r.stderr)).toMatch(/run \S+ was interrupted before the load was released: nothing was sent/);
-    for (const h of ['controller', 'agent-1', 'agent-2']) expect((await fleet.sshRoot(h, 'ls /etc/loadfleet/locust/')).stdout).not.toContain('locust.conf');
+    for (const h of ['controller', 'agent-1', 'agent-2']) await expectNoLocustConf(h);
     const s = readSummary(runDirOf(String(r.stdout)));
     expect(s.interrupted).toBe(true);
     expect(s.total.requests).toBe(0);

@@ -187,7 +187,8 @@ describe('the JMeter driver against a scripted controller', () => {
     const d = jmeterRun.create(ctx);
     await d.prepare();
     await d.start();
-    await expect(d.stop()).rejects.toThrow(/did not end the test by itself and was killed/);
+    // A killed client is said in the merge text; only a server that could not be restarted fails the stop.
+    await expect(d.stop()).resolves.toBeUndefined();
     expect(controller.scripts.filter((s) => s.includes('shutdown.sh'))).toHaveLength(1);
     expect(controller.scripts.filter((s) => s.includes('stoptest.sh'))).toHaveLength(1);
     expect(controller.scripts.some((s) => s.includes('kill -TERM -4242'))).toBe(true);
@@ -201,10 +202,11 @@ describe('the JMeter driver against a scripted controller', () => {
     const at = await d.start();
     // The controller's host dies mid-run: its client can no longer be asked, so its servers would keep the plan running.
     controller.down = true;
-    await expect(d.stop()).rejects.toThrow(/the JMeter client on controller could not be stopped \(the controller did not answer: .*Connection timed out/);
+    // Every server was restarted: nothing may still send, so the stop holds; the controller is a host failure.
+    await expect(d.stop()).resolves.toBeUndefined();
     expect(agents.every((a) => a.scripts.some((s) => s.includes('systemctl restart jmeter-server.service')))).toBe(true);
     const c = await d.collect(rawDir, at, at + 60_000, new Map());
-    expect(c.hostFailures).toEqual([{ host: 'controller', error: expect.stringMatching(/could not be stopped/) }]);
+    expect(c.hostFailures).toEqual([{ host: 'controller', error: expect.stringMatching(/could not be stopped \(the controller did not answer: .*Connection timed out/) }]);
     expect(c.generators.every((g) => g.collectionError)).toBe(true);
   });
 
