@@ -24,6 +24,7 @@ import { RUN_TIMING, sleep, type DriverContext, type EngineDriver, type HostConn
 import { resolveLoad } from '../../scripts/run/load';
 import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
+import { shQuote } from '../../scripts/core/safe-text';
 
 const PREFIX = 'lk';
 const SUBNET = '10.231.96.0/24';
@@ -48,7 +49,8 @@ beforeAll(async () => {
       'id -u k6 >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin k6',
       'mkdir -p /tmp/lf-k6/var/k6/runs /tmp/lf-k6/bin',
       'chown k6: /tmp/lf-k6/var/k6/runs',
-      `cp ${STANDIN} /tmp/lf-k6/bin/k6 && chmod 0755 /tmp/lf-k6/bin/k6`,
+      // The content travels in the command: the project may sit under /tmp, which each host has private.
+      `printf %s ${shQuote(fs.readFileSync(STANDIN).toString('base64'))} | base64 -d > /tmp/lf-k6/bin/k6 && chmod 0755 /tmp/lf-k6/bin/k6`,
       'mountpoint -q /var/lib/loadfleet || mount --bind /tmp/lf-k6/var /var/lib/loadfleet',
       'mountpoint -q /usr/local/bin || mount --bind /tmp/lf-k6/bin /usr/local/bin',
       'ls -l /usr/local/bin/k6 /var/lib/loadfleet/k6/runs >/dev/null && echo ok',
