@@ -22,6 +22,7 @@
 import type { ServiceSpec } from '../engines/types';
 import type { HostKind } from './tuning';
 import { CHECKED_PUT_SH } from './sh-put';
+import { shQuote } from './safe-text';
 
 export const SV = {
   etc: '/etc/loadfleet/sv',
@@ -32,9 +33,8 @@ export const SV = {
 
 const NAME_RE = /^[a-z0-9][a-z0-9@-]*$/;
 
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+/** POSIX shell single-quoting: the one in safe-text.ts, re-exported for the engine descriptions. */
+export { shQuote };
 
 function checkName(name: string): void {
   if (!NAME_RE.test(name)) throw new Error(`service name "${name}" must be lower-case letters, digits, "-" and "@"`);

@@ -17,7 +17,7 @@ import { ACCURACY } from '../run/histogram';
 import { artilleryPhases } from '../run/load';
 import { artilleryPassthrough } from '../run/passthrough';
 import { artilleryErrors, finish, Merger, timelineBucketS, type GeneratorHdr } from '../run/merge';
-import { NOT_INSTALLED_EXIT, onEveryHost, putFileScript } from './remote';
+import { notInstalledOr, onEveryHost, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
 
 /** The YAML must parse and hold scenarios. */
@@ -80,10 +80,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
           putFileScript(`${dir}/script.yml`, p.scriptText).replace('set -eu\n', ''),
           putFileScript(`${dir}/overrides.json`, JSON.stringify({ config: { target: p.hostUrl, phases: phases[i] } })).replace('set -eu\n', ''),
         ].join('\n');
-        await runAsRoot(c.session, login, script, `pushing the script and plugin to ${c.host.name}`).catch((e: Error & { result?: { code: number | null } }) => {
-          if (e.result?.code === NOT_INSTALLED_EXIT) throw new UsageError(`${c.host.name}: ${missing}`);
-          throw new ExternalError(e.message);
-        });
+        await runAsRoot(c.session, login, script, `pushing the script and plugin to ${c.host.name}`).catch(notInstalledOr(c.host.name, missing));
       }));
     },
     async start(signal?: AbortSignal) {

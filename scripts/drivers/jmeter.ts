@@ -33,7 +33,7 @@ import {
 import { JtlMerge, summariserState, type JtlAgent } from '../run/jtl';
 import { jmeterProps } from '../run/load';
 import { finish, timelineBucketS } from '../run/merge';
-import { NOT_INSTALLED_EXIT } from './remote';
+import { notInstalledOr } from './remote';
 import { RUN_TIMING, sleep, type Collected, type DriverContext, type DriverModule, type EngineDriver, type HostConn, type Tick } from './types';
 
 /** The plan must be XML with a jmeterTestPlan root and an enabled thread group; a plan that ignores the load properties is warned about. */
@@ -197,10 +197,7 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
     selfStopping: true,
     async prepare() {
       const missing = 'JMeter is not installed on this host: run "loadfleet install -c <config>" first';
-      const r = await runAsRoot(controller.session, login, jmeterPrepareScript(runDir, p.scriptText), `pushing the plan to ${controller.host.name}`).catch((e: Error & { result?: { code: number | null } }) => {
-        if (e.result?.code === NOT_INSTALLED_EXIT) throw new UsageError(`${controller.host.name}: ${missing}`);
-        throw new ExternalError(e.message);
-      });
+      const r = await runAsRoot(controller.session, login, jmeterPrepareScript(runDir, p.scriptText), `pushing the plan to ${controller.host.name}`).catch(notInstalledOr(controller.host.name, missing));
       version = /^version (\S+)/m.exec(r.stdout)?.[1] ?? '';
       if (!version) throw new ExternalError(`${controller.host.name}: could not read the installed JMeter version (${JMETER_RUN.versionFile})`);
       const check = checkJmx(p.scriptPath, p.scriptText);

@@ -26,7 +26,7 @@ import {
 } from '../run/k6-run';
 import { finish, Merger, timelineBucketS } from '../run/merge';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
-import { onEveryHost } from './remote';
+import { notInstalledOr, onEveryHost } from './remote';
 
 /** k6's own waits and pull size, shrinkable by tests (like RUN_TIMING). */
 export const K6_TIMING = {
@@ -99,10 +99,7 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
     selfStopping: true,
     async prepare() {
       await Promise.all(agents.map(async (a) => {
-        await exec(a, k6PrepareScript(a.paths, p.scriptText), 'pushing the k6 script').catch((e: Error & { result?: { code: number | null; stderr: string } }) => {
-          if (e.result?.code === K6_MISSING_EXIT) throw new UsageError(`${a.c.host.name}: ${e.result.stderr.trim()}`);
-          throw new ExternalError(e.message);
-        });
+        await exec(a, k6PrepareScript(a.paths, p.scriptText), 'pushing the k6 script').catch(notInstalledOr(a.c.host.name, (stderr) => stderr.trim(), K6_MISSING_EXIT));
       }));
     },
 

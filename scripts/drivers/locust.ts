@@ -17,7 +17,7 @@ import { locustConf, LOCUST_CONF_NAME } from '../run/passthrough';
 import { locustSchedule } from '../run/load';
 import type { TimelinePoint } from '../run/merge';
 import { locustPartialStats, locustRpsSeconds, parseLocustFailures, parseLocustLive, parseLocustStats, type LocustLive } from '../run/locust-csv';
-import { NOT_INSTALLED_EXIT, putFileScript } from './remote';
+import { notInstalledOr, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver } from './types';
 
 /** Python's own parser says whether the locustfile loads. */
@@ -86,10 +86,7 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
     const conf = locustConf(p.passthrough);
     confWritten = !!conf;
     const confScript = conf ? putFileScript(LOCUST_CONF, conf).replace('set -eu\n', '') : `rm -f ${LOCUST_CONF}`;
-    await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, p.scriptText, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch((e: Error & { result?: { code: number | null } }) => {
-      if (e.result?.code === NOT_INSTALLED_EXIT) throw new UsageError(`${c.host.name}: ${missing}`);
-      throw new ExternalError(e.message);
-    })));
+    await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, p.scriptText, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch(notInstalledOr(c.host.name, missing))));
     if (conf) {
       // Locust itself says whether it takes these options (and the locustfile's own ones): --list parses
       // the command line and locust.conf like the services do, then prints the user classes and exits.

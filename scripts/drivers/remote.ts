@@ -1,6 +1,6 @@
 /** Small sh builders the drivers share (pure text; the drivers run them through runAsRoot). */
 import * as path from 'node:path';
-import { ExternalError } from '../core/errors';
+import { ExternalError, UsageError } from '../core/errors';
 import { shQuote } from '../core/safe-text';
 
 /**
@@ -29,4 +29,15 @@ export async function onEveryHost<T extends { readonly host: { readonly name: st
   const results = await Promise.allSettled(hosts.map((h) => step(h)));
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${hosts[i]!.host.name}: ${(r.reason as Error).message}`] : []));
   if (failed.length) throw new ExternalError(`${what} failed on ${failed.join('; ')}`);
+}
+
+/**
+ * The catch handler of a driver's first step on a host (the push): the step's "not installed" exit becomes a
+ * UsageError naming the host (run install first, exit 2); any other failure an ExternalError with its words.
+ */
+export function notInstalledOr(hostName: string, missing: string | ((stderr: string) => string), code = NOT_INSTALLED_EXIT) {
+  return (e: Error & { result?: { code: number | null; stderr?: string } }): never => {
+    if (e.result?.code === code) throw new UsageError(`${hostName}: ${typeof missing === 'string' ? missing : missing(e.result.stderr ?? '')}`);
+    throw new ExternalError(e.message);
+  };
 }
