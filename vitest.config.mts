@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     // The CLI under test runs from dist/: build it from the current sources first, once per run.
     globalSetup: ['test/harness/build.ts'],
+    // A test that did not run (a failed beforeAll reports its tests as skipped) fails the run (issue 21).
+    reporters: ['default', './test/harness/no-skip-reporter.ts'],
     projects: [
       {
         test: {
@@ -19,6 +21,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // The suite leaves no path outside the clone behind (/var/lib/loadfleet, /etc/loadfleet): issue 21.
+          globalSetup: ['test/harness/machine-paths-guard.ts'],
           setupFiles: ['test/harness/setup-cdktf.ts'],
           testTimeout: 600_000,
           hookTimeout: 300_000,

@@ -25,6 +25,7 @@ import { resolveLoad } from '../../scripts/run/load';
 import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
 import { shQuote } from '../../scripts/core/safe-text';
+import { machineMountPoint } from '../harness/machine-paths';
 
 const PREFIX = 'lk';
 const SUBNET = '10.231.96.0/24';
@@ -34,10 +35,14 @@ const SCRIPT = 'import http from "k6/http";\nexport default function () { http.g
 let fleet: LocalFleet;
 let conns: HostConn[] = [];
 let hostUrl = '';
+// /var is shared between the machine and its namespace hosts: the bind mount's mount point must exist on the
+// machine, and a fresh machine has no /var/lib/loadfleet (issue 21). Created here, removed in afterAll.
+let removeMountPoint: () => void = () => undefined;
 
 const exact = (sorted: number[], p: number) => sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
 
 beforeAll(async () => {
+  removeMountPoint = machineMountPoint('/var/lib/loadfleet');
   fleet = await localFleet('k6t', PREFIX, SUBNET, { engine: 'locust', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } });
   expect((await fleet.cli(['serve', '-c', fleet.config])).exitCode).toBe(0);
   const outputs = fleet.outputs();
@@ -66,6 +71,7 @@ afterAll(async () => {
   for (const c of conns) c.session.close();
   const pids = fleet ? Object.values(await fleet.pids()) : [];
   await fleet?.remove();
+  removeMountPoint(); // after the hosts (and their bind mounts) are gone
   expect(await leftoversOf(PREFIX, pids)).toEqual([]);
 });
 
