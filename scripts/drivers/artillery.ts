@@ -16,11 +16,15 @@ import { ARTILLERY } from '../engines/artillery';
 import { ACCURACY } from '../run/histogram';
 import { artilleryPhases } from '../run/load';
 import { artilleryPassthrough } from '../run/passthrough';
-import { artilleryErrors, finish, Merger, timelineBucketS, type GeneratorHdr } from '../run/merge';
+import { finish, Merger, timelineBucketS } from '../run/merge';
+import { LiveBuckets, liveTotals, parseCollected, parseTick } from '../run/artillery-files';
 import { notInstalledOr, onEveryHost, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
 
-/** The YAML must parse and hold scenarios. */
+/**
+ * The YAML must parse and hold scenarios, and name no file beside it: loadfleet pushes the script alone, so
+ * a processor or payload file would pass here and then fail on every agent.
+ */
 async function validate(file: string, text: string): Promise<void> {
   let doc: unknown;
   try {
@@ -28,9 +32,17 @@ async function validate(file: string, text: string): Promise<void> {
   } catch (e) {
     throw new UsageError(`--script (${file}) is not valid YAML: ${(e as Error).message}`);
   }
-  const d = doc as { scenarios?: unknown };
+  const d = doc as { scenarios?: unknown; config?: { processor?: unknown; payload?: unknown } };
   if (!d || typeof d !== 'object' || !Array.isArray(d.scenarios) || d.scenarios.length === 0) {
     throw new UsageError(`--script (${file}) has no scenarios: Artillery needs a "scenarios:" list`);
+  }
+  const cfg = d.config && typeof d.config === 'object' ? d.config : {};
+  if (cfg.processor !== undefined) {
+    throw new UsageError(`--script (${file}) config.processor (${JSON.stringify(cfg.processor)}) names a file loadfleet does not push to the agents: remove it (loadfleet sends the YAML alone; a processor file would be missing on every agent)`);
+  }
+  if (cfg.payload !== undefined) {
+    const paths = ([] as unknown[]).concat(cfg.payload).map((x) => (x && typeof x === 'object' ? (x as { path?: unknown }).path : x));
+    throw new UsageError(`--script (${file}) config.payload (${JSON.stringify(paths)}) names a CSV file loadfleet does not push to the agents: remove it (loadfleet sends the YAML alone; the file would be missing on every agent)`);
   }
 }
 
@@ -41,28 +53,31 @@ async function artilleryPluginTar(): Promise<Buffer> {
   return Buffer.from(r.stdout);
 }
 
-function create({ p, agents, login, runId, rawSamples }: DriverContext): EngineDriver {
+function create({ p, agents: fleet, login, runId, rawSamples }: DriverContext): EngineDriver {
   const opts = { rawSamples };
   const dir = `${ARTILLERY.dir}/runs/${runId}`;
-  const phases = artilleryPhases(p.plan, agents.length);
+  const allPhases = artilleryPhases(p.plan, fleet.length);
+  // An agent whose share is 0 is left out (Artillery with only idle phases never starts a worker).
+  const agents = fleet.filter((_, i) => allPhases[i] !== null);
+  const phases = allPhases.filter((x) => x !== null);
+  if (agents.length === 0) {
+    throw new UsageError(`--rate ${p.plan.rate} over ${p.plan.durationS} s asks for no arrival at all (Artillery sends whole arrivals): raise --rate or --duration`);
+  }
   const pids = new Map<string, number>();
-  let prevRequests = 0;
-  let prevFailures = 0;
-  let prevAt = 0;
+  const live = new LiveBuckets();
   let exited = new Set<string>();
-  const pull = async (c: HostConn): Promise<{ docs: GeneratorHdr[]; started: number | null; released: number | null; alive: boolean }> => {
+  let releasedAt: number | null = null;
+  let stopAskedAt: number | null = null;
+  const stopFile = `${dir}/stop`;
+  /** The live files and the buckets lines not read yet (only what is new: a tick costs the same at 1 min and 1 h). */
+  const tickScript = (c: HostConn) => {
     const pid = pids.get(c.host.name);
-    const r = await runAsRoot(c.session, login, `cd ${dir} 2>/dev/null || exit 0
-echo "started $(cat started 2>/dev/null)"
+    const known = [...live.offsets].filter(([f]) => f.startsWith(`${c.host.name}:`)).map(([f, o]) => `${shQuote(f.slice(c.host.name.length + 1))}) o=${o};;`).join(' ');
+    return `cd ${dir} 2>/dev/null || exit 0
 ${pid ? `if kill -0 ${pid} 2>/dev/null; then echo alive; else echo exited; fi` : 'echo exited'}
-for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
-`, `reading ${c.host.name}'s results`);
-    const lines = r.stdout.split('\n');
-    const released = Number(/^started (\d+)/.exec(lines[0] ?? '')?.[1]) || null;
-    const docs = lines.slice(2).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as GeneratorHdr);
-    // The actual start is the first request sent (Node and Artillery take seconds to load after the release).
-    const firsts = docs.map((d) => d.firstRequestAtMs).filter((x): x is number => typeof x === 'number');
-    return { docs, started: firsts.length ? Math.min(...firsts) : null, released, alive: lines[1] === 'alive' };
+for f in out/live-*.json; do [ -s "$f" ] && { printf 'L '; cat "$f"; echo; }; done
+for f in out/buckets-*.ndjson; do [ -f "$f" ] || continue; o=0; case "$f" in ${known} *) ;; esac; echo "B ${c.host.name}:$f $o"; tail -c +$((o+1)) "$f"; echo; echo E; done
+`;
   };
   return {
     selfStopping: true,
@@ -89,7 +104,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
       // The options after -- (checked by checkPassthrough before any host was touched), before the script path.
       const native = artilleryPassthrough(p.passthrough).map((a) => `${shQuote(a)} `).join('');
       await Promise.all(agents.map(async (c, i) => {
-        const plugins = JSON.stringify({ 'loadfleet-hdr': { out: `${dir}/out`, generator: c.host.name, gate: `${dir}/gate`, ...(opts.rawSamples ? { rawSamples: true } : {}) } });
+        const plugins = JSON.stringify({ 'loadfleet-hdr': { out: `${dir}/out`, generator: c.host.name, gate: `${dir}/gate`, stop: stopFile, ...(opts.rawSamples ? { rawSamples: true } : {}) } });
         const inner = `exec env LOADFLEET_GENERATOR=${c.host.name} LOADFLEET_GENERATOR_INDEX=${i + 1} LOADFLEET_GENERATORS=${agents.length} ARTILLERY_PLUGIN_PATH=${dir}/plugins NODE_PATH=${dir}/plugins/node_modules ARTILLERY_PLUGINS=${shQuote(plugins)} ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 ${ARTILLERY.bin} run --output ${dir}/out/artillery-report.json --overrides "$(cat ${dir}/overrides.json)" ${native}${dir}/script.yml`;
         const r = await runAsRoot(c.session, login, `mkdir -p ${dir}/gate; cd ${dir}; setsid nohup sh -c ${shQuote(inner)} > ${dir}/artillery.log 2>&1 < /dev/null & echo "pid $!"`, `starting Artillery on ${c.host.name}`);
         pids.set(c.host.name, Number(/pid (\d+)/.exec(r.stdout)?.[1]));
@@ -112,72 +127,86 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
       // Other workers of a process load alongside the first: give them a moment, then release everyone.
       const at = Date.now() + RUN_TIMING.startLeadMs;
       await Promise.all(agents.map((c) => runAsRoot(c.session, login, `echo ${at} > ${dir}/gate/go.tmp && mv ${dir}/gate/go.tmp ${dir}/gate/go && echo ${at} > ${dir}/started`, `releasing Artillery on ${c.host.name}`)));
-      prevAt = at;
+      releasedAt = at;
       await sleep(Math.max(0, at - Date.now()));
       return at;
     },
     async tick() {
-      const pulled = await Promise.all(agents.map((c) => pull(c).catch(() => ({ docs: [], started: null, released: null, alive: true }))));
-      const m = new Merger();
-      pulled.forEach((x) => x.docs.forEach((d) => m.addGenerator(d)));
+      const pulled = await Promise.all(agents.map(async (c) => {
+        try {
+          const r = await runAsRoot(c.session, login, tickScript(c), `reading ${c.host.name}'s live results`);
+          return { docs: parseTick(r.stdout, live), alive: r.stdout.split('\n')[0] !== 'exited' };
+        } catch {
+          return { docs: [], alive: true };
+        }
+      }));
       exited = new Set(agents.filter((_, i) => !pulled[i]!.alive).map((c) => c.host.name));
-      const now = Date.now();
-      const dt = Math.max(0.001, (now - prevAt) / 1000);
+      const docs = pulled.flatMap((x) => x.docs);
+      const t = liveTotals(docs);
+      const m = new Merger();
+      m.total.add(t.total.count, t.total.failures, t.total.hist);
       const st = finish(m, 1);
-      const rps = Math.max(0, (m.total.count - prevRequests) / dt);
-      const failPerS = Math.max(0, (m.total.failures - prevFailures) / dt);
-      prevRequests = m.total.count;
-      prevFailures = m.total.failures;
-      prevAt = now;
+      const { rps, failPerS } = live.perSecondFigures(docs);
       return {
-        users: 0, requests: m.total.count, failures: m.total.failures, rps: Math.round(rps * 10) / 10, failPerS, p50: st.total.p50, p95: st.total.p95, p99: st.total.p99,
-        running: agents.filter((_, i) => pulled[i]!.started !== null).map((c) => c.host.name),
+        // Users: the most virtual users running at once in each worker's last second, summed; rps: the responses of
+        // the latest second every running worker has written (counts per second, not deltas between flushes).
+        users: t.users, requests: t.requests, failures: t.failures, rps, failPerS, p50: st.total.p50, p95: st.total.p95, p99: st.total.p99,
+        running: agents.filter((_, i) => pulled[i]!.docs.some((d) => d.firstRequestAtMs !== null)).map((c) => c.host.name),
         finished: exited.size === agents.length,
       };
     },
     async stop() {
+      stopAskedAt ??= Date.now();
       await onEveryHost(agents, 'stopping Artillery', async (c) => {
         const pid = pids.get(c.host.name);
         if (!pid) return;
-        // The whole session (sh, node and its worker threads): TERM, then KILL what is left.
-        await runAsRoot(c.session, login, `kill -TERM -${pid} 2>/dev/null || true; i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -${pid} 2>/dev/null || true`, `stopping Artillery on ${c.host.name}`);
+        // The stop file first: each worker flushes its counters and ends its thread at once (within 0.1 s); a
+        // worker still at the gate ends without sending. Then the whole session (sh, node and its threads):
+        // TERM once every worker is marked stopped (or after 5 s), then KILL what is left.
+        await runAsRoot(c.session, login, `touch ${stopFile}; i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 50 ]; do n=$(ls ${dir}/out/live-*.json 2>/dev/null | wc -l); s=$(grep -l '"stopped":true' ${dir}/out/live-*.json 2>/dev/null | wc -l); [ "$n" -gt 0 ] && [ "$s" -ge "$n" ] && break; sleep 0.1; i=$((i+1)); done
+kill -TERM -${pid} 2>/dev/null || true; i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -${pid} 2>/dev/null || true`, `stopping Artillery on ${c.host.name}`);
       });
     },
     async collect(rawDir, startedAtMs, endedAtMs) {
       const merger = new Merger(timelineBucketS((endedAtMs - startedAtMs) / 1000));
-      const lasts: number[] = [];
       const generators = await Promise.all(agents.map(async (c) => {
         try {
-          const got = await pull(c);
-          const report = await runAsRoot(c.session, login, `cat ${dir}/out/artillery-report.json 2>/dev/null || true`, `pulling ${c.host.name}'s Artillery report`);
+          // Every worker's counters + endpoints and its per-second lines (the plugin's own files: a stopped or
+          // killed Artillery writes no --output report, and the counts never depend on it).
+          const got = await runAsRoot(c.session, login, `cd ${dir} 2>/dev/null || exit 0
+for f in out/hdr-*.json; do [ -s "$f" ] || continue; id=\${f#out/hdr-}; id=\${id%.json}; echo "H $id"; cat "$f"; echo; echo B; cat "out/buckets-$id.ndjson" 2>/dev/null; echo; echo E; done`, `reading ${c.host.name}'s results`);
+          const docs = parseCollected(got.stdout);
           const gdir = path.join(rawDir, c.host.name);
           await fs.mkdir(gdir, { recursive: true });
-          for (const [i, d] of got.docs.entries()) {
-            await fs.writeFile(path.join(gdir, `hdr-${i}.json`), JSON.stringify(d));
-            merger.addGenerator(d);
-            const last = (d as GeneratorHdr & { lastResponseAtMs?: number | null }).lastResponseAtMs;
-            if (typeof last === 'number') lasts.push(last);
+          for (const [i, { doc }] of docs.entries()) {
+            await fs.writeFile(path.join(gdir, `hdr-${i}.json`), JSON.stringify(doc));
+            merger.addGenerator(doc);
           }
           const samples = await runAsRoot(c.session, login, `cat ${dir}/out/*.samples 2>/dev/null || true`, `pulling ${c.host.name}'s raw samples`);
           if (samples.stdout) await fs.writeFile(path.join(gdir, 'samples.txt'), samples.stdout);
-          if (report.stdout.trim()) {
-            await fs.writeFile(path.join(gdir, 'artillery-report.json'), report.stdout);
-            for (const [k, n] of Object.entries(artilleryErrors(JSON.parse(report.stdout)))) merger.recordError(k, n);
-          }
-          if (got.docs.length === 0) throw new Error('no results were written on this host (did Artillery start? see artillery.log there)');
-          return { name: c.host.name, startedAtMs: got.started, rawFile: path.relative(path.dirname(rawDir), gdir) };
+          // Artillery's own report (written only when it ended by itself) and log: kept for reference, counted from nowhere.
+          const report = await runAsRoot(c.session, login, `cat ${dir}/out/artillery-report.json 2>/dev/null || true`, `pulling ${c.host.name}'s Artillery report`);
+          if (report.stdout.trim()) await fs.writeFile(path.join(gdir, 'artillery-report.json'), report.stdout);
+          const log = await runAsRoot(c.session, login, `tail -c 65536 ${dir}/artillery.log 2>/dev/null || true`, `pulling ${c.host.name}'s Artillery log`);
+          if (log.stdout) await fs.writeFile(path.join(gdir, 'artillery.log'), log.stdout);
+          if (docs.length === 0) throw new Error('no results were written on this host (did Artillery start? see artillery.log there)');
+          // Everything this run put on the agent is now on the controller: remove it (plugin, script, results).
+          await runAsRoot(c.session, login, `rm -rf ${dir}`, `removing ${c.host.name}'s run folder`);
+          const firsts = docs.map((d) => d.doc.firstRequestAtMs).filter((x): x is number => typeof x === 'number');
+          return { name: c.host.name, startedAtMs: firsts.length ? Math.min(...firsts) : null, rawFile: path.relative(path.dirname(rawDir), gdir) };
         } catch (e) {
-          return { name: c.host.name, startedAtMs: null, rawFile: null, collectionError: (e as Error).message };
+          return { name: c.host.name, startedAtMs: null, rawFile: null, collectionError: `${(e as Error).message} (its run folder ${dir} is left on the host)` };
         }
       }));
-      // Rates over the time load was really sent: from the first request of any agent to the last response of
-      // any agent (the plugin records both per worker). run divides every rps by this window.
-      const starts = generators.map((g) => g.startedAtMs).filter((x): x is number => x !== null);
-      const t0 = starts.length ? Math.min(...starts) : startedAtMs;
-      const t1 = lasts.length ? Math.max(...lasts) : endedAtMs;
+      // Rates over the time load was sent, as the phases define it: every worker starts its phases at the release
+      // instant (the gate), and they end after the duration — or at the stop, whichever came first. Not first
+      // request → last response: arrivals come at the end of each interval (arrivals/lib/index.js, 2.0.21's
+      // UniformProcess), so that span misses most of the first interval and inflates rps (3 s at 6/s read 7.3/s).
+      const t0 = releasedAt ?? startedAtMs;
+      const t1 = Math.max(t0, Math.min(t0 + p.plan.durationS * 1000, stopAskedAt ?? endedAtMs));
       return {
         stats: finish(merger, Math.max(0.001, (t1 - t0) / 1000), Math.floor(t0 / 1000)), merge: ACCURACY, generators,
-        sendWindow: { fromMs: t0, toMs: t1, basis: starts.length && lasts.length ? 'Artillery: the first request sent to the last response received, over every agent (loadfleet\'s plugin records both)' : `Artillery: ${starts.length ? 'the first request sent' : 'the release'} to ${lasts.length ? 'the last response received' : 'the stop'} (no request ${starts.length ? 'end ' : lasts.length ? 'start ' : ''}times were recorded)` },
+        sendWindow: { fromMs: t0, toMs: t1, basis: `Artillery: ${releasedAt !== null ? 'the release (every agent starts its phases there)' : 'the start (nothing was released)'} to the end of its phases (release + duration) or the stop, whichever came first` },
       };
     },
   };

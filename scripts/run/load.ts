@@ -116,8 +116,10 @@ export function resolveLoad(flags: LoadFlags): LoadPlan {
   return { stages, users, rate, durationS, staged: false };
 }
 
-/** `total` split over `n` generators as whole numbers that add up exactly (the first ones get the remainder). */
+/** A whole `total` split over `n` generators as whole numbers that add up exactly (the first ones get the remainder). */
 export function splitEvenly(total: number, n: number): number[] {
+  // A fraction cannot be split into whole shares that add up: the caller must split it another way.
+  if (!Number.isInteger(total) || total < 0) throw new Error(`splitEvenly needs a whole number ≥ 0, got ${total}`);
   const base = Math.floor(total / n);
   const rem = total - base * n;
   return Array.from({ length: n }, (_, i) => base + (i < rem ? 1 : 0));
@@ -157,7 +159,10 @@ export function locustSchedule(plan: LoadPlan): LocustSwarm[] {
 
 export interface ArtilleryPhase {
   readonly duration: number;
-  readonly arrivalRate: number;
+  /** Arrivals per second (whole numbers: Artillery 2.0.21's dist.js `distribute` asserts on a fraction). */
+  readonly arrivalRate?: number;
+  /** Arrivals spread evenly over the phase (a fractional --rate: its exact total, on the agent's first worker). */
+  readonly arrivalCount?: number;
   readonly rampTo?: number;
   readonly maxVusers?: number;
   readonly name: string;
@@ -166,14 +171,34 @@ export interface ArtilleryPhase {
 /**
  * Artillery is an open model: a phase says how many virtual users *arrive* per second. --rate is that
  * arrival rate (whole fleet), --users caps concurrent VUs (maxVusers), and a stage's target is an arrival
- * rate ramped to (rampTo). Every generator runs the same phases with its share of the rates.
+ * rate ramped to (rampTo). Every generator runs the same phases with its share, split so the shares add up
+ * to exactly what was asked and never more:
+ * - a whole --rate: whole arrival rates (Artillery spreads those over its worker threads);
+ * - a fractional --rate: the run's total arrivals, floor(rate × duration), as `arrivalCount` shares
+ *   (Artillery 2.0.21 dist.js runs an arrivalCount phase on the first worker thread of each agent);
+ * - stages: whole shares of each stage's start and end rate (their sum ramps exactly as the fleet's).
+ * A generator whose share is 0 in every phase is left out (null): Artillery, given only idle phases, starts
+ * no worker at all (dist.js filters them) and would never reach the start gate.
  */
-export function artilleryPhases(plan: LoadPlan, generators: number): ArtilleryPhase[][] {
+export function artilleryPhases(plan: LoadPlan, generators: number): (ArtilleryPhase[] | null)[] {
   const perGen = (x: number) => splitEvenly(x, generators);
-  const caps = perGen(plan.users);
+  // --users caps concurrent VUs: split over the generators that send (each gets at least 1).
+  const withCaps = (phases: (ArtilleryPhase[] | null)[]): (ArtilleryPhase[] | null)[] => {
+    const active = phases.filter((x) => x !== null).length;
+    const caps = active ? splitEvenly(plan.users, active) : [];
+    let k = 0;
+    return phases.map((x) => {
+      if (x === null) return null;
+      const cap = Math.max(1, caps[k++]!);
+      return x.map((ph) => ({ ...ph, maxVusers: cap }));
+    });
+  };
   if (!plan.staged) {
-    const rates = perGen(plan.rate);
-    return rates.map((r, i) => [{ name: 'load', duration: plan.durationS, arrivalRate: r, maxVusers: Math.max(1, caps[i]!) }]);
+    if (Number.isInteger(plan.rate)) {
+      return withCaps(perGen(plan.rate).map((r) => (r > 0 ? [{ name: 'load', duration: plan.durationS, arrivalRate: r }] : null)));
+    }
+    const arrivals = Math.floor(plan.rate * plan.durationS + 1e-9);
+    return withCaps(perGen(arrivals).map((n) => (n > 0 ? [{ name: 'load', duration: plan.durationS, arrivalCount: n }] : null)));
   }
   const out: ArtilleryPhase[][] = Array.from({ length: generators }, () => []);
   let prev = 0;
@@ -190,7 +215,7 @@ export function artilleryPhases(plan: LoadPlan, generators: number): ArtilleryPh
     }
     prev = s.target;
   });
-  return out;
+  return out.map((phases) => (phases.some((ph) => (ph.arrivalRate ?? 0) > 0 || (ph.rampTo ?? 0) > 0) ? phases : null));
 }
 
 // ---- k6: CLI flags (k6 splits VUs over instances through the execution segments) ----

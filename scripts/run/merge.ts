@@ -18,8 +18,16 @@ export interface GeneratorHdr {
   readonly endpoints: Readonly<Record<string, { count: number; failures: number; hist: string }>>;
   /** epoch second (bucket start) → totals of all endpoints in that bucket. */
   readonly buckets: Readonly<Record<string, { count: number; failures: number; hist: string }>>;
-  /** Failures with no latency (connection refused, timeouts) that belong to no endpoint. */
+  /**
+   * Errors by kind (Artillery's errors.<code>: no response, failed capture/match). A breakdown only: it adds
+   * no request and no failure (a failed capture had a response, counted in its endpoint).
+   */
   readonly errors?: Readonly<Record<string, number>>;
+  /**
+   * Requests sent that never got a response (Artillery: http.requests − http.responses): counted in the
+   * total's requests and failures, in no endpoint (no latency was measured). Absent = 0.
+   */
+  readonly noResponse?: number;
 }
 
 export class Cell {
@@ -47,6 +55,8 @@ export class Merger {
   readonly endpoints = new Map<string, Cell>();
   readonly buckets = new Map<number, Cell>();
   readonly errors = new Map<string, number>();
+  /** Requests sent without a response (in total.count and total.failures, in no endpoint). */
+  noResponse = 0;
   readonly total = new Cell();
   readonly generators: string[] = [];
 
@@ -82,8 +92,14 @@ export class Merger {
     recordMs(this.total.hist, latencyMs);
   }
 
+  /** An error kind's count: a breakdown only, never an extra request (see recordNoResponse). */
   recordError(kind: string, count = 1): void {
     this.errors.set(kind, (this.errors.get(kind) ?? 0) + count);
+  }
+
+  /** Requests that were sent and never answered: failed requests without a latency. */
+  recordNoResponse(count: number): void {
+    this.noResponse += count;
     this.total.failures += count;
     this.total.count += count;
   }
@@ -100,6 +116,7 @@ export class Merger {
       this.bucket(Number(t)).addEncoded(v.count, v.failures, v.hist);
     }
     for (const [kind, n] of Object.entries(doc.errors ?? {})) this.recordError(kind, n);
+    if (doc.noResponse) this.recordNoResponse(doc.noResponse);
   }
 
   /** This merger's state as one generator document (what a generator writes, or a merge of several). */
@@ -113,6 +130,7 @@ export class Merger {
       endpoints: Object.fromEntries([...this.endpoints].map(([k, c]) => [k, enc(c)])),
       buckets: Object.fromEntries([...this.buckets].map(([k, c]) => [String(k), enc(c)])),
       ...(this.errors.size ? { errors: Object.fromEntries(this.errors) } : {}),
+      ...(this.noResponse ? { noResponse: this.noResponse } : {}),
     };
   }
 }
@@ -180,10 +198,4 @@ export function finish(m: Merger, seconds: number, startEpochS?: number): Merged
     }),
     errors: Object.fromEntries(m.errors),
   };
-}
-
-/** Artillery's own `--output` JSON: its `errors.*` counters (requests that never got a response) are exact counts. */
-export function artilleryErrors(outputJson: unknown): Record<string, number> {
-  const counters = (outputJson as { aggregate?: { counters?: Record<string, number> } }).aggregate?.counters ?? {};
-  return Object.fromEntries(Object.entries(counters).filter(([k]) => k.startsWith('errors.')).map(([k, v]) => [k.slice('errors.'.length), v]));
 }

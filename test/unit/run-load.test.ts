@@ -81,11 +81,36 @@ describe('engine mappings', () => {
   });
   it('Artillery: every generator gets its share of the arrival rate and the VU cap', () => {
     const ph = artilleryPhases(resolveLoad({ users: 10, rate: 7, durationS: 20 }), 3);
-    expect(ph.map((g) => g[0]!.arrivalRate)).toEqual([3, 2, 2]);
-    expect(ph.map((g) => g[0]!.maxVusers)).toEqual([4, 3, 3]);
-    expect(ph.every((g) => g[0]!.duration === 20)).toBe(true);
+    expect(ph.map((g) => g![0]!.arrivalRate)).toEqual([3, 2, 2]);
+    expect(ph.map((g) => g![0]!.maxVusers)).toEqual([4, 3, 3]);
+    expect(ph.every((g) => g![0]!.duration === 20)).toBe(true);
     const st = artilleryPhases(resolveLoad({ stages: [{ durationS: 10, target: 6 }, { durationS: 10, target: 6 }] }), 2);
     expect(st[0]).toEqual([{ name: 'stage 1', duration: 10, arrivalRate: 0, rampTo: 3 }, { name: 'stage 2', duration: 10, arrivalRate: 3 }]);
+  });
+  it('Artillery: a fractional --rate is split as whole arrival counts that add up to floor(rate × duration), never more', () => {
+    // GIVEN --rate 4.5 for 10 s on 3 agents (45 arrivals asked; whole rates of 2+2+1 would send 50)
+    const ph = artilleryPhases(resolveLoad({ users: 30, rate: 4.5, durationS: 10 }), 3);
+    // THEN every agent gets a share of the 45 arrivals as arrivalCount, no fractional arrivalRate
+    expect(ph.map((g) => g![0]!.arrivalCount)).toEqual([15, 15, 15]);
+    expect(ph.every((g) => g![0]!.arrivalRate === undefined && g![0]!.duration === 10)).toBe(true);
+    // 4.5/s for 3 s asks 13.5: 13 are sent, never 14
+    expect(artilleryPhases(resolveLoad({ users: 3, rate: 4.5, durationS: 3 }), 3).reduce((a, g) => a + (g?.[0]?.arrivalCount ?? 0), 0)).toBe(13);
+  });
+  it('Artillery: a generator whose share is 0 is left out (null), not started with rate 0', () => {
+    // GIVEN --rate 2 on 3 agents: whole shares 1, 1, 0
+    const ph = artilleryPhases(resolveLoad({ users: 10, rate: 2, durationS: 5 }), 3);
+    expect(ph.map((g) => g?.[0]?.arrivalRate ?? null)).toEqual([1, 1, null]);
+    // the VU cap is split over the two that send
+    expect(ph.map((g) => g?.[0]?.maxVusers ?? null)).toEqual([5, 5, null]);
+    // 1.5/s for 2 s on 3 agents: 3 arrivals, one each; 0.5/s for 4 s: 2 arrivals, the third agent left out
+    expect(artilleryPhases(resolveLoad({ users: 3, rate: 0.5, durationS: 4 }), 3).map((g) => g?.[0]?.arrivalCount ?? null)).toEqual([1, 1, null]);
+    // stages whose every share is 0 on an agent leave it out too
+    const st = artilleryPhases(resolveLoad({ stages: [{ durationS: 5, target: 1 }, { durationS: 5, target: 1 }] }), 2);
+    expect(st[1]).toBeNull();
+    expect(st[0]![1]!.arrivalRate).toBe(1);
+  });
+  it('fails when splitEvenly is handed a fraction (its shares could not add up)', () => {
+    expect(() => splitEvenly(4.5, 3)).toThrow('whole number');
   });
   it('k6: --vus/--duration when constant, --stage per stage otherwise', () => {
     expect(k6LoadArgs(resolveLoad({ users: 20, durationS: 90, rate: 1000 }))).toEqual(['--stage', '20ms:20', '--stage', '89980ms:20']);

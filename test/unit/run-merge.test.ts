@@ -53,10 +53,11 @@ describe('merging generators', () => {
     expect(Math.abs(averaged - truth) / truth).toBeGreaterThan(0.2);
   });
 
-  it('sums counts and failures per endpoint and per time bucket, and keeps errors without latency', () => {
+  it('sums counts and failures per endpoint and per time bucket, and keeps requests without a response', () => {
     const a = new Merger();
     a.recordSample('GET /a', 1_000_500, 5, false);
     a.recordSample('GET /a', 1_001_200, 7, true);
+    a.recordNoResponse(3);
     a.recordError('ECONNREFUSED', 3);
     const b = new Merger();
     b.recordSample('GET /a', 1_000_100, 9, false);
@@ -69,6 +70,19 @@ describe('merging generators', () => {
     expect(st.total).toMatchObject({ requests: 7, failures: 4, rps: 3.5 });
     expect(st.errors).toEqual({ ECONNREFUSED: 3 });
     expect(st.timeline.map((p) => [p.t, p.rps, p.errorsPerS])).toEqual([[0, 2, 0], [1, 2, 1]]);
+  });
+
+  it('counts errors by kind as a breakdown only: a failed capture adds no request and no failure', () => {
+    // GIVEN Artillery's case: 60 responses (200) whose capture failed — errors.Failed capture or match = 60
+    const g = new Merger();
+    for (let i = 0; i < 60; i++) g.recordSample('GET /x', 1_000_000 + i * 100, 3, false);
+    g.recordError('Failed capture or match', 60);
+    const m = new Merger();
+    m.addGenerator(g.toHdr('agent-1'));
+    const st = finish(m, 10, 1000);
+    // THEN the requests are the 60 sent, none failed, and the errors are listed
+    expect(st.total).toMatchObject({ requests: 60, failures: 0, rps: 6 });
+    expect(st.errors).toEqual({ 'Failed capture or match': 60 });
   });
 
   it('keeps the histogram size independent of the sample count', () => {
