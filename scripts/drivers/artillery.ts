@@ -20,6 +20,12 @@ import { artilleryErrors, finish, Merger, timelineBucketS, type GeneratorHdr } f
 import { notInstalledOr, onEveryHost, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
 
+/**
+ * Artillery times in whole ms: the plugin records got's `timings.phases.firstByte`, which @szmarczak/http-timer
+ * takes from Date.now(). Figures are given at that resolution (never a histogram bucket edge such as 88.063).
+ */
+const ARTILLERY_RESOLUTION_MS = 1;
+
 /** The YAML must parse and hold scenarios. */
 async function validate(file: string, text: string): Promise<void> {
   let doc: unknown;
@@ -123,7 +129,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
       exited = new Set(agents.filter((_, i) => !pulled[i]!.alive).map((c) => c.host.name));
       const now = Date.now();
       const dt = Math.max(0.001, (now - prevAt) / 1000);
-      const st = finish(m, 1);
+      const st = finish(m, 1, undefined, ARTILLERY_RESOLUTION_MS);
       const rps = Math.max(0, (m.total.count - prevRequests) / dt);
       const failPerS = Math.max(0, (m.total.failures - prevFailures) / dt);
       prevRequests = m.total.count;
@@ -176,7 +182,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
       const t0 = starts.length ? Math.min(...starts) : startedAtMs;
       const t1 = lasts.length ? Math.max(...lasts) : endedAtMs;
       return {
-        stats: finish(merger, Math.max(0.001, (t1 - t0) / 1000), Math.floor(t0 / 1000)), merge: ACCURACY, generators,
+        stats: finish(merger, Math.max(0.001, (t1 - t0) / 1000), Math.floor(t0 / 1000), ARTILLERY_RESOLUTION_MS), merge: ACCURACY, generators,
         sendWindow: { fromMs: t0, toMs: t1, basis: starts.length && lasts.length ? 'Artillery: the first request sent to the last response received, over every agent (loadfleet\'s plugin records both)' : `Artillery: ${starts.length ? 'the first request sent' : 'the release'} to ${lasts.length ? 'the last response received' : 'the stop'} (no request ${starts.length ? 'end ' : lasts.length ? 'start ' : ''}times were recorded)` },
       };
     },
