@@ -15,7 +15,7 @@ import { shQuote } from '../core/safe-text';
 import { ARTILLERY } from '../engines/artillery';
 import { ACCURACY } from '../run/histogram';
 import { artilleryPhases } from '../run/load';
-import { artilleryPassthrough } from '../run/passthrough';
+import { artilleryPassthrough, refuseArtilleryEnsure } from '../run/passthrough';
 import { artilleryErrors, finish, Merger, timelineBucketS, type GeneratorHdr } from '../run/merge';
 import { notInstalledOr, onEveryHost, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
@@ -38,6 +38,7 @@ async function validate(file: string, text: string): Promise<void> {
   if (!d || typeof d !== 'object' || !Array.isArray(d.scenarios) || d.scenarios.length === 0) {
     throw new UsageError(`--script (${file}) has no scenarios: Artillery needs a "scenarios:" list`);
   }
+  refuseArtilleryEnsure(file, doc);
 }
 
 async function artilleryPluginTar(): Promise<Buffer> {
