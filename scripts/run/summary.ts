@@ -26,7 +26,8 @@ export interface RunSummary {
   readonly startedAt: string;
   readonly endedAt: string;
   readonly durationS: number;
-  readonly load: { readonly users: number; readonly rate: number; readonly durationS: number; readonly stages: LoadPlan['stages'] };
+  /** staged: the stages are the user's (--stages), not derived from --users/--rate (LoadPlan.staged). */
+  readonly load: { readonly users: number; readonly rate: number; readonly durationS: number; readonly stages: LoadPlan['stages']; readonly staged?: boolean };
   readonly total: EndpointStats;
   readonly endpoints: readonly EndpointStats[];
   readonly timeline: readonly TimelinePoint[];
@@ -121,7 +122,7 @@ export function buildSummary(p: {
     startedAt: new Date(p.startedAtMs).toISOString(),
     endedAt: new Date(p.endedAtMs).toISOString(),
     durationS: Math.round(p.endedAtMs - p.startedAtMs) / 1000,
-    load: { users: p.plan.users, rate: p.plan.rate, durationS: p.plan.durationS, stages: p.plan.stages },
+    load: { users: p.plan.users, rate: p.plan.rate, durationS: p.plan.durationS, stages: p.plan.stages, staged: p.plan.staged },
     total: p.stats.total,
     endpoints: p.stats.endpoints,
     timeline: p.stats.timeline,
