@@ -130,7 +130,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] && { cat "$f"; echo; }; done
       exited = new Set(agents.filter((_, i) => !pulled[i]!.alive).map((c) => c.host.name));
       const now = Date.now();
       const dt = Math.max(0.001, (now - prevAt) / 1000);
-      const st = finish(m, 1, undefined, ARTILLERY_RESOLUTION_MS);
+      const st = finish(m, 1, undefined, ARTILLERY_RESOLUTION_MS, false);
       const rps = Math.max(0, (m.total.count - prevRequests) / dt);
       const failPerS = Math.max(0, (m.total.failures - prevFailures) / dt);
       prevRequests = m.total.count;

@@ -173,24 +173,25 @@ export interface MergedStats<E extends EndpointStats = EndpointStats> {
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
-function stats(name: string, c: Cell, seconds: number, resolutionMs: number): MeasuredStats {
+function stats(name: string, c: Cell, seconds: number, resolutionMs: number, detail: boolean): MeasuredStats {
   return {
     name, requests: c.count, failures: c.failures, rps: seconds > 0 ? r3(c.count / seconds) : 0, ...figures(c.hist, resolutionMs),
-    ...(c.hist.totalCount > 0 ? { percentiles: percentileLadder(c.hist, resolutionMs), hdr: encode(c.hist) } : {}),
+    ...(detail && c.hist.totalCount > 0 ? { percentiles: percentileLadder(c.hist, resolutionMs), hdr: encode(c.hist) } : {}),
   };
 }
 
 /**
  * Finished statistics; `seconds` is the measured duration (RPS = requests / seconds). resolutionMs: what the
  * engine times in (1 for Artillery and JMeter, whole ms; k6's fractional ms keep the histogram's 1 µs), so no
- * figure is printed finer than it was measured.
+ * figure is printed finer than it was measured. detail: also the percentile ladder and the encoded histogram
+ * (the summary's `percentiles` and `hdr`); a live tick, which reads only the figures, passes false.
  */
-export function finish(m: Merger, seconds: number, startEpochS?: number, resolutionMs = 0.001): MergedStats<MeasuredStats> {
+export function finish(m: Merger, seconds: number, startEpochS?: number, resolutionMs = 0.001, detail = true): MergedStats<MeasuredStats> {
   const keys = [...m.buckets.keys()].sort((a, b) => a - b);
   const t0 = startEpochS ?? keys[0] ?? 0;
   return {
-    total: stats('Total', m.total, seconds, resolutionMs),
-    endpoints: [...m.endpoints].sort(([a], [b]) => a.localeCompare(b)).map(([k, c]) => stats(k, c, seconds, resolutionMs)),
+    total: stats('Total', m.total, seconds, resolutionMs, detail),
+    endpoints: [...m.endpoints].sort(([a], [b]) => a.localeCompare(b)).map(([k, c]) => stats(k, c, seconds, resolutionMs, detail)),
     timeline: keys.map((k) => {
       const c = m.buckets.get(k)!;
       const f = figures(c.hist, resolutionMs);

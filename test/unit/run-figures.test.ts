@@ -63,6 +63,9 @@ describe('precision: figures at the resolution the engine measured', () => {
     const fine = finish(m, 1).total;
     expect(fine.p50).toBe(88.063);
     expect(fine.min).toBe(0.001);
+    // The summary keeps the merged histogram (any percentile later); a live tick does not pay for encoding it.
+    expect(typeof whole.hdr).toBe('string');
+    expect(finish(m, 1, undefined, 1, false).total).not.toHaveProperty('hdr');
   });
 });
 
