@@ -23,7 +23,7 @@ import { parseDuration, parseStages, resolveLoad } from '../run/load';
 import { judgeHost, networkFlags, parseSamples, samplerScript, type HostSaturation, type NetworkFlag } from '../run/saturation';
 import { buildSummary, rpsOver, rpsWindowOf, statsCsv, summaryText, type RunSummary } from '../run/summary';
 import { reportHtml } from '../run/report';
-import { describeBroken, evaluate, parseThreshold } from '../run/thresholds';
+import { abortingThreshold, describeBroken, evaluate, parseThreshold } from '../run/thresholds';
 import { driverModule } from '../drivers';
 import { RUN_TIMING, type Collected, type EngineDriver, type HostConn, type Prepared, type Tick } from '../drivers/types';
 import type { MergedStats } from '../run/merge';
@@ -331,6 +331,8 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     let startReturned = false;
     /** What the driver's collect threw (its kind decides the exit once the summary is written). */
     let collectError: unknown;
+    /** The abort-form threshold lost on the live figures, which ended the watch (k6's abortOnFail). */
+    let abortedBy: RunSummary['abortedBy'];
     // One signal count from prepare until summary.json is written: a Ctrl-C while preparing, starting the
     // samplers, stopping or collecting is reported, never fatal (Node's default handler would leave locust.conf,
     // an uploaded script or a started sampler behind, and lose everything measured).
@@ -361,6 +363,14 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
             for (const g of t.running) if (!firstSeen.has(g)) firstSeen.set(g, now);
             await live(t, null);
             if (!opts.json) say(`[${String(Math.round((now - startedAtMs) / 1000)).padStart(4)}s/${p.plan.durationS}s] users ${t.users}  rps ${t.rps}  requests ${t.requests}  errors ${t.failures}  ${t.p95 === null && t.mean !== undefined ? `mean ${t.mean}` : `p95 ${t.p95 ?? 'n/a'}`} ms\n`);
+            // An abort-form threshold already lost on the live figures ends the test now (stop, collect, judge).
+            const atS = Math.round((now - startedAtMs) / 100) / 10;
+            const lost = abortingThreshold(p.thresholds, t, atS);
+            if (lost) {
+              abortedBy = { expr: lost.threshold.expr, atS, measured: lost.measured, unit: lost.threshold.metric === 'errors' ? '%' : lost.threshold.metric === 'requests' ? '' : 'ms' };
+              say(`run: threshold '${lost.threshold.expr}' lost at ${atS} s (${lost.measured}${abortedBy.unit}): aborting the test\n`);
+              break;
+            }
             if (t.finished) break;
             const wait = firstSeen.size < agents.length && now - startedAtMs < 5000 ? RUN_TIMING.startPollMs : RUN_TIMING.tickMs;
             await new Promise<void>((r) => {
@@ -406,7 +416,11 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       }));
       const agentNames = agents.map((c) => c.host.name);
       let collected: Collected;
-      if (startCalled) {
+      // Interrupted while the start was still waiting (e.g. Artillery's readiness wait): by the drivers' contract
+      // nothing was released, so there is nothing to collect — not a collection failure, not "0 req/s over 10 s".
+      const released = startReturned || (startCalled && !interrupted);
+      if (!released) startedAtMs = endedAtMs;
+      if (released) {
         const got = await collectGuarded(driver, agentNames, [rawDir, startedAtMs, endedAtMs, firstSeen]);
         collected = got.collected;
         collectError = got.error;
@@ -419,11 +433,13 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       // Every rps over the span the load was really sent (the driver's send window), not the wall time.
       const rpsWindow = rpsWindowOf(collected.sendWindow, startedAtMs, endedAtMs);
       const stats = rpsOver(collected.stats, rpsWindow.seconds);
-      const results = evaluate(p.thresholds, stats);
+      // A partial summary (the engine's controller stopped answering) lacks figures it never collected.
+      const judged = evaluate(p.thresholds, stats, { partial: collected.merge.startsWith('PARTIAL') });
+      const results = judged.map((r) => (abortedBy && r.expr === abortedBy.expr ? { ...r, ok: false, abortedRun: { atS: abortedBy.atS, measured: abortedBy.measured } } : r));
       summary = buildSummary({
         runId, env: outputs.env, engine: p.engine, script: p.scriptPath, startedAtMs, endedAtMs, plan: p.plan, stats, rpsWindow,
         generators: collected.generators.map((g) => (collectionFailures.find((f) => f.host === g.name) && !g.collectionError ? { ...g, collectionError: collectionFailures.find((f) => f.host === g.name)!.error } : g)),
-        interrupted, saturation: saturation.sort((a, b) => a.host.localeCompare(b.host)), network, thresholds: results, merge: collected.merge,
+        interrupted, abortedBy, released, saturation: saturation.sort((a, b) => a.host.localeCompare(b.host)), network, thresholds: results, merge: collected.merge,
         // Hosts that are not generators (the controller): the driver's failures and their samplers'.
         hostFailures: [...(collected.hostFailures ?? []), ...collectionFailures.filter((f) => !collected.generators.some((g) => g.name === f.host))],
         stopFailures,
@@ -433,7 +449,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       await fs.writeFile(path.join(runDir, 'report.html'), reportHtml(summary));
       await live(lastTick, endedAtMs);
       process.stdout.write(opts.json ? `${JSON.stringify({ ...summary, dir: runDir }, null, 2)}\n` : summaryText(summary, runDir));
-    });
+    }, { stopping: 'stopping the test on every host, then collecting what was measured…' });
     if (!summary) throw new Error('the run ended without a summary'); // unreachable: the callback wrote it or threw
     const end = runEndError({ runId, runDir, summary, failure, stopFailures, collectError, samplerFailures: collectionFailures, interrupted, released: startReturned });
     if (end) throw end;

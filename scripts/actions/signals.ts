@@ -21,6 +21,8 @@ export interface Interrupts {
 export interface InterruptOptions {
   /** The command that finishes the job later, named when the user presses Ctrl-C again. */
   readonly later?: string;
+  /** What the first signal does, said on it (default: the terraform text of up/down). */
+  readonly stopping?: string;
   readonly write?: (text: string) => void;
   /** How the 4th signal ends the process (tests replace it). */
   readonly exit?: (code: number) => void;
@@ -52,7 +54,7 @@ export async function withInterrupts<T>(work: (signal: AbortSignal, abandon: Abo
     }
     count++;
     if (count === 1) {
-      write(`\n${sig}: stopping the current step (terraform finishes what is in flight), then cleaning up…\n`);
+      write(`\n${sig}: ${opts.stopping ?? 'stopping the current step (terraform finishes what is in flight), then cleaning up…'}\n`);
       stop.abort(new Error(`interrupted by ${sig}`));
     } else if (count === 2) {
       write(`\n${sig}: still cleaning up; press Ctrl-C again to abandon${later}\n`);

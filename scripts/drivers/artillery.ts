@@ -15,11 +15,17 @@ import { shQuote } from '../core/safe-text';
 import { ARTILLERY } from '../engines/artillery';
 import { ACCURACY } from '../run/histogram';
 import { artilleryPhases } from '../run/load';
-import { artilleryPassthrough } from '../run/passthrough';
+import { artilleryPassthrough, refuseArtilleryEnsure } from '../run/passthrough';
 import { finish, Merger, timelineBucketS } from '../run/merge';
 import { LiveBuckets, liveTotals, parseCollected, parseTick } from '../run/artillery-files';
 import { notInstalledOr, onEveryHost, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
+
+/**
+ * Artillery times in whole ms: the plugin records got's `timings.phases.firstByte`, which @szmarczak/http-timer
+ * takes from Date.now(). Figures are given at that resolution (never a histogram bucket edge such as 88.063).
+ */
+const ARTILLERY_RESOLUTION_MS = 1;
 
 /**
  * The YAML must parse and hold scenarios, and name no file beside it: loadfleet pushes the script alone, so
@@ -44,6 +50,7 @@ async function validate(file: string, text: string): Promise<void> {
     const paths = ([] as unknown[]).concat(cfg.payload).map((x) => (x && typeof x === 'object' ? (x as { path?: unknown }).path : x));
     throw new UsageError(`--script (${file}) config.payload (${JSON.stringify(paths)}) names a CSV file loadfleet does not push to the agents: remove it (loadfleet sends the YAML alone; the file would be missing on every agent)`);
   }
+  refuseArtilleryEnsure(file, doc);
 }
 
 async function artilleryPluginTar(): Promise<Buffer> {
@@ -145,7 +152,7 @@ for f in out/buckets-*.ndjson; do [ -f "$f" ] || continue; o=0; case "$f" in ${k
       const t = liveTotals(docs);
       const m = new Merger();
       m.total.add(t.total.count, t.total.failures, t.total.hist);
-      const st = finish(m, 1);
+      const st = finish(m, 1, undefined, ARTILLERY_RESOLUTION_MS, false);
       const { rps, failPerS } = live.perSecondFigures(docs);
       return {
         // Users: the most virtual users running at once in each worker's last second, summed; rps: the responses of
@@ -205,7 +212,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] || continue; id=\${f#out/hdr-}; id=\${id
       const t0 = releasedAt ?? startedAtMs;
       const t1 = Math.max(t0, Math.min(t0 + p.plan.durationS * 1000, stopAskedAt ?? endedAtMs));
       return {
-        stats: finish(merger, Math.max(0.001, (t1 - t0) / 1000), Math.floor(t0 / 1000)), merge: ACCURACY, generators,
+        stats: finish(merger, Math.max(0.001, (t1 - t0) / 1000), Math.floor(t0 / 1000), ARTILLERY_RESOLUTION_MS), merge: ACCURACY, generators,
         sendWindow: { fromMs: t0, toMs: t1, basis: `Artillery: ${releasedAt !== null ? 'the release (every agent starts its phases there)' : 'the start (nothing was released)'} to the end of its phases (release + duration) or the stop, whichever came first` },
       };
     },

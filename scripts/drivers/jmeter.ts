@@ -361,7 +361,8 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
     });
     const spanS = jm.spanS();
     const t0 = Number.isFinite(jm.firstMs) ? jm.firstMs : startedAtMs;
-    const stats = finish(jm.merger, spanS || Math.max(0.001, (endedAtMs - startedAtMs) / 1000), Math.floor(t0 / 1000));
+    // JTL `elapsed` is whole ms (CSVSaveService): no figure finer than that.
+    const stats = finish(jm.merger, spanS || Math.max(0.001, (endedAtMs - startedAtMs) / 1000), Math.floor(t0 / 1000), 1);
     const extra = [
       jm.transactions ? `${jm.transactions} Transaction Controller rows left out (their samplers are counted)` : '',
       jm.unmapped ? `${jm.unmapped} samples from threads naming no agent (counted in the totals)` : '',

@@ -15,7 +15,7 @@ export type Histogram = hdr.Histogram;
 /** 1 µs … 1 h: a response slower than an hour is clamped (recorded as 1 h). */
 export const HDR = { lowest: 1, highestUs: 3_600_000_000, digits: 3, timelineDigits: 2 } as const;
 export const ACCURACY =
-  'HdrHistogram: totals and endpoints with 3 significant digits (every percentile within 0.1 % of the exact value over all samples of all generators, 1 µs resolution); the over-time chart with 2 (within 1 %)';
+  'HdrHistogram: totals and endpoints with 3 significant digits (every percentile within 0.1 % of the exact value over all samples of all generators, never finer than what the engine measured: whole ms for Artillery and JMeter); the over-time chart with 2 (within 1 %)';
 
 /**
  * 32-bit counts in plain JS: ~95 KB at 3 digits, ~14 KB at 2, fixed whatever the sample count.
@@ -129,32 +129,65 @@ export function addEncoded(target: Histogram, base64: string): void {
   if (minIndex >= 0) t.updateMinNonZeroValue(Math.min(t.minNonZeroValue, t.valueFromIndex(minIndex)));
 }
 
-/** p in 0..100 → milliseconds (0 for an empty histogram). */
-export function percentileMs(h: Histogram, p: number): number {
-  return h.totalCount === 0 ? 0 : h.getValueAtPercentile(p) / 1000;
+/** p in 0..100 → milliseconds; null for an empty histogram (no response measured is not a latency of 0). */
+export function percentileMs(h: Histogram, p: number, resolutionMs = 0.001): number | null {
+  return h.totalCount === 0 ? null : atResolution(h, h.getValueAtPercentile(p), resolutionMs);
 }
 
+/** The percentiles the summary keeps for the latency-by-percentile chart (log scale up to p99.99). */
+export const PERCENTILE_LADDER = [0, 50, 75, 90, 95, 99, 99.9, 99.99, 100] as const;
+
+/**
+ * A value HdrHistogram reports (the highest equivalent of its bucket, e.g. 88063 µs for a recorded 88 ms)
+ * turned back into a value the engine could have measured: the largest multiple of the engine's resolution
+ * inside the bucket. Below ~1 s a bucket is at most 512 µs wide, so for a whole-ms engine (Artillery, JMeter)
+ * this is the exact recorded value; above, it is within the bucket (0.1 %). Without a multiple inside the
+ * bucket (a clamped 0 ms recorded as 1 µs) the nearest one. Result in ms, rounded to 3 decimals.
+ */
+function atResolution(h: Histogram, us: number, resolutionMs: number): number {
+  const res = Math.max(1, Math.round(resolutionMs * 1000));
+  if (res <= 1) return round3(us / 1000);
+  const j = h as unknown as { lowestEquivalentValue(v: number): number; highestEquivalentValue(v: number): number };
+  const lo = j.lowestEquivalentValue(us);
+  const hi = j.highestEquivalentValue(us);
+  const inside = Math.floor(hi / res) * res;
+  return round3((inside >= lo ? inside : Math.round(hi / res) * res) / 1000);
+}
+
+/** null = not measured: an empty histogram (no response), or an engine without that figure (nGrinder). */
 export interface LatencyFigures {
-  readonly min: number;
-  readonly mean: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly max: number;
+  readonly min: number | null;
+  readonly mean: number | null;
+  readonly p50: number | null;
+  readonly p90: number | null;
+  readonly p95: number | null;
+  readonly p99: number | null;
+  readonly max: number | null;
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-export function figures(h: Histogram): LatencyFigures {
-  if (h.totalCount === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
+/**
+ * The latency figures of a histogram, in ms at the engine's resolution (resolutionMs: 1 for engines that time
+ * in whole ms, so a bucket edge such as 88.063 is never printed as measured). An empty histogram — no
+ * response was measured (a dead target: every request failed without one) — has null figures, never 0.
+ */
+export function figures(h: Histogram, resolutionMs = 0.001): LatencyFigures {
+  if (h.totalCount === 0) return { min: null, mean: null, p50: null, p90: null, p95: null, p99: null, max: null };
+  const at = (us: number) => atResolution(h, us, resolutionMs);
   return {
-    min: round3(h.minNonZeroValue / 1000),
+    min: at(h.minNonZeroValue),
     mean: round3(h.mean / 1000),
-    p50: round3(percentileMs(h, 50)),
-    p90: round3(percentileMs(h, 90)),
-    p95: round3(percentileMs(h, 95)),
-    p99: round3(percentileMs(h, 99)),
-    max: round3(h.maxValue / 1000),
+    p50: at(h.getValueAtPercentile(50)),
+    p90: at(h.getValueAtPercentile(90)),
+    p95: at(h.getValueAtPercentile(95)),
+    p99: at(h.getValueAtPercentile(99)),
+    max: at(h.maxValue),
   };
+}
+
+/** PERCENTILE_LADDER → ms (keys "50", "99.9", …); empty for an empty histogram. */
+export function percentileLadder(h: Histogram, resolutionMs = 0.001): Record<string, number> {
+  if (h.totalCount === 0) return {};
+  return Object.fromEntries(PERCENTILE_LADDER.map((p) => [String(p), p === 0 ? atResolution(h, h.minNonZeroValue, resolutionMs) : p === 100 ? atResolution(h, h.maxValue, resolutionMs) : atResolution(h, h.getValueAtPercentile(p), resolutionMs)]));
 }

@@ -50,20 +50,33 @@ const num = (v: string | undefined): number => {
   return v === undefined || v === '' || v === 'N/A' || !Number.isFinite(n) ? 0 : n;
 };
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
+/** A latency: null where Locust writes N/A (nothing measured), never 0. */
+const lat = (v: string | undefined): number | null => (v === undefined || v === '' || v === 'N/A' || !Number.isFinite(Number(v)) ? null : r3(Number(v)));
 
 function entry(name: string, r: Record<string, string>): EndpointStats {
+  // Locust's own percentile columns (50%, 66%, … 99.99%, 100%; locust/stats.py PERCENTILES_TO_REPORT), for
+  // percentile thresholds (p99.9) and the report's latency-by-percentile chart; 0 = its min.
+  const percentiles: Record<string, number> = {};
+  for (const [k, v] of Object.entries(r)) {
+    const m = /^(\d+(?:\.\d+)?)%$/.exec(k);
+    const x = lat(v);
+    if (m && x !== null) percentiles[String(Number(m[1]))] = x;
+  }
+  const min = lat(r['Min Response Time']);
+  if (min !== null && Object.keys(percentiles).length) percentiles['0'] = min;
   return {
     name,
     requests: num(r['Request Count']),
     failures: num(r['Failure Count']),
     rps: r3(num(r['Requests/s'])),
-    min: r3(num(r['Min Response Time'])),
-    mean: r3(num(r['Average Response Time'])),
-    p50: num(r['50%']),
-    p90: num(r['90%']),
-    p95: num(r['95%']),
-    p99: num(r['99%']),
-    max: r3(num(r['Max Response Time'])),
+    min,
+    mean: lat(r['Average Response Time']),
+    p50: lat(r['50%']),
+    p90: lat(r['90%']),
+    p95: lat(r['95%']),
+    p99: lat(r['99%']),
+    max: lat(r['Max Response Time']),
+    ...(Object.keys(percentiles).length ? { percentiles } : {}),
   };
 }
 

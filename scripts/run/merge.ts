@@ -3,7 +3,7 @@
  * averaged). Memory is bounded by endpoints × time buckets × histogram size, whatever the sample count.
  * Pure: callers hand in parsed documents or lines.
  */
-import { addEncoded, encode, figures, HDR, newHistogram, recordMs, type Histogram, type LatencyFigures } from './histogram';
+import { addEncoded, encode, figures, HDR, newHistogram, percentileLadder, recordMs, type Histogram, type LatencyFigures } from './histogram';
 
 /** One generator's raw results as written by the Artillery plugin or folded from k6 points. */
 export interface GeneratorHdr {
@@ -143,8 +143,9 @@ export function timelineBucketS(durationS: number): number {
 // ---- the merged statistics every engine ends up in ----
 
 /**
- * Latencies in ms. null = the engine does not measure this figure (nGrinder has no percentiles, min or
- * max: see scripts/run/ngrinder-api.ts); never 0 standing in for "unknown".
+ * Latencies in ms. null = not measured: the engine does not measure this figure (nGrinder has no percentiles,
+ * min or max: see scripts/run/ngrinder-api.ts), or no response was (every request failed without one); never
+ * 0 standing in for "unknown".
  */
 export type EndpointLatencies = { readonly [K in keyof LatencyFigures]: number | null };
 
@@ -153,6 +154,16 @@ export interface EndpointStats extends EndpointLatencies {
   readonly requests: number;
   readonly failures: number;
   readonly rps: number;
+  /**
+   * More percentiles (key "99.9" → ms), where the engine gives them: PERCENTILE_LADDER from a histogram, or
+   * Locust's own CSV columns. The report's latency-by-percentile chart reads these.
+   */
+  readonly percentiles?: Readonly<Record<string, number>>;
+  /**
+   * The merged HdrHistogram itself (µs, compressed base64; decode with histogram.ts decode): any percentile
+   * a threshold asks for (p99.95) is read from it exactly. Absent for engines without one (Locust, nGrinder).
+   */
+  readonly hdr?: string;
 }
 
 export interface TimelinePoint {
@@ -168,8 +179,8 @@ export interface TimelinePoint {
   readonly users?: number;
 }
 
-/** An endpoint whose every latency figure was measured (merged histograms). */
-export type MeasuredStats = EndpointStats & LatencyFigures;
+/** An endpoint's figures from merged histograms (null figures only where no response was measured). */
+export type MeasuredStats = EndpointStats;
 
 export interface MergedStats<E extends EndpointStats = EndpointStats> {
   readonly total: E;
@@ -180,20 +191,28 @@ export interface MergedStats<E extends EndpointStats = EndpointStats> {
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
-function stats(name: string, c: Cell, seconds: number): MeasuredStats {
-  return { name, requests: c.count, failures: c.failures, rps: seconds > 0 ? r3(c.count / seconds) : 0, ...figures(c.hist) };
+function stats(name: string, c: Cell, seconds: number, resolutionMs: number, detail: boolean): MeasuredStats {
+  return {
+    name, requests: c.count, failures: c.failures, rps: seconds > 0 ? r3(c.count / seconds) : 0, ...figures(c.hist, resolutionMs),
+    ...(detail && c.hist.totalCount > 0 ? { percentiles: percentileLadder(c.hist, resolutionMs), hdr: encode(c.hist) } : {}),
+  };
 }
 
-/** Finished statistics; `seconds` is the measured duration (RPS = requests / seconds). */
-export function finish(m: Merger, seconds: number, startEpochS?: number): MergedStats<MeasuredStats> {
+/**
+ * Finished statistics; `seconds` is the measured duration (RPS = requests / seconds). resolutionMs: what the
+ * engine times in (1 for Artillery and JMeter, whole ms; k6's fractional ms keep the histogram's 1 µs), so no
+ * figure is printed finer than it was measured. detail: also the percentile ladder and the encoded histogram
+ * (the summary's `percentiles` and `hdr`); a live tick, which reads only the figures, passes false.
+ */
+export function finish(m: Merger, seconds: number, startEpochS?: number, resolutionMs = 0.001, detail = true): MergedStats<MeasuredStats> {
   const keys = [...m.buckets.keys()].sort((a, b) => a - b);
   const t0 = startEpochS ?? keys[0] ?? 0;
   return {
-    total: stats('Total', m.total, seconds),
-    endpoints: [...m.endpoints].sort(([a], [b]) => a.localeCompare(b)).map(([k, c]) => stats(k, c, seconds)),
+    total: stats('Total', m.total, seconds, resolutionMs, detail),
+    endpoints: [...m.endpoints].sort(([a], [b]) => a.localeCompare(b)).map(([k, c]) => stats(k, c, seconds, resolutionMs, detail)),
     timeline: keys.map((k) => {
       const c = m.buckets.get(k)!;
-      const f = figures(c.hist);
+      const f = figures(c.hist, resolutionMs);
       return { t: r3(k - t0), rps: r3(c.count / m.bucketS), errorsPerS: r3(c.failures / m.bucketS), p50: f.p50, p95: f.p95 };
     }),
     errors: Object.fromEntries(m.errors),

@@ -109,7 +109,7 @@ export const NGRINDER_UNMEASURED = ['p50', 'p90', 'p95', 'p99', 'min', 'max'] as
 
 /** A threshold on a figure nGrinder does not measure would always break: refused before the run. */
 export function refuseUnmeasuredThresholds(thresholds: readonly Threshold[]): void {
-  const bad = thresholds.filter((t) => (NGRINDER_UNMEASURED as readonly string[]).includes(t.metric));
+  const bad = thresholds.filter((t) => (NGRINDER_UNMEASURED as readonly string[]).includes(t.metric) || t.percentile !== undefined);
   if (bad.length === 0) return;
   throw new UsageError(`--threshold ${bad.map((t) => `'${t.expr}'`).join(', ')}: nGrinder does not measure ${[...new Set(bad.map((t) => t.metric))].join(', ')} (The Grinder keeps only the count, mean and standard deviation of test times, no distribution); use mean, errors, rps or requests thresholds with nGrinder`);
 }

@@ -104,6 +104,31 @@ export function artilleryPassthrough(args: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * Artillery's `ensure` checks (config.ensure or config.plugins.ensure, also inside config.environments.<name>)
+ * judge each agent's share alone and only set that agent's exit code (artillery-plugin-ensure 2.0.21 index.js:
+ * `global.artillery.suggestedExitCode = 1` in a beforeExit hook), which loadfleet does not read: they would
+ * pass or fail nothing. Refused before any host is touched, pointing to --threshold (judged on the merged run).
+ */
+export function refuseArtilleryEnsure(file: string, doc: unknown): void {
+  const config = (doc as { config?: Record<string, unknown> } | null)?.config;
+  if (!config || typeof config !== 'object') return;
+  const places: [string, Record<string, unknown> | undefined][] = [
+    ['config', config],
+    ...Object.entries((config.environments as Record<string, Record<string, unknown>> | undefined) ?? {}).map(([k, v]): [string, Record<string, unknown>] => [`config.environments.${k}`, v]),
+  ];
+  for (const [where, c] of places) {
+    if (!c || typeof c !== 'object') continue;
+    const at = c.ensure !== undefined ? `${where}.ensure` : (c.plugins as Record<string, unknown> | undefined)?.ensure !== undefined ? `${where}.plugins.ensure` : undefined;
+    if (at) {
+      throw new UsageError(
+        `--script (${file}) has ${at}: Artillery's ensure checks judge each agent's share alone and only set that agent's exit code, which would decide nothing; ` +
+          "use loadfleet's --threshold, judged on the merged results of every agent (ensure p95: 500 → --threshold 'p95<500ms'; maxErrorRate: 1 → --threshold 'errors<=1%')",
+      );
+    }
+  }
+}
+
 // ---- Locust ----
 
 /** Locust options loadfleet owns (long names, locust/argument_parser.py), with why and what instead. */
@@ -116,6 +141,10 @@ const LOCUST_REFUSED: readonly [RegExp, string][] = [
   [/^(csv|csv-full-history|html|json|json-file|logfile|print-stats|only-summary)$/, 'loadfleet collects the results and the logs itself'],
   [/^config$/, 'loadfleet writes the config file the master and workers read (locust.conf) itself'],
   [/^(list|show-task-ratio|show-task-ratio-json|version|help|processes)$/, 'it makes Locust print and exit, or fork, instead of running the test'],
+  // The verdict and the numbers: Locust's exit code is not run's, and reset stats would drop the ramp-up's requests
+  // from the summary while the target served them (locust/argument_parser.py --exit-code-on-error, --reset-stats).
+  [/^exit-code-on-error$/, "run's exit code comes from its thresholds, judged on the merged results; for any failure to fail the run use --threshold 'errors<=0%' (exit 3)"],
+  [/^reset-stats$/, 'the summary must count every request the target served; it would drop those sent while users were spawning'],
 ];
 /** Locust's short options (argument_parser.py) → long names. */
 const LOCUST_SHORT: Readonly<Record<string, string>> = {

@@ -2,6 +2,7 @@
  * report.html: one self-contained page (inline CSS and SVG, no script, nothing fetched) a user can open
  * or attach: the run's name and verdicts, latency and RPS over time, the per-endpoint table. Pure.
  */
+import { artilleryPhases, type ArtilleryPhase, type LoadPlan } from './load';
 import type { TimelinePoint } from './merge';
 import type { RunSummary } from './summary';
 
@@ -65,12 +66,71 @@ function timelineCharts(tl: readonly TimelinePoint[]): string {
   );
 }
 
+/** x position of percentile p on a log scale of 1/(1 − p): 0, 90, 99, 99.9, 99.99 evenly spaced. */
+const nines = (p: number) => Math.log10(100 / (100 - Math.min(p, 99.999)));
+
+/**
+ * Latency by percentile, the view performance engineers read first: the total's percentiles (a merged histogram's
+ * ladder, or Locust's own columns) on a log scale of the tail up to p99.99; max (p100) is named beside it.
+ */
+export function percentileChart(percentiles: Readonly<Record<string, number>> | undefined, mean: number | null = null): string {
+  const title = 'Latency by percentile';
+  const pts = Object.entries(percentiles ?? {}).map(([k, v]) => [Number(k), v] as const).filter(([p]) => p < 100).sort((a, b) => a[0] - b[0]);
+  if (pts.length < 2) return `<figure class="pct"><figcaption>${title}</figcaption><p class="empty">${mean === null ? 'no latency measured' : `no percentiles: the engine gives a mean only (${esc(mean)} ms)`}</p></figure>`;
+  const W = 720;
+  const H = 240;
+  const L = 56;
+  const B = 28;
+  const xMax = nines(99.99);
+  const yMax = Math.max(1e-9, ...pts.map(([, v]) => v)) * 1.1;
+  const x = (p: number) => L + (Math.min(nines(p), xMax) / xMax) * (W - L - 20);
+  const y = (v: number) => H - B - (v / yMax) * (H - B - 10);
+  const grid = [0, 0.25, 0.5, 0.75, 1].map((f) => f * yMax)
+    .map((v) => `<line x1="${L}" x2="${W - 20}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" class="grid"/><text x="${L - 4}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${esc(fmt(v))}</text>`).join('');
+  const xt = [0, 90, 99, 99.9, 99.99].map((p) => `<line x1="${x(p).toFixed(1)}" x2="${x(p).toFixed(1)}" y1="10" y2="${H - B}" class="grid"/><text x="${x(p).toFixed(1)}" y="${H - 8}" text-anchor="middle">p${p}</text>`).join('');
+  const line = `<polyline class="pct-line" fill="none" stroke="#d62728" stroke-width="1.8" points="${pts.map(([p, v]) => `${x(p).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>`;
+  const dots = pts.map(([p, v]) => `<circle class="pct-point" cx="${x(p).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="#d62728"><title>p${p} ${v} ms</title></circle>`).join('');
+  const max = percentiles?.['100'];
+  return `<figure class="pct"><figcaption>${title} (ms; log scale of the tail)${max !== undefined ? ` · max ${esc(max)} ms` : ''}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${title}">${grid}${xt}${line}${dots}</svg></figure>`;
+}
+
+/** What the engine was told to run (not the user's words): Artillery's arrival phases per agent, users elsewhere. */
+export function engineLoad(engine: string, load: RunSummary['load'], generators: number): string {
+  const staged = load.staged ?? load.stages.length > 1;
+  const stages = staged ? `, stages ${load.stages.map((st) => `${st.durationS}s→${st.target}`).join(', ')}` : '';
+  if (engine === 'artillery' && generators > 0) {
+    const plan: LoadPlan = { ...load, staged };
+    const phase = (x: ArtilleryPhase) => (x.arrivalCount !== undefined
+      ? `${x.duration}s, ${x.arrivalCount} arrivals spread evenly`
+      : `${x.duration}s at ${x.arrivalRate}${x.rampTo !== undefined ? `→${x.rampTo}` : ''} arrivals/s`) + (x.maxVusers !== undefined ? ` (max ${x.maxVusers} vusers)` : '');
+    // null: an agent whose share of the load was 0, left out of the run.
+    const per = artilleryPhases(plan, generators).map((ph) => (ph ? ph.map(phase).join(', ') : 'none (its share was 0)'));
+    const same = per.every((t) => t === per[0]);
+    return `Artillery phases ${same ? `on each of ${generators} agent(s): ${per[0]}` : per.map((t, i) => `agent ${i + 1}: ${t}`).join('; ')} — ${load.durationS} s`;
+  }
+  const users = engine === 'k6' ? 'VUs' : engine === 'jmeter' || engine === 'ngrinder' ? 'threads' : 'users';
+  return `${engine}: ${load.users} ${users}${stages || `, started at ${load.rate}/s`}, ${load.durationS} s`;
+}
+
+/** Errors by type and endpoint ("GET /x: ConnectionRefusedError" → endpoint, type; an error of no endpoint → —). */
+function errorsTable(errors: Readonly<Record<string, number>>): string {
+  const rows = Object.entries(errors).sort((a, b) => b[1] - a[1]);
+  if (rows.length === 0) return '';
+  const cells = rows.map(([k, n]) => {
+    const m = /^([A-Z]+ \S+): (.*)$/s.exec(k);
+    return `<tr><td>${esc(m ? m[2]! : k)}</td><td>${esc(m ? m[1]! : '—')}</td><td>${esc(n)}</td></tr>`;
+  }).join('');
+  return `<h2>Errors</h2>\n<table class="errors"><thead><tr><th>type</th><th>endpoint</th><th>count</th></tr></thead><tbody>${cells}</tbody></table>`;
+}
+
 export function reportHtml(s: RunSummary): string {
   const cols = ['requests', 'failures', 'rps', 'min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
   const row = (e: RunSummary['total'], cls = '') =>
     `<tr${cls ? ` class="${cls}"` : ''}><td>${esc(e.name)}</td>${cols.map((c) => `<td>${esc(e[c])}</td>`).join('')}</tr>`;
   const verdicts = [
-    s.interrupted ? '<p class="bad">Interrupted: these are the results measured until the stop.</p>' : '',
+    s.interrupted ? `<p class="bad">${s.released === false ? 'Interrupted before the load was released: nothing was sent.' : 'Interrupted: these are the results measured until the stop.'}</p>` : '',
+    s.abortedBy ? `<p class="bad">Aborted by threshold ${esc(s.abortedBy.expr)} at ${esc(s.abortedBy.atS)} s (${esc(s.abortedBy.measured)}${esc(s.abortedBy.unit)} on the live figures)</p>` : '',
+    ...(s.stopFailures ?? []).map((c) => `<p class="bad">Stop failed on ${esc(c.host)} (it may still be sending): ${esc(c.error)}</p>`),
     s.generatorBound ? `<p class="bad">Generator-bound: the load asked for was not the load made — ${s.boundBy.map(esc).join('; ')}</p>` : '',
     ...s.collectionFailures.map((c) => `<p class="bad">Collection failed on ${esc(c.host)}: ${esc(c.error)}</p>`),
     ...s.thresholds.map((t) => `<p class="${t.ok ? 'ok' : 'bad'}">${t.ok ? '✔' : '✘'} ${esc(t.expr)} — ${esc(t.endpoint)} ${esc(t.metric)} ${t.measured === null ? esc(t.missing ?? 'never requested') : `${esc(t.measured)}${esc(t.unit)}`}</p>`),
@@ -91,15 +151,17 @@ figure{margin:8px 0 16px}figcaption{font-weight:600;margin-bottom:4px}.empty{col
 </style></head><body>
 <h1>loadfleet run <code>${esc(s.runId)}</code></h1>
 <p>env <b>${esc(s.env)}</b> · engine <b>${esc(s.engine)}</b> · script <code>${esc(s.script)}</code> · ${esc(s.startedAt)} → ${esc(s.endedAt)} (${esc(s.durationS)} s) · ${s.generators.length} generator(s), start spread ${esc(s.startSpreadMs ?? '—')} ms</p>
-<p>load: ${esc(s.load.users)} users, rate ${esc(s.load.rate)}/s, ${esc(s.load.durationS)} s${s.load.stages.length > 1 ? `, stages ${esc(s.load.stages.map((st) => `${st.durationS}s→${st.target}`).join(', '))}` : ''}</p>
+<p>load: ${esc(engineLoad(s.engine, s.load, s.generators.length))}</p>
 <p>rps = requests ÷ ${esc(s.rpsWindow.seconds)} s, the time load was sent: ${esc(s.rpsWindow.basis)}</p>
 ${verdicts}
+${percentileChart(s.total.percentiles, s.total.percentiles ? null : s.total.mean)}
 ${timelineCharts(s.timeline)}
 <h2>Endpoints (latencies in ms)</h2>
 <table><thead><tr><th>name</th>${cols.map((c) => `<th>${c}</th>`).join('')}</tr></thead><tbody>
 ${s.endpoints.map((e) => row(e)).join('\n')}
 ${row(s.total, 'total')}
 </tbody></table>
+${errorsTable(s.errors)}
 <h2>Generators</h2>
 <table><thead><tr><th>generator</th><th>started</th><th>offset ms</th><th>collection</th></tr></thead><tbody>${gens}</tbody></table>
 <h2>Saturation</h2>

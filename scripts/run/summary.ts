@@ -26,7 +26,8 @@ export interface RunSummary {
   readonly startedAt: string;
   readonly endedAt: string;
   readonly durationS: number;
-  readonly load: { readonly users: number; readonly rate: number; readonly durationS: number; readonly stages: LoadPlan['stages'] };
+  /** staged: the stages are the user's (--stages), not derived from --users/--rate (LoadPlan.staged). */
+  readonly load: { readonly users: number; readonly rate: number; readonly durationS: number; readonly stages: LoadPlan['stages']; readonly staged?: boolean };
   readonly total: EndpointStats;
   readonly endpoints: readonly EndpointStats[];
   readonly timeline: readonly TimelinePoint[];
@@ -35,6 +36,13 @@ export interface RunSummary {
   /** max − min of the generators' start times, ms (null when fewer than one start is known). */
   readonly startSpreadMs: number | null;
   readonly interrupted: boolean;
+  /** false: the run ended (interrupted) before the load was released — nothing was sent, nothing collected. */
+  readonly released: boolean;
+  /**
+   * The abort-form threshold (`errors<5%:abort`) that stopped the run on the live figures: its expression, the
+   * seconds after the release it was lost at, and what it measured then. Absent when no threshold stopped it.
+   */
+  readonly abortedBy?: { readonly expr: string; readonly atS: number; readonly measured: number; readonly unit: string };
   readonly generatorBound: boolean;
   /** Hosts (and why) that made the result generator-bound. */
   readonly boundBy: readonly string[];
@@ -86,6 +94,9 @@ export function buildSummary(p: {
   stats: MergedStats;
   generators: readonly { name: string; startedAtMs: number | null; rawFile: string | null; collectionError?: string }[];
   interrupted: boolean;
+  abortedBy?: RunSummary['abortedBy'];
+  /** The load was released (default true). */
+  released?: boolean;
   saturation: readonly HostSaturation[];
   network: readonly NetworkFlag[];
   thresholds: readonly ThresholdResult[];
@@ -111,7 +122,7 @@ export function buildSummary(p: {
     startedAt: new Date(p.startedAtMs).toISOString(),
     endedAt: new Date(p.endedAtMs).toISOString(),
     durationS: Math.round(p.endedAtMs - p.startedAtMs) / 1000,
-    load: { users: p.plan.users, rate: p.plan.rate, durationS: p.plan.durationS, stages: p.plan.stages },
+    load: { users: p.plan.users, rate: p.plan.rate, durationS: p.plan.durationS, stages: p.plan.stages, staged: p.plan.staged },
     total: p.stats.total,
     endpoints: p.stats.endpoints,
     timeline: p.stats.timeline,
@@ -125,6 +136,8 @@ export function buildSummary(p: {
     })),
     startSpreadMs: spreadMs,
     interrupted: p.interrupted,
+    released: p.released ?? true,
+    ...(p.abortedBy ? { abortedBy: p.abortedBy } : {}),
     generatorBound: boundBy.length > 0,
     boundBy,
     saturation: p.saturation,
@@ -161,9 +174,12 @@ export function statsCsv(s: Pick<RunSummary, 'endpoints' | 'total'>): string {
 export function summaryText(s: RunSummary, dir: string): string {
   const t = s.total;
   const lines = [
-    `run ${s.runId} on ${s.env} (${s.engine}, ${s.generators.length} generator${s.generators.length === 1 ? '' : 's'})${s.interrupted ? ' — INTERRUPTED' : ''}`,
-    `  requests ${t.requests}, failures ${t.failures}, ${t.rps} req/s over the ${s.rpsWindow.seconds} s load was sent (run took ${s.durationS} s)`,
-    t.p50 === null && t.p95 === null && t.p99 === null
+    `run ${s.runId} on ${s.env} (${s.engine}, ${s.generators.length} generator${s.generators.length === 1 ? '' : 's'})${s.interrupted ? ' — INTERRUPTED' : ''}${s.abortedBy ? ` — ABORTED by threshold '${s.abortedBy.expr}' at ${s.abortedBy.atS} s (${s.abortedBy.measured}${s.abortedBy.unit} on the live figures)` : ''}`,
+    ...(s.released === false
+      ? [`  nothing was sent: the run was interrupted before the load was released (run took ${s.durationS} s)`]
+      : [`  requests ${t.requests}, failures ${t.failures}, ${t.rps} req/s over the ${s.rpsWindow.seconds} s load was sent (run took ${s.durationS} s)`]),
+    // A mean without a distribution is an engine that keeps only a mean (nGrinder); nothing at all is n/a everywhere.
+    s.released === false ? '' : t.p50 === null && t.p95 === null && t.p99 === null && t.mean !== null
       ? `  latency ms: mean ${shown(t.mean)} (${s.engine} measures no percentiles)`
       : `  latency ms: p50 ${shown(t.p50)}  p90 ${shown(t.p90)}  p95 ${shown(t.p95)}  p99 ${shown(t.p99)}  max ${shown(t.max)}`,
     ...(s.startSpreadMs !== null ? [`  start spread across generators: ${s.startSpreadMs} ms`] : []),
@@ -173,5 +189,5 @@ export function summaryText(s: RunSummary, dir: string): string {
     ...(s.stopFailures ?? []).map((c) => `  stop FAILED on ${c.host} (it may still be sending): ${c.error}`),
     `  results: ${dir} (report.html, summary.json, stats.csv)`,
   ];
-  return `${lines.join('\n')}\n`;
+  return `${lines.filter((l) => l !== '').join('\n')}\n`;
 }

@@ -202,7 +202,7 @@ describe('run with Artillery on 3 agents', () => {
     const perAgentP95 = s.generators.map((g) => {
       const m = new Merger();
       for (const f of fs.readdirSync(path.join(dir, 'raw', g.name)).filter((x) => x.startsWith('hdr-'))) m.addGenerator(JSON.parse(fs.readFileSync(path.join(dir, 'raw', g.name, f), 'utf8')) as GeneratorHdr);
-      return finish(m, 1).total.p95;
+      return finish(m, 1).total.p95!;
     });
     const mean = perAgentP95.reduce((a, b) => a + b, 0) / 3;
     expect(perAgentP95[0]!).toBeGreaterThan(perAgentP95[1]! * 5);
@@ -225,6 +225,47 @@ describe('run with Artillery on 3 agents', () => {
     expect(s.rpsWindow.seconds).toBeLessThan(s.durationS);
     // summary.json keeps the window's seconds to the ms: compare within that rounding, relative to the rate.
     expect(Math.abs(s.total.rps - s.total.requests / s.rpsWindow.seconds)).toBeLessThanOrEqual(s.total.rps * 0.001 + 0.002);
+  });
+
+  it('against a dead target (nothing listening on :9999): requests all failed, latencies n/a (not 0), latency thresholds broken "no latency measured", exit 3', async () => {
+    const target = fleet.outputs().hosts.find((h) => h.role === 'target')!.privateIp;
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('test.yml'), '--host', `http://${target}:9999`, '--rate', '6', '--users', '30', '--duration', '4s', '--threshold', 'p95<500ms', '--threshold', 'max<1s', '--skip-doctor']);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain("threshold 'p95<500ms' broken: Total p95 — no latency measured");
+    expect(r.stderr).toContain("threshold 'max<1s' broken: Total max — no latency measured");
+    expect(r.stdout).toContain('latency ms: p50 n/a  p90 n/a  p95 n/a  p99 n/a  max n/a');
+    const dir = runDirOf(r.stdout);
+    const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+    expect(s.total.requests).toBeGreaterThan(0);
+    expect(s.total.failures).toBe(s.total.requests);
+    expect([s.total.p50, s.total.p95, s.total.max, s.total.mean]).toEqual([null, null, null, null]);
+    expect(s.thresholds.map((t) => [t.ok, t.measured, t.missing])).toEqual([[false, null, 'no latency measured'], [false, null, 'no latency measured']]);
+    expect(fs.readFileSync(path.join(dir, 'stats.csv'), 'utf8')).toMatch(/\nTotal,\d+,\d+,[\d.]+,,,,,,,\n/);
+    expect(fs.readFileSync(path.join(dir, 'report.html'), 'utf8')).toContain('✘ p95&lt;500ms — Total p95 no latency measured');
+  });
+
+  it('Ctrl-C while Artillery loads (the readiness wait): nothing released, says nothing was sent — no "collection failed", no "0 req/s over 10 s"', async () => {
+    const child = execa(process.execPath, [BIN, 'run', '-c', fleet.config, '--script', file('test.yml'), '--rate', '6', '--duration', '30s', '--skip-doctor'], {
+      env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore',
+    });
+    let err = '';
+    await new Promise<void>((resolve) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/run \S+: artillery on 3 agents/.test(err)) resolve(); // Artillery needs seconds to load: still waiting for it
+      });
+    });
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toMatch(/run \S+ was interrupted before the load was released: nothing was sent/);
+    expect(String(r.stderr)).toContain('SIGINT: stopping the test on every host');
+    expect(String(r.stderr)).not.toContain('terraform');
+    expect(String(r.stdout)).toContain('nothing was sent: the run was interrupted before the load was released');
+    expect(String(r.stdout)).not.toMatch(/collection FAILED|req\/s over/);
+    const s = JSON.parse(fs.readFileSync(path.join(runDirOf(String(r.stdout)), 'summary.json'), 'utf8')) as RunSummary;
+    expect([s.interrupted, s.released, s.total.requests, s.collectionFailures]).toEqual([true, false, 0, []]);
+    for (const a of ['agent-1', 'agent-2', 'agent-3']) expect((await fleet.ssh(a, 'pgrep -af "[n]ode|[a]rtillery" || true')).stdout.trim()).toBe('');
   });
 
   it('SIGINT mid-run: sending ends at once, requests = what nginx served, live users and per-second rps are real, nothing left running', async () => {

@@ -162,6 +162,8 @@ describe('run with Locust on the local target', () => {
     child.kill('SIGINT');
     const r = await child;
     expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toContain('SIGINT: stopping the test on every host, then collecting what was measured');
+    expect(String(r.stderr)).not.toContain('terraform');
     expect(String(r.stderr)).toContain('was interrupted: the partial results are in');
     const s = readSummary(runDirOf(String(r.stdout)));
     expect(s.interrupted).toBe(true);
@@ -173,6 +175,24 @@ describe('run with Locust on the local target', () => {
     await new Promise((res) => setTimeout(res, 2000));
     expect(await served()).toBe(a);
     expect((await fleet.ssh('controller', 'pgrep -f "^[a]wk -v iv" || true')).stdout.trim()).toBe('');
+  });
+
+  it('an abort-form threshold lost on the live figures stops the test early (dead target, errors<5%:abort=2s): exit 3 naming it, summary says aborted', async () => {
+    const target = fleet.outputs().hosts.find((h) => h.role === 'target')!.privateIp;
+    const t0 = Date.now();
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--host', `http://${target}:9999`, '--users', '3', '--duration', '60s', '--threshold', 'errors<5%:abort=2s', '--threshold', 'Total: requests>=1', '--skip-doctor']);
+    const tookS = (Date.now() - t0) / 1000;
+    expect(r.exitCode).toBe(3);
+    expect(tookS).toBeLessThan(45); // 60 s asked: stopped well before
+    expect(r.stderr).toMatch(/threshold 'errors<5%:abort=2s' lost at [\d.]+ s \(100%\): aborting the test/);
+    expect(r.stderr).toMatch(/threshold 'errors<5%:abort=2s' aborted the run at [\d.]+ s: Total errors was 100% on the live figures/);
+    const s = readSummary(runDirOf(r.stdout));
+    expect(s.abortedBy).toMatchObject({ expr: 'errors<5%:abort=2s', measured: 100, unit: '%' });
+    expect(s.abortedBy!.atS).toBeGreaterThanOrEqual(2);
+    expect(s.durationS).toBeLessThan(30);
+    expect(r.stdout.split('\n')[0]).toContain("ABORTED by threshold 'errors<5%:abort=2s'");
+    // "Total:" is the total (the name stats.csv and the report give it), not an endpoint never requested.
+    expect(s.thresholds.map((t) => [t.expr, t.ok, t.endpoint])).toEqual([['errors<5%:abort=2s', false, 'Total'], ['Total: requests>=1', true, 'Total']]);
   });
 
   it('flags a CPU-bound generator by name', async () => {

@@ -27,13 +27,14 @@ describe('thresholds', () => {
     ['errors<1', 'needs % for errors'],
     ['errors<150%', 'more than 100 %'],
     ['rps>200ms', 'has unit ms, but rps is a count per second'],
-    ['p97<5ms', 'is not a threshold'],
+    ['p100<5ms', 'asks for percentile 100'],
+    ['pp95<5ms', 'is not a threshold'],
     ['p95=5ms', 'is not a threshold'],
     ['', 'is not a threshold'],
   ])('fails when the threshold is %j, naming it and the form', (expr, why) => {
     expect(() => parseThreshold(expr)).toThrow(UsageError);
     expect(() => parseThreshold(expr)).toThrow(why);
-    expect(() => parseThreshold(expr)).toThrow("e.g. 'p95<500ms', 'errors<1%', 'rps>200'");
+    expect(() => parseThreshold(expr)).toThrow("e.g. 'p95<500ms', 'p99.9<1s', 'errors<1%', 'rps>200'");
   });
 
   it('judges the total or the named endpoint, with the measured value', () => {

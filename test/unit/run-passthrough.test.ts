@@ -60,10 +60,25 @@ describe('artilleryPassthrough (artillery run 2.0.21 flags)', () => {
   });
 });
 
+describe('options that would decide the verdict outside loadfleet', () => {
+  it('fails when an Artillery script has ensure checks (per agent, their exit code is never read), pointing to --threshold', async () => {
+    for (const yaml of [
+      'config:\n  ensure:\n    p95: 500\nscenarios:\n  - flow: []\n',
+      'config:\n  plugins:\n    ensure: {}\nscenarios:\n  - flow: []\n',
+      'config:\n  environments:\n    prod:\n      ensure:\n        maxErrorRate: 1\nscenarios:\n  - flow: []\n',
+    ]) {
+      const check = artilleryRun.validate('t.yml', yaml);
+      await expect(check).rejects.toThrow(UsageError);
+      await expect(artilleryRun.validate('t.yml', yaml)).rejects.toThrow("use loadfleet's --threshold, judged on the merged results of every agent");
+    }
+    await expect(artilleryRun.validate('t.yml', 'config:\n  target: http://x\nscenarios:\n  - flow: []\n')).resolves.toBeUndefined();
+  });
+});
+
 describe('locustConf (configargparse DefaultConfigFileParser syntax)', () => {
   it('writes long names, flags as true, one value quoted, several as a JSON list', () => {
-    expect(locustConf(['--tags', 'api', 'x y', '-s', '5', '--reset-stats', '--exclude-tags=a"b', '-L', 'DEBUG']).split('\n').slice(1)).toEqual([
-      'tags = ["api","x y"]', 'stop-timeout = "5"', 'reset-stats = true', `exclude-tags = 'a"b'`, 'loglevel = "DEBUG"', '',
+    expect(locustConf(['--tags', 'api', 'x y', '-s', '5', '--skip-log-setup', '--exclude-tags=a"b', '-L', 'DEBUG']).split('\n').slice(1)).toEqual([
+      'tags = ["api","x y"]', 'stop-timeout = "5"', 'skip-log-setup = true', `exclude-tags = 'a"b'`, 'loglevel = "DEBUG"', '',
     ]);
   });
   it('is empty without options (the driver then removes locust.conf)', () => {
@@ -90,6 +105,9 @@ describe('locustConf (configargparse DefaultConfigFileParser syntax)', () => {
     ['--logfile', 'loadfleet collects the results'],
     ['--config', 'loadfleet writes the config file'],
     ['--list', 'print and exit'],
+    // Options that would change the verdict or the numbers (issue 15 item 8): Locust's own exit code is not run's.
+    ['--exit-code-on-error', "use --threshold 'errors<=0%' (exit 3)"],
+    ['--reset-stats', 'the summary must count every request the target served'],
   ])('fails when given %s, naming it and what to use instead', (opt, why) => {
     expect(() => locustConf([opt, 'x'])).toThrow(UsageError);
     expect(() => locustConf([opt, 'x'])).toThrow(`Locust option ${opt} is loadfleet's to set: `);

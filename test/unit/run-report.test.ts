@@ -88,3 +88,48 @@ describe('report.html', () => {
     expect(lineChart('x', 'ms', [], [])).toContain('no samples');
   });
 });
+
+describe('report.html shows what the run did (issue 15 item 12)', () => {
+  const pct = { 0: 1, 50: 2, 75: 4, 90: 5, 95: 7, 99: 9, 99.9: 40, 99.99: 80, 100: 120 };
+  function artillery() {
+    const s = summary();
+    return {
+      ...s, engine: 'artillery', load: { users: 300, rate: 6, durationS: 8, stages: [{ durationS: 8, target: 300 }] },
+      total: { ...s.total, percentiles: pct },
+      errors: { ECONNREFUSED: 12, 'GET /api: HTTPError 500': 3 },
+      stopFailures: [{ host: 'agent-2', error: 'ssh: timed out' }],
+      abortedBy: { expr: 'errors<5%:abort', atS: 3.2, measured: 9.1, unit: '%' },
+    };
+  }
+
+  it('renders the errors by type and endpoint, the stop failures and the abort', () => {
+    const html = reportHtml(artillery());
+    expect(html).toContain('<table class="errors"><thead><tr><th>type</th><th>endpoint</th><th>count</th></tr></thead><tbody><tr><td>ECONNREFUSED</td><td>—</td><td>12</td></tr><tr><td>HTTPError 500</td><td>GET /api</td><td>3</td></tr></tbody></table>');
+    expect(html).toContain('<p class="bad">Stop failed on agent-2 (it may still be sending): ssh: timed out</p>');
+    expect(html).toContain('<p class="bad">Aborted by threshold errors&lt;5%:abort at 3.2 s (9.1% on the live figures)</p>');
+  });
+
+  it('shows the load the engine ran: Artillery\'s arrival phases per agent, not Locust-style users and stages', () => {
+    const html = reportHtml(artillery());
+    expect(html).toMatch(/<p>load: Artillery phases (on each of 3 agent\(s\)|agent 1)[^<]*arrivals\/s[^<]*— 8 s<\/p>/);
+    expect(html).not.toContain('300 users');
+    expect(reportHtml(summary())).toContain('<p>load: locust: 6 users');
+  });
+
+  it('draws latency by percentile on a log scale up to p99.99, max named beside it', () => {
+    const html = reportHtml(artillery());
+    expect(html.match(/<circle class="pct-point"/g)).toHaveLength(8); // p0 … p99.99 (p100 is the max label)
+    expect(html).toContain('<title>p99.99 80 ms</title>');
+    expect(html).toContain('· max 120 ms');
+    for (const p of ['p90', 'p99', 'p99.9', 'p99.99']) expect(html).toContain(`>${p}</text>`);
+    // Evenly spaced nines: p90 → p99 and p99 → p99.9 are the same width.
+    const xs = ['p90', 'p99', 'p99.9'].map((p) => Number(new RegExp(`<text x="([\\d.]+)" y="\\d+" text-anchor="middle">${p.replace('.', '\\.')}</text>`).exec(html)![1]));
+    expect(Math.abs((xs[1]! - xs[0]!) - (xs[2]! - xs[1]!))).toBeLessThan(0.2);
+  });
+
+  it('says no latency was measured instead of drawing zeros, and a mean-only engine (nGrinder) has no percentiles', () => {
+    const none = summary();
+    expect(reportHtml({ ...none, total: { ...none.total, min: null, mean: null, p50: null, p90: null, p95: null, p99: null, max: null } })).toContain('<figure class="pct"><figcaption>Latency by percentile</figcaption><p class="empty">no latency measured</p></figure>');
+    expect(reportHtml(summary())).toContain('no percentiles: the engine gives a mean only (3 ms)');
+  });
+});
