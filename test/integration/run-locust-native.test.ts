@@ -167,6 +167,7 @@ describe('nobody but the run drives the fleet', () => {
       void child.then(() => reject(new Error(`the run ended before it was under way:\n${err}`)));
     });
     const killedAt = await served();
+    const killedMs = Date.now();
     child.kill('SIGKILL');
     await child;
     // The load outlives the owner for at most staleS (+1 s of the watchdog's sleep, + the workers' stop).
@@ -177,6 +178,8 @@ describe('nobody but the run drives the fleet', () => {
     expect(await served()).toBe(a);
     const log = await fleet.sshRoot('controller', `cat ${LOCUST_WATCHDOG_LOG}`);
     expect(log.stdout).toMatch(/: no word from loadfleet for \d+ s \(more than 15 s\): stopped the load \(GET \/stop: 200\)/);
+    const last = (await fleet.ssh('app-1', `tail -n 1 ${TARGET_SERVER.accessLog}`)).stdout.split(' ')[0];
+    console.log(`kill -9 at ${new Date(killedMs).toISOString()}; nginx's last request ${((Number(last) * 1000 - killedMs) / 1000).toFixed(1)} s later; watchdog: ${log.stdout.trim().split('\n').at(-1)}`);
     // The next run is not held up by the dead one (its lock names a dead pid) and runs normally.
     const next = await fleet.cli(['run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '2', '--duration', '3s', '--skip-doctor', '--json']);
     expect(next.exitCode, next.stderr).toBe(0);
