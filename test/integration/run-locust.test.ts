@@ -141,6 +141,7 @@ describe('run with Locust on the local target', () => {
     expect(s.generators.map((g) => g.name)).toEqual(['agent-1', 'agent-2', 'agent-3']);
     expect(s.generators.every((g) => g.startedAt !== null)).toBe(true);
     expect(s.startSpreadMs).toBeLessThanOrEqual(1000);
+    console.log(`Locust start spread, 3 agents, 6 users at 6/s (first request per agent, worker side): ${s.startSpreadMs} ms`);
     expect(s.interrupted).toBe(false);
     expect(s.thresholds).toEqual([expect.objectContaining({ expr: 'p95<1ms', ok: false, endpoint: 'Total', measured: s.total.p95 })]);
     const html = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
@@ -224,6 +225,31 @@ describe('run with Locust on the local target', () => {
     await new Promise((res) => setTimeout(res, 2000));
     expect(await served()).toBe(a);
     expect((await fleet.ssh('controller', 'pgrep -f "^[a]wk -v iv" || true')).stdout.trim()).toBe('');
+  });
+
+  it('a sampler that dies mid-run: that host\'s saturation is unknown (never "not bound") and a collection failure, exit 1', async () => {
+    const child = execa(process.execPath, [BIN, 'run', '-c', fleet.config, '--script', file('locustfile.py'), '--users', '3', '--duration', '12s', '--skip-doctor'], {
+      env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore',
+    });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/\[\s+[2-6]s\/12s\]/.test(err)) resolve();
+      });
+      void child.then(() => reject(new Error(`the run ended before it was under way:\n${err}`)));
+    });
+    // The sampler this run started on agent-1 (its own pid namespace holds only this fleet's processes), by pid.
+    const pid = (await fleet.sshRoot('agent-1', 'pgrep -f "^[a]wk -v iv"')).stdout.trim();
+    expect(pid).toMatch(/^\d+$/);
+    expect((await fleet.sshRoot('agent-1', `kill ${pid}`)).exitCode).toBe(0);
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(1);
+    const s = readSummary(runDirOf(String(r.stdout)));
+    expect(s.saturation.find((h) => h.host === 'agent-1')).toMatchObject({ bound: null, reason: expect.stringMatching(/^saturation unknown: the CPU samples stop at \d+(\.\d)? s of the run \(the sampler died or stopped answering\)/) });
+    expect(s.collectionFailures.map((f) => f.host)).toEqual(['agent-1']);
+    for (const h of ['agent-2', 'agent-3', 'controller']) expect(s.saturation.find((x) => x.host === h)!.bound).toBe(false);
+    expect(s.total.requests).toBeGreaterThan(0);
   });
 
   it('flags a CPU-bound generator by name', async () => {
