@@ -19,8 +19,14 @@ export interface Engine {
   readonly controllerFromAgents: readonly PortRange[];
   /** Ports the agents must accept from the controller's security group. */
   readonly agentsFromController: readonly PortRange[];
-  /** The controller's web UI, reachable from access.sshCidrs; null when there is none. */
+  /** The controller's web UI; null when there is none. */
   readonly uiPort: number | null;
+  /**
+   * Where the UI listens: 'loopback' = 127.0.0.1 of the controller only (no security group rule; people use
+   * `loadfleet tunnel controller`, `run` calls it over SSH on the controller); 'sshCidrs' = reachable from
+   * access.sshCidrs. Ignored when uiPort is null.
+   */
+  readonly uiReach: 'loopback' | 'sshCidrs';
   /** Process patterns (pgrep -f) of a running agent, for verifying its limits. */
   readonly agentProcess: string;
   /** systemd unit that runs the agent; gets LimitNOFILE/TasksMax drop-ins. */
@@ -70,6 +76,7 @@ export const Engine = {
     ],
     agentsFromController: [],
     uiPort: NGRINDER_PORTS.ui,
+    uiReach: 'sshCidrs',
     agentProcess: 'ngrinder.*agent|org.ngrinder.NGrinderAgentStarter',
     agentUnit: 'ngrinder-agent.service',
   }),
@@ -80,6 +87,8 @@ export const Engine = {
     controllerFromAgents: [one(5557, 'Locust master')],
     agentsFromController: [],
     uiPort: 8089,
+    // An open Locust UI lets anyone who reaches it POST /swarm (point the fleet at any host) or /stop a run.
+    uiReach: 'loopback',
     agentProcess: 'locust.*--worker',
     // A template: one instance per core (locust-worker@1 …); the drop-in on the template applies to all.
     agentUnit: 'locust-worker@.service',
@@ -91,6 +100,7 @@ export const Engine = {
     controllerFromAgents: [],
     agentsFromController: [],
     uiPort: null,
+    uiReach: 'sshCidrs',
     agentProcess: '(^|/)k6 run',
     agentUnit: 'k6-agent.service',
   }),
@@ -106,6 +116,7 @@ export const Engine = {
     controllerFromAgents: [{ ...jmeterClientPorts(), description: 'JMeter client callbacks (client.rmi.localport+1, +2)' }],
     agentsFromController: [one(JMETER_PORTS.registry, 'JMeter RMI registry (server_port)'), one(JMETER_PORTS.serverLocal, 'JMeter server.rmi.localport')],
     uiPort: null,
+    uiReach: 'sshCidrs',
     agentProcess: 'ApacheJMeter.jar.*-s|jmeter-server',
     agentUnit: 'jmeter-server.service',
   }),
@@ -116,6 +127,7 @@ export const Engine = {
     controllerFromAgents: [],
     agentsFromController: [],
     uiPort: null,
+    uiReach: 'sshCidrs',
     agentProcess: 'artillery.*run',
     agentUnit: 'artillery-agent.service',
   }),

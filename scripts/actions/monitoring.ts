@@ -172,9 +172,12 @@ export function monitoringUrls(m: Pick<MonitoringEnv, 'outputs' | 'envDir'>, con
   } else {
     lines.push(`Grafana:    not installed on the local target; its provisioning is in ${m.envDir.file('grafana')}`);
   }
-  const ui = engineOf(m.outputs.engine as Parameters<typeof engineOf>[0]).uiPort;
+  const engine = engineOf(m.outputs.engine as Parameters<typeof engineOf>[0]);
+  const ui = engine.uiPort;
   const controller = m.outputs.hosts.find((h) => h.role === 'controller');
-  if (ui && controller) lines.push(`Controller: http://${controller.publicIp || controller.privateIp}:${ui}/   (tunnel: loadfleet tunnel${cfg} controller)`);
+  // A loopback-only UI (Locust) is reached through the tunnel alone.
+  if (ui && controller && engine.uiReach === 'loopback') lines.push(`Controller: only through the tunnel: loadfleet tunnel${cfg} controller   (the UI listens on the controller's 127.0.0.1:${ui})`);
+  else if (ui && controller) lines.push(`Controller: http://${controller.publicIp || controller.privateIp}:${ui}/   (tunnel: loadfleet tunnel${cfg} controller)`);
   return lines;
 }
 

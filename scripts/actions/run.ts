@@ -408,7 +408,11 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
           const got = await stopSampler(c, outputs.sshUser, runId, s.pid);
           samplers.delete(c.host.name);
           await fs.writeFile(path.join(rawDir, `${c.host.name}-cpu.txt`), got.samples);
-          saturation.push(judgeHost(c.host.name, role, parseSamples(got.samples), p.kind === 'ec2'));
+          // Judged over release → stop: samples that do not cover it make the host's saturation unknown (and a
+          // collection failure), never "not bound".
+          const judged = judgeHost(c.host.name, role, parseSamples(got.samples), p.kind === 'ec2', startCalled ? { fromMs: startedAtMs, toMs: endedAtMs } : undefined);
+          saturation.push(judged);
+          if (judged.bound === null) collectionFailures.push({ host: c.host.name, error: judged.reason! });
           network.push(...networkFlags(c.host.name, s.ethtoolBefore, got.ethtoolAfter));
         } catch (e) {
           collectionFailures.push({ host: c.host.name, error: `saturation samples: ${(e as Error).message}` });

@@ -1,29 +1,43 @@
-/** The Locust master's web API (web-UI mode): the only way `run` drives Locust. */
+/**
+ * The Locust master's web API (web-UI mode), the only way `run` drives Locust. The UI listens on 127.0.0.1
+ * of the controller only, so every call is curl on the controller over SSH (the sh is pure:
+ * scripts/run/locust-control.ts); `exec` runs a sh there as root and returns its stdout.
+ */
 import { ExternalError } from '../core/errors';
+import { locustApiScript, parseLocustApiOutput } from '../run/locust-control';
+
+export type ControllerExec = (script: string, what: string) => Promise<string>;
 
 export class LocustApi {
-  constructor(readonly base: string, private readonly timeoutMs = 10_000) {}
+  /** The run's owner file: every call refreshes it once set (the watchdog stops the load when it goes stale). */
+  owner: string | undefined;
 
-  private async call(path: string, init?: RequestInit): Promise<Response> {
+  constructor(private readonly exec: ControllerExec, private readonly webPort: number, readonly where: string, private readonly timeoutS = 10) {}
+
+  private async call(path: string, form?: Record<string, string>): Promise<string> {
+    let out: string;
     try {
-      const r = await fetch(`${this.base}${path}`, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
-      if (!r.ok) throw new ExternalError(`Locust master ${this.base}${path} answered HTTP ${r.status}: ${(await r.text()).slice(0, 300)}`);
-      return r;
+      out = await this.exec(locustApiScript(this.webPort, path, { form, owner: this.owner, timeoutS: this.timeoutS }), `calling the Locust master's ${path}`);
     } catch (e) {
-      if (e instanceof ExternalError) throw e;
-      throw new ExternalError(`Locust master ${this.base}${path} did not answer: ${(e as Error).message}`);
+      throw new ExternalError(`Locust master ${this.where}${path} did not answer: ${(e as Error).message}`);
     }
+    const { body, status } = parseLocustApiOutput(out);
+    if (status === null || status < 200 || status >= 300) throw new ExternalError(`Locust master ${this.where}${path} answered HTTP ${status ?? '(none)'}: ${body.slice(0, 300)}`);
+    return body;
   }
 
   async stats(): Promise<unknown> {
-    return (await this.call('/stats/requests')).json();
+    return JSON.parse(await this.call('/stats/requests'));
   }
 
-  /** Starts (or re-targets) the swarm: Locust moves to userCount at spawnRate users/s. */
-  async swarm(userCount: number, spawnRate: number, host: string): Promise<void> {
-    const body = new URLSearchParams({ user_count: String(userCount), spawn_rate: String(spawnRate), host });
-    const r = await this.call('/swarm', { method: 'POST', body });
-    const j = (await r.json()) as { success?: boolean; message?: string };
+  /**
+   * Starts (or re-targets) the swarm: Locust moves to userCount at spawnRate users/s. runTimeS (the first
+   * call only): the master stops the users by itself that many seconds later.
+   */
+  async swarm(userCount: number, spawnRate: number, host: string, runTimeS?: number): Promise<void> {
+    const form: Record<string, string> = { user_count: String(userCount), spawn_rate: String(spawnRate), host };
+    if (runTimeS !== undefined) form.run_time = `${Math.ceil(runTimeS)}s`;
+    const j = JSON.parse(await this.call('/swarm', form)) as { success?: boolean; message?: string };
     if (j.success === false) throw new ExternalError(`Locust master refused /swarm: ${j.message ?? 'no reason given'}`);
   }
 
@@ -36,6 +50,6 @@ export class LocustApi {
   }
 
   async text(path: string): Promise<string> {
-    return (await this.call(path)).text();
+    return this.call(path);
   }
 }

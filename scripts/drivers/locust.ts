@@ -1,7 +1,10 @@
 /**
- * Locust's run driver: the master on the controller (installed in web-UI mode) is driven through its web
- * API; it starts every worker together and adds their bucketed response times, so its numbers are merged
- * already. The locustfile is pushed to every host and the services restarted to load it.
+ * Locust's run driver: the master on the controller (installed in web-UI mode, the UI on 127.0.0.1 only) is
+ * driven through its web API with curl on the controller over SSH; it starts every worker together and adds
+ * their bucketed response times, so its numbers are merged already. The locustfile is pushed to every host
+ * (with a suffix that logs each worker's first request) and the services restarted to load it. No load without
+ * a live owner: a watchdog on the controller stops the swarm when `run` stops refreshing its owner file, and
+ * the swarm carries run_time = duration + grace (scripts/run/locust-control.ts).
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -16,6 +19,9 @@ import type { HostKind } from '../core/tuning';
 import { locustConf, LOCUST_CONF_NAME } from '../run/passthrough';
 import { locustSchedule } from '../run/load';
 import type { TimelinePoint } from '../run/merge';
+import {
+  locustClearOwnersScript, locustFirstRequestSuffix, locustOwnerFile, LOCUST_OWNER, locustReleaseOwnerScript, locustWatchdogScript, parseFirstRequest, workerLogMarkScript, workerLogSinceScript,
+} from '../run/locust-control';
 import { locustPartialStats, locustRpsSeconds, parseLocustFailures, parseLocustLive, parseLocustStats, type LocustLive } from '../run/locust-csv';
 import { notInstalledOr, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver } from './types';
@@ -51,10 +57,21 @@ function killMasterScript(kind: HostKind): string {
       `p=$(cat ${SV.run}/${LOCUST.masterService}/pid 2>/dev/null) && [ -n "$p" ] && tr '\\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q -- '--master' && kill -KILL "$p"\n`;
 }
 
-function create({ p, controller: maybeController, agents, login }: DriverContext): EngineDriver {
+function create({ p, controller: maybeController, agents, login, runId }: DriverContext): EngineDriver {
   if (!maybeController) throw new UsageError(`env "${p.outputs.env}" has no controller for the Locust master`);
   const controller = maybeController;
-  const api = new LocustApi(`http://${controller.host.publicIp || controller.host.privateIp}:${LOCUST.webPort}`);
+  const api = new LocustApi(async (script, what) => (await runAsRoot(controller.session, login, script, `${what} on ${controller.host.name}`, { timeoutMs: 30_000 })).stdout, LOCUST.webPort, `on ${controller.host.name} (127.0.0.1:${LOCUST.webPort})`);
+  /** Where each agent's worker logs ended before this run's restart (collect pulls only what follows). */
+  const logMarks = new Map<string, string>();
+  /** The locustfile as pushed: the user's, unchanged, then the first-request hook for this run. */
+  const pushedScript = `${p.scriptText.replace(/\n*$/, '\n')}${locustFirstRequestSuffix(runId)}`;
+  /**
+   * Live rates from the master's cumulative counts (its own current_rps is a moving average that lags the
+   * load by seconds): workers report every 3 s, so the totals move in steps; each step is spread over the
+   * time since the previous one (requests per second over that interval), never shown as 0 then a spike.
+   */
+  let lastStep: { at: number; requests: number; failures: number } | undefined;
+  let lastRate = { rps: 0, failPerS: 0 };
   const schedule = locustSchedule(p.plan);
   let next = 0;
   const hostnames = new Map<string, string>(); // Locust worker id prefix (hostname) → agent name
@@ -86,7 +103,7 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
     const conf = locustConf(p.passthrough);
     confWritten = !!conf;
     const confScript = conf ? putFileScript(LOCUST_CONF, conf).replace('set -eu\n', '') : `rm -f ${LOCUST_CONF}`;
-    await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, p.scriptText, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch(notInstalledOr(c.host.name, missing))));
+    await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, pushedScript, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch(notInstalledOr(c.host.name, missing))));
     if (conf) {
       // Locust itself says whether it takes these options (and the locustfile's own ones): --list parses
       // the command line and locust.conf like the services do, then prints the user classes and exits.
@@ -106,7 +123,17 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
       cores += Number(n);
       hostnames.set(hn!.trim(), c.host.name);
     }));
-    await Promise.all(all.map((c) => runAsRoot(c.session, login, restartLocustScript(p.kind), `restarting Locust on ${c.host.name}`)));
+    // Owner files of earlier runs go: their watchdogs (a killed run's) exit and never stop this run.
+    await runAsRoot(controller.session, login, locustClearOwnersScript(), `clearing earlier runs' watchdogs on ${controller.host.name}`);
+    // The master first: a master that stops sends `quit` to every worker connected to it (MasterRunner.quit),
+    // which would end workers already restarted for this run. Then the workers, and where their logs end now:
+    // collect pulls only what this run's workers write after that (raw/<agent>-worker.log).
+    await runAsRoot(controller.session, login, restartLocustScript(p.kind), `restarting Locust on ${controller.host.name}`);
+    await Promise.all(agents.map(async (c) => {
+      // The restart sh ends with `exit 0`: in a subshell, so the marks are printed after it (its failure is the step's).
+      const r = await runAsRoot(c.session, login, `(\n${restartLocustScript(p.kind)}) || exit $?\n${workerLogMarkScript(p.kind)}`, `restarting Locust on ${c.host.name}`);
+      logMarks.set(c.host.name, r.stdout);
+    }));
     // The master restarted: wait for its API, then for one ready worker per agent core.
     const deadline = Date.now() + RUN_TIMING.workersWaitMs;
     let seen = 0;
@@ -137,8 +164,11 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
     },
     async start() {
       const s = schedule[next++]!;
+      // The owner first: no swarm runs without a watchdog that stops it when this process is gone.
+      await masterSays(() => runAsRoot(controller.session, login, locustWatchdogScript({ runId, webPort: LOCUST.webPort, durationS: p.plan.durationS }), `starting the run's watchdog on ${controller.host.name}`));
+      api.owner = locustOwnerFile(runId);
       t0 = Date.now();
-      await masterSays(() => api.swarm(s.userCount, s.spawnRate, p.hostUrl));
+      await masterSays(() => api.swarm(s.userCount, s.spawnRate, p.hostUrl, p.plan.durationS + LOCUST_OWNER.graceS));
       return t0;
     },
     async tick(elapsedS) {
@@ -154,13 +184,27 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
       lastRaw = raw;
       lastRawAt = Date.now();
       const p99 = raw.stats?.find((s) => s.name === 'Aggregated')?.ninety_ninth_response_time ?? 0;
+      // Requests per second = the change of the master's totals since the last tick (workers report every 3 s,
+      // so a second may show 0 and the next the sum; the chart's area is what was counted). Locust's own
+      // current_rps is a moving average that reads 0 for seconds after the release.
+      const now = Date.now();
+      const r3 = (x: number) => Math.round(x * 1000) / 1000;
+      const prev = lastStep ?? { at: t0, requests: 0, failures: 0 };
+      if (live.requests !== prev.requests || live.failures !== prev.failures) {
+        const dt = Math.max(0.001, (now - prev.at) / 1000);
+        lastRate = { rps: r3(Math.max(0, live.requests - prev.requests) / dt), failPerS: r3(Math.max(0, live.failures - prev.failures) / dt) };
+        lastStep = { at: now, requests: live.requests, failures: live.failures };
+        // One point per step of the totals: its rate covers the interval that ends at t.
+        timeline.push({ t: Math.round((now - t0) / 100) / 10, rps: lastRate.rps, errorsPerS: lastRate.failPerS, p50: live.p50, p95: live.p95, users: live.users });
+      }
       const running = [...new Set(live.workers.filter((w) => w.state !== 'ready' && w.state !== 'missing' && w.users > 0).map((w) => hostnames.get(w.id.replace(/_[0-9a-f]+$/, '')) ?? w.id))];
-      timeline.push({ t: Math.round((Date.now() - t0) / 100) / 10, rps: live.rps, errorsPerS: Math.round(live.rps * live.failRatio * 1000) / 1000, p50: live.p50, p95: live.p95, users: live.users });
-      return { users: live.users, requests: live.requests, failures: live.failures, rps: live.rps, failPerS: live.rps * live.failRatio, p50: live.p50, p95: live.p95, p99, running, finished: false };
+      return { users: live.users, requests: live.requests, failures: live.failures, rps: lastRate.rps, failPerS: lastRate.failPerS, p50: live.p50, p95: live.p95, p99, running, finished: false };
     },
     async stop() {
       if (stopped) return;
       stopped = true;
+      // However the stop goes, the run's owner ends with it (its watchdog exits; the load is stopped below).
+      const releaseOwner = () => runAsRoot(controller.session, login, locustReleaseOwnerScript(runId), `ending the run's watchdog on ${controller.host.name}`).catch(() => undefined);
       // Never released (prepare failed or was interrupted): no user runs and no collect follows; only the
       // options written for this run are left to remove.
       if (t0 === 0) {
@@ -171,6 +215,7 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
         // A master that already failed to answer (a tick timed out) is not waited for again: straight to the fallback.
         if (masterDown) throw new Error('it did not answer during the run');
         await stopThroughMaster();
+        await releaseOwner();
       } catch (e) {
         // The master does not answer (stopped, hung, its host gone): its workers would keep their users running.
         // Restart every worker service through the supervisor on every agent: the new workers hold no users.
@@ -183,6 +228,7 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
           // stopped process cannot hold off — and its supervisor starts a fresh master that holds no users.
           // Best effort: a controller that is gone cannot resume either.
           runAsRoot(controller.session, login, killMasterScript(p.kind), `killing the hung Locust master on ${controller.host.name}`).catch(() => undefined),
+          releaseOwner(),
         ]);
         if (failed.length) throw new ExternalError(`${masterDown}; stopping its workers over SSH failed too: ${failed.join('; ')}`);
       }
@@ -197,9 +243,10 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
         }
       }
       await fs.writeFile(path.join(rawDir, 'locust_live_timeline.json'), JSON.stringify(timeline));
-      const generators = await pullWorkerLogs(rawDir, firstSeen);
+      void firstSeen; // the master's polls say when users exist, not when requests start: the workers' own first request is used
+      const generators = await pullWorkerLogs(rawDir);
       await removeConf();
-      const merge = `Locust master: it adds the workers' bucketed response times (exact below 100 ms, 10 ms steps below 1 s, 100 ms steps below 10 s) — merged, never averaged. Generator start = the first poll of the master (every ${RUN_TIMING.startPollMs} ms) that showed the agent's workers running users; run released ${new Date(startedAtMs).toISOString()}`;
+      const merge = `Locust master: it adds the workers' bucketed response times (exact below 100 ms, 10 ms steps below 1 s, 100 ms steps below 10 s) — merged, never averaged. Generator start = the start of the agent's first request, measured by its workers (a hook loadfleet appends to the locustfile; the agent's clock); run released ${new Date(startedAtMs).toISOString()}. Live requests/s = the change of the master's totals between polls`;
       const tl = timeline.map((x) => ({ ...x, t: Math.max(0, x.t) }));
       if (!pulled) {
         // A partial summary from the master's last live answer (raw/locust_last_live.json): what it had counted then.
@@ -262,15 +309,18 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
     }
   }
 
-  async function pullWorkerLogs(rawDir: string, firstSeen: Map<string, number>) {
+  /** Each agent's worker log lines of this run only, and its first request (the workers' own mark). */
+  async function pullWorkerLogs(rawDir: string) {
     return Promise.all(agents.map(async (c) => {
       const file = path.join(rawDir, `${c.host.name}-worker.log`);
       try {
-        const r = await runAsRoot(c.session, login, 'cat /var/log/loadfleet/locust-worker@*.log 2>/dev/null | tail -n 2000', `pulling ${c.host.name}'s worker log`);
+        const r = await runAsRoot(c.session, login, workerLogSinceScript(p.kind, logMarks.get(c.host.name) ?? ''), `pulling ${c.host.name}'s worker log`);
         await fs.writeFile(file, r.stdout);
-        return { name: c.host.name, startedAtMs: firstSeen.get(c.host.name) ?? null, rawFile: path.relative(path.dirname(rawDir), file) };
+        const first = parseFirstRequest(r.stdout, runId);
+        // null: none of its workers sent a request in this run (fewer users than workers leaves some idle).
+        return { name: c.host.name, startedAtMs: first, rawFile: path.relative(path.dirname(rawDir), file) };
       } catch (e) {
-        return { name: c.host.name, startedAtMs: firstSeen.get(c.host.name) ?? null, rawFile: null, collectionError: (e as Error).message };
+        return { name: c.host.name, startedAtMs: null, rawFile: null, collectionError: (e as Error).message };
       }
     }));
   }

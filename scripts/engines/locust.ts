@@ -8,7 +8,9 @@
  * - To load a new locustfile: write it to LOCUST.locustfile on every host, then run
  *   `restartLocustScript(hostKind)` as root on every host (runAsRoot): it restarts the master / all
  *   workers of that host through the supervisor and returns once new processes are up.
- * - Then wait for the workers (GET http://<controller>:LOCUST.webPort/stats/requests → `workers[]`,
+ * - The web UI listens on the controller's 127.0.0.1 only (no security group rule: `loadfleet tunnel
+ *   controller`); `run` calls it with curl on the controller over SSH (scripts/run/locust-control.ts).
+ * - Then wait for the workers (GET http://127.0.0.1:LOCUST.webPort/stats/requests → `workers[]`,
  *   one per agent core, ids "<agent hostname>_<hex>") and drive the master through its web API:
  *   POST /swarm (user_count, spawn_rate, host), GET /stop, GET /stats/requests, GET /stats/requests/csv.
  * - Services: "locust-master" on the controller, "locust-worker@1" … "locust-worker@<cores>" on agents
@@ -94,7 +96,7 @@ function services(ctx: InstallContext): ServiceSpec[] {
       {
         ...base,
         name: LOCUST.masterService,
-        argv: [...locustCommand(ctx), '-f', LOCUST.locustfile, '--master', '--master-bind-host', '0.0.0.0', '--master-bind-port', String(LOCUST.masterPort), '--web-host', '0.0.0.0', '--web-port', String(LOCUST.webPort)],
+        argv: [...locustCommand(ctx), '-f', LOCUST.locustfile, '--master', '--master-bind-host', '0.0.0.0', '--master-bind-port', String(LOCUST.masterPort), '--web-host', '127.0.0.1', '--web-port', String(LOCUST.webPort)],
         processPattern: 'locust.*--master( |$)',
       },
     ];

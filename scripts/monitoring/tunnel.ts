@@ -35,11 +35,15 @@ export function planTunnel(
   let role: 'monitoring' | 'controller';
   let port: number;
   let urlPath = '/';
+  let loopback = false;
   if (target === 'controller') {
     role = 'controller';
-    const ui = engineOf(outputs.engine as EngineName).uiPort;
+    const engine = engineOf(outputs.engine as EngineName);
+    const ui = engine.uiPort;
     if (ui === null) throw new UsageError(`engine ${outputs.engine} has no web UI on the controller: tunnel to grafana or prometheus instead`);
     port = ui;
+    // Locust's UI listens on the controller's 127.0.0.1 only (no other host reaches it): the far end is there.
+    loopback = engine.uiReach === 'loopback';
   } else {
     if (!opts.monitoringEnabled) throw new UsageError(`monitoring.enabled is false in this env's config, so there is no ${target}: set it to true, then run "loadfleet up" and "loadfleet install"`);
     if (target === 'grafana' && outputs.target === 'local') throw new UsageError('Grafana is not installed on the local target (only Prometheus is): use "loadfleet tunnel prometheus"');
@@ -56,7 +60,7 @@ export function planTunnel(
     host: host.name,
     address,
     // The far end connects to the service on the host's private address (every UI listens there; not all on 127.0.0.1).
-    remote: { host: host.privateIp, port },
+    remote: { host: loopback ? '127.0.0.1' : host.privateIp, port },
     localPort,
     argv: [
       'ssh', '-N',
@@ -69,7 +73,7 @@ export function planTunnel(
       '-o', 'ServerAliveInterval=30',
       '-o', 'ServerAliveCountMax=3',
       '-i', opts.privateKeyPath,
-      '-L', `127.0.0.1:${localPort}:${host.privateIp}:${port}`,
+      '-L', `127.0.0.1:${localPort}:${loopback ? '127.0.0.1' : host.privateIp}:${port}`,
       `${outputs.sshUser}@${address}`,
     ],
     url: `http://127.0.0.1:${localPort}${urlPath}`,

@@ -101,8 +101,35 @@ export interface HostSaturation {
   readonly busiestThread: string;
   readonly maxRunQueue: number;
   readonly maxTcpSockets: number;
-  readonly bound: boolean;
+  /** null = unknown: the samples do not cover the run (a sampler that died or was late); never read as "not bound". */
+  readonly bound: boolean | null;
   readonly reason?: string;
+}
+
+/** How far the samples may sit from the run's ends, and apart: the sampler prints one line a second. */
+export const SAMPLE_COVERAGE = { edgeMs: 2500, gapMs: 3500 } as const;
+
+/**
+ * Why the samples do not cover the window (release → stop), or null when they do: one a second from
+ * before the release (or within SAMPLE_COVERAGE.edgeMs after it) to the stop, no gap longer than
+ * SAMPLE_COVERAGE.gapMs. A sampler that died mid-run leaves a short file, which is not "not bound".
+ */
+export function samplesMissing(samples: readonly CpuSample[], window: { fromMs: number; toMs: number }): string | null {
+  const span = Math.max(0, window.toMs - window.fromMs);
+  const expected = Math.max(1, Math.round(span / 1000));
+  const inWindow = samples.filter((s) => s.atMs >= window.fromMs - SAMPLE_COVERAGE.edgeMs && s.atMs <= window.toMs + SAMPLE_COVERAGE.edgeMs);
+  const at = (ms: number) => `${Math.round((ms - window.fromMs) / 100) / 10} s`;
+  const what = `${inWindow.length} samples over the run's ${Math.round(span / 100) / 10} s (about ${expected} expected)`;
+  if (inWindow.length === 0) return `no CPU sample during the run: ${what}`;
+  const first = inWindow[0]!.atMs;
+  const last = inWindow[inWindow.length - 1]!.atMs;
+  if (first > window.fromMs + SAMPLE_COVERAGE.edgeMs) return `the CPU samples start ${at(first)} after the release: ${what}`;
+  if (last < window.toMs - SAMPLE_COVERAGE.edgeMs) return `the CPU samples stop at ${at(last)} of the run (the sampler died or stopped answering): ${what}`;
+  for (let i = 1; i < inWindow.length; i++) {
+    const gap = inWindow[i]!.atMs - inWindow[i - 1]!.atMs;
+    if (gap > SAMPLE_COVERAGE.gapMs) return `no CPU sample for ${Math.round(gap / 100) / 10} s from ${at(inWindow[i - 1]!.atMs)}: ${what}`;
+  }
+  return null;
 }
 
 /**
@@ -110,7 +137,8 @@ export interface HostSaturation {
  * "Its CPU" is the machine's share when the host is a machine (`machineIsHost`: EC2), and on every
  * kind of host the busiest thread's demand for one core (see samplerScript).
  */
-export function judgeHost(host: string, role: 'controller' | 'agent', samples: readonly CpuSample[], machineIsHost: boolean): HostSaturation {
+export function judgeHost(host: string, role: 'controller' | 'agent', samples: readonly CpuSample[], machineIsHost: boolean, window?: { fromMs: number; toMs: number }): HostSaturation {
+  const missing = window && window.toMs > window.fromMs ? samplesMissing(samples, window) : null;
   let longest = 0;
   let runStart: number | undefined;
   let max = 0;
@@ -129,7 +157,8 @@ export function judgeHost(host: string, role: 'controller' | 'agent', samples: r
       longest = Math.max(longest, (s.atMs - runStart) / 1000 + 1);
     } else runStart = undefined;
   }
-  const bound = longest > GENERATOR_BOUND.seconds;
+  // Bound shows even in partial samples (a stretch was seen); only "not bound" needs the whole run.
+  const bound = longest > GENERATOR_BOUND.seconds ? true : missing ? null : false;
   return {
     host,
     role,
@@ -140,6 +169,7 @@ export function judgeHost(host: string, role: 'controller' | 'agent', samples: r
     maxTcpSockets: Math.max(0, ...samples.map((s) => s.tcpSockets)),
     bound,
     ...(bound ? { reason: `CPU above ${GENERATOR_BOUND.cpuPct} % for ${Math.round(longest)} s (peak ${Math.round(max)} %, busiest thread ${busiest})` } : {}),
+    ...(bound === null ? { reason: `saturation unknown: ${missing}` } : {}),
   };
 }
 

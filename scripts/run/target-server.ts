@@ -26,8 +26,9 @@ error_log ${TARGET_SERVER.errorLog} warn;
 events { worker_connections 4096; }
 http {
   default_type application/octet-stream;
-  # One line per served request: tests count them against the run's merged total.
-  log_format loadfleet '$msec $status $request_method $request_uri $request_time';
+  # One line per served request: tests count them against the run's merged total. The client's address last
+  # (fields before it keep their places): each generator's first request as the target saw it.
+  log_format loadfleet '$msec $status $request_method $request_uri $request_time $remote_addr';
   access_log ${TARGET_SERVER.accessLog} loadfleet;
   keepalive_requests 100000;
   # A queue: above 20 requests/s, /slow delays requests instead of refusing them (latency that grows with load).
@@ -66,6 +67,24 @@ export function startScript(port: number): string {
 /** Stops nginx by the PID it wrote; no-op when not running. */
 export function stopScript(): string {
   return `if [ -s ${TARGET_SERVER.pid} ]; then p=$(cat ${TARGET_SERVER.pid}); kill "$p" 2>/dev/null || true; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; rm -f ${TARGET_SERVER.pid}; echo "stopped nginx $p"; fi\n`;
+}
+
+/**
+ * When the target served each client address's first request at or after an epoch second: epoch ms of the
+ * response ($msec, nginx's log time) minus $request_time, i.e. when nginx read the request.
+ */
+export function firstServedByClient(accessLog: string, sinceEpochS = 0): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of accessLog.split('\n')) {
+    const f = line.split(' ');
+    const t = Number(f[0]);
+    const took = Number(f[4]);
+    const ip = f[5];
+    if (!ip || !Number.isFinite(t) || t < sinceEpochS) continue;
+    const at = Math.round((t - (Number.isFinite(took) ? took : 0)) * 1000);
+    if (!out.has(ip) || at < out.get(ip)!) out.set(ip, at);
+  }
+  return out;
 }
 
 /** Served requests in the access log (optionally only those at or after an epoch second). */

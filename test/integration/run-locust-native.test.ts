@@ -13,6 +13,7 @@ import { controlScript, SV } from '../../scripts/core/supervise';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
 import { TARGET_SERVER } from '../../scripts/run/target-server';
 import type { RunSummary } from '../../scripts/run/summary';
+import { LOCUST_OWNER, LOCUST_WATCHDOG_LOG } from '../../scripts/run/locust-control';
 
 
 const PREFIX = 'ln';
@@ -108,6 +109,7 @@ describe('Locust options after --', () => {
     const s = JSON.parse(r.stdout) as RunSummary & { dir: string };
     // The workers read their own locust.conf: --loglevel is not forwarded by the master, yet both agents' workers log at DEBUG.
     for (const a of ['agent-1', 'agent-2']) expect(fs.readFileSync(path.join(s.dir, 'raw', `${a}-worker.log`), 'utf8')).toMatch(new RegExp(`${a}/DEBUG/`));
+    const cores = Number((await fleet.ssh('agent-1', 'nproc')).stdout.trim());
     expect(s.endpoints.map((e) => e.name)).toEqual(['GET /api/items']);
     expect(s.total.requests).toBeGreaterThan(20);
     // rps over Locust's own window (the release to the last request), not the run's wall time with the stop.
@@ -125,8 +127,62 @@ describe('Locust options after --', () => {
     expect(next.exitCode).toBe(0);
     const s2 = JSON.parse(next.stdout) as RunSummary;
     expect(s2.endpoints.map((e) => e.name)).toEqual(['GET /', 'GET /api/items']);
+    // raw/<agent>-worker.log holds this run's lines only: one start per worker (restarted for this run), none of
+    // the DEBUG lines the previous run wrote to the same service log, none of install's.
+    for (const a of ['agent-1', 'agent-2']) {
+      const log = fs.readFileSync(path.join((s2 as RunSummary & { dir: string }).dir, 'raw', `${a}-worker.log`), 'utf8');
+      expect(log.match(/Starting Locust/g)?.length, log.slice(0, 2000)).toBe(cores);
+      expect(log).not.toMatch(new RegExp(`${a}/DEBUG/`));
+      expect(log).toMatch(new RegExp(`loadfleet-first-request run=${s2.runId} at_ms=\\d+`));
+    }
     expect(delta(mid, await servedByPath(), '/')).toBeGreaterThan(0);
     for (const h of ['controller', 'agent-1', 'agent-2']) await expectNoLocustConf(h);
+  });
+});
+
+describe('nobody but the run drives the fleet', () => {
+  it('the master\'s web UI answers on the controller\'s 127.0.0.1 only: not from another host, not from an unprivileged user of this machine', async () => {
+    const ctl = fleet.outputs().hosts.find((h) => h.name === 'controller')!.privateIp;
+    const ss = await fleet.sshRoot('controller', 'ss -ltnH');
+    expect(ss.stdout).toMatch(/127\.0\.0\.1:8089\b/);
+    expect(ss.stdout).not.toMatch(/(0\.0\.0\.0|\*|\[::\]):8089\b/);
+    // Another host of the fleet: refused (curl exit 7, nothing listens there).
+    const fromAgent = await fleet.ssh('agent-1', `curl -sS -m 5 -X POST -d user_count=1 -d spawn_rate=1 -d host=http://10.0.0.1 http://${ctl}:8089/swarm; echo "exit $?"`);
+    expect(fromAgent.stdout).toMatch(/exit 7$/m);
+    // An unprivileged user of this machine (which reaches the hosts' network): refused too.
+    const nobody = await execa('runuser', ['-u', 'nobody', '--', 'curl', '-sS', '-m', '5', `http://${ctl}:8089/stats/requests`], { reject: false });
+    expect(nobody.exitCode, nobody.stderr).toBe(7);
+  });
+
+  it('kill -9 of loadfleet mid-run: the watchdog on the controller stops the load by itself within its bound (nginx goes quiet)', async () => {
+    const child = execa(process.execPath, [BIN, 'run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '4', '--rate', '4', '--duration', '120s', '--skip-doctor'], {
+      env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore',
+    });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/\[\s+([4-9]|1\d)s\/120s\]/.test(err)) resolve();
+      });
+      void child.then(() => reject(new Error(`the run ended before it was under way:\n${err}`)));
+    });
+    const killedAt = await served();
+    const killedMs = Date.now();
+    child.kill('SIGKILL');
+    await child;
+    // The load outlives the owner for at most staleS (+1 s of the watchdog's sleep, + the workers' stop).
+    await new Promise((res) => setTimeout(res, (LOCUST_OWNER.staleS + 6) * 1000));
+    const a = await served();
+    expect(a).toBeGreaterThan(killedAt); // it was sending when loadfleet died
+    await new Promise((res) => setTimeout(res, 4000));
+    expect(await served()).toBe(a);
+    const log = await fleet.sshRoot('controller', `cat ${LOCUST_WATCHDOG_LOG}`);
+    expect(log.stdout).toMatch(/: no word from loadfleet for \d+ s \(more than 15 s\): stopped the load \(GET \/stop: 200\)/);
+    const last = (await fleet.ssh('app-1', `tail -n 1 ${TARGET_SERVER.accessLog}`)).stdout.split(' ')[0];
+    console.log(`kill -9 at ${new Date(killedMs).toISOString()}; nginx's last request ${((Number(last) * 1000 - killedMs) / 1000).toFixed(1)} s later; watchdog: ${log.stdout.trim().split('\n').at(-1)}`);
+    // The next run is not held up by the dead one (its lock names a dead pid) and runs normally.
+    const next = await fleet.cli(['run', '-c', fleet.config, '--script', file('tagged.py'), '--users', '2', '--duration', '3s', '--skip-doctor', '--json']);
+    expect(next.exitCode, next.stderr).toBe(0);
   });
 });
 

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
 import { BIN } from '../harness/cli';
-import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
+import { countServed, firstServedByClient, TARGET_SERVER } from '../../scripts/run/target-server';
 import type { RunSummary } from '../../scripts/run/summary';
 import { runDirOf } from '../harness/run-output';
 
@@ -49,6 +49,24 @@ class Web(HttpUser):
         self.client.get("/")
 `;
 
+/** agent-3's users wait 1.5 s before their first request; the other agents start at once. */
+const LATE_AGENT = `import socket, time
+from locust import HttpUser, constant, task
+
+LATE = socket.gethostname() == "agent-3"
+
+class Web(HttpUser):
+    wait_time = constant(0.1)
+
+    def on_start(self):
+        if LATE:
+            time.sleep(1.5)
+
+    @task
+    def home(self):
+        self.client.get("/")
+`;
+
 async function served(): Promise<number> {
   const r = await fleet.ssh('app-1', `cat ${TARGET_SERVER.accessLog} 2>/dev/null || true`);
   return countServed(r.stdout);
@@ -62,6 +80,7 @@ beforeAll(async () => {
   fleet = await localFleet('rtest', PREFIX, SUBNET, { agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } });
   fs.writeFileSync(file('locustfile.py'), LOCUSTFILE);
   fs.writeFileSync(file('cpu.py'), CPU_BOUND);
+  fs.writeFileSync(file('late.py'), LATE_AGENT);
   fs.writeFileSync(file('broken.py'), 'from locust import HttpUser\nclass Web(HttpUser)\n    pass\n');
   expect((await fleet.cli(['install', '-c', fleet.config])).exitCode).toBe(0);
   const s = await fleet.cli(['serve', '-c', fleet.config]);
@@ -122,6 +141,7 @@ describe('run with Locust on the local target', () => {
     expect(s.generators.map((g) => g.name)).toEqual(['agent-1', 'agent-2', 'agent-3']);
     expect(s.generators.every((g) => g.startedAt !== null)).toBe(true);
     expect(s.startSpreadMs).toBeLessThanOrEqual(1000);
+    console.log(`Locust start spread, 3 agents, 6 users at 6/s (first request per agent, worker side): ${s.startSpreadMs} ms`);
     expect(s.interrupted).toBe(false);
     expect(s.thresholds).toEqual([expect.objectContaining({ expr: 'p95<1ms', ok: false, endpoint: 'Total', measured: s.total.p95 })]);
     const html = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
@@ -129,7 +149,41 @@ describe('run with Locust on the local target', () => {
     expect(html).toContain('GET /api/items');
     expect(fs.readFileSync(path.join(dir, 'stats.csv'), 'utf8')).toContain(`Total,${s.total.requests},`);
     expect(fs.existsSync(path.join(dir, 'raw', 'locust_stats.csv'))).toBe(true);
+    // The live timeline: requests per second from the master's totals, one point per step of them (workers
+    // report every 3 s) — never Locust's lagging moving average, which read 0 for the first seconds while
+    // nginx served from the release. Its area is what the master counted by the last tick.
+    const tl = JSON.parse(fs.readFileSync(path.join(dir, 'raw', 'locust_live_timeline.json'), 'utf8')) as { t: number; rps: number }[];
+    expect(tl.length).toBeGreaterThan(0);
+    // The first step: the workers' first 3 s report, seen by the next tick (one SSH round trip): seen at 4.9 s
+    // on a busy machine; the point of the check is that no point before it reads 0.
+    expect(tl[0]!.t).toBeLessThanOrEqual(8);
+    for (const x of tl) expect(x.rps, JSON.stringify(tl)).toBeGreaterThan(0);
+    let area = 0;
+    for (let i = 0; i < tl.length; i++) area += tl[i]!.rps * (tl[i]!.t - (i ? tl[i - 1]!.t : 0));
+    expect(area).toBeLessThanOrEqual(s.total.requests * 1.02 + 2);
+    expect(area).toBeGreaterThanOrEqual(s.total.requests * 0.4);
     expect(s.saturation.map((h) => h.host).sort()).toEqual(['agent-1', 'agent-2', 'agent-3', 'controller'].sort());
+  });
+
+  it('measures each generator\'s start at its first request (worker side): a 1.5 s late agent shows as a 1.5 s spread, as nginx saw it', async () => {
+    const before = Date.now() / 1000;
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('late.py'), '--users', '6', '--rate', '100', '--duration', '5s', '--skip-doctor', '--json']);
+    expect(r.exitCode).toBe(0);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    const start = Object.fromEntries(s.generators.map((g) => [g.name, g.startedAt === null ? null : Date.parse(g.startedAt)]));
+    // The independent count: the first request nginx read from each agent's address in this run.
+    const ips = Object.fromEntries(fleet.outputs().hosts.filter((h) => h.role === 'agent').map((h) => [h.name, h.privateIp]));
+    const nginx = firstServedByClient((await fleet.ssh('app-1', `cat ${TARGET_SERVER.accessLog}`)).stdout, before);
+    for (const a of ['agent-1', 'agent-2', 'agent-3']) {
+      expect(start[a], a).not.toBeNull();
+      // The worker's clock and nginx's are this machine's: the same instant within the request's own time.
+      expect(Math.abs(start[a]! - nginx.get(ips[a]!)!), `${a}: worker ${start[a]} nginx ${nginx.get(ips[a]!)}`).toBeLessThanOrEqual(300);
+    }
+    expect(start['agent-3']! - Math.max(start['agent-1']!, start['agent-2']!)).toBeGreaterThanOrEqual(1400);
+    expect(s.startSpreadMs).toBeGreaterThanOrEqual(1400);
+    expect(s.startSpreadMs).toBeLessThanOrEqual(3000);
+    expect(s.merge).toContain('Generator start = the start of the agent\'s first request, measured by its workers');
+    console.log(`Locust start spread with agent-3 late by 1.5 s: ${s.startSpreadMs} ms; worker vs nginx first request: ${['agent-1', 'agent-2', 'agent-3'].map((a) => `${a} ${start[a]! - nginx.get(ips[a]!)!} ms`).join(', ')}`);
   });
 
   it('exits 0 when every threshold holds, after doctor passed', async () => {
@@ -148,7 +202,7 @@ describe('run with Locust on the local target', () => {
     await new Promise<void>((resolve) => {
       child.stderr!.on('data', (d: Buffer) => {
         err += d.toString();
-        if (/\[\s+4s\/60s\]/.test(err)) resolve();
+        if (/\[\s+([4-9]|1\d)s\/60s\]/.test(err)) resolve();
       });
     });
     // A second run on the same env is refused while this one is going.
@@ -193,6 +247,31 @@ describe('run with Locust on the local target', () => {
     expect(r.stdout.split('\n')[0]).toContain("ABORTED by threshold 'errors<5%:abort=2s'");
     // "Total:" is the total (the name stats.csv and the report give it), not an endpoint never requested.
     expect(s.thresholds.map((t) => [t.expr, t.ok, t.endpoint])).toEqual([['errors<5%:abort=2s', false, 'Total'], ['Total: requests>=1', true, 'Total']]);
+  });
+
+  it('a sampler that dies mid-run: that host\'s saturation is unknown (never "not bound") and a collection failure, exit 1', async () => {
+    const child = execa(process.execPath, [BIN, 'run', '-c', fleet.config, '--script', file('locustfile.py'), '--users', '3', '--duration', '12s', '--skip-doctor'], {
+      env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore',
+    });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/\[\s+[2-6]s\/12s\]/.test(err)) resolve();
+      });
+      void child.then(() => reject(new Error(`the run ended before it was under way:\n${err}`)));
+    });
+    // The sampler this run started on agent-1 (its own pid namespace holds only this fleet's processes), by pid.
+    const pid = (await fleet.sshRoot('agent-1', 'pgrep -f "^[a]wk -v iv"')).stdout.trim();
+    expect(pid).toMatch(/^\d+$/);
+    expect((await fleet.sshRoot('agent-1', `kill ${pid}`)).exitCode).toBe(0);
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(1);
+    const s = readSummary(runDirOf(String(r.stdout)));
+    expect(s.saturation.find((h) => h.host === 'agent-1')).toMatchObject({ bound: null, reason: expect.stringMatching(/^saturation unknown: the CPU samples stop at \d+(\.\d)? s of the run \(the sampler died or stopped answering\)/) });
+    expect(s.collectionFailures.map((f) => f.host)).toEqual(['agent-1']);
+    for (const h of ['agent-2', 'agent-3', 'controller']) expect(s.saturation.find((x) => x.host === h)!.bound).toBe(false);
+    expect(s.total.requests).toBeGreaterThan(0);
   });
 
   it('flags a CPU-bound generator by name', async () => {

@@ -86,7 +86,7 @@ describe('locust', () => {
     const [m, ...rest] = locust.services(ctx({ role: 'controller', host: { name: 'controller', privateIp: '10.0.0.10' } }));
     expect(rest).toEqual([]);
     expect(m!.name).toBe('locust-master');
-    expect(m!.argv).toEqual(['/usr/bin/python3', LOCUST.debianFix, '-f', LOCUST.locustfile, '--master', '--master-bind-host', '0.0.0.0', '--master-bind-port', String(engineOf('locust').masterPort), '--web-host', '0.0.0.0', '--web-port', String(engineOf('locust').uiPort)]);
+    expect(m!.argv).toEqual(['/usr/bin/python3', LOCUST.debianFix, '-f', LOCUST.locustfile, '--master', '--master-bind-host', '0.0.0.0', '--master-bind-port', String(engineOf('locust').masterPort), '--web-host', '127.0.0.1', '--web-port', String(engineOf('locust').uiPort)]);
   });
 
   it('runs one worker per core on an agent, wired to the master from the outputs', () => {

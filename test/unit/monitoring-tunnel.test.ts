@@ -22,7 +22,11 @@ describe('tunnel plan', () => {
   });
 
   it('forwards the controller UI of the engine and Prometheus, on a chosen local port', () => {
-    expect(planTunnel(OUT, { ...base, target: 'controller' }).argv).toContain('127.0.0.1:8089:10.42.0.10:8089');
+    // Locust's UI listens on the controller's loopback only: the far end of the tunnel is the controller's 127.0.0.1.
+    const c = planTunnel(OUT, { ...base, target: 'controller' });
+    expect(c.argv).toContain('127.0.0.1:8089:127.0.0.1:8089');
+    expect(c.remote).toEqual({ host: '127.0.0.1', port: 8089 });
+    expect(planTunnel({ ...OUT, engine: 'ngrinder' }, { ...base, target: 'controller' }).argv).toContain('127.0.0.1:80:10.42.0.10:80');
     expect(planTunnel(OUT, { ...base, target: 'prometheus', localPort: 19090 }).url).toBe('http://127.0.0.1:19090/targets');
     expect(defaultTunnelTarget(OUT)).toBe('grafana');
     expect(defaultTunnelTarget({ target: 'local' })).toBe('prometheus');

@@ -83,6 +83,22 @@ describe('generator saturation', () => {
     expect(judgeHost('a', 'agent', samples([...Array(8).fill(99), 50, ...Array(8).fill(99)]), false).bound).toBe(false);
     expect(judgeHost('a', 'agent', samples(Array(20).fill(85)), false).bound).toBe(false); // "above" 85, not at
   });
+  it('says unknown (never "not bound") when the samples do not cover release → stop: a sampler that died after 3 of 25 s, one that started late, a gap', () => {
+    const run = { fromMs: 0, toMs: 25_000 };
+    const died = judgeHost('agent-1', 'agent', samples([10, 10, 10]), false, run);
+    expect(died.bound).toBeNull();
+    expect(died.reason).toBe("saturation unknown: the CPU samples stop at 2 s of the run (the sampler died or stopped answering): 3 samples over the run's 25 s (about 25 expected)");
+    const late = samples(Array(26).fill(10)).map((x) => ({ ...x, atMs: x.atMs + 4000 }));
+    expect(judgeHost('a', 'agent', late, false, { fromMs: 0, toMs: 29_000 }).reason).toMatch(/^saturation unknown: the CPU samples start 4 s after the release/);
+    const gap = samples(Array(26).fill(10)).filter((x) => x.atMs < 8000 || x.atMs > 14_000);
+    expect(judgeHost('a', 'agent', gap, false, run).reason).toMatch(/^saturation unknown: no CPU sample for 8 s from 7 s/);
+    expect(judgeHost('a', 'agent', [], false, run).bound).toBeNull();
+    // Covered (a sample a second, from before the release to the stop): judged as before.
+    expect(judgeHost('a', 'agent', samples(Array(26).fill(10)), false, run)).toMatchObject({ bound: false });
+    expect(judgeHost('a', 'agent', samples(Array(26).fill(10)), false, run).reason).toBeUndefined();
+    // A stretch above the limit seen before the sampler died is still bound: that much was measured.
+    expect(judgeHost('a', 'agent', samples([10, ...Array(12).fill(99)]), false, run).bound).toBe(true);
+  });
   it('counts the machine’s CPU only where the host is the machine (EC2)', () => {
     const busyMachine = samples(Array(15).fill(5), 95);
     expect(judgeHost('a', 'agent', busyMachine, true).bound).toBe(true);

@@ -68,7 +68,9 @@ describe('FleetStack', () => {
   it('opens SSH and UIs only to access.sshCidrs, never to the world by default', () => {
     const { tf } = synthStack({ targets: [{ name: 'app', ports: [8080, 8443] }] });
     expect(ingressRules(tf).filter((r) => r.cidr_ipv4 === '0.0.0.0/0')).toEqual([]);
-    expect(rulesOn(tf, 'controller')).toEqual(['22<-203.0.113.7/32', '5557<-agent', '8089<-203.0.113.7/32', '9100<-monitoring']);
+    // Locust's UI (8089) listens on the controller's 127.0.0.1 only: no rule at all (people use `loadfleet tunnel`).
+    expect(rulesOn(tf, 'controller')).toEqual(['22<-203.0.113.7/32', '5557<-agent', '9100<-monitoring']);
+    expect(ingressRules(tf).filter((r) => r.from_port === 8089 || r.to_port === 8089)).toEqual([]);
     expect(rulesOn(tf, 'agent')).toEqual(['22<-203.0.113.7/32', '9100<-monitoring']);
     expect(rulesOn(tf, 'target')).toEqual(['22<-203.0.113.7/32', '8080<-agent', '8080<-controller', '8443<-agent', '8443<-controller', '9100<-monitoring']);
     expect(rulesOn(tf, 'monitoring')).toEqual(['22<-203.0.113.7/32', '3000<-203.0.113.7/32', '9090<-203.0.113.7/32', '9100<-monitoring']);
@@ -81,7 +83,7 @@ describe('FleetStack', () => {
 
   it.each([
     ['ngrinder', ['12000-12009<-agent', '16001<-agent', '22<-203.0.113.7/32', '80<-203.0.113.7/32', '9100<-monitoring'], ['22<-203.0.113.7/32', '9100<-monitoring']],
-    ['locust', ['22<-203.0.113.7/32', '5557<-agent', '8089<-203.0.113.7/32', '9100<-monitoring'], ['22<-203.0.113.7/32', '9100<-monitoring']],
+    ['locust', ['22<-203.0.113.7/32', '5557<-agent', '9100<-monitoring'], ['22<-203.0.113.7/32', '9100<-monitoring']],
     ['k6', ['22<-203.0.113.7/32', '9100<-monitoring'], ['22<-203.0.113.7/32', '9100<-monitoring']],
     ['jmeter', ['22<-203.0.113.7/32', '60001-60002<-agent', '9100<-monitoring'], ['1099<-controller', '22<-203.0.113.7/32', '50000<-controller', '9100<-monitoring']],
   ] as const)('derives %s ports between controller and agents', (engine, controller, agents) => {

@@ -1,0 +1,59 @@
+import { execaSync } from 'execa';
+import { describe, expect, it } from 'vitest';
+import {
+  LOCUST_OWNER, locustApiScript, locustFirstRequestSuffix, locustOwnerFile, locustWatchdogScript, parseFirstRequest, parseLocustApiOutput, workerLogSinceScript,
+} from '../../scripts/run/locust-control';
+
+/** sh parses it, and shellcheck finds nothing (shellcheck: apt-get install shellcheck). */
+const sh = (script: string) => {
+  const r = execaSync('shellcheck', ['-s', 'sh', '-e', 'SC2016', '-'], { input: script, reject: false });
+  if (r.exitCode !== 0) return r;
+  return execaSync('sh', ['-n'], { input: script, reject: false });
+};
+
+describe("Locust's control path (pure sh and Python)", () => {
+  it('calls the master on 127.0.0.1 only, with the form quoted and the owner refreshed without being created', () => {
+    const s = locustApiScript(8089, '/swarm', { form: { user_count: '4', host: "http://x/'; rm -rf /" }, owner: '/run/loadfleet-locust/r1.owner' });
+    expect(s).toContain("'http://127.0.0.1:8089/swarm'");
+    expect(s).toContain("touch -c '/run/loadfleet-locust/r1.owner'");
+    expect(s).toContain("--data-raw 'user_count=4&host=http%3A%2F%2Fx%2F%27%3B+rm+-rf+%2F'");
+    expect(sh(s).exitCode).toBe(0);
+    expect(parseLocustApiOutput('{"a":1}\n--loadfleet-http-status 200')).toEqual({ body: '{"a":1}', status: 200 });
+    expect(parseLocustApiOutput('curl: (7) refused')).toEqual({ body: 'curl: (7) refused', status: null });
+  });
+
+  it('starts a detached watchdog bounded by staleness and by duration + grace, that stops the master on 127.0.0.1', () => {
+    const s = locustWatchdogScript({ runId: 'r1', webPort: 8089, durationS: 60 });
+    expect(sh(s).exitCode).toBe(0);
+    expect(s).toContain(`touch '${locustOwnerFile('r1')}'`);
+    expect(s).toContain('setsid nohup sh -c');
+    expect(s).toContain(`-gt ${LOCUST_OWNER.staleS} ]`);
+    expect(s).toContain(`d=$(( $(date +%s) + ${60 + LOCUST_OWNER.graceS} ))`);
+    expect(s).toContain('http://127.0.0.1:8089/stop');
+    expect(locustOwnerFile('a/../b')).toBe('/run/loadfleet-locust/a_.._b.owner');
+  });
+
+  it("finds this run's earliest first request among a generator's workers; other runs' marks do not count", () => {
+    const log = 'x\nloadfleet-first-request run=old at_ms=100\nloadfleet-first-request run=r1 at_ms=2500\n[..] loadfleet-first-request run=r1 at_ms=2000\n';
+    expect(parseFirstRequest(log, 'r1')).toBe(2000);
+    expect(parseFirstRequest(log, 'r2')).toBeNull();
+  });
+
+  it('appends a hook that Python can compile after any locustfile, printing the mark with the run id', () => {
+    const src = `from locust import HttpUser, task\nclass W(HttpUser):\n    @task\n    def t(self):\n        pass${locustFirstRequestSuffix('r1')}`;
+    const r = execaSync('python3', ['-c', 'import ast,sys; ast.parse(sys.stdin.read())'], { input: src, reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(src).toContain('"loadfleet-first-request run=r1 at_ms=%d\\n"');
+  });
+
+  it("pulls only what each worker log got since the marks (the whole file when it shrank or is new); EC2 reads the journal since the second", () => {
+    const s = workerLogSinceScript('netns', '/var/log/loadfleet/locust-worker@1.log 1234\n/var/log/loadfleet/locust-worker@2.log 99\njunk; rm -rf /\n');
+    expect(sh(s).exitCode).toBe(0);
+    expect(s).toContain("'/var/log/loadfleet/locust-worker@1.log') s=1234 ;;");
+    expect(s).toContain('tail -c +$((s + 1)) "$f"');
+    expect(s).not.toContain('rm -rf');
+    const e = workerLogSinceScript('ec2', 'since 1700000000');
+    expect(e).toContain("journalctl -u 'locust-worker@*' --since @1700000000");
+    expect(sh(e).exitCode).toBe(0);
+  });
+});
