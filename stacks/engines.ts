@@ -19,8 +19,10 @@ export interface Engine {
   readonly controllerFromAgents: readonly PortRange[];
   /** Ports the agents must accept from the controller's security group. */
   readonly agentsFromController: readonly PortRange[];
-  /** The controller's web UI, reachable from access.sshCidrs; null when there is none. */
+  /** The controller's web UI (reachable through `loadfleet tunnel`); null when there is none. */
   readonly uiPort: number | null;
+  /** The UI port is also opened to access.sshCidrs (false: only `loadfleet tunnel` reaches it). */
+  readonly uiOpenToAdmins: boolean;
   /** Process patterns (pgrep -f) of a running agent, for verifying its limits. */
   readonly agentProcess: string;
   /** systemd unit that runs the agent; gets LimitNOFILE/TasksMax drop-ins. */
@@ -49,7 +51,11 @@ export function jmeterClientPorts(): { readonly from: number; readonly to: numbe
 
 /** nGrinder's ports: the one source for the security groups (below) and the installer (scripts/engines/ngrinder.ts). */
 export const NGRINDER_PORTS = {
-  /** Web UI and REST API of the controller (reachable from access.sshCidrs only). */
+  /**
+   * Web UI and REST API of the controller, and the agent package (/agent/download). Opened to the agents'
+   * group only (they fetch their package there), never to access.sshCidrs: the controller starts as admin/admin
+   * until install sets the password, and serves plain HTTP. People reach it through `loadfleet tunnel controller`.
+   */
   ui: 80,
   /** controller.controller_port: where agents connect. */
   agentController: 16001,
@@ -65,11 +71,13 @@ export const Engine = {
     name: 'ngrinder',
     masterPort: NGRINDER_PORTS.agentController,
     controllerFromAgents: [
+      one(NGRINDER_PORTS.ui, 'nGrinder agent package download (/agent/download)'),
       one(NGRINDER_PORTS.agentController, 'nGrinder agent controller'),
       { from: NGRINDER_PORTS.consoleBase, to: NGRINDER_PORTS.consoleBase + NGRINDER_PORTS.maxConcurrentTests - 1, description: 'nGrinder console ports' },
     ],
     agentsFromController: [],
     uiPort: NGRINDER_PORTS.ui,
+    uiOpenToAdmins: false,
     agentProcess: 'ngrinder.*agent|org.ngrinder.NGrinderAgentStarter',
     agentUnit: 'ngrinder-agent.service',
   }),
@@ -80,6 +88,7 @@ export const Engine = {
     controllerFromAgents: [one(5557, 'Locust master')],
     agentsFromController: [],
     uiPort: 8089,
+    uiOpenToAdmins: true,
     agentProcess: 'locust.*--worker',
     // A template: one instance per core (locust-worker@1 …); the drop-in on the template applies to all.
     agentUnit: 'locust-worker@.service',
@@ -91,6 +100,7 @@ export const Engine = {
     controllerFromAgents: [],
     agentsFromController: [],
     uiPort: null,
+    uiOpenToAdmins: false,
     agentProcess: '(^|/)k6 run',
     agentUnit: 'k6-agent.service',
   }),
@@ -106,6 +116,7 @@ export const Engine = {
     controllerFromAgents: [{ ...jmeterClientPorts(), description: 'JMeter client callbacks (client.rmi.localport+1, +2)' }],
     agentsFromController: [one(JMETER_PORTS.registry, 'JMeter RMI registry (server_port)'), one(JMETER_PORTS.serverLocal, 'JMeter server.rmi.localport')],
     uiPort: null,
+    uiOpenToAdmins: false,
     agentProcess: 'ApacheJMeter.jar.*-s|jmeter-server',
     agentUnit: 'jmeter-server.service',
   }),
@@ -116,6 +127,7 @@ export const Engine = {
     controllerFromAgents: [],
     agentsFromController: [],
     uiPort: null,
+    uiOpenToAdmins: false,
     agentProcess: 'artillery.*run',
     agentUnit: 'artillery-agent.service',
   }),

@@ -52,7 +52,7 @@ export class FleetSecurity extends Construct {
       this.rule(role, port, { referencedSecurityGroupId: this.groupIds[source] }, source);
 
     for (const role of roles) admin(role, { from: 22, to: 22, description: 'SSH' });
-    if (props.engine.uiPort !== null) admin('controller', { from: props.engine.uiPort, to: props.engine.uiPort, description: `${props.engine.name} web UI` });
+    if (props.engine.uiPort !== null && props.engine.uiOpenToAdmins) admin('controller', { from: props.engine.uiPort, to: props.engine.uiPort, description: `${props.engine.name} web UI` });
     for (const p of props.engine.controllerFromAgents) fromGroup('controller', p, 'agent');
     for (const p of props.engine.agentsFromController) fromGroup('agent', p, 'controller');
     for (const port of props.targetPorts) {
