@@ -95,6 +95,12 @@ export const fleetSchema = z
      * @default the engine's pinned default (see README, "install")
      */
     engineVersion: z.string().regex(/^[0-9][0-9A-Za-z.+-]*$/, { message: 'must be a version like 2.12.1' }).optional(),
+    /**
+     * sha256 of the engine artifact that has no published checksum (nGrinder's controller war): install
+     * refuses a download that does not match it. Without it, `install --trust-first-download` records the
+     * first download's sha256 in the env folder instead. @default none
+     */
+    engineSha256: z.string().regex(/^[0-9a-f]{64}$/, { message: 'must be a sha256 as 64 lower-case hex digits (sha256sum FILE)' }).optional(),
     access: z.strictObject({
       /** Who may SSH and open the web UIs. Required. */
       sshCidrs: z.array(cidr).min(1, { message: 'must list at least one CIDR, e.g. your address as 203.0.113.7/32' }),

@@ -19,14 +19,14 @@ export interface Engine {
   readonly controllerFromAgents: readonly PortRange[];
   /** Ports the agents must accept from the controller's security group. */
   readonly agentsFromController: readonly PortRange[];
-  /** The controller's web UI; null when there is none. */
+  /** The controller's web UI; null when there is none. Never opened to access.sshCidrs: people use `loadfleet tunnel controller`. */
   readonly uiPort: number | null;
   /**
-   * Where the UI listens: 'loopback' = 127.0.0.1 of the controller only (no security group rule; people use
-   * `loadfleet tunnel controller`, `run` calls it over SSH on the controller); 'sshCidrs' = reachable from
-   * access.sshCidrs. Ignored when uiPort is null.
+   * Where the UI listens: 'loopback' = the controller's 127.0.0.1 only (`run` calls it over SSH on the
+   * controller); 'fleet' = every interface, but the security groups let only the fleet's own hosts reach it
+   * (nGrinder: agents download their package from it; it has no bind-address option). Ignored when uiPort is null.
    */
-  readonly uiReach: 'loopback' | 'sshCidrs';
+  readonly uiReach: 'loopback' | 'fleet';
   /** Process patterns (pgrep -f) of a running agent, for verifying its limits. */
   readonly agentProcess: string;
   /** systemd unit that runs the agent; gets LimitNOFILE/TasksMax drop-ins. */
@@ -55,7 +55,11 @@ export function jmeterClientPorts(): { readonly from: number; readonly to: numbe
 
 /** nGrinder's ports: the one source for the security groups (below) and the installer (scripts/engines/ngrinder.ts). */
 export const NGRINDER_PORTS = {
-  /** Web UI and REST API of the controller (reachable from access.sshCidrs only). */
+  /**
+   * Web UI and REST API of the controller, and the agent package (/agent/download). Opened to the agents'
+   * group only (they fetch their package there), never to access.sshCidrs: the controller starts as admin/admin
+   * until install sets the password, and serves plain HTTP. People reach it through `loadfleet tunnel controller`.
+   */
   ui: 80,
   /** controller.controller_port: where agents connect. */
   agentController: 16001,
@@ -71,12 +75,13 @@ export const Engine = {
     name: 'ngrinder',
     masterPort: NGRINDER_PORTS.agentController,
     controllerFromAgents: [
+      one(NGRINDER_PORTS.ui, 'nGrinder agent package download (/agent/download)'),
       one(NGRINDER_PORTS.agentController, 'nGrinder agent controller'),
       { from: NGRINDER_PORTS.consoleBase, to: NGRINDER_PORTS.consoleBase + NGRINDER_PORTS.maxConcurrentTests - 1, description: 'nGrinder console ports' },
     ],
     agentsFromController: [],
     uiPort: NGRINDER_PORTS.ui,
-    uiReach: 'sshCidrs',
+    uiReach: 'fleet',
     agentProcess: 'ngrinder.*agent|org.ngrinder.NGrinderAgentStarter',
     agentUnit: 'ngrinder-agent.service',
   }),
@@ -100,7 +105,7 @@ export const Engine = {
     controllerFromAgents: [],
     agentsFromController: [],
     uiPort: null,
-    uiReach: 'sshCidrs',
+    uiReach: 'fleet',
     agentProcess: '(^|/)k6 run',
     agentUnit: 'k6-agent.service',
   }),
@@ -116,7 +121,7 @@ export const Engine = {
     controllerFromAgents: [{ ...jmeterClientPorts(), description: 'JMeter client callbacks (client.rmi.localport+1, +2)' }],
     agentsFromController: [one(JMETER_PORTS.registry, 'JMeter RMI registry (server_port)'), one(JMETER_PORTS.serverLocal, 'JMeter server.rmi.localport')],
     uiPort: null,
-    uiReach: 'sshCidrs',
+    uiReach: 'fleet',
     agentProcess: 'ApacheJMeter.jar.*-s|jmeter-server',
     agentUnit: 'jmeter-server.service',
   }),
@@ -127,7 +132,7 @@ export const Engine = {
     controllerFromAgents: [],
     agentsFromController: [],
     uiPort: null,
-    uiReach: 'sshCidrs',
+    uiReach: 'fleet',
     agentProcess: 'artillery.*run',
     agentUnit: 'artillery-agent.service',
   }),

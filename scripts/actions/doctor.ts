@@ -40,7 +40,8 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
   const loaded = env.loaded!;
   const { config } = loaded;
   const outputs = await env.envDir.requireOutputs();
-  const plan = planInstall(config, outputs, env.record?.status, undefined);
+  // Doctor installs nothing: an artifact with no published checksum needs no digest here (install decides it).
+  const plan = planInstall(config, outputs, env.record?.status, undefined, { recorded: {}, file: '', trustFirstDownload: true });
   const concurrency = positiveNumber('--concurrency', opts.concurrency, DEFAULT_CONCURRENCY, { integer: true });
   const knownHosts = new KnownHosts(env.envDir.knownHosts);
   const connect = (h: { address: string }) => connectSsh(h.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts });

@@ -4,6 +4,7 @@
  * per-host steps (installOnHost) serve `bake` and the local target.
  */
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { readOrCreateSecret, type Secret } from '../adapters/secret-file';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
@@ -21,6 +22,7 @@ import type { FleetConfig } from '../../stacks/config';
 import type { EngineName } from '../../stacks/engines';
 import type { FleetOutputs, Host } from '../core/env-record';
 import { changedLines, installContextFor, parseProbe, warningLines } from '../engines/common';
+import { trustedDigests, unpublishedProblem } from '../engines/ec2-steps';
 import { resolveEngine } from '../engines/index';
 import type { EngineSpec, InstallContext } from '../engines/types';
 import { selectHosts } from './tune';
@@ -36,6 +38,7 @@ export interface InstallOptions extends CommonOptions {
   readonly json: boolean;
   readonly hosts?: string;
   readonly concurrency?: string;
+  readonly trustFirstDownload?: boolean;
 }
 
 export interface HostInstall {
@@ -52,9 +55,63 @@ export interface InstallPlan {
   readonly spec: EngineSpec;
   readonly version: string;
   readonly hosts: Host[];
+  /** sha256 per artifact with no published checksum (config engineSha256, else the env's record). */
+  readonly digests: Readonly<Record<string, string>>;
+  /** Those of them that no one has given: install trusts their first download and records it. */
+  readonly trustFirst: readonly string[];
 }
 
-export function planInstall(config: FleetConfig, outputs: FleetOutputs, recordStatus: string | undefined, hostsFilter: string | undefined): InstallPlan {
+/** The env-folder file recording the sha256 of artifacts trusted on first download (install --trust-first-download). */
+export const ENGINE_SHA256_FILE = 'engine-sha256.json';
+/** Its key for one artifact: engine, version and artifact name. */
+export const digestKey = (engine: string, version: string, artifact: string) => `${engine} ${version} ${artifact}`;
+
+/**
+ * The sha256 of each artifact whose checksum nobody publishes (nGrinder's war), decided before any host is
+ * touched: the user's engineSha256, else the env's record of an earlier trusted download; the two must agree.
+ * Without either: trusted on first download with --trust-first-download, else a usage error naming both fixes.
+ */
+export function unpublishedDigests(args: {
+  readonly spec: EngineSpec; readonly version: string; readonly kind: HostKind; readonly hosts: readonly Host[];
+  readonly configSha256?: string; readonly recorded: Readonly<Record<string, string>>; readonly recordFile: string; readonly trustFirstDownload: boolean;
+}): { digests: Record<string, string>; trustFirst: string[] } {
+  const digests: Record<string, string> = {};
+  const trustFirst: string[] = [];
+  const pins = args.spec.versions[args.version]?.[args.kind] ?? [];
+  const unpublished = pins.filter((a) => !a.sha256 && !a.sha512 && a.unpublished);
+  if (args.configSha256 && unpublished.length !== 1) {
+    throw new UsageError(`engineSha256 (${args.configSha256}) is for an artifact with no published checksum, and ${args.spec.name} ${args.version} has ${unpublished.length === 0 ? 'none (every artifact has a pinned checksum): remove engineSha256' : `${unpublished.length}: this version cannot take one value`}`);
+  }
+  // Only the roles that download it need it (nGrinder's war: the controller).
+  const wanted = args.hosts.some((h) => h.role === 'controller');
+  for (const a of unpublished) {
+    const recorded = args.recorded[digestKey(args.spec.name, args.version, a.name)];
+    if (args.configSha256 && recorded && recorded !== args.configSha256) {
+      throw new UsageError(`engineSha256 (${args.configSha256}) differs from the sha256 recorded for ${a.name} ${args.version} at its first download (${recorded}, in ${args.recordFile}): one of them is not the file you trust; fix engineSha256, or delete the record if the config's value is the right one`);
+    }
+    const digest = args.configSha256 ?? recorded;
+    if (digest) digests[a.name] = digest;
+    else if (!wanted) continue;
+    else if (args.trustFirstDownload) trustFirst.push(a.name);
+    else throw new UsageError(unpublishedProblem(args.spec.name, args.version, a));
+  }
+  return { digests, trustFirst };
+}
+
+export async function readDigestRecord(file: string): Promise<Record<string, string>> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw e;
+  }
+  const j = JSON.parse(text) as unknown;
+  if (typeof j !== 'object' || j === null || Object.values(j).some((v) => typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v))) throw new UsageError(`${file} is not a record of sha256 digests: fix or delete it`);
+  return j as Record<string, string>;
+}
+
+export function planInstall(config: FleetConfig, outputs: FleetOutputs, recordStatus: string | undefined, hostsFilter: string | undefined, digestRecord: { readonly recorded: Readonly<Record<string, string>>; readonly file: string; readonly trustFirstDownload: boolean } = { recorded: {}, file: ENGINE_SHA256_FILE, trustFirstDownload: false }): InstallPlan {
   if (recordStatus && recordStatus !== 'up') {
     throw new UsageError(`env "${outputs.env}" is ${recordStatus}, not up: run "loadfleet up -c <config>" first`);
   }
@@ -66,19 +123,22 @@ export function planInstall(config: FleetConfig, outputs: FleetOutputs, recordSt
   // --hosts is read against every host of the env, as tune reads it (names, roles, groups): "target" is a
   // role the env has; its hosts simply get no engine (monitoring, when on, still installs there).
   const hosts = selectHosts(outputs.hosts, hostsFilter).filter((h) => h.role === 'controller' || h.role === 'agent');
-  return { outputs, kind, spec, version, hosts };
+  const { digests, trustFirst } = unpublishedDigests({ spec, version, kind, hosts, configSha256: config.engineSha256, recorded: digestRecord.recorded, recordFile: digestRecord.file, trustFirstDownload: digestRecord.trustFirstDownload });
+  return { outputs, kind, spec, version, hosts, digests, trustFirst };
 }
 
 /** One host: probe, the engine's own idempotent install, then its supervised services. Returns what changed. */
-export async function installOnHost(session: SshSession, login: string, spec: EngineSpec, base: Omit<InstallContext, 'cores'>, secret?: Secret): Promise<{ changed: string[]; warnings: string[] }> {
+export async function installOnHost(session: SshSession, login: string, spec: EngineSpec, base: Omit<InstallContext, 'cores'>, secret?: Secret): Promise<{ changed: string[]; warnings: string[]; trusted: Record<string, string> }> {
   const probe = await runAsRoot(session, login, 'nproc; hostname', 'reading the host (nproc, hostname)');
   const ctx: InstallContext = { ...base, cores: parseProbe(probe.stdout).cores };
   const changed: string[] = [];
   const warnings: string[] = [];
+  let trusted: Record<string, string> = {};
   if (spec.roles.includes(ctx.role)) {
     const r = await runAsRoot(session, login, spec.installScript(ctx), `installing ${spec.name} ${ctx.version}`, { timeoutMs: INSTALL_STEP_MS });
     changed.push(...changedLines(r.stdout));
     warnings.push(...warningLines(r.stderr));
+    trusted = trustedDigests(r.stdout);
   }
   // Always run: with no services (e.g. Artillery after Locust) it removes the ones this owner left.
   const services = spec.roles.includes(ctx.role) ? spec.services(ctx) : [];
@@ -90,7 +150,7 @@ export async function installOnHost(session: SshSession, login: string, spec: En
     changed.push(...changedLines(a.stdout));
     warnings.push(...warningLines(a.stderr));
   }
-  return { changed, warnings };
+  return { changed, warnings, trusted };
 }
 
 export async function installAction(opts: InstallOptions): Promise<void> {
@@ -98,7 +158,10 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   const loaded = env.loaded!;
   const { config } = loaded;
   const outputs = await env.envDir.requireOutputs();
-  const plan = planInstall(config, outputs, env.record?.status, opts.hosts);
+  const digestFile = env.envDir.file(ENGINE_SHA256_FILE);
+  const recorded = await readDigestRecord(digestFile);
+  const plan = planInstall(config, outputs, env.record?.status, opts.hosts, { recorded, file: digestFile, trustFirstDownload: opts.trustFirstDownload === true });
+  const trustedNow: Record<string, string> = {};
   const concurrency = positiveNumber('--concurrency', opts.concurrency, DEFAULT_CONCURRENCY, { integer: true });
   const knownHosts = new KnownHosts(env.envDir.knownHosts);
   const agents = outputs.hosts.filter((h) => h.role === 'agent').map((h) => ({ name: h.name, privateIp: h.privateIp }));
@@ -126,7 +189,7 @@ export async function installAction(opts: InstallOptions): Promise<void> {
             targets,
             (t) => connectSsh(t.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts }),
             async (session, t) => {
-              const { changed, warnings } = await installOnHost(session, outputs.sshUser, plan.spec, {
+              const { changed, warnings, trusted } = await installOnHost(session, outputs.sshUser, plan.spec, {
                 ...installContextFor({
                   env: outputs.env,
                   host: t.host,
@@ -139,7 +202,12 @@ export async function installAction(opts: InstallOptions): Promise<void> {
                   login: outputs.sshUser,
                   cacheDir: config.local.engineCache,
                 }),
+                digests: plan.digests,
+                trustFirstDownload: plan.trustFirst.length > 0,
               }, secret);
+              // Recorded at once (before any other host fails): the first download is the one trusted.
+              for (const name of plan.trustFirst) if (trusted[name]) trustedNow[name] = trusted[name]!;
+              if (Object.keys(trustedNow).length > 0) await recordDigests(digestFile, plan, trustedNow);
               return { role: t.host.role, changed, warnings };
             },
             { concurrency, onProgress: (p) => report(`${p.done} done, ${p.failed} failed, ${p.inFlight} in flight of ${p.total}`) },
@@ -151,6 +219,9 @@ export async function installAction(opts: InstallOptions): Promise<void> {
     { quiet: opts.json },
   );
   const failed = results.filter((r) => !r.ok);
+  for (const [name, digest] of Object.entries(trustedNow)) {
+    process.stderr.write(`note: ${plan.spec.name} ${plan.version} ${name} has no published checksum: its first download was trusted and its sha256 ${digest} recorded in ${digestFile}; every later install checks against it (compare it with a copy you trust, and put it in the config as engineSha256)\n`);
+  }
   const mFailed = monitoring?.results.filter((r) => !r.ok) ?? [];
   const urls = monitoring ? monitoringUrls(menv, loaded.path) : [];
   for (const note of keyNotes) process.stderr.write(`note: ${note}\n`);
@@ -168,6 +239,12 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   if (failed.length > 0) {
     throw hostsFailed(failed, `${failed.length} of ${results.length} host(s) failed: ${failed.map((f) => f.host).join(', ')}; fix the cause and rerun "loadfleet install" (hosts already done are left unchanged)`);
   }
+}
+
+async function recordDigests(file: string, plan: Pick<InstallPlan, 'spec' | 'version'>, digests: Readonly<Record<string, string>>): Promise<void> {
+  const now = await readDigestRecord(file);
+  for (const [name, digest] of Object.entries(digests)) now[digestKey(plan.spec.name, plan.version, name)] = digest;
+  await fs.writeFile(file, `${JSON.stringify(now, null, 2)}\n`, { mode: 0o644 });
 }
 
 export function formatInstall(results: readonly HostResult<HostInstall>[], plan: Pick<InstallPlan, 'spec' | 'version'>): string {

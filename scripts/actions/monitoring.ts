@@ -168,16 +168,19 @@ export function monitoringUrls(m: Pick<MonitoringEnv, 'outputs' | 'envDir'>, con
   const cfg = configPath ? ` -c ${path.relative(process.cwd(), configPath) || configPath}` : ` --env ${m.outputs.env}`;
   const lines = [`Prometheus: http://${addr}:${MONITORING_PORTS.prometheus}/targets   (tunnel: loadfleet tunnel${cfg} prometheus)`];
   if (m.outputs.target === 'aws') {
-    lines.push(`Grafana:    http://${addr}:${MONITORING_PORTS.grafana}/dashboards   user admin, password in ${m.envDir.file(ADMIN_PASSWORD_FILE)}   (tunnel: loadfleet tunnel${cfg} grafana)`);
+    // Plain HTTP with a password: through the SSH tunnel only (issue 20.9), never http://<public IP>:3000.
+    lines.push(`Grafana:    loadfleet tunnel${cfg} grafana   then http://127.0.0.1:${MONITORING_PORTS.grafana}/dashboards   user admin, password in ${m.envDir.file(ADMIN_PASSWORD_FILE)}`);
   } else {
     lines.push(`Grafana:    not installed on the local target; its provisioning is in ${m.envDir.file('grafana')}`);
   }
   const engine = engineOf(m.outputs.engine as Parameters<typeof engineOf>[0]);
-  const ui = engine.uiPort;
   const controller = m.outputs.hosts.find((h) => h.role === 'controller');
-  // A loopback-only UI (Locust) is reached through the tunnel alone.
-  if (ui && controller && engine.uiReach === 'loopback') lines.push(`Controller: only through the tunnel: loadfleet tunnel${cfg} controller   (the UI listens on the controller's 127.0.0.1:${ui})`);
-  else if (ui && controller) lines.push(`Controller: http://${controller.publicIp || controller.privateIp}:${ui}/   (tunnel: loadfleet tunnel${cfg} controller)`);
+  if (engine.uiPort && controller) {
+    lines.push(engine.uiReach === 'loopback'
+      ? `Controller: only through the tunnel: loadfleet tunnel${cfg} controller   (the UI listens on the controller's 127.0.0.1:${engine.uiPort})`
+      // nGrinder: its port is open to the fleet's own hosts only (admin/admin until install sets it; plain HTTP).
+      : `Controller: loadfleet tunnel${cfg} controller --local-port 8080   then http://127.0.0.1:8080/   (plain HTTP: reachable through the tunnel only)`);
+  }
   return lines;
 }
 

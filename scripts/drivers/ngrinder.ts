@@ -19,7 +19,7 @@ import { controlScript } from '../core/supervise';
 import { NGRINDER_ADMIN_PASSWORD_FILE, NGRINDER_HOME, ngrinderRunFacts } from '../engines/ngrinder';
 import { ngrinderLoad } from '../run/load';
 import {
-  apiCallScript, apiJson, checkNGrinderScript, isEnded, isStoppable, logsTarScript, NGRINDER_MERGE, ngrinderStats, parseAgents, parseApiOutput, parseAvailableAgents,
+  apiCallScript, apiJson, checkNGrinderScript, createFolderCall, isEnded, isRunning, isStoppable, logsTarScript, NGRINDER_MERGE, ngrinderStats, parseAgents, parseApiOutput, parseAvailableAgents,
   parsePassthrough, parseSample, parseStatus, perfTestBody, refuseUnmeasuredThresholds, reportCsvScript, SCRIPT_FOLDER, scriptFileName, statusCategory, testDirScript,
   type ApiAnswer, type ApiCall, type NGrinderSample, type NGrinderStatus,
 } from '../run/ngrinder-api';
@@ -144,7 +144,9 @@ function create(ctx: DriverContext): EngineDriver {
       }
       if (!isStoppable(again.status)) throw new ExternalError(`nGrinder refused to delete queued test ${id} (HTTP ${del.code}) and it is ${again.status}: delete it in the controller's UI`);
     }
-    const a = await api({ method: 'PUT', path: `/perftest/api/${id}?action=stop` }, `stopping test ${id}`);
+    // ABNORMAL_TESTING (an agent died or too many errors) is not stoppable (StatusCategory.java, 3.5.9-p1): the
+    // controller ends such a test itself, so only wait for its end.
+    const a = statusCategory(s.status) === 'ABNORMAL_TESTING' ? { code: 200, body: '' } : await api({ method: 'PUT', path: `/perftest/api/${id}?action=stop` }, `stopping test ${id}`);
     if (a.code < 200 || a.code > 299) throw new ExternalError(`nGrinder refused to stop test ${id} (HTTP ${a.code}): ${a.body.slice(0, 300)}`);
     // The console tells every agent to stop and waits for their threads (SingleConsole.cancel): wait for the end.
     const deadline = Date.now() + stopGraceMs();
@@ -162,7 +164,7 @@ function create(ctx: DriverContext): EngineDriver {
     async prepare(signal?: AbortSignal) {
       password = await readPassword(envDir);
       // The folder may exist already (an earlier run): its creation's answer does not matter, the upload's does.
-      await api({ method: 'POST', path: `/script/api/new/?type=folder&folderName=${SCRIPT_FOLDER}` }, 'creating the script folder').catch(() => undefined);
+      await api(createFolderCall(), 'creating the script folder').catch(() => undefined);
       const up = await api({ method: 'POST', path: `/script/api/${SCRIPT_FOLDER}?action=upload`, upload: { fileName, content: p.scriptText, description: `loadfleet run ${runId}` } }, 'uploading the script');
       if (up.code === 0) throw new ExternalError(`the nGrinder controller does not answer on ${controller.host.name} (${ngrinderRunFacts.apiBase}): is ngrinder-controller running? run "loadfleet doctor"`);
       if (up.code === 401) throw new ExternalError(`the nGrinder controller refused the admin password kept in ${path.join(envDir, NGRINDER_ADMIN_PASSWORD_FILE)}: run "loadfleet install" again`);
@@ -206,7 +208,7 @@ function create(ctx: DriverContext): EngineDriver {
           signal.throwIfAborted();
         }
         const s = await status();
-        if (statusCategory(s.status) === 'TESTING' && s.status !== 'START_TESTING') break;
+        if (isRunning(s.status)) break;
         if (isEnded(s.status)) {
           ended = true;
           throw new ExternalError(`nGrinder test ${id} ended as ${s.status} before it ran: ${s.message || '(no message)'}`);

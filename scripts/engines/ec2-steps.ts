@@ -19,10 +19,10 @@ export function pinsFile(engine: string): string {
   return `ami/engines/${engine}.json`;
 }
 
-/** Every EC2 artifact of `version` has a checksum. */
+/** Every EC2 artifact of `version` has a checksum, or none is published and its sha256 comes from the user or the env's record. */
 function pinned(pins: EnginePins, version: string): boolean {
   const artifacts = pins.versions[version]?.ec2 ?? [];
-  return artifacts.length > 0 && artifacts.every((a) => Boolean(a.sha256 || a.sha512));
+  return artifacts.length > 0 && artifacts.every((a) => Boolean(a.sha256 || a.sha512 || a.unpublished));
 }
 
 /** Why `version` cannot be installed on EC2 (exit 2 material), or undefined when every artifact is pinned. */
@@ -32,13 +32,67 @@ export function checksumProblem(pins: EnginePins, version: string): string | und
   return `no known checksum for ${pins.engine} ${version}: add one in ${pinsFile(pins.engine)} (versions with a pinned checksum: ${known.length ? known.join(', ') : 'none'})`;
 }
 
-/** The one pinned artifact `name` of a version, or a UsageError saying where to pin it. */
-export function pinnedArtifact(pins: EnginePins, version: string, name: string): EnginePins['versions'][string]['ec2'][number] & { readonly algo: 'sha256' | 'sha512'; readonly digest: string } {
+type PinnedArtifact = EnginePins['versions'][string]['ec2'][number] & { readonly algo: 'sha256' | 'sha512'; readonly digest: string };
+
+/**
+ * The one pinned artifact `name` of a version, or a UsageError saying where to pin it. An artifact pinned
+ * `unpublished` (no checksum exists upstream) takes `given` (the user's engineSha256 or the env's record of the
+ * first download); without it: undefined when `trustFirst`, else a UsageError naming both ways out.
+ */
+export function pinnedArtifact(pins: EnginePins, version: string, name: string): PinnedArtifact;
+export function pinnedArtifact(pins: EnginePins, version: string, name: string, given: string | undefined, trustFirst: boolean): PinnedArtifact | (EnginePins['versions'][string]['ec2'][number] & { readonly algo: 'sha256'; readonly digest: undefined });
+export function pinnedArtifact(pins: EnginePins, version: string, name: string, given?: string, trustFirst = false) {
   const problem = checksumProblem(pins, version);
   if (problem) throw new UsageError(problem);
   const a = pins.versions[version]!.ec2.find((x) => x.name === name);
   if (!a) throw new UsageError(`${pinsFile(pins.engine)} pins no artifact "${name}" for ${pins.engine} ${version}: add it`);
-  return a.sha512 ? { ...a, algo: 'sha512', digest: a.sha512 } : { ...a, algo: 'sha256', digest: a.sha256! };
+  if (a.sha512) return { ...a, algo: 'sha512', digest: a.sha512 };
+  if (a.sha256) return { ...a, algo: 'sha256', digest: a.sha256 };
+  if (given) return { ...a, algo: 'sha256', digest: given };
+  if (trustFirst) return { ...a, algo: 'sha256', digest: undefined };
+  throw new UsageError(unpublishedProblem(pins.engine, version, a));
+}
+
+/** What to do about an artifact whose checksum nobody publishes. */
+export function unpublishedProblem(engine: string, version: string, a: { readonly name: string; readonly url: string; readonly unpublished?: string }): string {
+  return `${engine} ${version}: ${a.name} (${a.url}) has no published checksum (${a.unpublished ?? 'none known'}). Give its sha256 as engineSha256 in the config (download it once, compare with a copy you trust, sha256sum it), or run "loadfleet install --trust-first-download" to accept the controller's first download and record its sha256 in the env folder (every later install must match it)`;
+}
+
+/** The stdout line an install step prints for a download it trusted on first use: install records it. */
+export const TRUSTED_DIGEST_LINE = /^loadfleet-sha256 ([A-Za-z0-9._-]+) ([0-9a-f]{64})$/;
+
+/** Those lines of an install's stdout → artifact name → sha256. */
+export function trustedDigests(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const m = TRUSTED_DIGEST_LINE.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+/**
+ * Downloads `url` once without a checksum to check against (trust on first use), installs it at `dest` and
+ * prints its sha256 as "loadfleet-sha256 NAME HEX" — install records it in the env folder, and every later
+ * install passes it back as the pinned digest (installFileStep). A file already there from an earlier
+ * trusted download is kept: its recorded digest is printed again.
+ */
+export function trustFirstFileStep(a: { readonly name: string; readonly url: string }, dest: string): string[] {
+  const marker = `${dest}.sha256`;
+  return [
+    `if [ ! -f ${shQuote(dest)} ] || [ ! -s ${shQuote(marker)} ]; then`,
+    `  mkdir -p "$(dirname ${shQuote(dest)})"`,
+    `  tmp=$(mktemp ${shQuote(`${dest}.download.XXXXXX`)})`,
+    `  trap 'rm -f "$tmp"' EXIT`,
+    `  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 20 -o "$tmp" ${shQuote(a.url)} || fail ${shQuote(`download of ${a.url} failed`)}`,
+    `  chmod 0644 "$tmp"`,
+    `  got=$(sha256sum "$tmp" | cut -d" " -f1)`,
+    `  mv -f "$tmp" ${shQuote(dest)}; trap - EXIT`,
+    `  printf '%s\\n' "$got" > ${shQuote(marker)}`,
+    `  echo "changed installed ${dest} (no published checksum: trusted on first download, sha256 $got)"`,
+    'fi',
+    `echo "loadfleet-sha256 ${a.name} $(cat ${shQuote(marker)})"`,
+  ];
 }
 
 /** These engines run on EC2 only; the install action refuses them on the local target before any host is touched. */

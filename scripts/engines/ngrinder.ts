@@ -11,17 +11,19 @@
  * (PUT /user/api/{userId}, HTTP Basic, as nGrinder's SecurityConfig allows) with a generated password
  * that the install action stores in the env folder with mode 0600.
  *
- * No checksum of ngrinder-controller-3.5.9-p1.war is published (see ami/engines/ngrinder.json): until one
- * is pinned there, install refuses the version with exit 2.
+ * No checksum of ngrinder-controller-3.5.9-p1.war is published (see ami/engines/ngrinder.json): the war is
+ * checked against the sha256 the user gives (config engineSha256) or, with `install --trust-first-download`,
+ * the first download's sha256 is printed ("loadfleet-sha256 …") and recorded in the env folder by install;
+ * every later install checks against that record. Without either, install refuses with exit 2.
  */
 import { NGRINDER_PORTS } from '../../stacks/engines';
 import pinsJson from '../../ami/engines/ngrinder.json';
-import { correttoStep, installFileStep, tcpReachScript, javaHome, OPT, pinnedArtifact, preamble, putFile, requireEc2, shQuote, systemUserStep, VAR, type EnginePins, type RawResults } from './ec2-steps';
+import { correttoStep, installFileStep, trustFirstFileStep, tcpReachScript, javaHome, OPT, pinnedArtifact, preamble, putFile, requireEc2, shQuote, systemUserStep, VAR, type EnginePins, type RawResults } from './ec2-steps';
 import type { DoctorContext, EngineSpec, HostCheck, InstallContext, ServiceSpec } from './types';
 
 export const NGRINDER_PINS: EnginePins = pinsJson;
-/** The war's download address, kept beside the pins while no checksum is known for it. */
-export const NGRINDER_UNPINNED = pinsJson.unpinned;
+/** The controller war's artifact name in the pins (its sha256 is `unpublished`). */
+export const NGRINDER_WAR = 'ngrinder-controller';
 
 const USER = 'ngrinder';
 /** The controller's NGRINDER_HOME: database, scripts, test results. */
@@ -43,12 +45,12 @@ function warPath(version: string): string {
 }
 
 function controllerScript(pins: EnginePins, ctx: InstallContext): string[] {
-  const a = pinnedArtifact(pins, ctx.version, 'ngrinder-controller');
+  const a = pinnedArtifact(pins, ctx.version, NGRINDER_WAR, ctx.digests?.[NGRINDER_WAR], ctx.trustFirstDownload === true);
   const lines = [
     ...systemUserStep(USER, NGRINDER_HOME),
     // nGrinder refuses the OS default tmpdir (it unpacks the war there): a private one under its home.
     `mkdir -p ${NGRINDER_HOME}/tmp && chown ${USER}: ${NGRINDER_HOME}/tmp`,
-    ...installFileStep(a, warPath(ctx.version)),
+    ...(a.digest ? installFileStep({ ...a, digest: a.digest }, warPath(ctx.version)) : trustFirstFileStep(a, warPath(ctx.version))),
     `for f in ${OPT}/ngrinder/ngrinder-controller-*.war; do [ "$f" = ${shQuote(warPath(ctx.version))} ] || [ ! -e "$f" ] || { rm -f "$f" "$f".sha*; echo "changed removed $f"; }; done`,
   ];
   if (NGRINDER_PORTS.ui < 1024) {
@@ -75,7 +77,10 @@ function agentScript(ctx: InstallContext): string[] {
     `  tmp=$(mktemp -d ${OPT}/.ngrinder-agent.XXXXXX)`,
     `  trap 'rm -rf "$tmp"' EXIT`,
     '  i=0',
-    `  until curl -fsS --max-time 60 -o "$tmp/agent.tar" ${shQuote(url)}; do`,
+    // -L: GET /agent/download answers 302 to /agent/download/<package>.tar (AgentDownloadController.downloadFile:
+    // `return "redirect:/agent/download/" + agentPackage.getName()`, naver/ngrinder ngrinder-3.5.9-p1-20240613,
+    // ngrinder-controller/src/main/java/org/ngrinder/agent/controller/AgentDownloadController.java).
+    `  until curl -fsSL --max-time 60 -o "$tmp/agent.tar" ${shQuote(url)}; do`,
     '    i=$((i + 1))',
     `    [ "$i" -lt ${AGENT_DOWNLOAD_TRIES} ] || fail "no agent package from ${url} after ${AGENT_DOWNLOAD_TRIES} tries ${AGENT_DOWNLOAD_DELAY_S} s apart: is the controller up? (journalctl -u ${CONTROLLER_UNIT} on the controller)"`,
     `    sleep ${AGENT_DOWNLOAD_DELAY_S}`,
@@ -136,8 +141,11 @@ function services(ctx: InstallContext): readonly ServiceSpec[] {
   return [
     {
       name: 'ngrinder-agent',
-      // -o: take the controller address given here over one remembered from an earlier env.
-      argv: [`${AGENT_DIR}/run_agent.sh`, '-o', '-ch', ctx.master.address, '-cp', String(NGRINDER_PORTS.agentController)],
+      // No -o: -o/--overwrite-config was removed in 3.5.0 (ngrinder commit a7201846e), and JCommander 1.32 rejects an
+      // unknown option, after which NGrinderAgentStarterParam's parse() calls System.exit(-1): a crash loop under the
+      // supervisor. -ch/-cp are system properties that override agent.conf (AgentConfig.loadProperties)
+      // (naver/ngrinder ngrinder-3.5.9-p1-20240613, ngrinder-core/src/main/java/org/ngrinder/NGrinderAgentStarterParam.java).
+      argv: [`${AGENT_DIR}/run_agent.sh`, '-ch', ctx.master.address, '-cp', String(NGRINDER_PORTS.agentController)],
       env: { ...JAVA_ENV, HOME: AGENT_HOME },
       workDir: AGENT_DIR,
       processPattern: 'org\\.ngrinder\\.NGrinderAgentStarter',

@@ -26,6 +26,11 @@ export interface Artifact {
   readonly sha512?: string;
   /** Set instead of a checksum only where none could be recorded: says why (shown by install and in the README). */
   readonly unverified?: string;
+  /**
+   * Set instead of a checksum where none is published (nGrinder's war): says why. install then needs the
+   * user's sha256 (config engineSha256) or a recorded first download's (install --trust-first-download).
+   */
+  readonly unpublished?: string;
 }
 
 /** What an installer knows about the fleet: all of it from the env's outputs, never typed by the user. */
@@ -47,6 +52,10 @@ export interface InstallContext {
   readonly login: string;
   /** netns only: the machine's folder of staged engine artifacts (scripts/setup.sh fills it). @default /opt/loadfleet-cache */
   readonly cacheDir: string;
+  /** sha256 per artifact name for the artifacts pinned `unpublished` (from config engineSha256 or the env's record). */
+  readonly digests?: Readonly<Record<string, string>>;
+  /** An `unpublished` artifact without a digest is downloaded, its sha256 printed ("loadfleet-sha256 NAME HEX") for install to record. */
+  readonly trustFirstDownload?: boolean;
 }
 
 /** A long-running process kept alive: a systemd unit on EC2, the local supervisor on namespace hosts. */

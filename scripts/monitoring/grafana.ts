@@ -16,10 +16,20 @@ export const GRAFANA_PATHS = {
   dashboardsProvider: '/etc/grafana/provisioning/dashboards/loadfleet.yaml',
   dashboardsDir: '/var/lib/grafana/dashboards/loadfleet',
   config: '/etc/grafana/grafana.ini',
-  /** The admin password Grafana reads at start (GF_SECURITY_ADMIN_PASSWORD__FILE), root:grafana 0640. */
+  /** The admin password Grafana reads through grafana.ini's `$__file{…}`, root:grafana 0640. */
   adminPasswordFile: '/etc/grafana/loadfleet-admin-password',
+  /** The drop-in earlier versions wrote (GF_SECURITY_ADMIN_PASSWORD__FILE, which the RPM's unit ignores): removed. */
   dropIn: '/etc/systemd/system/grafana-server.service.d/90-loadfleet.conf',
+  /**
+   * The RPM's CLI wrapper: runs /usr/share/grafana/bin/grafana cli with --homepath, --config and
+   * --configOverrides 'cfg:default.paths.data=/var/lib/grafana …', i.e. on the database the server uses
+   * (grafana/grafana packaging/wrappers/grafana-cli, installed to /usr/sbin by grafana-build's fpm step). A bare
+   * `grafana cli` is not on PATH in the RPM layout and, without the data path, resets /usr/share/grafana/data/grafana.db.
+   */
+  cli: '/usr/sbin/grafana-cli',
 } as const;
+
+const GRAFANA_DEFAULT_PATHS = GRAFANA_PATHS;
 
 /** Name of the file in the env folder (mode 0600) holding Grafana's admin password. */
 export const ADMIN_PASSWORD_FILE = 'grafana-admin-password';
@@ -70,14 +80,21 @@ export function dashboardsProviderYaml(): string {
   );
 }
 
-/** Only the settings loadfleet cares about; everything else stays Grafana's default. */
-export function grafanaIni(): string {
+/**
+ * Only the settings loadfleet cares about; everything else stays Grafana's default. The admin password comes
+ * from Grafana's own file provider, `$__file{path}` (pkg/setting/expanders.go: fileExpander reads the file and
+ * trims it), which works under any service manager; GF_SECURITY_ADMIN_PASSWORD__FILE is read only by the Docker
+ * image's entrypoint (packaging/docker/run.sh), never by the RPM's systemd unit. Grafana applies admin_password
+ * when it creates the admin user (first start); later changes go through the CLI reset.
+ */
+export function grafanaIni(adminPasswordFile: string = GRAFANA_PATHS.adminPasswordFile): string {
   return [
     '; written by loadfleet',
     '[server]',
     `http_port = ${MONITORING_PORTS.grafana}`,
     '[security]',
     'admin_user = admin',
+    `admin_password = $__file{${adminPasswordFile}}`,
     'disable_gravatar = true',
     'cookie_secure = false',
     '[users]',
@@ -93,32 +110,48 @@ export function grafanaIni(): string {
 
 /**
  * Idempotent sh for AL2023, run as root: the RPM repository, the pinned package, provisioning files,
- * dashboards, the admin password (a root:grafana 0640 file; never on a command line).
- * The admin password is applied at first start through the __FILE variable and, when Grafana already
- * ran, reset with grafana cli, so a rerun with a new password still takes effect.
+ * dashboards, the admin password (a root:grafana 0640 file written under umask 077, so it is never readable by
+ * others, not even for a moment; never on a command line) read by grafana.ini's `$__file{…}` at first start and
+ * reset with the packaged grafana-cli wrapper on reruns. Install fails unless admin logs in with that password
+ * through the API on 127.0.0.1 afterwards, and admin/admin does not.
  */
-export function grafanaInstallScript(pins: MonitoringPins, dashboards: Readonly<Record<string, string>>, adminPassword: string, prometheusUrl: string): string {
+export function grafanaInstallScript(pins: MonitoringPins, dashboards: Readonly<Record<string, string>>, adminPassword: string, prometheusUrl: string, opts: { readonly paths?: Readonly<Record<keyof typeof GRAFANA_PATHS, string>>; readonly port?: number } = {}): string {
   const g = pins.grafana;
+  const GRAFANA_PATHS = opts.paths ?? GRAFANA_DEFAULT_PATHS;
   const repo = ['[grafana]', 'name=grafana', `baseurl=${g.rpmRepo}`, 'repo_gpgcheck=1', 'enabled=1', 'gpgcheck=1', `gpgkey=${g.gpgKey}`, 'sslverify=1', 'sslcacert=/etc/pki/tls/certs/ca-bundle.crt', ''].join('\n');
+  const api = `http://127.0.0.1:${opts.port ?? MONITORING_PORTS.grafana}`;
   return [
     'set -eu',
     putFile('/etc/yum.repos.d/grafana.repo', repo),
     `if [ "$(rpm -q --qf '%{VERSION}' grafana 2>/dev/null || true)" != ${q(g.version)} ]; then dnf install -y -q ${q(`grafana-${g.version}`)} >/dev/null && echo ${q(`changed grafana ${g.version}`)}; fi`,
+    `[ -x ${GRAFANA_PATHS.cli} ] || { echo "grafana: ${GRAFANA_PATHS.cli} is missing (rpm -ql grafana | grep sbin): cannot set the admin password" >&2; exit 1; }`,
     putFile(GRAFANA_PATHS.datasource, datasourceYaml(prometheusUrl)),
     putFile(GRAFANA_PATHS.dashboardsProvider, dashboardsProviderYaml()),
     ...Object.entries(dashboards).map(([file, json]) => putFile(`${GRAFANA_PATHS.dashboardsDir}/${file}`, json)),
-    putFile(GRAFANA_PATHS.config, grafanaIni(), '0640'),
+    // umask 077 first: the temporary file holding the password is created 0600, never 0644 before its chmod.
+    'old_umask=$(umask)',
+    'umask 077',
     putFile(GRAFANA_PATHS.adminPasswordFile, `${adminPassword}\n`, '0640'),
+    putFile(GRAFANA_PATHS.config, grafanaIni(GRAFANA_PATHS.adminPasswordFile), '0640'),
+    'umask "$old_umask"',
     `chown root:grafana ${q(GRAFANA_PATHS.adminPasswordFile)} ${q(GRAFANA_PATHS.config)}`,
-    putFile(GRAFANA_PATHS.dropIn, `[Service]\nEnvironment=GF_SECURITY_ADMIN_PASSWORD__FILE=${GRAFANA_PATHS.adminPasswordFile}\n`),
+    `if [ -e ${q(GRAFANA_PATHS.dropIn)} ]; then rm -f ${q(GRAFANA_PATHS.dropIn)}; echo ${q(`changed removed ${GRAFANA_PATHS.dropIn}`)}; fi`,
     'systemctl daemon-reload',
     // Restarted every time: provisioning files are read at start.
     'systemctl enable grafana-server >/dev/null 2>&1',
     'systemctl restart grafana-server',
-    `i=0; until curl -fsS -o /dev/null http://127.0.0.1:${MONITORING_PORTS.grafana}/api/health; do i=$((i+1)); [ $i -lt 60 ] || { echo "grafana: not healthy 60 s after start: journalctl -u grafana-server" >&2; exit 1; }; sleep 1; done`,
-    // Already initialised (a rerun, or an image that ran Grafana): the __FILE variable only applies on first start.
+    `i=0; until curl -fsS -o /dev/null ${api}/api/health; do i=$((i+1)); [ $i -lt 60 ] || { echo "grafana: not healthy 60 s after start: journalctl -u grafana-server" >&2; exit 1; }; sleep 1; done`,
+    // Credentials reach curl on its stdin (-K -), never argv. 200 = the login works.
+    `login() { printf 'user = "admin:%s"\\n' "$1" | curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -K - ${api}/api/user || true; }`,
+    `pw=$(cat ${q(GRAFANA_PATHS.adminPasswordFile)})`,
+    'if [ "$(login "$pw")" != 200 ]; then',
+    // Already initialised (a rerun, an image that ran Grafana): admin_password applies only when admin is created.
     // --password-from-stdin (Grafana 9.1+): the password never appears in argv, which /proc shows to every user.
-    `grafana cli --homepath /usr/share/grafana --config ${q(GRAFANA_PATHS.config)} admin reset-admin-password --password-from-stdin < ${q(GRAFANA_PATHS.adminPasswordFile)} >/dev/null 2>&1 || { echo "grafana: could not set the admin password" >&2; exit 1; }`,
+    `  ${GRAFANA_PATHS.cli} admin reset-admin-password --password-from-stdin < ${q(GRAFANA_PATHS.adminPasswordFile)} >/dev/null 2>&1 || { echo "grafana: ${GRAFANA_PATHS.cli} admin reset-admin-password failed" >&2; exit 1; }`,
+    '  echo "changed grafana admin password"',
+    'fi',
+    `[ "$(login "$pw")" = 200 ] || { echo "grafana: admin cannot log in with the password in ${GRAFANA_PATHS.adminPasswordFile} (GET ${api}/api/user): the password did not take" >&2; exit 1; }`,
+    `[ "$(login admin)" != 200 ] || { echo "grafana: admin/admin still logs in" >&2; exit 1; }`,
     '',
   ].join('\n');
 }

@@ -228,8 +228,9 @@ export function parseK6Metrics(body: string): K6Live | undefined {
  * per-instance percentiles, so the live p50/p95/p99 shown are the highest instance's — an upper bound of the
  * fleet's (if every instance has 95 % of its requests at or below its p95, the union has 95 % at or below the
  * largest). Live only and approximate: the summary's percentiles come from merging every raw point.
- * A percentile no instance reports is null, not 0: k6's default trend stats are avg, min, med, max, p(90) and
- * p(95) (k6 docs "Options › Summary trend stats"), so the live p99 is null unless the script asks for p(99).
+ * A percentile no instance reports is null, not 0: k6 v2.0.0's REST API formats every trend with a fixed set,
+ * min, max, avg, med, p(90), p(95) (grafana/k6 v2.0.0 metrics/sink.go, TrendSink.Format: "TODO: respect the
+ * summaryTrendStats for REST API"), whatever the script's summaryTrendStats: the live p99 is always null.
  */
 export function combineK6Live(lives: readonly K6Live[]): { requests: number; failures: number; vus: number; p50: number | null; p95: number | null; p99: number | null } {
   const hi = (f: (l: K6Live) => number | null): number | null => {

@@ -99,7 +99,12 @@ const BROKEN: readonly { long: string; short?: string; why: string }[] = [
     long: '--system-tags',
     why: 'the merge needs the name, method, url, status and expected_response tags on every request point: without them every request is lumped into one endpoint and failures cannot be told apart (k6\'s default system tags have them)',
   },
-  { long: '--summary-trend-stats', why: 'the live p95 is read from k6\'s default trend stats (med, p(95)) and would vanish; the summary\'s percentiles come from the raw points anyway' },
+  // grafana/k6 v2.0.0 metrics/sink.go: TrendSink.Format is fixed at min, max, avg, med, p(90), p(95) ("TODO: respect the
+  // summaryTrendStats for REST API"), and loadfleet turns k6's end-of-test summary off: the option would change nothing.
+  { long: '--summary-trend-stats', why: "it would change nothing: loadfleet turns k6's end-of-test summary off (--summary-mode=disabled), and k6 v2.0.0's REST API reports trends with a fixed set (min, max, avg, med, p(90), p(95): TrendSink.Format in metrics/sink.go ignores summaryTrendStats); loadfleet's p50…p99 come from merging the raw points" },
+  // grafana/k6 v2.0.0 internal/cmd/run.go: the metrics ingester behind GET /v1/metrics is created only when the
+  // summary or the thresholds are on; with --summary-mode=disabled (loadfleet's) and --no-thresholds it is empty.
+  { long: '--no-thresholds', why: "with loadfleet's --summary-mode=disabled, k6 v2.0.0 then keeps no metrics at all for its REST API (internal/cmd/run.go creates the ingester only when the summary or the thresholds are on): GET /v1/metrics would stay empty and run could show and watch nothing live; loadfleet's --threshold flags are judged on the merged results anyway" },
   { long: '--config', short: 'c', why: 'only the script is pushed to the agents, so the config file would not exist there: put its options in the script\'s `export const options`' },
 ];
 /** Single-letter k6 flags that take no value (so `-qp` is -q then -p; any other letter's value follows it). */

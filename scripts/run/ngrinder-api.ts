@@ -11,13 +11,11 @@
  *   `PUT /perftest/api/{id}?action=stop`; `DELETE /perftest/api/{id}`; `GET /perftest/api/{id}/logs`.
  * - ngrinder-core model/PerfTest.java (3.5: `scm`, `samplingInterval` default 2, `param`, `rampUp*`,
  *   `ignoreTooManyError`, …): the fields a body may carry (PERFTEST_FIELDS below).
- * - model/Status.java + StatusCategory.java: SAVED/READY (PREPARE: deletable, not stoppable), START_CONSOLE …
- *   DISTRIBUTE_FILES_FINISHED (PROGRESSING: stoppable), START_TESTING/TESTING/TESTING_FINISHED/
- *   ABNORMAL_TESTING (TESTING: stoppable), FINISHED, STOP_BY_ERROR (and the deprecated STOP_ON_ERROR),
- *   CANCELED, UNKNOWN.
+ * - model/Status.java + StatusCategory.java at ngrinder-3.5.9-p1-20240613: NGRINDER_STATUS_TABLE below.
  * - script/controller/FileEntryApiController (`/script/api`, "@since 3.5.0"): `POST /script/api/{path}?action=upload`
  *   (multipart: `description`, `uploadFile`) stores `{path}/{original file name}`;
- *   `POST /script/api/new/{path}?type=folder&folderName=…`; `GET /script/api/{path}?action=view`.
+ *   `POST /script/api/new/{path}?type=folder` with the folder name as the request body (`addFolder(…,
+ *   @RequestBody String folderName)`, ngrinder-3.5.9-p1-20240613); `GET /script/api/{path}?action=view`.
  * - agent/controller/AgentManagerApiController: `GET /agent/api/list` (AgentInfo: ip, hostName, state,
  *   approved, region) and `GET /agent/api/availableAgentCount?targetRegion=…` {availableAgentCount}
  *   (the ready, approved agents the user may use: what POST /perftest/api checks agentCount against).
@@ -38,29 +36,61 @@ import type { EndpointStats, MergedStats, TimelinePoint } from './merge';
 import type { Threshold } from './thresholds';
 
 // ---- statuses ----
+// The table of naver/ngrinder ngrinder-3.5.9-p1-20240613, as it is there:
+// ngrinder-core/src/main/java/org/ngrinder/model/Status.java (enum order and category of each status) and
+// model/StatusCategory.java (stoppable, deletable per category). 3.5 added CHECKOUT_SCRIPT (GitHubFileEntryService),
+// PREPARE_DISTRIBUTION (PerfTestService.prepareDistribution, on every test), FINISHED_WITH_WARNING (category WARNED:
+// PerfTestRunnable.doNormalFinish with > 30 % errors or no TPS) and gave ABNORMAL_TESTING its own category, which
+// is NOT stoppable (the controller ends such a test itself).
 
-export const NGRINDER_STATUSES = [
-  'SAVED', 'READY',
-  'START_CONSOLE', 'START_CONSOLE_FINISHED', 'START_AGENTS', 'START_AGENTS_FINISHED', 'DISTRIBUTE_FILES', 'DISTRIBUTE_FILES_FINISHED',
-  'START_TESTING', 'TESTING', 'TESTING_FINISHED', 'ABNORMAL_TESTING',
-  'FINISHED', 'STOP_BY_ERROR', 'STOP_ON_ERROR', 'CANCELED', 'UNKNOWN',
-] as const;
-export type NGrinderStatus = (typeof NGRINDER_STATUSES)[number];
-export type StatusCategory = 'PREPARE' | 'PROGRESSING' | 'TESTING' | 'FINISHED' | 'ERROR' | 'STOP';
+export const NGRINDER_STATUS_TABLE = {
+  SAVED: 'PREPARE',
+  READY: 'PREPARE',
+  CHECKOUT_SCRIPT: 'PROGRESSING',
+  PREPARE_DISTRIBUTION: 'PROGRESSING',
+  START_CONSOLE: 'PROGRESSING',
+  START_CONSOLE_FINISHED: 'PROGRESSING',
+  START_AGENTS: 'PROGRESSING',
+  START_AGENTS_FINISHED: 'PROGRESSING',
+  DISTRIBUTE_FILES: 'PROGRESSING',
+  DISTRIBUTE_FILES_FINISHED: 'PROGRESSING',
+  START_TESTING: 'TESTING',
+  TESTING: 'TESTING',
+  TESTING_FINISHED: 'TESTING',
+  ABNORMAL_TESTING: 'ABNORMAL_TESTING',
+  FINISHED: 'FINISHED',
+  FINISHED_WITH_WARNING: 'WARNED',
+  STOP_BY_ERROR: 'ERROR',
+  STOP_ON_ERROR: 'ERROR',
+  CANCELED: 'STOP',
+  UNKNOWN: 'STOP',
+} as const;
+export type NGrinderStatus = keyof typeof NGRINDER_STATUS_TABLE;
+export type StatusCategory = (typeof NGRINDER_STATUS_TABLE)[NGrinderStatus];
+export const NGRINDER_STATUSES = Object.keys(NGRINDER_STATUS_TABLE) as readonly NGrinderStatus[];
+
+/** StatusCategory.java: (icon, stoppable, deletable, reportable) per category. */
+const CATEGORY: Readonly<Record<StatusCategory, { readonly stoppable: boolean; readonly ended: boolean }>> = {
+  PREPARE: { stoppable: false, ended: false },
+  PROGRESSING: { stoppable: true, ended: false },
+  TESTING: { stoppable: true, ended: false },
+  ABNORMAL_TESTING: { stoppable: false, ended: false },
+  FINISHED: { stoppable: false, ended: true },
+  WARNED: { stoppable: false, ended: true },
+  ERROR: { stoppable: false, ended: true },
+  STOP: { stoppable: false, ended: true },
+};
 
 export function statusCategory(s: NGrinderStatus): StatusCategory {
-  if (s === 'SAVED' || s === 'READY') return 'PREPARE';
-  if (s.startsWith('START_CONSOLE') || s.startsWith('START_AGENTS') || s.startsWith('DISTRIBUTE_FILES')) return 'PROGRESSING';
-  if (s === 'START_TESTING' || s === 'TESTING' || s === 'TESTING_FINISHED' || s === 'ABNORMAL_TESTING') return 'TESTING';
-  if (s === 'FINISHED') return 'FINISHED';
-  if (s === 'STOP_BY_ERROR' || s === 'STOP_ON_ERROR') return 'ERROR';
-  return 'STOP';
+  return NGRINDER_STATUS_TABLE[s];
 }
 
-/** The test ended (by itself, by error or by a stop): nothing runs on the agents any more. */
-export const isEnded = (s: NGrinderStatus) => ['FINISHED', 'ERROR', 'STOP'].includes(statusCategory(s));
-/** PUT ?action=stop only acts on these (StatusCategory.stoppable); a queued test is deleted instead. */
-export const isStoppable = (s: NGrinderStatus) => ['PROGRESSING', 'TESTING'].includes(statusCategory(s));
+/** The test ended (normally, with a warning, by error or by a stop): the reportable categories of StatusCategory.java. */
+export const isEnded = (s: NGrinderStatus) => CATEGORY[statusCategory(s)].ended;
+/** PUT ?action=stop only acts on these (StatusCategory.stoppable); a queued test is deleted instead, an abnormal one is ended by the controller. */
+export const isStoppable = (s: NGrinderStatus) => CATEGORY[statusCategory(s)].stoppable;
+/** The workers run (TESTING after START_TESTING; ABNORMAL_TESTING is a running test the controller is about to end). */
+export const isRunning = (s: NGrinderStatus) => (statusCategory(s) === 'TESTING' && s !== 'START_TESTING') || s === 'ABNORMAL_TESTING';
 
 /** A status as Jackson writes the enum (its name), or an object carrying it as `name`. */
 export function parseStatus(raw: unknown): NGrinderStatus {
@@ -92,6 +122,15 @@ export function checkNGrinderScript(file: string, text: string): 'groovy' | 'jyt
 
 /** Where loadfleet keeps its scripts in the admin's script storage (nGrinder's SVN). */
 export const SCRIPT_FOLDER = 'loadfleet';
+
+/**
+ * The call that creates loadfleet's script folder: FileEntryApiController.addFolder
+ * (`@PostMapping(value = "/new/**", params = "type=folder")`, `@RequestBody String folderName`, trimmed),
+ * naver/ngrinder ngrinder-3.5.9-p1-20240613, ngrinder-controller/src/main/java/org/ngrinder/script/controller/FileEntryApiController.java.
+ */
+export function createFolderCall(name = SCRIPT_FOLDER): ApiCall {
+  return { method: 'POST', path: '/script/api/new/?type=folder', text: name };
+}
 
 export function scriptFileName(runId: string, kind: 'groovy' | 'jython'): string {
   return `loadfleet-${runId.replace(/[^A-Za-z0-9_-]/g, '-')}.${kind === 'groovy' ? 'groovy' : 'py'}`;
@@ -247,6 +286,8 @@ export interface ApiCall {
   /** Path and query, e.g. "/perftest/api/12?action=stop". */
   readonly path: string;
   readonly json?: unknown;
+  /** A plain-text request body (Spring's StringHttpMessageConverter reads it into a @RequestBody String). */
+  readonly text?: string;
   /** A multipart upload of `content` as `uploadFile` named `fileName` (FileEntryApiController). */
   readonly upload?: { readonly fileName: string; readonly content: string; readonly description: string };
 }
@@ -271,6 +312,10 @@ export function apiCallScript(password: string, baseUrl: string, call: ApiCall, 
   if (call.json !== undefined) {
     lines.push(`printf %s ${shQuote(Buffer.from(JSON.stringify(call.json)).toString('base64'))} | base64 -d > "$t/body"`);
     args.push(`-H 'Content-Type: application/json' --data-binary @"$t/body"`);
+  }
+  if (call.text !== undefined) {
+    lines.push(`printf %s ${shQuote(Buffer.from(call.text).toString('base64'))} | base64 -d > "$t/body"`);
+    args.push(`-H 'Content-Type: text/plain; charset=UTF-8' --data-binary @"$t/body"`);
   }
   if (call.upload) {
     if (!/^[A-Za-z0-9._-]+$/.test(call.upload.fileName)) throw new Error(`unexpected script file name ${call.upload.fileName}`);
@@ -394,8 +439,9 @@ export interface ReportInterval {
 }
 
 /**
- * The report CSV (SingleConsole.writeIntervalCsvData): header `DateTime,Tests,Errors,Mean_Test_Time_(ms),…`
- * then per test `Description,Tests-<i>,Errors-<i>,Mean_Test_Time_(ms)-<i>,…`; one row per interval. A row
+ * The report CSV (SingleConsole.writeIntervalCsvData): header `DateTime,vuser,Tests,Errors,Mean_Test_Time_(ms),…`
+ * then, only when the script has more than one Test, per test `Description,Tests-<i>,Errors-<i>,…` with i from 1;
+ * one row per interval. With a single Test there are no per-test columns: its figures are the totals. A row
  * whose field count differs from the header (a test description with a comma: nGrinder does not quote)
  * keeps its totals, which come before any description, and drops its per-test part.
  */
@@ -407,7 +453,10 @@ export function parseReportCsv(text: string): { intervals: ReportInterval[]; ski
   const [cTests, cErrors, cMean] = [col('Tests'), col('Errors'), col('Mean_Test_Time_(ms)')];
   if (cTests < 0 || cErrors < 0) throw new Error(`the nGrinder report CSV has no Tests/Errors columns (header: ${rows[0]!.slice(0, 200)})`);
   const tests: { desc: number; tests: number; errors: number; mean: number }[] = [];
-  for (let i = 0; col(`Tests-${i}`) >= 0; i++) {
+  // Per-test columns are numbered from 1 (`<statistic>-1` …) and written only when the test has more than one
+  // Test: SingleConsole.writeIntervalCsvData, `if (intervalStatisticMapPerTest.size() != 1)`, `for (int i = 1; …)`
+  // (naver/ngrinder ngrinder-3.5.9-p1-20240613, ngrinder-core/src/main/java/net/grinder/SingleConsole.java).
+  for (let i = 1; col(`Tests-${i}`) >= 0; i++) {
     const t = col(`Tests-${i}`);
     // The description is the "Description" column right before this test's statistics.
     let desc = t - 1;

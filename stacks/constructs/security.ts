@@ -52,8 +52,8 @@ export class FleetSecurity extends Construct {
       this.rule(role, port, { referencedSecurityGroupId: this.groupIds[source] }, source);
 
     for (const role of roles) admin(role, { from: 22, to: 22, description: 'SSH' });
-    // A loopback-only UI (Locust) gets no rule: it is reached through `loadfleet tunnel controller`.
-    if (props.engine.uiPort !== null && props.engine.uiReach === 'sshCidrs') admin('controller', { from: props.engine.uiPort, to: props.engine.uiPort, description: `${props.engine.name} web UI` });
+    // No engine's UI is opened to access.sshCidrs (issue 20: Locust's answers on loopback only, nGrinder's takes
+    // admin/admin until install sets it and plain HTTP): `loadfleet tunnel controller` reaches it.
     for (const p of props.engine.controllerFromAgents) fromGroup('controller', p, 'agent');
     for (const p of props.engine.agentsFromController) fromGroup('agent', p, 'controller');
     for (const port of props.targetPorts) {

@@ -32,14 +32,14 @@ describe('engine checked before anything is created', () => {
     expect(fs.existsSync(path.join(ctx.ws.home, 'badlocal', 'env.json'))).toBe(false);
   });
 
-  it('engine: ngrinder without a pinned default is refused by up and synth (exit 2)', async () => {
+  it('engine: ngrinder synthesizes: its war has no published checksum, which install decides (engineSha256 or --trust-first-download), not up or synth (issue 16.1)', async () => {
     const config = ctx.ws.writeConfig('ngr.yaml', { name: 'ngr', engine: 'ngrinder', agents: { count: 1 }, monitoring: { enabled: false } });
-    const up = await loadfleet(['up', '-c', config, '--yes'], ctx.env);
-    expect(up.exitCode, up.stderr).toBe(2);
-    expect(up.stderr).toContain('ngrinder');
-    expect(await countLeft(ec2(ctx.moto.env), 'ngr')).toEqual(ZERO);
     const synth = await loadfleet(['synth', '-c', config], ctx.env);
-    expect(synth.exitCode, synth.stderr).toBe(2);
+    expect(synth.exitCode, synth.stderr).toBe(0);
+    const bad = ctx.ws.writeConfig('ngr-bad.yaml', { name: 'ngrbad', engine: 'ngrinder', engineSha256: 'not-a-sha', agents: { count: 1 }, monitoring: { enabled: false } });
+    const refused = await loadfleet(['synth', '-c', bad], ctx.env);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('engineSha256');
   });
 
   it('bake --role agent with an unknown engineVersion exits 2 before a key pair, group or builder exists', async () => {

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { installFileStep, installTarballStep, preamble } from '../../scripts/engines/ec2-steps';
+import { installFileStep, installTarballStep, preamble, trustedDigests, trustFirstFileStep } from '../../scripts/engines/ec2-steps';
 import { ngrinderAdminPasswordScript, ngrinderPasswordFrom } from '../../scripts/engines/ngrinder';
 import { requireTool } from '../harness/tools';
 
@@ -84,6 +84,27 @@ describe('verified downloads (file:// stands in for the release URL)', () => {
     expect(good.exitCode, good.stderr).toBe(0);
     expect(sha256(dest)).toBe(digest);
     expect(sh(script(digest)).stdout).toBe('');
+  });
+
+  it('trusts the first download of a file with no published checksum, prints its sha256 for install to record, and later installs check against it', () => {
+    const dest = path.join(dir, 'trust/ngrinder-controller-x.war');
+    const first = sh([...preamble('ngrinder'), ...trustFirstFileStep({ name: 'ngrinder-controller', url: `file://${archive}` }, dest), 'exit 0', ''].join('\n'));
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout).toContain(`changed installed ${dest} (no published checksum: trusted on first download, sha256 ${digest})`);
+    expect(trustedDigests(first.stdout)).toEqual({ 'ngrinder-controller': digest });
+    expect(sha256(dest)).toBe(digest);
+    // The next install passes the recorded digest back: nothing to do.
+    const next = sh([...preamble('ngrinder'), ...installFileStep({ url: `file://${archive}`, algo: 'sha256', digest }, dest), 'exit 0', ''].join('\n'));
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stdout).toBe('');
+    // A changed download upstream no longer matches the record: refused, the trusted file kept.
+    const other = path.join(dir, 'other.war');
+    fs.writeFileSync(other, 'not the war that was trusted');
+    fs.rmSync(dest);
+    const changed = sh([...preamble('ngrinder'), ...installFileStep({ url: `file://${other}`, algo: 'sha256', digest }, dest), 'exit 0', ''].join('\n'));
+    expect(changed.exitCode).toBe(1);
+    expect(changed.stderr).toContain('checksum mismatch');
+    expect(fs.existsSync(dest)).toBe(false);
   });
 });
 

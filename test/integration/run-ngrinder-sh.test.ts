@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCallScript, logsTarScript, parseApiOutput, reportCsvScript, testDirScript, type ApiCall } from '../../scripts/run/ngrinder-api';
+import { apiCallScript, createFolderCall, logsTarScript, parseApiOutput, reportCsvScript, testDirScript, type ApiCall } from '../../scripts/run/ngrinder-api';
 import { shellcheck } from '../harness/shellcheck';
 
 const PASSWORD = 'Abcdefghij0123456789XYZ';
@@ -21,6 +21,8 @@ const CALLS: ApiCall[] = [
   { method: 'POST', path: '/script/api/loadfleet?action=upload', upload: { fileName: 'loadfleet-r1.groovy', content: '@RunWith(GrinderRunner)\nclass T { @Test void t() {} }\n', description: 'loadfleet run r1' } },
   // The run's uploaded script, deleted after collect (FileEntryApiController @RestAPI DELETE /script/api/{path}).
   { method: 'DELETE', path: '/script/api/loadfleet/loadfleet-r1.groovy' },
+  // FileEntryApiController.addFolder(…, @RequestBody String folderName) (ngrinder-3.5.9-p1-20240613): the name is the body.
+  createFolderCall(),
 ];
 
 describe('nGrinder run sh', () => {
@@ -68,6 +70,8 @@ describe('nGrinder run sh', () => {
       expect(multipart).toContain('name="description"\r\n\r\nloadfleet run r1\r\n');
       expect(multipart).toContain('name="uploadFile"; filename="loadfleet-r1.groovy"');
       expect(multipart).toContain('@RunWith(GrinderRunner)\nclass T { @Test void t() {} }\n');
+      expect(seen[6]!.type).toBe('text/plain; charset=UTF-8');
+      expect(seen[6]!.body.toString()).toBe('loadfleet');
     });
 
     it('reports a refused password as 401 and an absent server as 000', async () => {

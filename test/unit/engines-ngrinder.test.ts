@@ -18,16 +18,17 @@ import {
   ngrinderFor,
   ngrinderPasswordFrom,
   NGRINDER_PINS,
-  NGRINDER_UNPINNED,
+  NGRINDER_WAR,
+  ngrinder,
 } from '../../scripts/engines/ngrinder';
+import { UsageError } from '../../scripts/core/errors';
+import { trustedDigests } from '../../scripts/engines/ec2-steps';
 import type { InstallContext } from '../../scripts/engines/types';
 
-/** Exists only in this test: no checksum is published for the war (ami/engines/ngrinder.json). */
+/** Exists only in this test: no checksum is published for the war (ami/engines/ngrinder.json); a user gives one (engineSha256). */
 const FIXTURE_SHA256 = '0'.repeat(64);
-const spec = ngrinderFor({
-  ...NGRINDER_PINS,
-  versions: { '3.5.9-p1': { ec2: NGRINDER_UNPINNED['3.5.9-p1'].map((a) => ({ name: a.name, version: a.version, url: a.url, sha256: FIXTURE_SHA256 })), netns: [] } },
-});
+const WAR_URL = NGRINDER_PINS.versions['3.5.9-p1']!.ec2[0]!.url;
+const spec = ngrinderFor(NGRINDER_PINS);
 
 function ctx(role: InstallContext['role']): InstallContext {
   return {
@@ -42,6 +43,7 @@ function ctx(role: InstallContext['role']): InstallContext {
     cores: 2,
     login: 'ec2-user',
     cacheDir: '/opt/loadfleet-cache',
+    digests: { [NGRINDER_WAR]: FIXTURE_SHA256 },
   };
 }
 
@@ -51,8 +53,34 @@ describe('nGrinder controller', () => {
 
   it('installs Corretto 11 and the war only after its checksum matched', () => {
     expect(script).toContain('dnf install -y -q java-11-amazon-corretto-headless');
-    expect(script).toContain(`fetch_verified '${NGRINDER_UNPINNED['3.5.9-p1'][0]!.url}' sha256 '${FIXTURE_SHA256}' "$tmp"`);
+    expect(script).toContain(`fetch_verified '${WAR_URL}' sha256 '${FIXTURE_SHA256}' "$tmp"`);
     expect(script.indexOf('fetch_verified \'')).toBeLessThan(script.indexOf('mv -f "$tmp" \'/opt/loadfleet/ngrinder/ngrinder-controller-3.5.9-p1.war\''));
+    expect(script).not.toContain('loadfleet-sha256');
+  });
+
+  it('fails when no sha256 is given for the war and trust on first download was not asked for, naming both ways out', () => {
+    const e = (() => {
+      try {
+        ngrinder.installScript({ ...ctx('controller'), digests: undefined });
+      } catch (x) {
+        return x as Error;
+      }
+      throw new Error('no error');
+    })();
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toContain('engineSha256');
+    expect(e.message).toContain('loadfleet install --trust-first-download');
+    expect(e.message).toContain(WAR_URL);
+  });
+
+  it('with --trust-first-download downloads the war without a digest to compare and prints its sha256 for install to record', () => {
+    const trusting = ngrinder.installScript({ ...ctx('controller'), digests: undefined, trustFirstDownload: true });
+    expect(trusting).not.toContain('fetch_verified \'');
+    expect(trusting).toContain(`-o "$tmp" '${WAR_URL}'`);
+    expect(trusting).toContain('echo "loadfleet-sha256 ngrinder-controller $(cat \'/opt/loadfleet/ngrinder/ngrinder-controller-3.5.9-p1.war.sha256\')"');
+    expect(trustedDigests(`changed x\nloadfleet-sha256 ngrinder-controller ${'a'.repeat(64)}\n`)).toEqual({ 'ngrinder-controller': 'a'.repeat(64) });
+    // A recorded digest wins over trust: the download is checked against it.
+    expect(ngrinder.installScript({ ...ctx('controller'), trustFirstDownload: true })).toContain(`fetch_verified '${WAR_URL}' sha256 '${FIXTURE_SHA256}'`);
   });
 
   it('runs unprivileged, with its own tmpdir, never resetting admin to admin/admin', () => {
@@ -74,7 +102,8 @@ describe('nGrinder agent', () => {
 
   it("fetches its package from the controller's /agent/download, retrying like the official Docker agent", () => {
     expect([AGENT_DOWNLOAD_TRIES, AGENT_DOWNLOAD_DELAY_S]).toEqual([30, 10]);
-    expect(script).toContain(`until curl -fsS --max-time 60 -o "$tmp/agent.tar" 'http://10.0.1.10:${NGRINDER_PORTS.ui}/agent/download'; do`);
+    // -L: the route answers 302 to /agent/download/<package>.tar (AgentDownloadController, ngrinder-3.5.9-p1-20240613).
+    expect(script).toContain(`until curl -fsSL --max-time 60 -o "$tmp/agent.tar" 'http://10.0.1.10:${NGRINDER_PORTS.ui}/agent/download'; do`);
     expect(script).toContain('[ "$i" -lt 30 ] ||');
     expect(script).toContain('sleep 10');
     expect(script).not.toContain('fetch_verified');
@@ -86,7 +115,8 @@ describe('nGrinder agent', () => {
 
   it('runs as a service pointed at controller:16001, taken from the outputs', () => {
     expect(service).toMatchObject({ name: 'ngrinder-agent', user: 'ngrinder', processPattern: 'org\\.ngrinder\\.NGrinderAgentStarter' });
-    expect(service!.argv).toEqual(['/opt/loadfleet/ngrinder-agent/run_agent.sh', '-o', '-ch', '10.0.1.10', '-cp', String(NGRINDER_PORTS.agentController)]);
+    // No -o: removed in 3.5.0; JCommander 1.32 rejects it and the agent exits (NGrinderAgentStarterParam, 3.5.9-p1).
+    expect(service!.argv).toEqual(['/opt/loadfleet/ngrinder-agent/run_agent.sh', '-ch', '10.0.1.10', '-cp', String(NGRINDER_PORTS.agentController)]);
   });
 
   it('installs only Java and its user when there is no controller yet (an image bake)', () => {

@@ -9,7 +9,7 @@ import { checksumProblem } from '../../scripts/engines/ec2-steps';
 import { resolveEngine } from '../../scripts/engines/index';
 import { jmeter, JMETER_PINS } from '../../scripts/engines/jmeter';
 import { k6, K6_PINS } from '../../scripts/engines/k6';
-import { ngrinder, NGRINDER_PINS, NGRINDER_UNPINNED } from '../../scripts/engines/ngrinder';
+import { ngrinder, NGRINDER_PINS } from '../../scripts/engines/ngrinder';
 import type { InstallContext } from '../../scripts/engines/types';
 
 function ctx(role: InstallContext['role'], version: string, hostKind: InstallContext['hostKind'] = 'ec2'): InstallContext {
@@ -78,28 +78,33 @@ describe('k6 pins', () => {
 
 describe('every pinned artifact', () => {
   it.each([JMETER_PINS, K6_PINS, NGRINDER_PINS].flatMap((p) => Object.entries(p.versions).flatMap(([v, pins]) => pins.ec2.map((a) => [p.engine, v, a] as const))))(
-    '%s %s: an exact version, an https URL naming it, a full-length hex digest',
+    '%s %s: an exact version, an https URL naming it, a full-length hex digest (or why none is published)',
     (_engine, version, a) => {
       expect(a.version).toBe(version);
       expect(a.url).toMatch(/^https:\/\//);
       expect(a.url).toContain(version);
       if (a.sha512) expect(a.sha512).toMatch(/^[0-9a-f]{128}$/);
+      else if (a.unpublished) expect(a.sha256).toBeUndefined();
       else expect(a.sha256).toMatch(/^[0-9a-f]{64}$/);
     },
   );
 });
 
 describe('a version without a known checksum', () => {
-  it('fails when nGrinder 3.5.9-p1 is asked for: no checksum is published for its war, exit 2 before any host', () => {
-    expect(NGRINDER_UNPINNED['3.5.9-p1'][0]!.url).toBe('https://github.com/naver/ngrinder/releases/download/ngrinder-3.5.9-p1-20240613/ngrinder-controller-3.5.9-p1.war');
-    const e = usageError(() => resolveEngine('ngrinder', undefined, 'ec2'));
-    expect(e.message).toContain('ami/engines/ngrinder.json');
-    expect(e.message).toContain('3.5.9-p1');
+  it('offers nGrinder 3.5.9-p1, whose war has no published checksum, marked as such (configs synthesize)', () => {
+    const war = NGRINDER_PINS.versions['3.5.9-p1']!.ec2[0]!;
+    expect(war.url).toBe('https://github.com/naver/ngrinder/releases/download/ngrinder-3.5.9-p1-20240613/ngrinder-controller-3.5.9-p1.war');
+    expect(war.sha256).toBeUndefined();
+    expect(war.unpublished).toMatch(/no published checksum/);
+    expect(resolveEngine('ngrinder', undefined, 'ec2').version).toBe('3.5.9-p1');
+    expect(checksumProblem(NGRINDER_PINS, '3.5.9-p1')).toBeUndefined();
   });
 
-  it('fails when its install script is rendered anyway, naming the engine, the version and the file', () => {
+  it('fails when its controller install script is rendered without a sha256 for the war, naming the engine, the version and both fixes', () => {
     const e = usageError(() => ngrinder.installScript(ctx('controller', '3.5.9-p1')));
-    expect(e.message).toBe('no known checksum for ngrinder 3.5.9-p1: add one in ami/engines/ngrinder.json (versions with a pinned checksum: none)');
+    expect(e.message).toMatch(/^ngrinder 3\.5\.9-p1: ngrinder-controller \(https:.*\.war\) has no published checksum/);
+    expect(e.message).toContain('engineSha256');
+    expect(e.message).toContain('--trust-first-download');
     expect(checksumProblem(JMETER_PINS, '5.6.3')).toBeUndefined();
   });
 

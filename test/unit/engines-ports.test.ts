@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { JMETER_PORTS } from '../../stacks/engines';
 import { jmeter, jmeterProperties, jmeterRunFacts, JMETER_PROPERTIES_FILE } from '../../scripts/engines/jmeter';
 import { k6 } from '../../scripts/engines/k6';
-import { ngrinderFor, NGRINDER_PINS, NGRINDER_UNPINNED } from '../../scripts/engines/ngrinder';
+import { ngrinderFor, NGRINDER_PINS } from '../../scripts/engines/ngrinder';
 import type { InstallContext } from '../../scripts/engines/types';
 import { rulesOn, synthStack } from '../harness/fixtures';
 
@@ -84,19 +84,21 @@ describe('JMeter ports', () => {
 
 describe('nGrinder ports', () => {
   const { tf } = synthStack({ engine: 'ngrinder' });
-  // No checksum is published for the war: render with a fixture one (see engines-ngrinder.test.ts).
-  const spec = ngrinderFor({
-    ...NGRINDER_PINS,
-    versions: { '3.5.9-p1': { ec2: NGRINDER_UNPINNED['3.5.9-p1'].map((a) => ({ name: a.name, version: a.version, url: a.url, sha256: '0'.repeat(64) })), netns: [] } },
-  });
+  // No checksum is published for the war: render with a fixture one given as the user would (engineSha256).
+  const spec = ngrinderFor(NGRINDER_PINS);
   const controllerArgv = spec.services(ctx('controller', '3.5.9-p1', 16001))[0]!.argv;
   const agentArgv = spec.services(ctx('agent', '3.5.9-p1', 16001))[0]!.argv;
   const after = (argv: readonly string[], flag: string) => Number(argv[argv.indexOf(flag) + 1]);
   const prop = (argv: readonly string[], name: string) => Number(argv.find((a) => a.startsWith(`-D${name}=`))!.split('=')[1]);
 
-  it('serves the UI on the port opened to access.sshCidrs only', () => {
+  it('never opens the UI port to access.sshCidrs (admin/admin until install sets the password; plain HTTP): users reach it through loadfleet tunnel', () => {
     const ui = after(controllerArgv, '--port');
-    expect(engineRules(tf, 'controller')).toContain(`${ui}<-${ADMIN}`);
+    expect(engineRules(tf, 'controller')).not.toContain(`${ui}<-${ADMIN}`);
+  });
+
+  it('opens the UI port to the agents: they download their package from controller:80/agent/download', () => {
+    const ui = after(controllerArgv, '--port');
+    expect(engineRules(tf, 'controller')).toContain(`${ui}<-agent`);
   });
 
   it('takes agents on the port opened to the agents, and the agents connect there', () => {
@@ -115,7 +117,7 @@ describe('nGrinder ports', () => {
     const ui = after(controllerArgv, '--port');
     const first = prop(controllerArgv, 'controller.console_port_base');
     const count = prop(controllerArgv, 'controller.max_concurrent_test');
-    expect(engineRules(tf, 'controller')).toEqual([`${ui}<-${ADMIN}`, `${after(controllerArgv, '--controller-port')}<-agent`, `${first}-${first + count - 1}<-agent`].sort());
+    expect(engineRules(tf, 'controller')).toEqual([`${ui}<-agent`, `${after(controllerArgv, '--controller-port')}<-agent`, `${first}-${first + count - 1}<-agent`].sort());
     expect(engineRules(tf, 'agent')).toEqual([]);
   });
 

@@ -71,3 +71,48 @@ describe('planInstall', () => {
     expect(out.split('\n').pop()).toBe('locust 2.31.0: 1 changed, 0 unchanged, 1 with warnings (see their rows) (of 1 hosts)');
   });
 });
+
+describe("nGrinder's war, whose checksum nobody publishes (issue 16.1)", () => {
+  const ngr = (extra: Record<string, unknown> = {}) => config({ engine: 'ngrinder', ...extra });
+  const aws = outputs({ target: 'aws', engine: 'ngrinder', master: { address: '10.0.0.10', port: 16001 } });
+  const record = (recorded: Record<string, string> = {}, trustFirstDownload = false) => ({ recorded, file: '/env/engine-sha256.json', trustFirstDownload });
+  const A = 'a'.repeat(64);
+  const B = 'b'.repeat(64);
+
+  it('fails before any host is touched when no sha256 is given and first-download trust was not asked for, naming both fixes', () => {
+    const e = (() => { try { planInstall(ngr(), aws, 'up', undefined, record()); } catch (x) { return x as Error; } throw new Error('no error'); })();
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toMatch(/^ngrinder 3\.5\.9-p1: ngrinder-controller \(https:\/\/github\.com\/naver\/ngrinder\/releases\/download\/ngrinder-3\.5\.9-p1-20240613\/ngrinder-controller-3\.5\.9-p1\.war\) has no published checksum/);
+    expect(e.message).toContain('engineSha256');
+    expect(e.message).toContain('loadfleet install --trust-first-download');
+  });
+
+  it("takes the user's engineSha256", () => {
+    expect(planInstall(ngr({ engineSha256: A }), aws, 'up', undefined, record())).toMatchObject({ digests: { 'ngrinder-controller': A }, trustFirst: [] });
+  });
+
+  it('takes the sha256 recorded at the first trusted download, even when trust is asked again', () => {
+    const p = planInstall(ngr(), aws, 'up', undefined, record({ 'ngrinder 3.5.9-p1 ngrinder-controller': B }, true));
+    expect(p).toMatchObject({ digests: { 'ngrinder-controller': B }, trustFirst: [] });
+  });
+
+  it('trusts the first download only with --trust-first-download and nothing recorded', () => {
+    expect(planInstall(ngr(), aws, 'up', undefined, record({}, true))).toMatchObject({ digests: {}, trustFirst: ['ngrinder-controller'] });
+  });
+
+  it('fails when engineSha256 and the recorded sha256 disagree, naming both', () => {
+    expect(() => planInstall(ngr({ engineSha256: A }), aws, 'up', undefined, record({ 'ngrinder 3.5.9-p1 ngrinder-controller': B }))).toThrow(`engineSha256 (${A}) differs from the sha256 recorded for ngrinder-controller 3.5.9-p1 at its first download (${B}, in /env/engine-sha256.json)`);
+  });
+
+  it('needs nothing when only agents are installed (they fetch their package from the controller)', () => {
+    expect(planInstall(ngr(), aws, 'up', 'agent', record())).toMatchObject({ digests: {}, trustFirst: [] });
+  });
+
+  it('fails when engineSha256 is given for an engine whose artifacts all have a pinned checksum', () => {
+    expect(() => planInstall(config({ engine: 'k6', engineSha256: A }), { ...aws, engine: 'k6', master: null }, 'up', undefined, record())).toThrow('remove engineSha256');
+  });
+
+  it('fails when engineSha256 is not a sha256', () => {
+    expect(() => ngr({ engineSha256: 'ABC' })).toThrow(/engineSha256/);
+  });
+});

@@ -39,3 +39,16 @@ describe('tunnel plan', () => {
     expect(() => planTunnel({ ...OUT, target: 'local' }, { ...base, target: 'grafana' })).toThrow(/not installed on the local target/);
   });
 });
+
+describe("install's monitoring lines (issue 20.9: passwords over plain HTTP only through the tunnel)", () => {
+  const envDir = { file: (n: string) => `/home/u/.loadfleet/demo/${n}` } as never;
+  it('sends people to Grafana and to the nGrinder controller through loadfleet tunnel, never to a public IP', async () => {
+    const { monitoringUrls } = await import('../../scripts/actions/monitoring');
+    const lines = monitoringUrls({ outputs: { ...OUT, engine: 'ngrinder', master: { address: '10.42.0.10', port: 16001 } }, envDir });
+    const grafana = lines.find((l) => l.startsWith('Grafana:'))!;
+    expect(grafana).toBe('Grafana:    loadfleet tunnel --env demo grafana   then http://127.0.0.1:3000/dashboards   user admin, password in /home/u/.loadfleet/demo/grafana-admin-password');
+    const controller = lines.find((l) => l.startsWith('Controller:'))!;
+    expect(controller).toContain('loadfleet tunnel --env demo controller');
+    expect(lines.filter((l) => !l.startsWith('Prometheus:')).join('\n')).not.toContain('54.0.0.');
+  });
+});

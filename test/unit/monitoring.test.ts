@@ -142,8 +142,12 @@ describe('grafana provisioning', () => {
     expect(s).toContain('url: http://10.0.1.5:9090');
     expect(s).toContain('repo_gpgcheck=1');
     expect(s).toContain(`dnf install -y -q 'grafana-${pins.grafana.version}'`);
-    expect(s).toContain('GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/grafana/loadfleet-admin-password');
-    expect(s).toContain('--password-from-stdin <');
+    // Grafana's own file provider, not GF_*__FILE (read only by the Docker entrypoint, packaging/docker/run.sh).
+    expect(s).toContain('admin_password = $__file{/etc/grafana/loadfleet-admin-password}');
+    expect(s).not.toContain('GF_SECURITY_ADMIN_PASSWORD__FILE=');
+    // The RPM's wrapper (packaging/wrappers/grafana-cli: the server's data path), not a bare `grafana cli`.
+    expect(s).toContain("/usr/sbin/grafana-cli admin reset-admin-password --password-from-stdin < '/etc/grafana/loadfleet-admin-password'");
+    expect(s).not.toMatch(/\bgrafana cli\b/);
     // the password is in a file written by the script, never in an argv
     expect(s.split('\n').filter((l) => l.includes(pw))).toEqual([pw]);
     expect(ADMIN_PASSWORD_FILE).toBe('grafana-admin-password');

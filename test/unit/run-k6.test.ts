@@ -160,12 +160,12 @@ describe('k6 REST API documents', () => {
     expect(parseK6Metrics('')).toBeUndefined();
   });
 
-  it('gives a live p99 of null, not 0, when no instance reports one (k6\'s default trend stats stop at p(95))', () => {
+  it('gives a live p99 of null, not 0, when no instance reports one (k6 v2.0.0 TrendSink.Format: min, max, avg, med, p(90), p(95) only)', () => {
     const a = parseK6Metrics(METRICS(100, 0.05, 150, 5))!;
     const b = parseK6Metrics(METRICS(300, 0, 20, 5))!;
     expect(combineK6Live([a, b])).toMatchObject({ p50: 115.8, p95: 150, p99: null });
     expect(combineK6Live([])).toMatchObject({ requests: 0, p50: null, p95: null, p99: null });
-    // A script asking for p(99) (options.summaryTrendStats) gets it live.
+    // v2.0.0's REST API never reports p(99) (metrics/sink.go ignores summaryTrendStats); a k6 that did would show it.
     expect(combineK6Live([{ ...a, p99: 190.5 }, b])).toMatchObject({ p99: 190.5 });
   });
 });
@@ -212,8 +212,10 @@ describe('k6 options after --', () => {
   it.each([
     [['--system-tags', 'method,url'], '--system-tags', /lumped into one endpoint and failures cannot be told apart/],
     [['--system-tags=status'], '--system-tags', /name, method, url, status and expected_response/],
-    [['--summary-trend-stats', 'avg,p(99)'], '--summary-trend-stats', /live p95 .* would vanish/],
-    [['--summary-trend-stats=med'], '--summary-trend-stats', /live p95/],
+    [['--summary-trend-stats', 'avg,p(99)'], '--summary-trend-stats', /would change nothing: .*REST API reports trends with a fixed set \(min, max, avg, med, p\(90\), p\(95\)/],
+    [['--summary-trend-stats=med'], '--summary-trend-stats', /TrendSink\.Format in metrics\/sink\.go ignores summaryTrendStats/],
+    // k6 v2.0.0 internal/cmd/run.go: no summary and no thresholds → no metrics ingester → an empty /v1/metrics.
+    [['--no-thresholds'], '--no-thresholds', /GET \/v1\/metrics would stay empty/],
     [['--config', 'k6.json'], '--config', /only the script is pushed to the agents/],
     [['--config=k6.json'], '--config', /config file would not exist there/],
     [['-c', 'k6.json'], '-c (--config)', /only the script is pushed/],
@@ -225,7 +227,7 @@ describe('k6 options after --', () => {
   });
 
   it('passes everything else through, including flag-like values', () => {
-    expect(refused(['--tag', 'team=a', '-e', 'BASE=/api', '-e', 'X=--vus', '--out', 'experimental-prometheus-rw', '-q', '--http-debug=full', '--no-thresholds', '--summary-export=/tmp/s.json', '-e', 'C=--config'])).toBeUndefined();
+    expect(refused(['--tag', 'team=a', '-e', 'BASE=/api', '-e', 'X=--vus', '--out', 'experimental-prometheus-rw', '-q', '--http-debug=full', '--summary-export=/tmp/s.json', '-e', 'C=--config'])).toBeUndefined();
   });
 
   it('reach every instance after loadfleet\'s own options, before the script', () => {

@@ -19,7 +19,14 @@ import { parseThreshold } from '../../scripts/run/thresholds';
 
 const PASSWORD = 'Abcdefghij0123456789XYZ';
 const SCRIPT = '@RunWith(GrinderRunner)\nclass TestRunner {\n  @Test\n  public void test() {}\n}\n';
-const CSV = 'DateTime,Tests,Errors,Mean_Test_Time_(ms),TPS,Description,Tests-0,Errors-0,Mean_Test_Time_(ms)-0,TPS-0\n2026-11-25 17:00:01,100,1,10,100,GET /,100,1,10,100\n2026-11-25 17:00:02,99,0,12,99,GET /,99,0,12,99\n';
+// SingleConsole.writeIntervalCsvData (naver/ngrinder ngrinder-3.5.9-p1-20240613, ngrinder-core/.../net/grinder/SingleConsole.java):
+// `DateTime,vuser,<statistics>`, then per Test `Description,<statistic>-i` with i from 1, only when there is more than one Test.
+const CSV = [
+  'DateTime,vuser,Tests,Errors,Mean_Test_Time_(ms),TPS,Description,Tests-1,Errors-1,Mean_Test_Time_(ms)-1,TPS-1,Description,Tests-2,Errors-2,Mean_Test_Time_(ms)-2,TPS-2',
+  '2026-11-25 17:00:01,8,100,1,10,100,GET /,60,1,10,60,GET /a,40,0,10,40',
+  '2026-11-25 17:00:02,8,99,0,12,99,GET /,59,0,12,59,GET /a,40,0,12,40',
+  '',
+].join('\n');
 
 type Route = (method: string, p: string, sh: string) => [number, unknown];
 
@@ -29,8 +36,17 @@ class FakeController {
   statusPolls = 0;
   /** Status polls that still answer READY before the scheduler "starts" the test. */
   readyPolls = 1;
-  /** What the test does when it leaves READY. */
-  startsAs = 'TESTING';
+  /**
+   * What the test walks through when it leaves READY, one status per poll: PerfTestService.prepareTest marks every
+   * test PREPARE_DISTRIBUTION first, then PerfTestRunnable START_CONSOLE … START_TESTING, TESTING
+   * (naver/ngrinder ngrinder-3.5.9-p1-20240613, ngrinder-controller/.../perftest/service/PerfTestService.java:700,
+   * PerfTestRunnable.java). The last one stays.
+   */
+  walk = ['PREPARE_DISTRIBUTION', 'START_CONSOLE', 'START_CONSOLE_FINISHED', 'START_AGENTS', 'START_AGENTS_FINISHED', 'DISTRIBUTE_FILES', 'DISTRIBUTE_FILES_FINISHED', 'START_TESTING', 'TESTING'];
+  set startsAs(s: string) {
+    this.walk = [s];
+  }
+  folder: string | undefined;
   readyAgents = 2;
   posted: Record<string, unknown> | undefined;
   uploaded: string | undefined;
@@ -62,7 +78,13 @@ class FakeController {
   private route(method: string, p: string, sh: string): [number, unknown] {
     const b64 = (name: string) => Buffer.from(new RegExp(`printf %s '([A-Za-z0-9+/=]+)' \\| base64 -d > "\\$t/${name}"`).exec(sh)![1]!, 'base64').toString();
     const key = `${method} ${p.replace(/\?.*/, '')}`;
-    if (method === 'POST' && p.startsWith('/script/api/new/')) return [200, { success: true }];
+    if (method === 'POST' && p.startsWith('/script/api/new/')) {
+      // FileEntryApiController.addFolder(user, path, @RequestBody String folderName) (3.5.9-p1): no body → Spring's 400.
+      const body = /"\$t\/body"/.test(sh) ? b64('body') : undefined;
+      if (!/[?&]type=folder(&|$)/.test(p) || body === undefined) return [400, { message: 'Required request body is missing' }];
+      this.folder = body.trim();
+      return [200, ''];
+    }
     if (method === 'POST' && p === '/script/api/loadfleet?action=upload') {
       this.uploaded = b64('script');
       return [200, { success: true }];
@@ -76,7 +98,8 @@ class FakeController {
     }
     if (key === 'GET /perftest/api/7/status') {
       if (this.deleted) return [500, { success: false, message: 'no perftest for 7 exits' }];
-      if (this.status === 'READY' && ++this.statusPolls > this.readyPolls) this.status = this.startsAs;
+      if (this.status === 'READY' && ++this.statusPolls > this.readyPolls) this.status = this.walk.shift()!;
+      else if (this.walk.length > 0 && this.status !== 'READY' && this.status !== 'STOPPING' && !this.deleted) this.status = this.walk.shift()!;
       if (this.status === 'STOPPING' && this.stoppingPolls-- <= 0) this.status = 'CANCELED';
       if (this.status === 'STOPPING') return [200, { id: 7, status: 'TESTING', message: '' }];
       return [200, { id: 7, status: this.status, message: this.status === 'STOP_BY_ERROR' ? 'Too many errors<br/>agent-1 lost' : '' }];
@@ -138,7 +161,8 @@ describe('nGrinder driver against a scripted controller', () => {
     const d = ngrinderRun.create(ctxFor(c));
     await d.prepare();
     expect(c.uploaded).toBe(SCRIPT);
-    expect(c.calls.slice(0, 3)).toEqual(['POST /script/api/new/?type=folder&folderName=loadfleet', 'POST /script/api/loadfleet?action=upload', 'GET /script/api/loadfleet/loadfleet-r1.groovy?action=view']);
+    expect(c.calls.slice(0, 3)).toEqual(['POST /script/api/new/?type=folder', 'POST /script/api/loadfleet?action=upload', 'GET /script/api/loadfleet/loadfleet-r1.groovy?action=view']);
+    expect(c.folder).toBe('loadfleet');
 
     const t0 = await d.start();
     expect(t0).toBeGreaterThan(0);
@@ -147,7 +171,9 @@ describe('nGrinder driver against a scripted controller', () => {
     const tick = await d.tick(1);
     expect(tick).toMatchObject({ users: 8, requests: 200, failures: 1, p50: null, p95: null, p99: null, mean: 11, running: ['agent-1', 'agent-2'], finished: false });
 
-    c.status = 'FINISHED';
+    expect(c.status).toBe('TESTING');
+    // PerfTestRunnable.doNormalFinish: > 30 % errors or no TPS → FINISHED_WITH_WARNING (category WARNED, ended).
+    c.status = 'FINISHED_WITH_WARNING';
     expect((await d.tick(30)).finished).toBe(true);
     const before = c.calls.length;
     await d.stop();
@@ -156,7 +182,8 @@ describe('nGrinder driver against a scripted controller', () => {
     const got = await d.collect(rawDir, t0, t0 + 2000, new Map([['agent-1', t0 + 100], ['agent-2', t0 + 100]]));
     expect(got.stats.total).toMatchObject({ requests: 200, failures: 1, rps: 100, mean: 11, p95: null });
     // GET /: (100×10 + 99×12) / 199 successful tests
-    expect(got.stats.endpoints.map((e) => [e.name, e.requests, e.failures, e.mean])).toEqual([['GET /', 200, 1, 10.995]]);
+    // GET /: (60×10 + 59×12) / 119 successful tests; GET /a: (40×10 + 40×12) / 80
+    expect(got.stats.endpoints.map((e) => [e.name, e.requests, e.failures, e.mean])).toEqual([['GET /', 120, 1, 10.992], ['GET /a', 80, 0, 11]]);
     expect(got.generators).toEqual([
       // Not measured per agent (a poll is not a first request): no start, so no start spread.
       { name: 'agent-1', startedAtMs: null, rawFile: 'raw/agent-1-ngrinder-agent.log' },
@@ -270,6 +297,18 @@ describe('nGrinder driver against a scripted controller', () => {
     const n = c.calls.length;
     await d.stop();
     expect(c.calls.length).toBe(n);
+  });
+
+  it('does not send a stop to an ABNORMAL_TESTING test (not stoppable in 3.5.9-p1): waits for the controller to end it', async () => {
+    const c = new FakeController();
+    const d = ngrinderRun.create(ctxFor(c));
+    await d.start();
+    c.status = 'ABNORMAL_TESTING';
+    // AgentDieHardListener / TooManyErrorCheckPlugin mark it; PerfTestRunnable then ends it as STOP_BY_ERROR.
+    c.walk = ['ABNORMAL_TESTING', 'STOP_BY_ERROR'];
+    await d.stop();
+    expect(c.calls).not.toContain('PUT /perftest/api/7?action=stop');
+    expect(c.status).toBe('STOP_BY_ERROR');
   });
 
   it('deletes the queued test when the abort signal fires before it runs, and ends with the reason', async () => {

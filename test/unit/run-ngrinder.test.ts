@@ -11,7 +11,7 @@ import { ngrinderRun } from '../../scripts/drivers/ngrinder';
 import type { Prepared } from '../../scripts/drivers/types';
 import { ngrinderLoad, resolveLoad } from '../../scripts/run/load';
 import {
-  apiCallScript, apiJson, checkNGrinderScript, isEnded, isStoppable, NGRINDER_STATUSES, ngrinderStats, parseAgents, parseApiOutput, parseAvailableAgents, parsePassthrough,
+  apiCallScript, apiJson, checkNGrinderScript, createFolderCall, isEnded, isStoppable, NGRINDER_STATUSES, ngrinderStats, parseAgents, parseApiOutput, parseAvailableAgents, parsePassthrough,
   parseReportCsv, parseSample, parseStatus, perfTestBody, refuseUnmeasuredThresholds, scriptFileName, statusCategory, targetHostOf, testDirScript,
 } from '../../scripts/run/ngrinder-api';
 import { reportHtml } from '../../scripts/run/report';
@@ -57,15 +57,31 @@ describe('checkNGrinderScript', () => {
   });
 });
 
-describe('statuses (model/Status.java, StatusCategory.java)', () => {
-  it('groups every status as nGrinder does', () => {
-    expect(NGRINDER_STATUSES.filter(isEnded)).toEqual(['FINISHED', 'STOP_BY_ERROR', 'STOP_ON_ERROR', 'CANCELED', 'UNKNOWN']);
-    expect(NGRINDER_STATUSES.filter(isStoppable)).toEqual([
+describe('statuses (model/Status.java, StatusCategory.java at ngrinder-3.5.9-p1-20240613)', () => {
+  it('has every status of 3.5.9-p1 in its order, with its category', () => {
+    expect(NGRINDER_STATUSES).toEqual([
+      'SAVED', 'READY', 'CHECKOUT_SCRIPT', 'PREPARE_DISTRIBUTION',
       'START_CONSOLE', 'START_CONSOLE_FINISHED', 'START_AGENTS', 'START_AGENTS_FINISHED', 'DISTRIBUTE_FILES', 'DISTRIBUTE_FILES_FINISHED',
       'START_TESTING', 'TESTING', 'TESTING_FINISHED', 'ABNORMAL_TESTING',
+      'FINISHED', 'FINISHED_WITH_WARNING', 'STOP_BY_ERROR', 'STOP_ON_ERROR', 'CANCELED', 'UNKNOWN',
+    ]);
+    expect(statusCategory('PREPARE_DISTRIBUTION')).toBe('PROGRESSING');
+    expect(statusCategory('ABNORMAL_TESTING')).toBe('ABNORMAL_TESTING');
+    expect(statusCategory('FINISHED_WITH_WARNING')).toBe('WARNED');
+    expect(statusCategory('STOP_BY_ERROR')).toBe('ERROR');
+    expect(statusCategory('CANCELED')).toBe('STOP');
+  });
+  it('ends and stops as StatusCategory says (ABNORMAL_TESTING is not stoppable)', () => {
+    expect(NGRINDER_STATUSES.filter(isEnded)).toEqual(['FINISHED', 'FINISHED_WITH_WARNING', 'STOP_BY_ERROR', 'STOP_ON_ERROR', 'CANCELED', 'UNKNOWN']);
+    expect(NGRINDER_STATUSES.filter(isStoppable)).toEqual([
+      'CHECKOUT_SCRIPT', 'PREPARE_DISTRIBUTION',
+      'START_CONSOLE', 'START_CONSOLE_FINISHED', 'START_AGENTS', 'START_AGENTS_FINISHED', 'DISTRIBUTE_FILES', 'DISTRIBUTE_FILES_FINISHED',
+      'START_TESTING', 'TESTING', 'TESTING_FINISHED',
     ]);
     expect(statusCategory('READY')).toBe('PREPARE');
-    expect(statusCategory('STOP_BY_ERROR')).toBe('ERROR');
+  });
+  it('reads the statuses 3.5.9-p1 sets on every test', () => {
+    for (const s of ['CHECKOUT_SCRIPT', 'PREPARE_DISTRIBUTION', 'FINISHED_WITH_WARNING']) expect(parseStatus(s)).toBe(s);
   });
   it('reads the enum as its name, or an object carrying the name', () => {
     expect(parseStatus('TESTING')).toBe('TESTING');
@@ -155,6 +171,15 @@ describe('apiCallScript', () => {
   ])('fails when the stored password is %j', (pw, msg) => {
     expect(() => apiCallScript(pw, 'http://127.0.0.1', { method: 'GET', path: '/x' })).toThrow(msg);
   });
+  it('creates the script folder with its name as the request body (FileEntryApiController.addFolder, 3.5.9-p1)', () => {
+    const call = createFolderCall();
+    expect(call).toEqual({ method: 'POST', path: '/script/api/new/?type=folder', text: 'loadfleet' });
+    const sh = apiCallScript('Abcdefghij0123456789XYZ', 'http://127.0.0.1:80', call);
+    expect(sh).toContain(`printf %s '${Buffer.from('loadfleet').toString('base64')}' | base64 -d > "$t/body"`);
+    expect(sh).toContain(`-H 'Content-Type: text/plain; charset=UTF-8' --data-binary @"$t/body"`);
+    expect(sh).not.toContain('folderName');
+  });
+
   it('fails when the path carries shell or space characters', () => {
     expect(() => apiCallScript(PASSWORD, 'http://127.0.0.1', { method: 'GET', path: '/x y' })).toThrow('unexpected nGrinder API path');
   });
@@ -210,14 +235,18 @@ describe('parseSample', () => {
   });
 });
 
-// The report CSV: DateTime, the interval's statistics (Peak TPS left out), then per test Description and <stat>-<i>.
+// The report CSV as SingleConsole.writeIntervalCsvData writes it (naver/ngrinder ngrinder-3.5.9-p1-20240613,
+// ngrinder-core/src/main/java/net/grinder/SingleConsole.java): DateTime, vuser, the interval's statistics (Peak TPS
+// left out), then — only with more than one Test — per test Description and <stat>-<i>, i from 1.
 const CSV = [
-  'DateTime,Tests,Errors,Mean_Test_Time_(ms),Test_Time_Standard_Deviation_(ms),TPS,Mean_time_to_first_byte,Description,Tests-0,Errors-0,Mean_Test_Time_(ms)-0,Test_Time_Standard_Deviation_(ms)-0,TPS-0,Mean_time_to_first_byte-0,Description,Tests-1,Errors-1,Mean_Test_Time_(ms)-1,Test_Time_Standard_Deviation_(ms)-1,TPS-1,Mean_time_to_first_byte-1',
-  '2026-11-25 17:00:01,100,0,12,3,100,11,GET /,60,0,10,2,60,9,GET /api,40,0,15,4,40,14',
-  '2026-11-25 17:00:02,200,10,9,2,200,8,GET /,100,4,6,1,100,5,GET /api,100,6,12,3,100,11',
+  'DateTime,vuser,Tests,Errors,Mean_Test_Time_(ms),Test_Time_Standard_Deviation_(ms),TPS,Mean_time_to_first_byte,Description,Tests-1,Errors-1,Mean_Test_Time_(ms)-1,Test_Time_Standard_Deviation_(ms)-1,TPS-1,Mean_time_to_first_byte-1,Description,Tests-2,Errors-2,Mean_Test_Time_(ms)-2,Test_Time_Standard_Deviation_(ms)-2,TPS-2,Mean_time_to_first_byte-2',
+  '2026-11-25 17:00:01,8,100,0,12,3,100,11,GET /,60,0,10,2,60,9,GET /api,40,0,15,4,40,14',
+  '2026-11-25 17:00:02,8,200,10,9,2,200,8,GET /,100,4,6,1,100,5,GET /api,100,6,12,3,100,11',
   // A description with a comma (nGrinder does not quote): totals kept, per-test part dropped.
-  '2026-11-25 17:00:03,50,0,20,5,50,19,GET /a,b,50,0,20,5,50,19,GET /api,0,0,0,0,0,0',
+  '2026-11-25 17:00:03,8,50,0,20,5,50,19,GET /a,b,50,0,20,5,50,19,GET /api,0,0,0,0,0,0',
 ].join('\n');
+// One Test: no per-test columns at all (`if (intervalStatisticMapPerTest.size() != 1)`).
+const CSV_ONE_TEST = ['DateTime,vuser,Tests,Errors,Mean_Test_Time_(ms),TPS', '2026-11-25 17:00:01,8,100,1,12,100', ''].join('\n');
 
 describe('parseReportCsv / ngrinderStats', () => {
   it('reads every interval and each test by its header, dropping only per-test parts it cannot align', () => {
@@ -255,6 +284,12 @@ describe('parseReportCsv / ngrinderStats', () => {
 
   it('has no mean when no test succeeded', () => {
     expect(ngrinderStats({ tests: 0, errors: 5, meanTestTime: 0 }, undefined, 2).total).toMatchObject({ requests: 5, failures: 5, rps: 2.5, mean: null });
+  });
+
+  it('has no per-test columns, and so no endpoints, when the script has a single Test', () => {
+    const { intervals } = parseReportCsv(CSV_ONE_TEST);
+    expect(intervals).toEqual([{ tests: 100, errors: 1, meanMs: 12, perTest: [] }]);
+    expect(ngrinderStats(undefined, CSV_ONE_TEST, 1).total).toMatchObject({ requests: 101, failures: 1 });
   });
 
   it('fails when the CSV has no Tests/Errors columns', () => {

@@ -82,7 +82,9 @@ describe('FleetStack', () => {
   });
 
   it.each([
-    ['ngrinder', ['12000-12009<-agent', '16001<-agent', '22<-203.0.113.7/32', '80<-203.0.113.7/32', '9100<-monitoring'], ['22<-203.0.113.7/32', '9100<-monitoring']],
+    // 80 from the agents only (package download); never from sshCidrs (issue 20.8: admin/admin until install sets it).
+    ['ngrinder', ['12000-12009<-agent', '16001<-agent', '22<-203.0.113.7/32', '80<-agent', '9100<-monitoring'], ['22<-203.0.113.7/32', '9100<-monitoring']],
+    // no 8089 (issue 20.1: Locust's UI answers on the controller's loopback only)
     ['locust', ['22<-203.0.113.7/32', '5557<-agent', '9100<-monitoring'], ['22<-203.0.113.7/32', '9100<-monitoring']],
     ['k6', ['22<-203.0.113.7/32', '9100<-monitoring'], ['22<-203.0.113.7/32', '9100<-monitoring']],
     ['jmeter', ['22<-203.0.113.7/32', '60001-60002<-agent', '9100<-monitoring'], ['1099<-controller', '22<-203.0.113.7/32', '50000<-controller', '9100<-monitoring']],
