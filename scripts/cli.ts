@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../stacks/config-error';
 import { EXIT, exitCodeFor } from './core/errors';
+import { discoverConfig } from './adapters/config-discovery';
 import { register as synth } from './commands/synth';
 import { register as up } from './commands/up';
 import { register as down } from './commands/down';
@@ -28,6 +29,15 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, tunnel, prices]) register(program);
+  // Config discovery (issue 22): without -c and --env, a command uses $LOADFLEET_CONFIG or ./loadfleet.yaml.
+  program.hook('preAction', (_program, action) => {
+    if (!action.options.some((o) => o.attributeName() === 'config')) return;
+    const o = action.opts();
+    if (o.config === undefined && o.env === undefined) {
+      const found = discoverConfig();
+      if (found !== undefined) action.setOptionValue('config', found);
+    }
+  });
   return program;
 }
 

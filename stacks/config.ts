@@ -86,6 +86,8 @@ export const fleetSchema = z
     name: z.string().regex(NAME_RE, {
       message: 'must be 2-24 characters of lower-case letters, digits and dashes, starting with a letter',
     }),
+    /** Where `up` builds the hosts when --target is not given: aws (EC2) or local (namespace hosts on this machine). @default aws */
+    target: z.enum(['aws', 'local'], { message: 'must be aws or local' }).default('aws'),
     /** @default us-east-1 */
     region: z.string().regex(REGION_RE, { message: 'is not an AWS region name such as us-east-1' }).default('us-east-1'),
     /** @default locust */
