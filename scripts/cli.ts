@@ -21,6 +21,7 @@ import { register as run } from './commands/run';
 import { register as serve } from './commands/serve';
 import { register as tunnel } from './commands/tunnel';
 import { register as prices } from './commands/prices';
+import { register as init } from './commands/init';
 
 export function buildProgram(): Command {
   const program = new Command('loadfleet')
@@ -28,7 +29,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, tunnel, prices]) register(program);
+  for (const register of [init, synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, tunnel, prices]) register(program);
   // Config discovery (issue 22): without -c and --env, a command uses $LOADFLEET_CONFIG or ./loadfleet.yaml.
   program.hook('preAction', (_program, action) => {
     if (!action.options.some((o) => o.attributeName() === 'config')) return;

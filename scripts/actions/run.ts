@@ -30,7 +30,7 @@ import type { MergedStats } from '../run/merge';
 import { withInterrupts } from './signals';
 import { holderAlive, releaseLockFile, takeLockFile } from '../adapters/lock';
 import { doctorAction } from './doctor';
-import { DoctorFailedError, doctorFailureKind } from '../core/doctor';
+import { DoctorFailedError, NothingInstalledError, doctorFailureKind } from '../core/doctor';
 
 export { RUN_TIMING };
 
@@ -258,6 +258,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       // Keep the failure's kind: a fleet not installed is the order of commands (exit 2), a host failing a
       // check (a worker down, a host unreachable) is the world saying no (exit 1), anything else keeps its own.
       const why = `doctor failed, so the run did not start: ${(e as Error).message}`;
+      if (e instanceof NothingInstalledError) throw new UsageError(`the run did not start: ${e.message}`);
       if (e instanceof DoctorFailedError) {
         if (doctorFailureKind(e.failed) === 'usage') throw new UsageError(`${why} — run "loadfleet install -c <config>" first`);
         throw new ExternalError(`${why} (fix the hosts named, or pass --skip-doctor)`, { cause: e });

@@ -49,6 +49,14 @@ export async function upAction(opts: UpOptions): Promise<void> {
   // The engine and version install will need, checked before any host exists (install would refuse later).
   checkEngineConfig(config, target === 'local' ? 'netns' : 'ec2');
 
+  if (target === 'local') {
+    // The hosts share this machine's limits: a nofile above them would fail at tune, after the hosts exist (issue 22).
+    const { nofileCap, starterNofile } = await import('../core/init');
+    const cap = nofileCap(await (await import('../adapters/machine')).nofileFacts());
+    if (config.tuning.nofile > cap.cap) {
+      throw new UsageError(`tuning.nofile (${config.tuning.nofile}${config.tuning.nofile === 1_048_576 ? ', the default' : ''}) is more than the local target's hosts may have: ${cap.why}. Set tuning.nofile: ${starterNofile(cap.cap)} (at most ${cap.cap}) in ${loaded.path}`);
+    }
+  }
   if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'up' }); // refuses before anything runs
   if (target === 'local') {
     const { localUp } = await import('./local');
