@@ -13,7 +13,7 @@ import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import { pinFirstContact } from './host-keys';
-import { CLOCK_COMMAND, DoctorFailedError, NothingInstalledError, REACH_MASTER, doctorFailureKind, notInstalledHeadline, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
+import { CLOCK_COMMAND, DoctorFailedError, NothingInstalledError, REACH_MASTER, doctorFailureKind, notInstalledHeadline, nothingInstalled, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
 import type { Host } from '../core/env-record';
@@ -165,7 +165,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
   }
 
   const failedRows = rows.filter((r) => !r.ok);
-  const notInstalled = failedRows.length > 0 && doctorFailureKind(rows) === 'usage' ? notInstalledHeadline(rows) : undefined;
+  const notInstalled = failedRows.length > 0 && (nothingInstalled(rows) || doctorFailureKind(rows) === 'usage') ? notInstalledHeadline(rows) : undefined;
   if (notInstalled && !opts.json) process.stdout.write(`${notInstalled}\n`); // said first, before the rows it explains
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, ok: failedRows.length === 0, rows }, null, 2)}\n`);
@@ -173,7 +173,11 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
     process.stdout.write(`${table([['HOST', 'CHECK', 'RESULT', 'DETAIL'], ...rows.map((r) => [r.host, r.check, r.ok ? 'ok' : 'FAIL', r.detail])])}\n`);
     process.stdout.write(`${rows.length - failedRows.length}/${rows.length} checks ok on ${hostsChecked} hosts\n`);
   }
-  if (notInstalled) throw new NothingInstalledError(`${notInstalled} (${failedRows.length} check(s) fail until then)`, failedRows);
+  if (notInstalled) {
+    // What install will not fix by itself is named too, so it is no surprise after install.
+    const besides = failedRows.filter((r) => !r.notInstalled && !r.engineCheck);
+    throw new NothingInstalledError(`${notInstalled} (${failedRows.length} check(s) fail until then${besides.length ? `; besides: ${besides.slice(0, 3).map((r) => `${r.host} ${r.check}: ${r.detail}`).join('; ')}${besides.length > 3 ? '; …' : ''}` : ''})`, failedRows);
+  }
   if (failedRows.length > 0) {
     const hosts = [...new Set(failedRows.map((r) => r.host))];
     throw new DoctorFailedError(`doctor: ${failedRows.length} check(s) failed on ${hosts.join(', ')}: ${failedRows.slice(0, 5).map((r) => `${r.host} ${r.check}: ${r.detail}`).join('; ')}${failedRows.length > 5 ? '; …' : ''}`, failedRows);

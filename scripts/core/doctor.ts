@@ -126,6 +126,16 @@ export class NothingInstalledError extends UsageError {
   }
 }
 
+/**
+ * Nothing is installed on any host that should run the engine (every 'engine version' row fails as not
+ * installed): then that is the diagnosis to give first, whatever else fails beside it (a target nobody serves
+ * yet, a Prometheus not installed either) — install comes first in any case.
+ */
+export function nothingInstalled(rows: readonly Row[]): boolean {
+  const versions = rows.filter((r) => r.check === 'engine version');
+  return versions.length > 0 && versions.every((r) => !r.ok && r.notInstalled && !/ installed, .* expected/.test(r.detail));
+}
+
 /** The first thing doctor says when nothing (or another version) is installed: which hosts, and the command. */
 export function notInstalledHeadline(rows: readonly Row[]): string {
   const missing = rows.filter((r) => !r.ok && r.notInstalled);

@@ -65,10 +65,10 @@ describe('a newcomer\'s first hour (issue 22)', () => {
 
     // Before install: doctor and run say what to do first, exit 2 (README's promise).
     const early = await inDir(['doctor']);
-    expect(early.exitCode).toBe(2);
+    expect(early.exitCode, early.stdout + early.stderr).toBe(2);
     expect(early.stderr).toMatch(/^loadfleet: nothing is installed yet on .*: run "loadfleet install" first/m);
     const earlyRun = await inDir(['run', '--script', 'locustfile.py', '--users', '2', '--duration', '3s']);
-    expect(earlyRun.exitCode).toBe(2);
+    expect(earlyRun.exitCode, earlyRun.stderr).toBe(2);
     expect(earlyRun.stderr).toMatch(/run "loadfleet install" first/);
 
     for (const verb of ['install', 'serve']) {
