@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../stacks/config-error';
 import { EXIT, exitCodeFor } from './core/errors';
+import { discoverConfig } from './adapters/config-discovery';
 import { register as synth } from './commands/synth';
 import { register as up } from './commands/up';
 import { register as down } from './commands/down';
@@ -20,14 +21,29 @@ import { register as run } from './commands/run';
 import { register as serve } from './commands/serve';
 import { register as tunnel } from './commands/tunnel';
 import { register as prices } from './commands/prices';
+import { register as init } from './commands/init';
+
+/** package.json's version (kept equal by test/unit/cli-words.test.ts). */
+export const VERSION = '0.1.0';
 
 export function buildProgram(): Command {
   const program = new Command('loadfleet')
     .description('A ready load-testing fleet on AWS (or local namespace hosts), and gone again afterwards.')
-    .version('0.1.0')
-    .showHelpAfterError()
+    .version(VERSION, '-v, --version', 'print the version')
+    // The error and one line, not 30 lines of help (issue 22); commander still suggests a near flag or command.
+    .showHelpAfterError('(run "loadfleet <command> --help" for its options)')
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, tunnel, prices]) register(program);
+  program.command('version').description('print the version').action(() => void process.stdout.write(`${VERSION}\n`));
+  for (const register of [init, synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, tunnel, prices]) register(program);
+  // Config discovery (issue 22): without -c and --env, a command uses $LOADFLEET_CONFIG or ./loadfleet.yaml.
+  program.hook('preAction', (_program, action) => {
+    if (!action.options.some((o) => o.attributeName() === 'config')) return;
+    const o = action.opts();
+    if (o.config === undefined && o.env === undefined) {
+      const found = discoverConfig();
+      if (found !== undefined) action.setOptionValue('config', found);
+    }
+  });
   return program;
 }
 

@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .loadfleet
+# The env folder: this clone's .loadfleet (without it, it would be beside the config, in stacks/examples/).
+export LOADFLEET_HOME="${LOADFLEET_HOME:-$PWD/.loadfleet}"
 [ -f .loadfleet/demo_key ] || ssh-keygen -q -t ed25519 -N '' -C loadfleet-demo -f .loadfleet/demo_key
 CONFIG=stacks/examples/local.yaml
 node scripts/build/build.mjs --quiet   # the CLI runs from dist/: build what the sources say (~0.2 s)

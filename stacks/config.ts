@@ -86,6 +86,8 @@ export const fleetSchema = z
     name: z.string().regex(NAME_RE, {
       message: 'must be 2-24 characters of lower-case letters, digits and dashes, starting with a letter',
     }),
+    /** Where `up` builds the hosts when --target is not given: aws (EC2) or local (namespace hosts on this machine). @default aws */
+    target: z.enum(['aws', 'local'], { message: 'must be aws or local' }).default('aws'),
     /** @default us-east-1 */
     region: z.string().regex(REGION_RE, { message: 'is not an AWS region name such as us-east-1' }).default('us-east-1'),
     /** @default locust */
@@ -260,20 +262,53 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
+/** zod's type names as a reader says them (issue 22: "must be a array", "must be a int"). */
+const TYPE_WORDS: Record<string, string> = { array: 'a list', int: 'a whole number', object: 'a mapping (key: value)', undefined: 'absent', bigint: 'a whole number', nan: 'a number' };
+
+/** The field names the schema allows at a path (numbers step into list items), from its JSON schema. */
+function knownFieldsAt(at: readonly PropertyKey[]): string[] {
+  type J = { properties?: Record<string, J>; items?: J; anyOf?: J[]; oneOf?: J[] };
+  let cur: J | undefined = z.toJSONSchema(fleetSchema, { io: 'input', unrepresentable: 'any' }) as J;
+  for (const p of at) {
+    if (!cur) return [];
+    if (typeof p === 'number') cur = cur.items;
+    else cur = cur.properties?.[String(p)] ?? (cur.anyOf ?? cur.oneOf)?.find((u) => u.properties?.[String(p)])?.properties?.[String(p)];
+  }
+  if (!cur) return [];
+  return [...new Set([...Object.keys(cur.properties ?? {}), ...(cur.anyOf ?? cur.oneOf ?? []).flatMap((u) => Object.keys(u.properties ?? {}))])];
+}
+
+/** The known field a misspelt one most likely meant: same letters in another case, or at most 2 edits away. */
+export function closestField(key: string, known: readonly string[]): string | undefined {
+  const exact = known.find((k) => k.toLowerCase() === key.toLowerCase());
+  if (exact) return exact;
+  const dist = (a: string, b: string): number => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+    for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    return d[a.length]![b.length]!;
+  };
+  const best = known.map((k) => ({ k, d: dist(key.toLowerCase(), k.toLowerCase()) })).sort((x, y) => x.d - y.d)[0];
+  return best && best.d <= Math.min(2, Math.floor(key.length / 2)) ? best.k : undefined;
+}
+
 /** Turns zod's issues into problems that name the field, show the value and say the fix. */
 function toProblems(raw: unknown, issues: readonly Zod.core.$ZodIssue[]): ConfigProblem[] {
   return issues.flatMap((issue): ConfigProblem[] => {
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({
-        path: formatPath([...issue.path, key]),
-        value: undefined,
-        message: 'is not a known field: remove it or check its spelling (see the config reference in README.md)',
-      }));
+      return issue.keys.map((key) => {
+        const near = closestField(key, knownFieldsAt(issue.path));
+        return {
+          path: formatPath([...issue.path, key]),
+          value: undefined,
+          message: `is not a known field: ${near ? `did you mean ${formatPath([...issue.path, near])}? ` : ''}remove it or check its spelling (see the config reference in README.md)`,
+        };
+      });
     }
     const value = valueAt(raw, issue.path);
     let message = issue.message;
     if (issue.code === 'invalid_type' && value === undefined) message = 'is required';
-    else if (issue.code === 'invalid_type') message = `must be a ${issue.expected}`;
+    else if (issue.code === 'invalid_type') message = `must be ${TYPE_WORDS[issue.expected] ?? `a ${issue.expected}`}`;
     return [{ path: formatPath(issue.path) || '(top level)', value, message }];
   });
 }

@@ -13,7 +13,7 @@ import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import { pinFirstContact } from './host-keys';
-import { CLOCK_COMMAND, DoctorFailedError, REACH_MASTER, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
+import { CLOCK_COMMAND, DoctorFailedError, NothingInstalledError, REACH_MASTER, doctorFailureKind, notInstalledHeadline, nothingInstalled, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
 import type { Host } from '../core/env-record';
@@ -159,17 +159,25 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
     const mixed = sameVersionRow(versions);
     if (mixed) rows.push(mixed);
     // Monitoring (issue 10): what Prometheus itself sees, one row per host of the env.
-    if (monitoringWanted({ config, outputs })) rows.push(...(await monitoringDoctorRows({ outputs, envDir: env.envDir, privateKeyPath: loaded.privateKeyPath })));
+    // install sets monitoring up with the engine: beside a not-installed row, a monitoring failure follows its kind (issue 22).
+    if (monitoringWanted({ config, outputs })) rows.push(...(await monitoringDoctorRows({ outputs, envDir: env.envDir, privateKeyPath: loaded.privateKeyPath })).map((r) => (r.ok ? r : { ...r, engineCheck: true as const })));
     hostsChecked = phase1.length;
     return rows;
   }
 
   const failedRows = rows.filter((r) => !r.ok);
+  const notInstalled = failedRows.length > 0 && (nothingInstalled(rows) || doctorFailureKind(rows) === 'usage') ? notInstalledHeadline(rows) : undefined;
+  if (notInstalled && !opts.json) process.stdout.write(`${notInstalled}\n`); // said first, before the rows it explains
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, ok: failedRows.length === 0, rows }, null, 2)}\n`);
   } else {
     process.stdout.write(`${table([['HOST', 'CHECK', 'RESULT', 'DETAIL'], ...rows.map((r) => [r.host, r.check, r.ok ? 'ok' : 'FAIL', r.detail])])}\n`);
     process.stdout.write(`${rows.length - failedRows.length}/${rows.length} checks ok on ${hostsChecked} hosts\n`);
+  }
+  if (notInstalled) {
+    // What install will not fix by itself is named too, so it is no surprise after install.
+    const besides = failedRows.filter((r) => !r.notInstalled && !r.engineCheck);
+    throw new NothingInstalledError(`${notInstalled} (${failedRows.length} check(s) fail until then${besides.length ? `; besides: ${besides.slice(0, 3).map((r) => `${r.host} ${r.check}: ${r.detail}`).join('; ')}${besides.length > 3 ? '; …' : ''}` : ''})`, failedRows);
   }
   if (failedRows.length > 0) {
     const hosts = [...new Set(failedRows.map((r) => r.host))];

@@ -10,8 +10,12 @@ import { fanout, hostsFailed } from '../core/fanout';
 import { planLocal } from '../core/local-plan';
 import { describePlan } from '../core/summary';
 import { DEFAULT_TIMING } from '../core/timing';
-import { ExternalError } from '../core/errors';
+import { ExternalError, UsageError } from '../core/errors';
 import { withInterrupts } from './signals';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { machineNetworks } from '../adapters/machine';
+import { freeLocalSubnet, overlapping } from '../core/init';
 
 /**
  * Ctrl-C, SIGTERM or a hang-up stops the up between hosts and takes the failure path: a first up removes
@@ -31,6 +35,7 @@ async function localUpSteps(ctx: EnvContext, opts: { yes: boolean; quiet: boolea
   await requireLocalSupport(config.sshUser);
   const plan = planLocal(config);
   const hosts = new LocalHosts(envDir.localDir);
+  await refuseOverlappingSubnet(ctx, hosts);
   const knownHosts = new KnownHosts(envDir.knownHosts);
   const previous = await envDir.readRecord();
   let outputs: FleetOutputs | undefined;
@@ -111,6 +116,38 @@ async function localUpSteps(ctx: EnvContext, opts: { yes: boolean; quiet: boolea
     throw e;
   });
   return outputs!;
+}
+
+/**
+ * local.subnet must not overlap any network of this machine but this env's own bridge: another env's hosts on
+ * an overlapping range would answer this env's logins (issue 22). Refused before anything is made, exit 2,
+ * naming the link (and the env whose bridge it is, when it lives in the same home) and a free range.
+ */
+async function refuseOverlappingSubnet(ctx: EnvContext, hosts: LocalHosts): Promise<void> {
+  const { config } = ctx.loaded!;
+  const own = await hosts.recordedBridge();
+  const nets = await machineNetworks();
+  const clash = nets.filter((n) => n.link !== own && overlapping(config.local.subnet, [n.cidr]).length > 0);
+  if (clash.length === 0) return;
+  const owners = new Map<string, string>();
+  for (const name of await fs.readdir(ctx.settings.home).catch(() => [] as string[])) {
+    if (name === ctx.envDir.name) continue;
+    const bridge = await new LocalHosts(path.join(ctx.settings.home, name, 'local')).recordedBridge().catch(() => undefined);
+    if (bridge) owners.set(bridge, name);
+  }
+  const links = [...new Set(clash.map((c) => c.link))];
+  const what = links.map((l) => {
+    const cidrs = [...new Set(clash.filter((c) => c.link === l).map((c) => c.cidr))].join(', ');
+    const env = owners.get(l);
+    return `${cidrs} on ${l}${env ? ` (the bridge of env "${env}" in ${ctx.settings.home})` : /br0$/.test(l) ? ' (the bridge of another local env, perhaps from another folder)' : ''}`;
+  });
+  let free = '';
+  try {
+    free = `, e.g. local.subnet: ${freeLocalSubnet(nets.filter((n) => n.link !== own).map((n) => n.cidr))} (free now)`;
+  } catch {
+    /* no suggestion */
+  }
+  throw new UsageError(`local.subnet (${config.local.subnet}) overlaps ${what.join('; ')}: this env's logins would land on those hosts. Give env ${config.name} a range of its own${free}, or take the other env down first`);
 }
 
 /** A wait between login attempts that ends at once on Ctrl-C. */

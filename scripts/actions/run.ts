@@ -30,7 +30,8 @@ import type { MergedStats } from '../run/merge';
 import { withInterrupts } from './signals';
 import { holderAlive, releaseLockFile, takeLockFile } from '../adapters/lock';
 import { doctorAction } from './doctor';
-import { DoctorFailedError, doctorFailureKind } from '../core/doctor';
+import { DoctorFailedError, NothingInstalledError, doctorFailureKind } from '../core/doctor';
+import { describeTopErrors, externalHostProblem } from '../run/host-check';
 
 export { RUN_TIMING };
 
@@ -43,6 +44,8 @@ export interface RunOptions extends CommonOptions {
   readonly threshold?: string[];
   /** Where the generators send load; default http://<first target host>:<its first port>. */
   readonly host?: string;
+  /** --host may name a server outside the fleet's targets (issue 22). */
+  readonly allowExternalHost?: boolean;
   readonly skipDoctor?: boolean;
   readonly json?: boolean;
   /** Artillery: also keep every latency (raw/<agent>/samples.txt) to audit the merged percentiles. */
@@ -107,6 +110,9 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
     hostUrl = `http://${target.privateIp}:${port}`;
   } else if (!/^https?:\/\/[^\s/]+/.test(hostUrl)) {
     throw new UsageError(`--host (${hostUrl}) must be a URL like http://10.0.0.5:8080`);
+  } else if (!opts.allowExternalHost) {
+    const problem = externalHostProblem(hostUrl, outputs);
+    if (problem) throw new UsageError(problem);
   }
   const prepared: Prepared = { outputs, kind: outputs.target === 'local' ? 'netns' : 'ec2', engine, scriptPath: path.resolve(opts.script), scriptText, plan, thresholds, hostUrl, passthrough };
   // What the engine cannot do with this plan (nGrinder: no stages, no percentile thresholds): before doctor.
@@ -215,7 +221,7 @@ export function stopFailureHosts(message: string, hosts: readonly string[], gene
 export function runEndError(o: {
   runId: string;
   runDir: string;
-  summary: Pick<RunSummary, 'collectionFailures' | 'thresholds'>;
+  summary: Pick<RunSummary, 'collectionFailures' | 'thresholds'> & Partial<Pick<RunSummary, 'total' | 'errors'>>;
   failure: unknown;
   stopFailures: readonly { host: string; error: string }[];
   collectError: unknown;
@@ -237,8 +243,14 @@ export function runEndError(o: {
   const failedHosts = [...new Set([...o.summary.collectionFailures.map((f) => f.host), ...o.samplerFailures.map((f) => f.host)])];
   if (failedHosts.length) return new ExternalError(`collection failed on ${failedHosts.join(', ')}: the results in ${runDir} lack those hosts`);
   if (o.interrupted) return new ExternalError(o.released ? `run ${runId} was interrupted: the partial results are in ${runDir}` : `run ${runId} was interrupted before the load was released: nothing was sent (${runDir})`);
+  // Not one request succeeded: the test did not test the target (issue 22) — exit 1 naming the top errors, unless
+  // the user asked for a verdict and a threshold broke: that stays exit 3 (issue 15: "no latency measured"),
+  // its message naming the errors too.
+  const t = o.summary.total;
+  const noneSucceeded = t && t.requests > 0 && t.failures >= t.requests ? `none of the ${t.requests} requests succeeded; top errors: ${describeTopErrors(o.summary.errors ?? {}, 5)}` : '';
   const broken = o.summary.thresholds.filter((r) => !r.ok);
-  if (broken.length) return new ThresholdError(broken.map(describeBroken).join('; '));
+  if (broken.length) return new ThresholdError(`${broken.map(describeBroken).join('; ')}${noneSucceeded ? `; ${noneSucceeded}` : ''}`);
+  if (noneSucceeded) return new ExternalError(`run ${runId}: ${noneSucceeded}; the results are in ${runDir}`);
   return undefined;
 }
 
@@ -258,6 +270,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       // Keep the failure's kind: a fleet not installed is the order of commands (exit 2), a host failing a
       // check (a worker down, a host unreachable) is the world saying no (exit 1), anything else keeps its own.
       const why = `doctor failed, so the run did not start: ${(e as Error).message}`;
+      if (e instanceof NothingInstalledError) throw new UsageError(`the run did not start: ${e.message}`);
       if (e instanceof DoctorFailedError) {
         if (doctorFailureKind(e.failed) === 'usage') throw new UsageError(`${why} — run "loadfleet install -c <config>" first`);
         throw new ExternalError(`${why} (fix the hosts named, or pass --skip-doctor)`, { cause: e });

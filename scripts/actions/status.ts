@@ -36,7 +36,7 @@ async function observe(opts: StatusOptions, now: Date): Promise<{ report: Status
     if (name && name !== config.name) throw new UsageError(`--env (${name}) does not match name (${config.name}) in ${opts.config}: drop one of them`);
     name = config.name;
   }
-  if (!name) throw new UsageError('say which env: -c <fleet.yaml> or --env <name> (with --region when there is no env folder)');
+  if (!name) throw new UsageError('say which env: -c <fleet.yaml> or --env <name> (with --region when there is no env folder), or run it in the folder of loadfleet.yaml');
   const envDir = new EnvDir(s.home, name);
   const record = await envDir.readRecord();
   const outputs = record && record.status !== 'down' ? await envDir.readOutputs() : undefined;

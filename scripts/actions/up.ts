@@ -19,7 +19,8 @@ import { checkEngineConfig } from '../engines/index';
 export interface UpOptions extends CommonOptions {
   readonly yes: boolean;
   readonly json: boolean;
-  readonly target: TargetKind;
+  /** --target; unset: the config's `target` (default aws). */
+  readonly target?: TargetKind;
   /** Keep what a failed first `up` created, for debugging; by default it is destroyed again. */
   readonly keepOnFailure: boolean;
   /** Refuse when the estimated hourly cost is over this (USD); overrides the config's maxCostPerHour. */
@@ -37,7 +38,8 @@ export async function upAction(opts: UpOptions): Promise<void> {
   const loaded = ctx.loaded!;
   const { config } = loaded;
   const { envDir, record } = ctx;
-  if (record && record.status !== 'down' && record.target !== opts.target) {
+  const target: TargetKind = opts.target ?? config.target;
+  if (record && record.status !== 'down' && record.target !== target) {
     throw new UsageError(`env "${config.name}" is up on target ${record.target}: run "loadfleet down" first, or use --target ${record.target}`);
   }
   const now = new Date();
@@ -45,10 +47,18 @@ export async function upAction(opts: UpOptions): Promise<void> {
   // A first up: nothing of this env is known to be in use, so a failure removes everything it made.
   const fresh = !record || record.status === 'down' || record.status === 'failed';
   // The engine and version install will need, checked before any host exists (install would refuse later).
-  checkEngineConfig(config, opts.target === 'local' ? 'netns' : 'ec2');
+  checkEngineConfig(config, target === 'local' ? 'netns' : 'ec2');
 
+  if (target === 'local') {
+    // The hosts share this machine's limits: a nofile above them would fail at tune, after the hosts exist (issue 22).
+    const { nofileCap, starterNofile } = await import('../core/init');
+    const cap = nofileCap(await (await import('../adapters/machine')).nofileFacts());
+    if (config.tuning.nofile > cap.cap) {
+      throw new UsageError(`tuning.nofile (${config.tuning.nofile}${config.tuning.nofile === 1_048_576 ? ', the default' : ''}) is more than the local target's hosts may have: ${cap.why}. Set tuning.nofile: ${starterNofile(cap.cap)} (at most ${cap.cap}) in ${loaded.path}`);
+    }
+  }
   if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'up' }); // refuses before anything runs
-  if (opts.target === 'local') {
+  if (target === 'local') {
     const { localUp } = await import('./local');
     const outputs = await localUp(ctx, { yes: opts.yes, quiet: opts.json, expiresAt, fresh, later: downCommand(config.name, opts.home) });
     const { armLocalExpiry } = await import('../adapters/local-expiry');

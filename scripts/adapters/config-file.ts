@@ -1,4 +1,5 @@
 /** Reads a fleet config from disk (YAML or JSON), validates it, and reads the public key it names. */
+import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -80,6 +81,18 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     }
   }
   const privateKeyPath = config ? expandHome(privateKeyPathOf(config), base) : '';
+  // Every login needs it: found here (exit 2, the field named) rather than by SSH after the hosts are built.
+  if (config && publicKey) {
+    const access = await fs.access(privateKeyPath, fsConstants.R_OK).then(() => undefined, (e: NodeJS.ErrnoException) => e.code ?? e.message);
+    if (access !== undefined) {
+      const given = config.keyPair.privateKeyPath;
+      problems.push({
+        path: 'keyPair.privateKeyPath',
+        value: given ?? privateKeyPath,
+        message: `cannot be read (${access})${given === undefined ? ' — unset, so it defaults to keyPair.publicKeyPath without ".pub"' : ''}: point keyPair.privateKeyPath at the private key that pairs with ${publicKeyPath}, or create a pair with ssh-keygen -t ed25519 -f <file>`,
+      });
+    }
+  }
   // The key path is written into ssh_config and the Ansible inventory: a newline there would add directives.
   for (const [field, value] of [['keyPair.publicKeyPath', publicKeyPath], ['keyPair.privateKeyPath', privateKeyPath]] as const) {
     if (hasControlChars(value)) problems.push({ path: field, value, message: 'contains a control character: use a path without control characters (newlines, tabs, escapes)' });

@@ -7,6 +7,9 @@ import { EnvDir } from './env-dir';
 import { loadConfig, type LoadedConfig } from './config-file';
 import { UsageError } from '../core/errors';
 import { refuseControlChars } from '../core/safe-text';
+import { DEFAULT_CONFIG_FILE, discoverConfig } from './config-discovery';
+
+export { DEFAULT_CONFIG_FILE, discoverConfig };
 import { NAME_RE } from '../../stacks/config';
 import type { EnvRecord } from '../core/env-record';
 
@@ -16,8 +19,20 @@ export interface CommonOptions {
   readonly home?: string;
 }
 
+/**
+ * The folder of env folders: --home, else $LOADFLEET_HOME, else .loadfleet BESIDE the config (-c, or the one
+ * discoverConfig finds), so `-c /tmp/ux/fleet.yaml` reaches the same env from any folder; ./.loadfleet only when
+ * there is no config at all (`--env` alone, from a folder without loadfleet.yaml).
+ */
+export function homeFor(opts: CommonOptions, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  if (opts.home !== undefined) return path.resolve(cwd, refuseControlChars('--home', opts.home));
+  if (env.LOADFLEET_HOME) return path.resolve(cwd, refuseControlChars('LOADFLEET_HOME', env.LOADFLEET_HOME));
+  const config = opts.config ?? discoverConfig(env, cwd);
+  return path.join(config ? path.dirname(path.resolve(cwd, config)) : cwd, '.loadfleet');
+}
+
 export interface Settings {
-  /** Base folder of env folders: --home, else $LOADFLEET_HOME, else ./.loadfleet */
+  /** Base folder of env folders: --home, else $LOADFLEET_HOME, else .loadfleet beside the config (homeFor) */
   readonly home: string;
   /** Provider mirror for offline terraform: $LOADFLEET_TF_PLUGIN_MIRROR */
   readonly pluginMirror?: string;
@@ -28,7 +43,7 @@ export interface Settings {
 
 export function settings(opts: CommonOptions): Settings {
   return {
-    home: path.resolve(refuseControlChars(opts.home !== undefined ? '--home' : 'LOADFLEET_HOME', opts.home ?? process.env.LOADFLEET_HOME ?? '.loadfleet')),
+    home: homeFor(opts),
     pluginMirror: process.env.LOADFLEET_TF_PLUGIN_MIRROR || undefined,
     localExpirySeconds: process.env.LOADFLEET_LOCAL_EXPIRY_SECONDS ? Number(process.env.LOADFLEET_LOCAL_EXPIRY_SECONDS) : undefined,
     processEnv: process.env,
@@ -66,7 +81,7 @@ export async function resolveEnv(opts: CommonOptions, needConfig: boolean): Prom
     const envDir = new EnvDir(s.home, loaded.config.name);
     return { settings: s, envDir, record: await envDir.readRecord(), loaded };
   }
-  if (!opts.env) throw new UsageError('say which env: -c <fleet.yaml> or --env <name>');
+  if (!opts.env) throw new UsageError(`say which env: -c <fleet.yaml> or --env <name> (or run it in the folder of ${DEFAULT_CONFIG_FILE}, or set LOADFLEET_CONFIG)`);
   checkEnvName(opts.env);
   const envDir = new EnvDir(s.home, opts.env);
   const record = await envDir.readRecord();

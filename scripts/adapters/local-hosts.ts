@@ -85,6 +85,12 @@ export class LocalHosts {
     }
   }
 
+  /** The bridge this env's hosts are on, when it has any recorded (undefined before a first up, and after down). */
+  async recordedBridge(): Promise<string | undefined> {
+    const st = await this.readState();
+    return st && st.hosts.length > 0 ? st.bridge : undefined;
+  }
+
   private async writeState(state: LocalState): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
     await fs.writeFile(`${this.stateFile}.tmp`, JSON.stringify(state, null, 2));

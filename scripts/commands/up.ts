@@ -4,7 +4,7 @@ import { envOptions, jsonOption, yesOption } from './common';
 
 export function register(program: Command): void {
   envOptions(program.command('up').description('create or update the env (idempotent)'), true)
-    .addOption(new Option('--target <target>', 'where the hosts live').choices(['aws', 'local']).default('aws'))
+    .addOption(new Option('--target <target>', "where the hosts live (default: the config's target, else aws)").choices(['aws', 'local']))
     .addOption(yesOption())
     .addOption(jsonOption())
     .option('--max-cost-per-hour <usd>', 'refuse when the estimated hourly cost is over this (default: the config\'s maxCostPerHour, else no limit)')

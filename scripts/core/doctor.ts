@@ -2,7 +2,7 @@
  * `doctor`'s pure half: the read-only script each host runs, how its output is read, and the checks
  * (per host and across hosts) that decide ok or FAIL with a reason.
  */
-import { ExternalError } from './errors';
+import { ExternalError, UsageError } from './errors';
 import { parseStatus, statusOwnerScript, shQuote, type ServiceStatus } from './supervise';
 import type { HostKind } from './tuning';
 import type { HostCheck } from '../engines/types';
@@ -113,6 +113,35 @@ export class DoctorFailedError extends ExternalError {
     super(message);
     this.name = 'DoctorFailedError';
   }
+}
+
+/**
+ * doctor's failing rows are all explained by a missing install (doctorFailureKind 'usage'): the order of
+ * commands, exit 2, saying "run loadfleet install first" before anything else (issue 22).
+ */
+export class NothingInstalledError extends UsageError {
+  constructor(message: string, readonly failed: readonly Row[]) {
+    super(message);
+    this.name = 'NothingInstalledError';
+  }
+}
+
+/**
+ * Nothing is installed on any host that should run the engine (every 'engine version' row fails as not
+ * installed): then that is the diagnosis to give first, whatever else fails beside it (a target nobody serves
+ * yet, a Prometheus not installed either) — install comes first in any case.
+ */
+export function nothingInstalled(rows: readonly Row[]): boolean {
+  const versions = rows.filter((r) => r.check === 'engine version');
+  return versions.length > 0 && versions.every((r) => !r.ok && r.notInstalled && !/ installed, .* expected/.test(r.detail));
+}
+
+/** The first thing doctor says when nothing (or another version) is installed: which hosts, and the command. */
+export function notInstalledHeadline(rows: readonly Row[]): string {
+  const missing = rows.filter((r) => !r.ok && r.notInstalled);
+  const hosts = [...new Set(missing.map((r) => r.host))];
+  const otherVersion = missing.some((r) => / installed, .* expected/.test(r.detail));
+  return `${otherVersion ? 'the configured engine version is not installed' : 'nothing is installed yet'} on ${hosts.join(', ')}: run "loadfleet install" first`;
 }
 
 export interface ServiceExpectation {

@@ -39,7 +39,15 @@ export function decideHostKey(known: Map<string, string[]>, host: string, presen
 }
 
 export function hostKeyChangedMessage(host: string, presented: string, expected: string[], file: string): string {
-  return `host key of ${host} CHANGED: it presented ${fingerprint(presented)}, ${file} pins ${expected.map(fingerprint).join(', ')}. Refusing to connect (this is what a man-in-the-middle looks like). If the host was really replaced, remove the old key with: ssh-keygen -R ${host} -f ${file}`;
+  // Never advise removing a pinned key without saying how to tell a rebuilt host from an impostor (issue 22): another
+  // env's host on an overlapping local.subnet, or a man in the middle, presents a different key too.
+  const localKeys = file.replace(/known_hosts$/, 'local/<host>/etc-upper/ssh/loadfleet_host_ed25519_key.pub');
+  return (
+    `host key of ${host} CHANGED: it presented ${fingerprint(presented)}, ${file} pins ${expected.map(fingerprint).join(', ')}. ` +
+    'Refusing to connect: this is what a man-in-the-middle looks like, or another fleet answering on this address. ' +
+    `Tell a rebuilt host from an impostor by its key, not by its answer: on AWS the new key's fingerprint is in the instance's console output (aws ec2 get-console-output --instance-id <id>: the SSH HOST KEY block), on the local target run ssh-keygen -lf ${localKeys} on this machine. ` +
+    `Only when that fingerprint is ${fingerprint(presented)}, remove the old key with: ssh-keygen -R ${host} -f ${file}`
+  );
 }
 
 export const CONSOLE_KEYS_BEGIN = '-----BEGIN SSH HOST KEY KEYS-----';

@@ -6,6 +6,7 @@ import type { EndpointStats, MergedStats, TimelinePoint } from './merge';
 import type { LoadPlan } from './load';
 import type { HostSaturation, NetworkFlag } from './saturation';
 import type { ThresholdResult } from './thresholds';
+import { topErrors } from './host-check';
 
 export interface GeneratorRecord {
   readonly name: string;
@@ -184,6 +185,8 @@ export function summaryText(s: RunSummary, dir: string): string {
       : `  latency ms: p50 ${shown(t.p50)}  p90 ${shown(t.p90)}  p95 ${shown(t.p95)}  p99 ${shown(t.p99)}  max ${shown(t.max)}`,
     ...(s.startSpreadMs !== null ? [`  start spread across generators: ${s.startSpreadMs} ms`] : []),
     ...s.endpoints.map((e) => `  ${e.name}: ${e.requests} req, ${e.failures} failed, ${e.p95 === null && e.mean !== null ? `mean ${shown(e.mean)}` : `p95 ${shown(e.p95)}`} ms`),
+    // The top 5 error messages with their counts (issue 22): a failing run says why.
+    ...(Object.keys(s.errors ?? {}).length ? ['  top errors:', ...topErrors(s.errors, 5).map(([m, c]) => `    ${String(c).padStart(7)} × ${m}`)] : []),
     ...(s.generatorBound ? [`  GENERATOR-BOUND (the load asked for was not the load made): ${s.boundBy.join('; ')}`] : []),
     ...s.collectionFailures.map((c) => `  collection FAILED on ${c.host}: ${c.error}`),
     ...(s.stopFailures ?? []).map((c) => `  stop FAILED on ${c.host} (it may still be sending): ${c.error}`),

@@ -11,6 +11,7 @@ let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-config-'));
   fs.writeFileSync(path.join(dir, 'k.pub'), `${PUBLIC_KEY}\n`);
+  fs.writeFileSync(path.join(dir, 'k'), 'the private half (only its readability is checked here)\n', { mode: 0o600 });
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -40,6 +41,18 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems.map((p) => p.path)).toEqual(['access.sshCidrs', 'keyPair.publicKeyPath']);
     expect(err.message).toMatch(/cannot be read \(ENOENT\): create a key with ssh-keygen/);
+  });
+
+  it('fails when the private key cannot be read, naming keyPair.privateKeyPath, before any host exists (issue 22)', async () => {
+    // GIVEN the default (publicKeyPath without .pub) missing
+    fs.rmSync(path.join(dir, 'k'));
+    const unset = await loadConfig(write('f.yaml', 'name: demo\naccess: { sshCidrs: [203.0.113.7/32] }\nkeyPair: { publicKeyPath: k.pub }\n')).catch((e) => e);
+    expect(unset).toBeInstanceOf(ConfigError);
+    expect((unset as ConfigError).problems.map((p) => p.path)).toEqual(['keyPair.privateKeyPath']);
+    expect(unset.message).toMatch(/keyPair\.privateKeyPath \(".*\/k"\) cannot be read \(ENOENT\) — unset, so it defaults to keyPair\.publicKeyPath without "\.pub"/);
+    // GIVEN an explicit path that does not exist
+    const given = await loadConfig(write('g.yaml', 'name: demo\naccess: { sshCidrs: [203.0.113.7/32] }\nkeyPair: { publicKeyPath: k.pub, privateKeyPath: ./gone }\n')).catch((e) => e);
+    expect(given.message).toMatch(/keyPair\.privateKeyPath \("\.\/gone"\) cannot be read \(ENOENT\): point keyPair\.privateKeyPath at the private key/);
   });
 
   it('refuses a local.engineCache that leaves /opt or /var through ..', async () => {

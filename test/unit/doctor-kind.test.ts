@@ -43,3 +43,19 @@ describe('doctorFailureKind: which exit code a doctor failure gives `run`', () =
     expect(doctorFailureKind([{ host: 'a', check: 'x', ok: true, detail: '', notInstalled: true }, { host: 'b', check: 'y', ok: false, detail: 'down' }])).toBe('external');
   });
 });
+
+describe('nothingInstalled: doctor\'s first words on a fleet never installed (issue 22)', () => {
+  it('GIVEN no engine on any host AND a target nobody serves yet WHEN checked THEN nothing is installed is the diagnosis, said first', async () => {
+    const { nothingInstalled, notInstalledHeadline } = await import('../../scripts/core/doctor');
+    const rows: Row[] = [
+      ...hostRows('controller', parseProbeOutput('cores 1\ndisk 9999999'), want),
+      ...hostRows('agent-1', parseProbeOutput('cores 1\ndisk 9999999\ncheck reach app-1:8080|FAIL|cannot connect to 10.231.0.13:8080'), want),
+    ];
+    expect(doctorFailureKind(rows)).toBe('external'); // install alone would not make the target answer…
+    expect(nothingInstalled(rows)).toBe(true); // …but install comes first
+    expect(notInstalledHeadline(rows)).toBe('nothing is installed yet on controller, agent-1: run "loadfleet install" first');
+    // one host installed: not "nothing installed"
+    const mixed = [...rows, ...hostRows('agent-2', parseProbeOutput('version 2.12.1\ncores 1\ndisk 9999999\nservice locust-worker@1 pid=5 nofile=16384/16384'), want)];
+    expect(nothingInstalled(mixed)).toBe(false);
+  });
+});

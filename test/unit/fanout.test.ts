@@ -116,6 +116,19 @@ describe('known hosts', () => {
     expect(decideHostKey(known, '10.0.0.1', other)).toEqual({ kind: 'changed', expected: [key] });
     expect(hostKeyChangedMessage('10.0.0.1', other, [key], '/e/known_hosts')).toMatch(/CHANGED.*ssh-keygen -R 10\.0\.0\.1 -f \/e\/known_hosts/);
   });
+
+  it('never advises removing a pinned key without saying how to tell a rebuilt host from an impostor (issue 22)', () => {
+    const other = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAUU03p86sVDxvZB9hmLfNn647teuXctp+2fcmHI9NW';
+    const m = hostKeyChangedMessage('10.0.0.1', other, [key], '/e/known_hosts');
+    // the check comes first, and names the fingerprint the removal is conditional on
+    const check = m.indexOf('ssh-keygen -lf /e/local/<host>/etc-upper/ssh/loadfleet_host_ed25519_key.pub');
+    const console = m.indexOf('aws ec2 get-console-output');
+    const removal = m.indexOf(`Only when that fingerprint is ${fingerprint(other)}, remove the old key with: ssh-keygen -R`);
+    expect(check).toBeGreaterThan(0);
+    expect(console).toBeGreaterThan(0);
+    expect(removal).toBeGreaterThan(check);
+    expect(m).toMatch(/another fleet answering on this address/);
+  });
 });
 
 describe('local plan', () => {
