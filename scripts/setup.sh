@@ -54,6 +54,14 @@ if [ ! -x "$CACHE/artillery-$art_version/node_modules/artillery/bin/run" ]; then
 fi
 # The CLI runs from a JavaScript build (dist/); rebuild it from the sources every time (~0.2 s).
 node scripts/build/build.mjs
+# `loadfleet` on PATH from any folder: a link to this clone's entry point (what `npm link` would do, without
+# re-running npm). A link to another clone is moved here; a real file of that name is left alone.
+BIN_LINK=/usr/local/bin/loadfleet
+if [ "$(id -u)" -eq 0 ] && { [ ! -e "$BIN_LINK" ] || [ -L "$BIN_LINK" ]; }; then
+  ln -sfn "$PWD/scripts/loadfleet.mjs" "$BIN_LINK"
+elif [ "$(readlink -f "$BIN_LINK" 2>/dev/null)" != "$PWD/scripts/loadfleet.mjs" ]; then
+  echo "setup: note: $BIN_LINK is not a link to this clone; run ./scripts/loadfleet.mjs or link it yourself" >&2
+fi
 
 # Not installable from here, so only checked: the AWS path needs terraform; its tests need moto_server.
 for tool in terraform moto_server; do

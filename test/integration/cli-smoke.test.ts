@@ -58,6 +58,13 @@ describe(`the CLI on Node ${process.versions.node}`, () => {
     for (const verb of ['synth', 'up', 'down', 'status', 'inventory', 'tune', 'sweep']) expect(help.stdout).toContain(verb);
   });
 
+  it('runs as `loadfleet` from any folder: scripts/setup.sh put it on PATH (issue 22)', async () => {
+    const r = await execa('loadfleet', ['--version'], { cwd: '/', reject: false, stdin: 'ignore' }).catch((e: Error) => ({ exitCode: -1, stdout: '', stderr: e.message }));
+    expect(r.exitCode, `${String(r.stderr)} (run bash scripts/setup.sh: it links /usr/local/bin/loadfleet to the clone)`).toBe(0);
+    const version = (JSON.parse(fs.readFileSync(path.resolve('package.json'), 'utf8')) as { version: string }).version;
+    expect(String(r.stdout).trim()).toContain(version);
+  });
+
   it('renders an inventory and a status from the env folder without the AWS SDK, cdktf, ssh2 or listr2', async () => {
     writeEnvFolder(ctx.ws.home, 'smoke');
     const inv = await packagesLoaded(['inventory', '--env', 'smoke', '-f', 'hosts'], ctx.env);
