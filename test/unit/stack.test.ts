@@ -131,6 +131,12 @@ describe('FleetStack', () => {
     });
   });
 
+  it('escapes ${ and %{ in every user string that reaches Terraform: tags, state settings (and the public key, see provision.test.ts)', () => {
+    const { tf } = synthStack({ tags: { t: 'a${file("/etc/hostname")}b%{ if true }c' }, state: { backend: 's3', bucket: 'b${x}', key: 'k%{y}', dynamodbTable: 't${z}' } });
+    expect(tf.provider.aws[0]!.default_tags[0]!.tags.t).toBe('a$${file("/etc/hostname")}b%%{ if true }c');
+    expect(tf.terraform.backend).toMatchObject({ s3: { bucket: 'b$${x}', key: 'k%%{y}', dynamodb_table: 't$${z}' } });
+  });
+
   it('keeps the dependency graph shallow: instances wait only for subnet, groups, key and gateway', () => {
     const { tf } = synthStack();
     const agents = tf.resource.aws_instance!.agents!;
