@@ -71,7 +71,7 @@ describe('FleetStack', () => {
     expect(rulesOn(tf, 'controller')).toEqual(['22<-203.0.113.7/32', '5557<-agent', '8089<-203.0.113.7/32', '9100<-monitoring']);
     expect(rulesOn(tf, 'agent')).toEqual(['22<-203.0.113.7/32', '9100<-monitoring']);
     expect(rulesOn(tf, 'target')).toEqual(['22<-203.0.113.7/32', '8080<-agent', '8080<-controller', '8443<-agent', '8443<-controller', '9100<-monitoring']);
-    expect(rulesOn(tf, 'monitoring')).toEqual(['22<-203.0.113.7/32', '3000<-203.0.113.7/32', '9090<-203.0.113.7/32', '9100<-monitoring']);
+    expect(rulesOn(tf, 'monitoring')).toEqual(['22<-203.0.113.7/32', '3000<-203.0.113.7/32', '9100<-monitoring']);
   });
 
   it('opens the world only when allowWorld is set', () => {
