@@ -35,6 +35,35 @@ export function isWorldCidr(cidr: string): boolean {
   return parseCidr(cidr)?.bits === 0;
 }
 
+/**
+ * Without access.allowWorld, the widest prefix sshCidrs may hold: a /8 is a whole organisation's block;
+ * anything wider is most of some continent's addresses, and [0.0.0.0/1, 128.0.0.0/1] is the world.
+ */
+export const WIDEST_ADMIN_PREFIX = 8;
+/** Without access.allowWorld, how many addresses sshCidrs may cover together: two /8s. */
+export const MAX_ADMIN_ADDRESSES = 2 ** 25;
+
+/** Addresses the CIDRs cover together (overlaps counted once). */
+export function addressesCovered(cidrs: readonly string[]): number {
+  const ranges = cidrs
+    .map(parseCidr)
+    .filter((c): c is { base: number; bits: number } => c !== undefined)
+    .map(({ base, bits }) => {
+      const size = 2 ** (32 - bits);
+      const start = Math.floor(base / size) * size;
+      return [start, start + size] as const;
+    })
+    .sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let end = 0;
+  for (const [from, to] of ranges) {
+    if (to <= end) continue;
+    total += to - Math.max(from, end);
+    end = to;
+  }
+  return total;
+}
+
 const cidr = z.string().refine((v) => parseCidr(v) !== undefined, {
   message: 'is not an IPv4 CIDR: write it as a.b.c.d/n, e.g. 203.0.113.7/32',
 });
@@ -106,7 +135,7 @@ export const fleetSchema = z
     access: z.strictObject({
       /** Who may SSH and open the web UIs. Required. */
       sshCidrs: z.array(cidr).min(1, { message: 'must list at least one CIDR, e.g. your address as 203.0.113.7/32' }),
-      /** 0.0.0.0/0 is refused unless this is true. @default false */
+      /** 0.0.0.0/0, prefixes wider than /8 and sets covering more than two /8s are refused unless this is true. @default false */
       allowWorld: z.boolean().default(false),
     }),
     keyPair: z.strictObject({
@@ -209,15 +238,34 @@ export const fleetSchema = z
       .default({ subnet: '10.231.0.0/24', prefix: 'lf', engineCache: '/opt/loadfleet-cache' }),
   })
   .superRefine((c, ctx) => {
-    c.access.sshCidrs.forEach((v, i) => {
-      if (isWorldCidr(v) && !c.access.allowWorld) {
+    if (!c.access.allowWorld) {
+      let wide = false;
+      c.access.sshCidrs.forEach((v, i) => {
+        const bits = parseCidr(v)?.bits;
+        if (bits === 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['access', 'sshCidrs', i],
+            message: 'opens SSH and the UIs to the whole internet: use your own address (e.g. 203.0.113.7/32), or set access.allowWorld: true if you really mean it',
+          });
+        } else if (bits !== undefined && bits < WIDEST_ADMIN_PREFIX) {
+          wide = true;
+          ctx.addIssue({
+            code: 'custom',
+            path: ['access', 'sshCidrs', i],
+            message: `opens SSH and the UIs to ${2 ** (32 - bits)} addresses (wider than /${WIDEST_ADMIN_PREFIX}): use your own address (e.g. 203.0.113.7/32) or your network's range, or set access.allowWorld: true if you really mean it`,
+          });
+        }
+      });
+      const covered = addressesCovered(c.access.sshCidrs);
+      if (!wide && covered > MAX_ADMIN_ADDRESSES && !c.access.sshCidrs.some(isWorldCidr)) {
         ctx.addIssue({
           code: 'custom',
-          path: ['access', 'sshCidrs', i],
-          message: 'opens SSH and the UIs to the whole internet: use your own address (e.g. 203.0.113.7/32), or set access.allowWorld: true if you really mean it',
+          path: ['access', 'sshCidrs'],
+          message: `together open SSH and the UIs to ${covered} addresses (more than two /8s, ${MAX_ADMIN_ADDRESSES}): list only your own addresses or networks, or set access.allowWorld: true if you really mean it`,
         });
       }
-    });
+    }
     const seen = new Set<string>();
     c.targets.forEach((t, i) => {
       if (seen.has(t.name)) {

@@ -8,6 +8,7 @@ import { Network } from './constructs/network';
 import { FleetSecurity } from './constructs/security';
 import { Capacity, HostGroup } from './constructs/host-group';
 import { envTags, roleTags } from './constructs/tags';
+import { tfLiteral, tfLiteralRecord } from './literal';
 
 export { AL2023 } from './images';
 
@@ -37,14 +38,14 @@ export class FleetStack extends TerraformStack {
     const env = config.name;
     const engine = engineOf(config.engine);
 
-    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: envTags(env, props.expiresAt, config.tags) }] });
+    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: envTags(env, props.expiresAt, tfLiteralRecord(config.tags)) }] });
     if (config.state.backend === 's3') {
       const s3 = new S3Backend(this, {
-        bucket: config.state.bucket,
-        key: config.state.key ?? `loadfleet/${env}/terraform.tfstate`,
+        bucket: tfLiteral(config.state.bucket),
+        key: tfLiteral(config.state.key ?? `loadfleet/${env}/terraform.tfstate`),
         region: config.state.region ?? config.region,
         encrypt: true,
-        dynamodbTable: config.state.dynamodbTable,
+        dynamodbTable: config.state.dynamodbTable === undefined ? undefined : tfLiteral(config.state.dynamodbTable),
       });
       if (!config.state.dynamodbTable) s3.addOverride('use_lockfile', true);
     } else {
@@ -60,7 +61,7 @@ export class FleetStack extends TerraformStack {
       targetPorts: targetPorts(config),
       monitoring: config.monitoring.enabled,
     });
-    const key = new KeyPair(this, 'key', { keyName: `loadfleet-${env}`, publicKey: props.publicKey.trim(), tags: roleTags(env, 'fleet', `loadfleet-${env}`) });
+    const key = new KeyPair(this, 'key', { keyName: `loadfleet-${env}`, publicKey: tfLiteral(props.publicKey.trim()), tags: roleTags(env, 'fleet', `loadfleet-${env}`) });
     key.overrideLogicalId('key');
 
     let amiId = config.ami.id;

@@ -12,7 +12,7 @@ import { fanout, hostsFailed, worstExitCode, type HostResult } from '../core/fan
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
-import { pinFirstContact } from './host-keys';
+import { pinFirstContact, pinTargetsOf } from './host-keys';
 import { CLOCK_COMMAND, DoctorFailedError, NothingInstalledError, REACH_MASTER, doctorFailureKind, notInstalledHeadline, nothingInstalled, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
@@ -71,7 +71,9 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
   const targets = plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, host: h }));
   // First contact, once (not per --wait round): console keys pinned before any connection.
   if (outputs.target === 'aws') {
-    const pinned = await pinFirstContact(outputs.target, config.region, knownHosts, targets.map((t) => ({ name: t.name, address: t.address, id: t.host.id })));
+    // the engine's hosts, and the monitoring host whose Prometheus doctor asks
+    const monitoring = monitoringWanted({ config, outputs }) ? outputs.hosts.filter((h) => h.role === 'monitoring') : [];
+    const pinned = await pinFirstContact(outputs.target, config.region, knownHosts, pinTargetsOf(targets.map((t) => t.host), monitoring));
     for (const note of pinned.notes) process.stderr.write(`note: ${note}\n`);
   }
   const waitS = nonNegativeNumber('--wait', opts.wait, 0); // 0 (the default) is one round

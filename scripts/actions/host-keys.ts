@@ -7,7 +7,7 @@
  */
 import type { KnownHosts } from '../adapters/ssh';
 import type { Step } from '../adapters/progress';
-import type { TargetKind } from '../core/env-record';
+import type { Host, TargetKind } from '../core/env-record';
 
 export interface PinTarget {
   readonly name: string;
@@ -33,4 +33,14 @@ export function firstContactSteps(target: TargetKind, region: string, knownHosts
       report(`${r.pinned} pinned, ${r.notes.length} left to trust on first use`);
     },
   }];
+}
+
+/**
+ * The hosts a command reaches, once each, as pin targets: every list a command connects to (the engine's
+ * hosts, the monitoring host, node_exporter's every host) must be pinned, not only the engine's.
+ */
+export function pinTargetsOf(...lists: readonly (readonly Host[])[]): PinTarget[] {
+  const seen = new Map<string, PinTarget>();
+  for (const h of lists.flat()) if (!seen.has(h.name)) seen.set(h.name, { name: h.name, address: h.publicIp || h.privateIp, id: h.id });
+  return [...seen.values()];
 }

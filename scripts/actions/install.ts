@@ -15,7 +15,7 @@ import { fanout, hostsFailed, type HostResult, type SshSession } from '../core/f
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
 import { installServicesScript } from '../core/supervise';
-import { firstContactSteps } from './host-keys';
+import { firstContactSteps, pinTargetsOf } from './host-keys';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import type { HostKind } from '../core/tuning';
 import type { FleetConfig } from '../../stacks/config';
@@ -181,7 +181,8 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   let keyNotes: readonly string[] = [];
   await runSteps(
     [
-      ...firstContactSteps(outputs.target, config.region, knownHosts, plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, id: h.id })), (n) => (keyNotes = n)),
+      // Every host this install reaches: the engine's, and with monitoring every host (node_exporter) and the monitoring host.
+      ...firstContactSteps(outputs.target, config.region, knownHosts, pinTargetsOf(plan.hosts, monitoringSteps.length > 0 ? (opts.hosts ? selectHosts(outputs.hosts, opts.hosts) : outputs.hosts) : []), (n) => (keyNotes = n)),
       {
         title: `Install ${plan.spec.name} ${plan.version} on ${targets.length} hosts (${concurrency} at a time)`,
         run: async (report) => {

@@ -53,8 +53,13 @@ export function monitoringWanted(m: Pick<MonitoringEnv, 'config' | 'outputs'>): 
   return m.config.monitoring.enabled && monitoringHost(m.outputs) !== undefined;
 }
 
+/** Engines that push their metrics into Prometheus (remote write): k6 only (experimental-prometheus-rw). */
+export function enginePushes(engine: string): boolean {
+  return engine === 'k6';
+}
+
 function prometheusSetup(m: MonitoringEnv, mon: Host): PrometheusSetup {
-  return { env: m.outputs.env, kind: hostKindOf(m.outputs), host: { name: mon.name, privateIp: mon.privateIp }, rootVolumeGb: m.config.rootVolumeGb };
+  return { env: m.outputs.env, kind: hostKindOf(m.outputs), host: { name: mon.name, privateIp: mon.privateIp }, rootVolumeGb: m.config.rootVolumeGb, remoteWrite: enginePushes(m.outputs.engine) };
 }
 
 /** Grafana's admin password: generated once, kept in the env folder (0600), reused by later installs. */
@@ -166,7 +171,10 @@ export function monitoringUrls(m: Pick<MonitoringEnv, 'outputs' | 'envDir'>, con
   if (!mon) return [];
   const addr = mon.publicIp || mon.privateIp;
   const cfg = configPath ? ` -c ${path.relative(process.cwd(), configPath) || configPath}` : ` --env ${m.outputs.env}`;
-  const lines = [`Prometheus: http://${addr}:${MONITORING_PORTS.prometheus}/targets   (tunnel: loadfleet tunnel${cfg} prometheus)`];
+  // On EC2, 9090 is not open to sshCidrs (no login; k6's remote-write receiver): the tunnel is the way in.
+  const lines = [m.outputs.target === 'aws'
+    ? `Prometheus: loadfleet tunnel${cfg} prometheus   (→ http://127.0.0.1:${MONITORING_PORTS.prometheus}/targets; not open to sshCidrs)`
+    : `Prometheus: http://${addr}:${MONITORING_PORTS.prometheus}/targets   (tunnel: loadfleet tunnel${cfg} prometheus)`];
   if (m.outputs.target === 'aws') {
     // Plain HTTP with a password: through the SSH tunnel only (issue 20.9), never http://<public IP>:3000.
     lines.push(`Grafana:    loadfleet tunnel${cfg} grafana   then http://127.0.0.1:${MONITORING_PORTS.grafana}/dashboards   user admin, password in ${m.envDir.file(ADMIN_PASSWORD_FILE)}`);

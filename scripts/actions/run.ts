@@ -12,7 +12,7 @@ import { KnownHosts, connectSsh } from '../adapters/ssh';
 import { pinFirstContact } from './host-keys';
 import type { RunSnapshot } from '../monitoring/run-metrics';
 import { ExternalError, ThresholdError, UsageError, WrappedError } from '../core/errors';
-import { positiveNumber } from '../core/flags';
+import { positiveNumber, targetUrl } from '../core/flags';
 import type { SshSession } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { shQuote } from '../core/safe-text';
@@ -67,6 +67,7 @@ export interface RunHooks {
 
 /** Everything checked before any host is touched: exit 2 with the field, the value and the fix. */
 export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Awaited<ReturnType<typeof resolveEnv>> }> {
+  if (opts.host !== undefined) targetUrl('--host', opts.host); // before anything: the refusal must not wait on the env
   const ctx = await resolveEnv(opts, true);
   const outputs = await ctx.envDir.requireOutputs();
   if (ctx.record && ctx.record.status !== 'up') throw new UsageError(`env "${outputs.env}" is ${ctx.record.status}, not up: run "loadfleet up" and "loadfleet install" first`);
@@ -108,8 +109,6 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
     const port = ctx.loaded?.config.targets.find((t) => target?.group === t.name)?.ports[0] ?? ctx.loaded?.config.targets[0]?.ports[0];
     if (!target || !port) throw new UsageError(`env "${outputs.env}" has no target host: pass --host http://<address>:<port>`);
     hostUrl = `http://${target.privateIp}:${port}`;
-  } else if (!/^https?:\/\/[^\s/]+/.test(hostUrl)) {
-    throw new UsageError(`--host (${hostUrl}) must be a URL like http://10.0.0.5:8080`);
   } else if (!opts.allowExternalHost) {
     const problem = externalHostProblem(hostUrl, outputs);
     if (problem) throw new UsageError(problem);

@@ -1,7 +1,7 @@
 /** One folder per env (`<home>/<name>/`): its record, outputs, synthesized code, state and keys. */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { envRecordSchema, outputsSchema, type EnvRecord, type FleetOutputs } from '../core/env-record';
+import { checkOutputAddresses, envRecordSchema, outputsSchema, type EnvRecord, type FleetOutputs } from '../core/env-record';
 import { ExternalError, UsageError } from '../core/errors';
 
 export class EnvDir {
@@ -44,7 +44,7 @@ export class EnvDir {
   }
 
   async readOutputs(): Promise<FleetOutputs | undefined> {
-    return this.readJson('outputs.json', (v) => outputsSchema.parse(v));
+    return this.readJson('outputs.json', (v) => checkOutputAddresses(outputsSchema.parse(v)));
   }
 
   /** Outputs or a usage error that says how to get them. */

@@ -48,6 +48,22 @@ export const outputsSchema = z.object({
 });
 export type FleetOutputs = Zod.infer<typeof outputsSchema>;
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * Host addresses reach ssh command lines, shell lines on the hosts and config files: an outputs.json edited by
+ * hand (or by anyone who can write the env folder) must not carry anything but IPv4 addresses there.
+ * Throws naming the host, the field and the value.
+ */
+export function checkOutputAddresses(o: FleetOutputs): FleetOutputs {
+  for (const h of o.hosts) {
+    if (!IPV4.test(h.privateIp)) throw new Error(`hosts[${JSON.stringify(h.name)}].privateIp (${JSON.stringify(h.privateIp)}) is not an IPv4 address`);
+    if (h.publicIp !== '' && !IPV4.test(h.publicIp)) throw new Error(`hosts[${JSON.stringify(h.name)}].publicIp (${JSON.stringify(h.publicIp)}) is not an IPv4 address (nor empty)`);
+  }
+  if (o.master && !IPV4.test(o.master.address)) throw new Error(`master.address (${JSON.stringify(o.master.address)}) is not an IPv4 address`);
+  return o;
+}
+
 const tfOutputsSchema = z.object({
   hosts: z.object({
     value: z.array(z.object({ role: hostSchema.shape.role, group: z.string(), name: z.string(), id: z.string(), public_ip: z.string().nullable(), private_ip: z.string() })),

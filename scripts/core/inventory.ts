@@ -62,7 +62,7 @@ function fleetVars(inv: Inventory): Record<string, string | number> {
     ansible_user: inv.sshUser,
     ansible_ssh_private_key_file: inv.privateKeyPath,
     // Ansible shlex-splits this and hands each word to ssh, which parses `-o` like a config line.
-    ansible_ssh_common_args: `-o ${shWord(`UserKnownHostsFile=${sshConfigValue(inv.knownHostsFile, { percentTokens: true })}`)} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes`,
+    ansible_ssh_common_args: `-o ${shWord(`UserKnownHostsFile=${sshConfigValue(inv.knownHostsFile, { percentTokens: true })}`)} -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes`,
     loadfleet_env: inv.env,
     loadfleet_engine: inv.engine,
   };
@@ -124,6 +124,8 @@ export function renderSshConfig(inv: Inventory): string {
       `  IdentityFile ${sshConfigValue(inv.privateKeyPath, { percentTokens: true })}`,
       '  IdentitiesOnly yes',
       `  UserKnownHostsFile ${sshConfigValue(inv.knownHostsFile, { percentTokens: true })}`,
+      // Only the env's pins: a key for this address in the machine's /etc/ssh/ssh_known_hosts must not pass.
+      '  GlobalKnownHostsFile /dev/null',
       '  StrictHostKeyChecking yes',
       '  ServerAliveInterval 30',
     ].join('\n'),

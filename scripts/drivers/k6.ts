@@ -1,7 +1,7 @@
 /**
  * k6's run driver, designed as k6-operator runs k6 (notes/engines.md "k6"): no master — one `k6 run --paused`
  * per agent, each with its execution segment and the same segment sequence, its REST API on the agent's
- * private address; when every instance answers paused, all are released at one agreed instant by a tiny sh on
+ * loopback (127.0.0.1:6565: it has no login); when every instance answers paused, all are released at one agreed instant by a tiny sh on
  * each agent that sleeps until then and sends `PATCH /v1/status` (so SSH latency does not spread the start).
  * k6 ends by itself after its duration/stages. Each instance's raw points (`--out json`) are filtered on the
  * agent, pulled, and merged here into HdrHistograms: per-instance summaries cannot be merged (k6-operator#812).

@@ -37,6 +37,11 @@ export interface PrometheusSetup {
   /** The monitoring host. */
   readonly host: { readonly name: string; readonly privateIp: string };
   readonly rootVolumeGb: number;
+  /**
+   * An engine pushes its metrics (k6's experimental-prometheus-rw): only then is the remote-write receiver on.
+   * It takes unauthenticated writes (anyone reaching 9090 could put any series on the run dashboard).
+   */
+  readonly remoteWrite: boolean;
 }
 
 export const FILE_SD_NAME = 'nodes.json';
@@ -86,12 +91,12 @@ export function prometheusArgs(s: PrometheusSetup): string[] {
     `--storage.tsdb.path=${p.prometheusData}`,
     `--storage.tsdb.retention.size=${r.size}`,
     `--storage.tsdb.retention.time=${r.time}`,
-    // The monitoring host's private address only (as node_exporter): the remote-write receiver below takes
-    // unauthenticated writes, so it is never on a public interface. Grafana, doctor, k6 and `tunnel` all use
+    // The monitoring host's private address only (as node_exporter); its security group admits the agents'
+    // group alone, and only for k6 (people use `loadfleet tunnel`). Grafana, doctor, k6 and `tunnel` all use
     // this address (prometheusUrl).
     `--web.listen-address=${s.host.privateIp}:${MONITORING_PORTS.prometheus}`,
-    // k6 pushes with experimental-prometheus-rw ...
-    '--web.enable-remote-write-receiver',
+    // k6 pushes with experimental-prometheus-rw: the receiver (no login) only then ...
+    ...(s.remoteWrite ? ['--web.enable-remote-write-receiver'] : []),
     // ... and its trends as native histograms, which sum across agents (per-instance p99 gauges do not).
     '--enable-feature=native-histograms',
   ];

@@ -5,6 +5,7 @@
 import { MONITORING_PORTS, engineOf, type EngineName } from '../../stacks/engines';
 import type { FleetOutputs } from '../core/env-record';
 import { UsageError } from '../core/errors';
+import { sshConfigValue } from '../core/safe-text';
 
 export const TUNNEL_TARGETS = ['grafana', 'prometheus', 'controller'] as const;
 export type TunnelTarget = (typeof TUNNEL_TARGETS)[number];
@@ -67,12 +68,14 @@ export function planTunnel(
       '-o', 'ExitOnForwardFailure=yes',
       '-o', 'BatchMode=yes',
       '-o', 'StrictHostKeyChecking=yes',
-      '-o', `UserKnownHostsFile=${opts.knownHostsFile}`,
+      // ssh splits an -o value like a config line (a space would name a second file) and expands %-tokens
+      // in both files: quoted and %-escaped, the path is read as it is.
+      '-o', `UserKnownHostsFile=${sshConfigValue(opts.knownHostsFile, { percentTokens: true })}`,
       '-o', 'GlobalKnownHostsFile=/dev/null',
       '-o', 'IdentitiesOnly=yes',
       '-o', 'ServerAliveInterval=30',
       '-o', 'ServerAliveCountMax=3',
-      '-i', opts.privateKeyPath,
+      '-o', `IdentityFile=${sshConfigValue(opts.privateKeyPath, { percentTokens: true })}`,
       '-L', `127.0.0.1:${localPort}:${loopback ? '127.0.0.1' : host.privateIp}:${port}`,
       `${outputs.sshUser}@${address}`,
     ],

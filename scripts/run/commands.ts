@@ -41,9 +41,15 @@ export interface K6Instance {
 }
 
 export const K6_API_PORT = 6565;
+/**
+ * Where each instance's REST API listens: loopback. Every call (wait, release, watch, stop) is curl on the
+ * agent itself, and the API has no login: on the private address any host of the VPC could pause, scale or
+ * stop the run (k6 api/v1 status PATCH).
+ */
+export const K6_API_HOST = '127.0.0.1';
 
 /**
- * `k6 run --paused --address IP:6565 --execution-segment a:b --execution-segment-sequence S --out json=F`,
+ * `k6 run --paused --address 127.0.0.1:6565 --execution-segment a:b --execution-segment-sequence S --out json=F`,
  * the way k6-operator starts its runners; `run` releases every instance with k6ReleaseRequest().
  */
 export function k6Commands(opts: {
@@ -61,10 +67,10 @@ export function k6Commands(opts: {
     const agent = opts.agents[i]!;
     return {
       agent: agent.name,
-      apiAddress: `${agent.privateIp}:${K6_API_PORT}`,
+      apiAddress: `${K6_API_HOST}:${K6_API_PORT}`,
       rawFile: results.find((a) => a.startsWith('json='))!.slice('json='.length),
       argv: [
-        k6RunFacts.bin, 'run', '--paused', '--address', `${agent.privateIp}:${K6_API_PORT}`,
+        k6RunFacts.bin, 'run', '--paused', '--address', `${K6_API_HOST}:${K6_API_PORT}`,
         '--execution-segment', `${seg.from}:${seg.to}`, '--execution-segment-sequence', seq,
         ...k6LoadArgs(opts.plan), ...results, ...(opts.passthrough ?? []), opts.script,
       ],

@@ -1,10 +1,10 @@
 /**
  * What `loadfleet run` does on each k6 agent, as data and sh text (pure; scripts/drivers/k6.ts runs it through
- * runAsRoot). The design is k6-operator's: one `k6 run --paused --address IP:6565 --execution-segment a:b
+ * runAsRoot). The design is k6-operator's: one `k6 run --paused --address 127.0.0.1:6565 --execution-segment a:b
  * --execution-segment-sequence S` per agent (scripts/run/commands.ts k6Commands), every instance released
  * with `PATCH /v1/status {"paused":false}` (k6-operator curl_start.go), raw points merged afterwards because
- * per-instance summaries cannot be (k6-operator#812). The REST API listens on the agent's private address,
- * which this machine reaches on EC2 only through SSH, so every API call is a curl run on the agent itself.
+ * per-instance summaries cannot be (k6-operator#812). The REST API (no login) listens on the agent's loopback
+ * only, so every API call is a curl run on the agent itself, over SSH.
  */
 import { UsageError } from '../core/errors';
 import { shQuote } from '../core/safe-text';
@@ -81,7 +81,7 @@ function checkK6LocalFiles(file: string, text: string): void {
 /** Options loadfleet sets itself on every instance, with why (the refusal says it). */
 const OWNED: readonly { long: string; short?: string; why: string; prefix?: boolean }[] = [
   { long: '--paused', short: 'p', why: 'loadfleet starts every instance paused and releases them all at one instant' },
-  { long: '--address', short: 'a', why: "loadfleet puts each instance's REST API on its agent's private address to release, watch and stop it" },
+  { long: '--address', short: 'a', why: "loadfleet puts each instance's REST API on the agent's loopback (127.0.0.1:6565) to release, watch and stop it" },
   { long: '--execution-segment', why: 'loadfleet gives each agent its execution segment and the shared sequence', prefix: true },
   { long: '--vus', short: 'u', why: 'the load comes from loadfleet\'s --users/--duration/--stages (one plan for the whole fleet, split by execution segments)' },
   { long: '--duration', short: 'd', why: 'the load comes from loadfleet\'s --users/--duration/--stages' },

@@ -63,7 +63,8 @@ export class FleetSecurity extends Construct {
     }
     if (props.monitoring) {
       admin('monitoring', { from: MONITORING_PORTS.grafana, to: MONITORING_PORTS.grafana, description: 'Grafana' });
-      admin('monitoring', { from: MONITORING_PORTS.prometheus, to: MONITORING_PORTS.prometheus, description: 'Prometheus' });
+      // No Prometheus (9090) from sshCidrs: it has no login, and k6's remote-write receiver takes any write;
+      // people reach it through `loadfleet tunnel prometheus`.
       const exporter = { from: MONITORING_PORTS.nodeExporter, to: MONITORING_PORTS.nodeExporter, description: 'node_exporter' };
       for (const role of roles) fromGroup(role, exporter, 'monitoring');
       // k6 agents push their metrics (Prometheus remote write); no other engine needs this path.

@@ -79,6 +79,16 @@ describe(`the CLI on Node ${process.versions.node}`, () => {
     expect(heavyIn(st.packages)).toEqual([]);
   });
 
+  it('fails with exit 2 on run --host carrying credentials, never echoing them, before any host is reached', async () => {
+    writeEnvFolder(ctx.ws.home, 'smokecred');
+    const script = path.join(ctx.ws.dir, 'creds.js');
+    fs.writeFileSync(script, 'export default function () {}\n');
+    const r = await loadfleet(['run', '--env', 'smokecred', '--script', script, '--host', 'http://admin:hunter2@10.0.0.5:8080'], ctx.env);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('--host (http://***@10.0.0.5:8080) carries credentials');
+    expect(r.stderr + r.stdout).not.toContain('hunter2');
+  });
+
   it('synthesizes a 100-agent fleet', async () => {
     const config = ctx.ws.writeConfig('synth.yaml', { name: 'smokesynth', agents: { count: 100 }, targets: [{ name: 'app' }] });
     const out = path.join(ctx.ws.dir, 'synth-out');

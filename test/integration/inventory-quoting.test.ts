@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { renderAnsibleIni, renderAnsibleYaml, renderSshConfig, type Inventory } from '../../scripts/core/inventory';
+import { planTunnel } from '../../scripts/monitoring/tunnel';
+import type { FleetOutputs } from '../../scripts/core/env-record';
 import { loadfleet } from '../harness/cli';
 import { requireTool } from '../harness/tools';
 import { workspace } from '../harness/workspace';
@@ -39,7 +41,23 @@ describe('quoted inventories read back by the real parsers', () => {
     expect(lines).toContain('hostname 54.0.0.11');
     expect(lines).toContain('user ec2-user');
     expect(lines.find((l) => l.startsWith('userknownhostsfile '))).toBe(`userknownhostsfile ${KNOWN}`);
+    // only the env's pins: no key from the machine's /etc/ssh/ssh_known_hosts
+    expect(lines.find((l) => l.startsWith('globalknownhostsfile '))).toBe('globalknownhostsfile /dev/null');
     expect(lines.some((l) => /^proxycommand /.test(l))).toBe(false);
+  });
+
+  it('ssh -G reads the tunnel\'s known_hosts and key paths back exactly, and no global known_hosts', async () => {
+    requireTool('ssh', 'apt-get install openssh-client');
+    const known = `${ws.dir}/lf home 100%/demo/known_hosts`;
+    const plan = planTunnel({ env: 'demo', target: 'aws', engine: 'locust', expiresAt: '2026-11-25T18:00:00Z', sshUser: 'ec2-user', hosts: INV.hosts.map((h) => ({ ...h })), master: INV.master } as FleetOutputs,
+      { target: 'controller', monitoringEnabled: false, privateKeyPath: KEY, knownHostsFile: known });
+    expect(plan.argv[0]).toBe('ssh');
+    const g = await execa('ssh', ['-G', ...plan.argv.slice(1).filter((a) => a !== '-N')], { reject: false, stdin: 'ignore' });
+    expect(g.exitCode, g.stderr).toBe(0);
+    const lines = g.stdout.split('\n');
+    expect(lines.find((l) => l.startsWith('userknownhostsfile '))).toBe(`userknownhostsfile ${known}`);
+    expect(lines.find((l) => l.startsWith('globalknownhostsfile '))).toBe('globalknownhostsfile /dev/null');
+    expect(lines).toContain(`identityfile ${KEY.replace('%', '%%')}`);
   });
 
   it('ansible-inventory reads the same key path and ssh args from the INI and the YAML, and ssh parses those args', async () => {
@@ -58,6 +76,7 @@ describe('quoted inventories read back by the real parsers', () => {
       expect(g.exitCode).toBe(0);
       expect(g.stdout.split('\n').find((l) => l.startsWith('userknownhostsfile '))).toBe(`userknownhostsfile ${KNOWN}`);
       expect(g.stdout.split('\n')).toContain('stricthostkeychecking true');
+      expect(g.stdout.split('\n')).toContain('globalknownhostsfile /dev/null');
     }
   });
 });

@@ -64,7 +64,7 @@ describe('monitoring on the local target', () => {
       const r = await execa('prometheus-node-exporter', [...ne.slice(1), '--version'], { reject: false });
       expect(`${kind} ${r.exitCode} ${r.stderr}`).toMatch(new RegExp(`^${kind} 0 `));
     }
-    const p = prometheusArgs({ env: 'e', kind: 'ec2', host: { name: 'm', privateIp: '127.0.0.1' }, rootVolumeGb: 20 });
+    const p = prometheusArgs({ env: 'e', kind: 'ec2', host: { name: 'm', privateIp: '127.0.0.1' }, rootVolumeGb: 20, remoteWrite: true });
     const r = await execa('prometheus', [...p.slice(1), '--version'], { reject: false });
     expect(r.exitCode).toBe(0);
   });
@@ -76,7 +76,7 @@ describe('monitoring on the local target', () => {
     const scripts: Record<string, string> = { grafana: grafanaInstallScript(pins, { 'fleet.json': '{}' }, 'pw', 'http://10.0.0.1:9090') };
     for (const kind of ['ec2', 'netns'] as const) {
       scripts[`node_exporter-${kind}`] = nodeExporterInstallScript({ env: 'e', kind, role: 'agent', name: 'a', privateIp: '10.0.0.2', nofile: 1024 }, pins);
-      scripts[`prometheus-${kind}`] = prometheusInstallScript({ env: 'e', kind, host: { name: 'monitoring', privateIp: '10.0.0.1' }, rootVolumeGb: 20 }, inv, pins);
+      scripts[`prometheus-${kind}`] = prometheusInstallScript({ env: 'e', kind, host: { name: 'monitoring', privateIp: '10.0.0.1' }, rootVolumeGb: 20, remoteWrite: kind === 'ec2' }, inv, pins);
       scripts[`run-metrics-${kind}`] = runMetricsWriteScript(kind, renderRunMetrics({ runId: 'r1', engine: 'locust', startedAtMs: 1000, endedAtMs: null, users: 1, requests: 1, failures: 0, currentRps: 1, currentFailuresPerSecond: 0, percentilesMs: { p50: 1, p95: 2, p99: 3 } }));
     }
     const problems: string[] = [];

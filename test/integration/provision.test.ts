@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { DescribeInstancesCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { processRunning, startJob } from '../harness/terminal';
 import { Terraform } from '../../scripts/adapters/terraform';
@@ -100,6 +101,38 @@ describe('up / status / down on moto', () => {
     expect(JSON.parse(after.stdout)).toMatchObject({ status: 'down', outputs: null });
   });
 
+  it('keeps ${…} and %{…} in tags and in the public key literal through a real terraform plan: nothing of this machine is read into them', async () => {
+    // GIVEN strings that Terraform would evaluate: a file read, a directive, and an already-escaped one
+    const hostname = fs.readFileSync('/etc/hostname', 'utf8').trim();
+    const tags = { probe: '${file("/etc/hostname")}', ctl: '%{ if true }yes%{ endif }', escaped: '$${x}', upper: 'x${upper("a")}' };
+    const keyDir = fs.mkdtempSync(path.join(ctx.ws.dir, 'key-'));
+    const pub = `${fs.readFileSync(ctx.ws.publicKeyPath, 'utf8').trim().split(' ').slice(0, 2).join(' ')} me\${file("/etc/hostname")}`;
+    fs.writeFileSync(path.join(keyDir, 'id.pub'), `${pub}\n`);
+    const config = ctx.ws.writeConfig('literal.yaml', { name: 'literal', agents: { count: 1 }, tags, keyPair: { publicKeyPath: path.join(keyDir, 'id.pub'), privateKeyPath: ctx.ws.privateKeyPath } });
+    // WHEN synthesized and planned by the real terraform on moto
+    const synth = await loadfleet(['synth', '-c', config, '--json'], ctx.env);
+    expect(synth.exitCode, synth.stderr).toBe(0);
+    const envFolder = path.join(ctx.ws.home, 'literal');
+    const stackDir = path.join(envFolder, 'synth', 'stacks', 'loadfleet-literal');
+    const rcFile = path.join(envFolder, 'terraform.rc');
+    const env = { ...process.env, ...ctx.env };
+    await new Terraform({ stackDir, rcFile, pluginMirror: PLUGIN_MIRROR, env }).init();
+    const tfEnv = { ...env, TF_CLI_CONFIG_FILE: rcFile, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
+    const plan = await execa('terraform', ['plan', '-input=false', '-no-color', '-lock=false', '-out=literal.tfplan'], { cwd: stackDir, env: tfEnv, reject: false });
+    expect(plan.exitCode, String(plan.stderr)).toBe(0);
+    const shown = JSON.parse(String((await execa('terraform', ['show', '-json', '-no-color', 'literal.tfplan'], { cwd: stackDir, env: tfEnv })).stdout)) as {
+      resource_changes: { address: string; change: { after: Record<string, unknown> } }[];
+    };
+    // THEN every resource's tags carry the strings exactly as written, and the key pair the key as written
+    const tagged = shown.resource_changes.filter((c) => c.change.after && 'tags_all' in c.change.after);
+    expect(tagged.length).toBeGreaterThan(5);
+    for (const c of tagged) expect(c.change.after.tags_all, c.address).toMatchObject(tags);
+    expect(tagged.map((c) => (c.change.after.tags_all as Record<string, string>).probe)).not.toContain(`${hostname}\n`);
+    const key = shown.resource_changes.find((c) => c.address === 'aws_key_pair.key');
+    expect(key?.change.after.public_key).toBe(pub);
+    expect(await countLeft(ec2(ctx.moto.env))).toEqual(ZERO);
+  });
+
   it('fails when a first up fails part-way, and removes what it created', async () => {
     const config = ctx.ws.writeConfig('broken.yaml', { name: 'broken', agents: { count: 2 }, ami: { id: 'ami-0123456789abcdef0' } });
     const up = await loadfleet(['up', '-c', config, '--yes'], ctx.env);
@@ -125,6 +158,12 @@ describe('up / status / down on moto', () => {
     expect(up.exitCode).toBe(2);
     expect(up.stderr).toContain('agents.count (0) must be at least 1');
     expect(up.stderr).toContain('access.sshCidrs[0] ("0.0.0.0/0") opens SSH and the UIs to the whole internet');
+    // two halves of IPv4 are the world too
+    const halves = ctx.ws.writeConfig('halves.yaml', { name: 'halves', access: { sshCidrs: ['0.0.0.0/1', '128.0.0.0/1'] } });
+    const up2 = await loadfleet(['up', '-c', halves, '--yes'], ctx.env);
+    expect(up2.exitCode).toBe(2);
+    expect(up2.stderr).toContain('access.sshCidrs[1] ("128.0.0.0/1") opens SSH and the UIs to 2147483648 addresses (wider than /8)');
+    expect(await countLeft(ec2(ctx.moto.env))).toEqual(ZERO);
   });
 
   it('fails loudly when terraform is not installed', async () => {

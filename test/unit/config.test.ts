@@ -44,6 +44,27 @@ describe('FleetConfig', () => {
     expect(p!.message).toMatch(/a\.b\.c\.d\/n/);
   });
 
+  it('fails on prefixes wider than /8 unless allowWorld is set: [0.0.0.0/1, 128.0.0.0/1] is the world too', () => {
+    const problems = problemsOf(configInput({ access: { sshCidrs: ['0.0.0.0/1', '128.0.0.0/1'] } }));
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatchObject({ path: 'access.sshCidrs[0]', value: '0.0.0.0/1' });
+    expect(problems[1]).toMatchObject({ path: 'access.sshCidrs[1]', value: '128.0.0.0/1' });
+    expect(problems[0]!.message).toMatch(/2147483648 addresses \(wider than \/8\).*allowWorld: true/);
+    expect(problemsOf(configInput({ access: { sshCidrs: ['100.0.0.0/7'] } }))[0]).toMatchObject({ path: 'access.sshCidrs[0]', value: '100.0.0.0/7' });
+    expect(validateFleetConfig(configInput({ access: { sshCidrs: ['0.0.0.0/1', '128.0.0.0/1'], allowWorld: true } })).access.sshCidrs).toHaveLength(2);
+  });
+
+  it('fails on sets of /8s that together cover more than two /8s unless allowWorld is set; overlaps count once', () => {
+    const eights = Array.from({ length: 128 }, (_, i) => `${i + 1}.0.0.0/8`);
+    const [p, ...rest] = problemsOf(configInput({ access: { sshCidrs: eights } }));
+    expect(rest).toEqual([]);
+    expect(p).toMatchObject({ path: 'access.sshCidrs', value: eights });
+    expect(p!.message).toMatch(/together open SSH and the UIs to 2147483648 addresses.*allowWorld: true/);
+    // a /8 and what it contains, and the private ranges together, stay allowed
+    expect(validateFleetConfig(configInput({ access: { sshCidrs: ['10.0.0.0/8', '10.1.0.0/16', '10.2.3.4/32', '172.16.0.0/12', '192.168.0.0/16'] } })).access.sshCidrs).toHaveLength(5);
+    expect(problemsOf(configInput({ access: { sshCidrs: ['11.0.0.0/8', '12.0.0.0/8', '13.0.0.0/8'] } }))).toHaveLength(1);
+  });
+
   it('fails on 0.0.0.0/0 unless allowWorld is set', () => {
     const [p] = problemsOf(configInput({ access: { sshCidrs: ['0.0.0.0/0'] } }));
     expect(p).toMatchObject({ path: 'access.sshCidrs[0]', value: '0.0.0.0/0' });

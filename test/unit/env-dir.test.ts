@@ -43,4 +43,26 @@ describe('env folder', () => {
     expect((err as Error).message).toContain(env.file('outputs.json'));
     expect(fs.readdirSync(env.dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
+
+  it('fails with exit 2 on an outputs.json whose host addresses are not IPv4, naming the host, the field and the value', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-envdir-'));
+    made.push(home);
+    const env = new EnvDir(home, 'demo');
+    fs.mkdirSync(env.dir, { recursive: true });
+    const host = (privateIp: string, publicIp = '') => ({ role: 'agent', group: 'agent', name: 'agent-1', id: 'i-1', publicIp, privateIp });
+    const write = (hosts: unknown[], master: unknown = null) =>
+      fs.writeFileSync(path.join(env.dir, 'outputs.json'), JSON.stringify({ env: 'demo', target: 'aws', engine: 'locust', expiresAt: '', sshUser: 'ec2-user', hosts, master }));
+    for (const [hosts, master, said] of [
+      [[host('10.0.0.1;touch /tmp/x')], null, 'hosts["agent-1"].privateIp ("10.0.0.1;touch /tmp/x") is not an IPv4 address'],
+      [[host('10.0.0.1', '$(id)')], null, 'hosts["agent-1"].publicIp ("$(id)") is not an IPv4 address'],
+      [[host('10.0.0.1')], { address: '10.0.0.256', port: 5557 }, 'master.address ("10.0.0.256") is not an IPv4 address'],
+    ] as const) {
+      write([...hosts], master);
+      const e = await env.requireOutputs().then(() => undefined, (x: unknown) => x);
+      expect(exitCodeFor(e)).toBe(2);
+      expect((e as Error).message).toContain(said);
+    }
+    write([host('10.0.0.1', '54.0.0.1')], { address: '10.0.0.1', port: 5557 });
+    expect((await env.requireOutputs()).hosts[0]!.publicIp).toBe('54.0.0.1');
+  });
 });

@@ -93,7 +93,7 @@ describe('paths that reach ssh_config and the Ansible INI', () => {
   it('writes INI vars as Python string literals and ssh args shell-quoted inside them', () => {
     const vars = renderAnsibleIni(odd).split('\n');
     expect(vars).toContain(`ansible_ssh_private_key_file='/home/me/my keys/it\\'s "k" 100%'`);
-    expect(vars).toContain(`ansible_ssh_common_args='-o \\'UserKnownHostsFile="/work/lf home/demo/known_hosts"\\' -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes'`);
+    expect(vars).toContain(`ansible_ssh_common_args='-o \\'UserKnownHostsFile="/work/lf home/demo/known_hosts"\\' -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes'`);
     expect(ansibleIniVarValue('12')).toBe("'12'"); // not turned into a number by literal_eval
     expect(ansibleIniVarValue('True')).toBe("'True'");
     expect(ansibleIniHostValue('10.42.0.11')).toBe('10.42.0.11');

@@ -17,7 +17,7 @@ describe('tunnel plan', () => {
   it('forwards Grafana through the monitoring host with the env\'s pinned known_hosts and strict checking', () => {
     const p = planTunnel(OUT, { ...base, target: 'grafana' });
     expect(p.url).toBe('http://127.0.0.1:3000/dashboards');
-    expect(p.argv).toEqual(expect.arrayContaining(['StrictHostKeyChecking=yes', 'UserKnownHostsFile=/e/known_hosts', 'ExitOnForwardFailure=yes', '-i', '/k/id', '127.0.0.1:3000:10.42.0.14:3000', 'ec2-user@54.0.0.14']));
+    expect(p.argv).toEqual(expect.arrayContaining(['StrictHostKeyChecking=yes', 'UserKnownHostsFile=/e/known_hosts', 'ExitOnForwardFailure=yes', 'IdentityFile=/k/id', 'GlobalKnownHostsFile=/dev/null', '127.0.0.1:3000:10.42.0.14:3000', 'ec2-user@54.0.0.14']));
     expect(p.argv.join(' ')).not.toMatch(/StrictHostKeyChecking=(no|accept-new)/);
   });
 

@@ -29,7 +29,7 @@ const INV: Inventory = {
   ],
   master: { address: '10.42.0.10', port: 5557 },
 };
-const SETUP: PrometheusSetup = { env: 'demo', kind: 'ec2', host: { name: 'monitoring', privateIp: '10.42.0.14' }, rootVolumeGb: 20 };
+const SETUP: PrometheusSetup = { env: 'demo', kind: 'ec2', host: { name: 'monitoring', privateIp: '10.42.0.14' }, rootVolumeGb: 20, remoteWrite: true };
 
 describe('monitoring pins', () => {
   it('pins node_exporter and Prometheus with a sha256 per architecture, and Grafana from its RPM repository', () => {
@@ -113,8 +113,9 @@ describe('prometheus', () => {
     expect(listen).toEqual(['--web.listen-address=10.42.0.14:9090']);
   });
 
-  it('accepts k6 remote write with native histograms', () => {
+  it('accepts k6 remote write with native histograms, and no remote write when no engine pushes', () => {
     expect(prometheusArgs(SETUP)).toEqual(expect.arrayContaining(['--web.enable-remote-write-receiver', '--enable-feature=native-histograms']));
+    expect(prometheusArgs({ ...SETUP, remoteWrite: false })).not.toContain('--web.enable-remote-write-receiver');
   });
 
   it('writes the file_sd from the inventory renderer and checks the config with promtool', () => {
@@ -228,9 +229,24 @@ describe('target health', () => {
 });
 
 describe('security groups for monitoring', () => {
-  it('lets k6 agents push to Prometheus (remote write), and only for k6', async () => {
+  it('points at Prometheus through the tunnel on EC2, where 9090 is closed to sshCidrs', async () => {
+    const { monitoringUrls } = await import('../../scripts/actions/monitoring');
+    const outputs = { env: 'demo', target: 'aws' as const, engine: 'locust', expiresAt: '', sshUser: 'ec2-user', hosts: [...INV.hosts], master: INV.master };
+    const envDir = { file: (f: string) => `/h/demo/${f}` } as unknown as Parameters<typeof monitoringUrls>[0]['envDir'];
+    const [prom] = monitoringUrls({ outputs, envDir });
+    expect(prom).toMatch(/^Prometheus: loadfleet tunnel --env demo prometheus/);
+    expect(prom).not.toMatch(/http:\/\/54\./);
+  });
+
+  it('lets k6 agents push to Prometheus (remote write), and only for k6; never opens 9090 to sshCidrs (tunnel instead)', async () => {
     const { synthStack, rulesOn } = await import('../harness/fixtures');
-    expect(rulesOn(synthStack({ engine: 'k6' }).tf, 'monitoring')).toEqual(['22<-203.0.113.7/32', '3000<-203.0.113.7/32', '9090<-203.0.113.7/32', '9090<-agent', '9100<-monitoring']);
+    const { enginePushes } = await import('../../scripts/actions/monitoring');
+    expect(rulesOn(synthStack({ engine: 'k6' }).tf, 'monitoring')).toEqual(['22<-203.0.113.7/32', '3000<-203.0.113.7/32', '9090<-agent', '9100<-monitoring']);
+    for (const engine of ['locust', 'jmeter', 'ngrinder', 'artillery'] as const) {
+      expect(rulesOn(synthStack({ engine }).tf, 'monitoring').filter((r) => r.startsWith('9090<-')), engine).toEqual([]);
+      expect(enginePushes(engine)).toBe(false);
+    }
+    expect(enginePushes('k6')).toBe(true);
     expect(rulesOn(synthStack({ engine: 'locust' }).tf, 'monitoring')).not.toContain('9090<-agent');
   });
 });

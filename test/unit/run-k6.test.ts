@@ -319,7 +319,7 @@ describe('k6 on each agent (sh)', () => {
     const s = k6ReleaseScript(paths, inst.apiAddress, 1_800_000_000_123);
     expect(s).toContain('at=1800000000123');
     expect(s.indexOf('release.cancel')).toBeLessThan(s.indexOf('curl'));
-    expect(s).toContain(`'{"data":{"type":"status","id":"default","attributes":{"paused":false}}}' 'http://10.0.0.12:6565/v1/status'`);
+    expect(s).toContain(`'{"data":{"type":"status","id":"default","attributes":{"paused":false}}}' 'http://127.0.0.1:6565/v1/status'`);
   });
 
   it('stops through the API, then TERM and KILL to the process group; without a pid it reads the start\'s pid file; a cancel only cancels', () => {

@@ -73,7 +73,7 @@ describe('FleetStack', () => {
     expect(ingressRules(tf).filter((r) => r.from_port === 8089 || r.to_port === 8089)).toEqual([]);
     expect(rulesOn(tf, 'agent')).toEqual(['22<-203.0.113.7/32', '9100<-monitoring']);
     expect(rulesOn(tf, 'target')).toEqual(['22<-203.0.113.7/32', '8080<-agent', '8080<-controller', '8443<-agent', '8443<-controller', '9100<-monitoring']);
-    expect(rulesOn(tf, 'monitoring')).toEqual(['22<-203.0.113.7/32', '3000<-203.0.113.7/32', '9090<-203.0.113.7/32', '9100<-monitoring']);
+    expect(rulesOn(tf, 'monitoring')).toEqual(['22<-203.0.113.7/32', '3000<-203.0.113.7/32', '9100<-monitoring']);
   });
 
   it('opens the world only when allowWorld is set', () => {
@@ -133,6 +133,12 @@ describe('FleetStack', () => {
     expect(synthStack({ state: { backend: 's3', bucket: 'my-tf-state' } }).tf.terraform.backend).toEqual({
       s3: { bucket: 'my-tf-state', key: 'loadfleet/demo/terraform.tfstate', region: 'us-east-1', encrypt: true, use_lockfile: true },
     });
+  });
+
+  it('escapes ${ and %{ in every user string that reaches Terraform: tags, state settings (and the public key, see provision.test.ts)', () => {
+    const { tf } = synthStack({ tags: { t: 'a${file("/etc/hostname")}b%{ if true }c' }, state: { backend: 's3', bucket: 'b${x}', key: 'k%{y}', dynamodbTable: 't${z}' } });
+    expect(tf.provider.aws[0]!.default_tags[0]!.tags.t).toBe('a$${file("/etc/hostname")}b%%{ if true }c');
+    expect(tf.terraform.backend).toMatchObject({ s3: { bucket: 'b$${x}', key: 'k%%{y}', dynamodb_table: 't$${z}' } });
   });
 
   it('keeps the dependency graph shallow: instances wait only for subnet, groups, key and gateway', () => {
