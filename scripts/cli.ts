@@ -1,6 +1,7 @@
 /**
  * loadfleet's command line. One top-level catch maps errors to the documented exit codes:
- * 0 ok · 1 an external tool or service said no · 2 usage or config error · 3 a run broke a --threshold ·
+ * 0 ok · 1 an external tool or service said no · 2 usage or config error · 3 a run broke a --threshold, or
+ * compare / run --baseline found a regression · 4 compare / run --baseline was inconclusive ·
  * 70 a bug (trace with DEBUG=1).
  */
 import { Command, CommanderError } from 'commander';
@@ -20,6 +21,8 @@ import { register as run } from './commands/run';
 import { register as serve } from './commands/serve';
 import { register as tunnel } from './commands/tunnel';
 import { register as prices } from './commands/prices';
+import { register as runs } from './commands/runs';
+import { register as compare } from './commands/compare';
 
 export function buildProgram(): Command {
   const program = new Command('loadfleet')
@@ -27,7 +30,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, tunnel, prices]) register(program);
+  for (const register of [synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, runs, compare, tunnel, prices]) register(program);
   return program;
 }
 

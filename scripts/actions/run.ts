@@ -31,6 +31,7 @@ import { withInterrupts } from './signals';
 import { holderAlive, releaseLockFile, takeLockFile } from '../adapters/lock';
 import { doctorAction } from './doctor';
 import { DoctorFailedError, doctorFailureKind } from '../core/doctor';
+import { checkLabel, keepRunData, runMeta } from './keep-run';
 
 export { RUN_TIMING };
 
@@ -49,6 +50,8 @@ export interface RunOptions extends CommonOptions {
   readonly rawSamples?: boolean;
   /** The engine's own options (after `--`), passed through as they are. */
   readonly passthrough?: readonly string[];
+  /** A name to find this run by (runs, compare, run --baseline). */
+  readonly label?: string;
 }
 
 /**
@@ -94,6 +97,7 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
   }
   const plan = resolveLoad({ users, rate, durationS, stages });
   const thresholds = (opts.threshold ?? []).map(parseThreshold);
+  checkLabel(opts.label);
   const passthrough = opts.passthrough ?? [];
   driver.checkPassthrough?.(passthrough);
   await driver.validate(opts.script, scriptText);
@@ -431,6 +435,8 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
       await fs.writeFile(path.join(runDir, 'stats.csv'), statsCsv(summary));
       await fs.writeFile(path.join(runDir, 'report.html'), reportHtml(summary));
+      // Issue 17: meta.json and hist/ for runs/compare (a failure here is said, never loses the summary).
+      await keepRunData(runDir, runMeta({ label: checkLabel(opts.label), scriptText: p.scriptText, engineVersion: loaded.config.engineVersion, agents: agents.length, agentType: loaded.config.agents.instanceType, controllerType: loaded.config.controller.instanceType, target: p.hostUrl, hostKind: p.kind }), startedAtMs, collected.perSecond).catch((e: Error) => say(`keeping the per-second histograms failed: ${e.message}\n`));
       await live(lastTick, endedAtMs);
       process.stdout.write(opts.json ? `${JSON.stringify({ ...summary, dir: runDir }, null, 2)}\n` : summaryText(summary, runDir));
     });

@@ -12,6 +12,7 @@ export function register(program: Command): void {
     .option('--duration <d>', 'how long: 10s, 5m, 1h, 1m30s (default 1m)')
     .option('--stages <json|file>', 'load profile instead of --users/--duration: [{"duration":"30s","target":10},…] inline or in a file')
     .option('--threshold <expr>', "pass/fail criterion, repeatable: 'p95<500ms', 'errors<1%', 'rps>200', 'GET /api: p95<300ms' (broken → exit 3)", collect)
+    .option('--label <name>', 'a name for this run, to find it by in runs / compare / --baseline')
     .option('--host <url>', 'where the load goes (default http://<first target host>:<its first port>)')
     .addOption(new Option('--raw-samples', 'Artillery: also keep every latency per agent (raw/<agent>/samples.txt), to audit the merge').default(false))
     .addOption(new Option('--skip-doctor', 'start even when `loadfleet doctor` fails').default(false))

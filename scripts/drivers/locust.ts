@@ -17,6 +17,7 @@ import { locustConf, LOCUST_CONF_NAME } from '../run/passthrough';
 import { locustSchedule } from '../run/load';
 import type { TimelinePoint } from '../run/merge';
 import { locustPartialStats, locustRpsSeconds, parseLocustFailures, parseLocustLive, parseLocustStats, type LocustLive } from '../run/locust-csv';
+import { LOCUST_HIST_PLUGIN, LOCUST_HIST_PRECISION, parseLocustHist } from '../run/locust-hist';
 import { notInstalledOr, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver } from './types';
 
@@ -86,7 +87,7 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
     const conf = locustConf(p.passthrough);
     confWritten = !!conf;
     const confScript = conf ? putFileScript(LOCUST_CONF, conf).replace('set -eu\n', '') : `rm -f ${LOCUST_CONF}`;
-    await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, p.scriptText, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch(notInstalledOr(c.host.name, missing))));
+    await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, p.scriptText + LOCUST_HIST_PLUGIN, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch(notInstalledOr(c.host.name, missing))));
     if (conf) {
       // Locust itself says whether it takes these options (and the locustfile's own ones): --list parses
       // the command line and locust.conf like the services do, then prints the user classes and exits.
@@ -216,12 +217,15 @@ function create({ p, controller: maybeController, agents, login }: DriverContext
       await fs.writeFile(path.join(rawDir, 'locust_stats.csv'), statsCsvText);
       await fs.writeFile(path.join(rawDir, 'locust_failures.csv'), failures);
       const merged = parseLocustStats(statsCsvText);
+      // Per-second histograms for compare (scripts/run/locust-hist.ts): a failure here loses only hist/.
+      const perSecond = await api.text('/loadfleet/hist').then((t) => ({ endpoints: parseLocustHist(JSON.parse(t)), precision: LOCUST_HIST_PRECISION }), () => undefined);
       void last;
       // Locust's own Requests/s is over the swarm's start (the release) to the last request: the same window here.
       const sendS = locustRpsSeconds(statsCsvText);
       return {
         ...(sendS !== null ? { sendWindow: { fromMs: startedAtMs, toMs: startedAtMs + sendS * 1000, basis: 'Locust: the release (POST /swarm clears the master\'s stats) to the last request any worker reported (Locust\'s own Requests/s window, locust/stats.py)' } } : {}),
         stats: { ...merged, timeline: tl, errors: parseLocustFailures(failures) },
+        ...(perSecond ? { perSecond } : {}),
         merge,
         generators,
         ...(masterDown ? { hostFailures: [{ host: controller.host.name, error: masterDown }] } : {}),
