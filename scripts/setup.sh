@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(openssh-server openssh-client iproute2 ansible prometheus prometheus-node-exporter python3-locust procps psmisc sudo shellcheck curl nginx ethtool)
+PACKAGES=(openssh-server openssh-client iproute2 ansible prometheus prometheus-node-exporter python3-locust procps psmisc sudo shellcheck curl nginx ethtool chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

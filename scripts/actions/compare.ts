@@ -10,6 +10,7 @@ import { UsageError, VerdictError } from '../core/errors';
 import { readHlog, type HistIndex, type LogSeries } from '../compare/hlog';
 import { compareRuns, DEFAULT_TOLERANCES, type CompareResult, type RunData, type RunMeta, type Tolerances } from '../compare/verdict';
 import { compareJunit, compareMarkdown, compareText } from '../compare/render';
+import { compareHtml, CURVE_PERCENTILES, type PageData } from '../compare/html';
 import type { RunSummary } from '../run/summary';
 
 async function readJson<T>(file: string): Promise<T | null> {
@@ -53,14 +54,15 @@ export async function listRuns(runsDir: string): Promise<Listed[]> {
 }
 
 /** A run id, a label (its newest run), `latest`, or a run folder's path → the folder. */
-export async function resolveRun(ref: string, runsDir: string | null, what: string): Promise<string> {
+export async function resolveRun(ref: string, runsDir: string | null, what: string, exclude?: string): Promise<string> {
   if (ref.includes('/') || ref.startsWith('.')) {
     const dir = path.resolve(ref);
     if (!(await fs.stat(path.join(dir, 'summary.json')).catch(() => null))) throw new UsageError(`${what} (${ref}) is not a run folder: it has no summary.json`);
     return dir;
   }
   if (!runsDir) throw new UsageError(`${what} (${ref}) is a run id or label: say which env with -c <fleet.yaml> or --env <name>, or give the run folder's path`);
-  const runs = await listRuns(runsDir);
+  // run --baseline: the run being judged is never its own baseline (latest = the newest run before it).
+  const runs = (await listRuns(runsDir)).filter((r) => r.dir !== exclude);
   if (ref === 'latest') {
     const last = runs.at(-1);
     if (!last) throw new UsageError(`${what} (latest): env has no kept runs in ${runsDir}`);
@@ -119,6 +121,21 @@ async function runsDirOf(opts: CommonOptions): Promise<string | null> {
   return ctx.envDir.file('runs');
 }
 
+/** The page's data: percentile curves from the whole-run histograms, the total's per-second series. */
+export function pageData(r: CompareResult, base: RunData, cand: RunData): PageData {
+  const curve = (d: RunData, endpoint: string): [number, number][] => {
+    const s = endpoint === 'Total' ? d.hist?.total : d.hist?.endpoints.get(endpoint);
+    if (!s || s.whole.totalCount === 0) return [];
+    return CURVE_PERCENTILES.map((p) => [p, (p === 0 ? s.whole.minNonZeroValue : s.whole.getValueAtPercentile(p)) / 1000]);
+  };
+  const secs = (d: RunData) => {
+    const s = d.hist?.total;
+    return s ? s.startS.map((t, i) => ({ t, rps: s.count[i]!, p95: s.p95[i]! })) : [];
+  };
+  const order = ['Total', ...r.rows.map((x) => x.endpoint).filter((e) => e !== 'Total')];
+  return { result: r, curves: order.map((endpoint) => ({ endpoint, base: curve(base, endpoint), candidate: curve(cand, endpoint) })), perSecond: { base: secs(base), candidate: secs(cand) } };
+}
+
 /** Writes --junit / --markdown (and $GITHUB_STEP_SUMMARY) for a result. */
 export async function writeCiOutputs(r: CompareResult, o: { junit?: string; markdown?: string }, thresholds: RunSummary['thresholds'], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (o.junit) await fs.writeFile(o.junit, compareJunit(r, thresholds));
@@ -134,7 +151,10 @@ export async function compareAction(baseRef: string, candRef: string, opts: Comp
   const cand = await loadRun(await resolveRun(candRef, runsDir, 'CANDIDATE'));
   const r = compareRuns(base, cand, tol);
   await writeCiOutputs(r, opts, cand.summary.thresholds);
-  process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : compareText(r));
+  // The page goes beside the candidate's results unless --html says where.
+  const html = opts.html ?? path.join(cand.dir, `compare-${base.summary.runId}.html`);
+  await fs.writeFile(html, compareHtml(pageData(r, base, cand)));
+  process.stdout.write(opts.json ? `${JSON.stringify({ ...r, html }, null, 2)}\n` : `${compareText(r)}page: ${html}\n`);
   if (r.verdict !== 'pass') throw new VerdictError(r.verdict, `compare: ${r.verdict}: ${r.reasons.join('; ')}`);
 }
 
@@ -172,4 +192,22 @@ export async function runsAction(opts: CommonOptions & { json?: boolean }): Prom
     return `${r.runId}  ${(r.label ?? '-').padEnd(12)} ${r.startedAt}  ${r.engine.padEnd(9)} ${path.basename(r.script)}  ${r.load.users} users ${r.load.durationS}s  ${r.requests} req  ${r.rps} rps  p95 ${r.p95 ?? 'n/a'} ms  ${r.errors} errors${flags ? `  [${flags}]` : ''}`;
   });
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * run --baseline REF: the run just kept (runDir) judged against REF, checked before any host is touched
+ * (resolveRun) and judged once the run is kept. Writes compare.json into the run folder and the verdict into its
+ * meta.json; prints the comparison on stderr (stdout is the run's own output).
+ */
+export async function judgeBaseline(runDir: string, runsDir: string, ref: string, opts: CompareOptions & { say: (s: string) => void }): Promise<CompareResult> {
+  const baseDir = await resolveRun(ref, runsDir, '--baseline', runDir);
+  const base = await loadRun(baseDir);
+  const cand = await loadRun(runDir);
+  const r = compareRuns(base, cand, tolerancesOf(opts));
+  await fs.writeFile(path.join(runDir, 'compare.json'), `${JSON.stringify(r, null, 2)}\n`);
+  if (cand.meta) await fs.writeFile(path.join(runDir, 'meta.json'), `${JSON.stringify({ ...cand.meta, baseline: { ref, runId: base.summary.runId, verdict: r.verdict, reasons: r.reasons } }, null, 2)}\n`);
+  await writeCiOutputs(r, opts, cand.summary.thresholds);
+  await fs.writeFile(path.join(runDir, 'compare.html'), compareHtml(pageData(r, base, cand)));
+  opts.say(`${compareText(r)}page: ${path.join(runDir, 'compare.html')}\n`);
+  return r;
 }

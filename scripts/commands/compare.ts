@@ -14,6 +14,7 @@ export function register(program: Command): void {
     .option('--min-requests <n>', 'fewest requests per endpoint for its p95 to be tested (default 100)')
     .option('--junit <file>', 'JUnit XML: one testcase per threshold and per compared figure')
     .option('--markdown <file>', 'a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)')
+    .option('--html <file>', 'where the page goes (default: compare-<base>.html in the candidate\'s run folder)')
     .addOption(jsonOption())
     .action(async (base: string, candidate: string, opts) => (await import('../actions/compare')).compareAction(base, candidate, opts));
 }

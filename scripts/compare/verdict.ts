@@ -110,7 +110,7 @@ export interface RunRef {
 }
 
 export const METHOD =
-  'per-second series from each second\'s own HdrHistogram; one-sided Mann–Whitney rank test of candidate against base scaled by the tolerance (p95: base × (1 + tolerance); rps: base × (1 − tolerance), edge seconds dropped); error rate: one-sided two-proportion z-test against base + tolerance; family-wise alpha split over every test (Bonferroni)';
+  'per-second series from each second\'s own HdrHistogram (first and last second of each run dropped: partial); one-sided Mann–Whitney rank test of candidate against base scaled by the tolerance (p95: base × (1 + tolerance); rps: base × (1 − tolerance)); error rate: one-sided two-proportion z-test against base + tolerance; family-wise alpha split over every test (Bonferroni)';
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 const ms = (x: number | null) => (x === null ? 'n/a' : `${Math.round(x * 100) / 100} ms`);
@@ -213,8 +213,10 @@ export function compareRuns(base: RunData, cand: RunData, tol: Tolerances = DEFA
         if (short) checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'inconclusive', reason: short });
         else if (change <= tol.maxP95Increase) checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'pass', reason: `${name}: p95 ${ms(b)} → ${ms(c)} (${pct(change)}), within ${tolS}` });
         else {
-          const x = bs!.p95.filter((_, i) => bs!.count[i]! > 0).map((v) => v * (1 + tol.maxP95Increase));
-          const y = cs!.p95.filter((_, i) => cs!.count[i]! > 0);
+          // Seconds with requests, without the first and last (partial, and the first holds connection set-up).
+          const inner = (z: LogSeries) => z.p95.filter((_, i) => z.count[i]! > 0).slice(1, -1);
+          const x = inner(bs!).map((v) => v * (1 + tol.maxP95Increase));
+          const y = inner(cs!);
           const t = mannWhitneyGreater(x, y);
           const ok = t.p < level;
           checks.push({

@@ -2,6 +2,8 @@
  * Synthetic kept runs for compare's tests and bench: per-second latencies drawn from a log-normal (the usual
  * shape of response times), written through the same hist/ writer run uses and read back with compare's reader.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { histFiles, readHlog, type SecondCounts } from '../../scripts/compare/hlog';
 import type { RunData, RunMeta } from '../../scripts/compare/verdict';
 import { mulberry32 } from '../../scripts/compare/stats';
@@ -26,6 +28,11 @@ export interface SynthSpec {
 const START_MS = 1_700_000_000_000;
 
 export function synthRun(spec: SynthSpec): RunData {
+  return synthRunFiles(spec).run;
+}
+
+/** The run and its hist/ files (name → text), to write a run folder. */
+export function synthRunFiles(spec: SynthSpec): { run: RunData; files: Map<string, string> } {
   const rnd = mulberry32(spec.seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
   const n = spec.endpoints ?? 1;
@@ -48,7 +55,7 @@ export function synthRun(spec: SynthSpec): RunData {
   return fromSparse(spec, eps);
 }
 
-export function fromSparse(spec: Pick<SynthSpec, 'runId' | 'summary' | 'meta' | 'seconds'>, eps: Map<string, Map<number, SecondCounts>>): RunData {
+export function fromSparse(spec: Pick<SynthSpec, 'runId' | 'summary' | 'meta' | 'seconds'>, eps: Map<string, Map<number, SecondCounts>>): { run: RunData; files: Map<string, string> } {
   const { files, index } = histFiles(START_MS, eps, 'synthetic');
   const total = readHlog(files.get('total.hlog')!);
   const endpoints = new Map(index.endpoints.map((e) => [e.name, readHlog(files.get(e.file)!)]));
@@ -81,5 +88,16 @@ export function fromSparse(spec: Pick<SynthSpec, 'runId' | 'summary' | 'meta' | 
     ...spec.summary,
   } as unknown as RunSummary;
   const meta: RunMeta = { format: 'loadfleet-run-meta/1', label: null, scriptSha256: 'a'.repeat(64), engineVersion: null, agents: { count: 1, instanceType: 'c5.large' }, controllerType: 'c5.large', target: 'http://10.0.0.5:8080', hostKind: 'netns', ...spec.meta };
-  return { dir: `/synthetic/${summary.runId}`, summary, meta, hist: { index, total, endpoints } };
+  files.set('index.json', JSON.stringify(index));
+  return { run: { dir: `/synthetic/${summary.runId}`, summary, meta, hist: { index, total, endpoints } }, files };
+}
+
+/** A kept run folder as run writes it: summary.json, meta.json, hist/. */
+export function writeSynthRun(dir: string, spec: SynthSpec): RunData {
+  const { run, files } = synthRunFiles(spec);
+  fs.mkdirSync(path.join(dir, 'hist'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(run.summary));
+  fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(run.meta));
+  for (const [name, text] of files) fs.writeFileSync(path.join(dir, 'hist', name), text);
+  return { ...run, dir };
 }

@@ -76,7 +76,7 @@ async function serve(): Promise<void> {
 
 const file = (name: string) => path.join(fleet.ws.dir, name);
 const readSummary = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
-const run = (label: string, extra: string[] = []) => fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--users', '4', '--rate', '4', '--duration', '8s', '--host', target, '--label', label, '--skip-doctor', ...extra]);
+const run = (label: string, extra: string[] = []) => fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--users', '4', '--rate', '4', '--duration', '10s', '--host', target, '--label', label, '--skip-doctor', ...extra]);
 
 beforeAll(async () => {
   fleet = await localFleet('cmp', PREFIX, SUBNET, { agents: { count: 2 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } });
@@ -116,8 +116,13 @@ describe('compare on real namespace hosts (Locust)', () => {
     expect(n).toBe(s.total.requests);
     expect(intervals).toBeGreaterThanOrEqual(7);
 
-    const b = await run('again');
+    // run --baseline judges in the same command; the summary keeps the verdict beside the thresholds.
+    const b = await run('again', ['--baseline', 'base', '--threshold', 'errors<1%']);
     expect(b.exitCode, b.stderr).toBe(0);
+    expect(b.stderr).toContain('verdict: PASS (exit 0)');
+    const sb = JSON.parse(fs.readFileSync(path.join(runDirOf(b.stdout), 'summary.json'), 'utf8')) as RunSummary & { baseline: { verdict: string; runId: string } };
+    expect(sb.baseline).toMatchObject({ verdict: 'pass', runId: s.runId });
+    expect(sb.thresholds.map((t) => t.ok)).toEqual([true]);
     const c = await fleet.cli(['compare', '--env', 'cmp', 'base', 'again']);
     expect(c.stdout).toContain('verdict: PASS (exit 0)');
     expect(c.exitCode).toBe(0);
@@ -129,8 +134,9 @@ describe('compare on real namespace hosts (Locust)', () => {
 
   it('a slowed /api/items → regression (exit 3) naming the endpoint and the figure; JUnit and Markdown say it too', async () => {
     await slowDown(0.04);
-    const r = await run('slow');
-    expect(r.exitCode, r.stderr).toBe(0);
+    const r = await run('slow', ['--baseline', 'base']);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/loadfleet: baseline base: regression: GET \/api\/items: p95/);
     const junit = file('compare.xml');
     const md = file('compare.md');
     const c = await fleet.cli(['compare', '--env', 'cmp', 'base', 'slow', '--junit', junit, '--markdown', md]);
@@ -156,8 +162,10 @@ describe('compare on real namespace hosts (Locust)', () => {
       let err = '';
       child.stderr!.on('data', (d: Buffer) => {
         err += d.toString();
-        if (/\[\s+5s\/60s\]/.test(err)) resolve();
+        // Any progress line from 4 s on (a busy machine may skip a second); also resolves if the run ends first.
+        if (/\[\s+([4-9]|\d\d)s\/60s\]/.test(err)) resolve();
       });
+      void child.then(() => resolve(), () => resolve());
     });
     child.kill('SIGINT');
     expect((await child).exitCode).toBe(1);
