@@ -7,7 +7,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { UsageError, VerdictError } from '../core/errors';
-import { readHlog, type HistIndex, type LogSeries } from '../compare/hlog';
+import { readHlog, readSeries, type HistIndex, type LogSeries } from '../compare/hlog';
 import { compareRuns, DEFAULT_TOLERANCES, type CompareResult, type RunData, type RunMeta, type Tolerances } from '../compare/verdict';
 import { compareJunit, compareMarkdown, compareText } from '../compare/render';
 import { compareHtml, CURVE_PERCENTILES, type PageData } from '../compare/html';
@@ -25,7 +25,10 @@ export async function loadRun(dir: string): Promise<RunData> {
   const meta = await readJson<RunMeta>(path.join(dir, 'meta.json'));
   const index = await readJson<HistIndex>(path.join(dir, 'hist', 'index.json'));
   let hist: RunData['hist'] = null;
-  if (index) {
+  // series.json (written with the logs) when present and readable, else the .hlog files themselves.
+  const cached = index ? await fs.readFile(path.join(dir, 'hist', 'series.json'), 'utf8').then(readSeries, () => null) : null;
+  if (index && cached) hist = { index, total: cached.total, endpoints: cached.endpoints };
+  else if (index) {
     const read = async (file: string) => readHlog(await fs.readFile(path.join(dir, 'hist', file), 'utf8'));
     const endpoints = new Map<string, LogSeries | null>();
     for (const e of index.endpoints) endpoints.set(e.name, await read(e.file));

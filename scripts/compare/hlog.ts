@@ -11,7 +11,7 @@
  */
 import { inflateSync } from 'node:zlib';
 import * as hdr from 'hdr-histogram-js';
-import { addEncoded, HDR, newHistogram, type Histogram } from '../run/histogram';
+import { addEncoded, decode, encode, HDR, newHistogram, type Histogram } from '../run/histogram';
 
 export const HIST_FORMAT = 'loadfleet-hist/1';
 
@@ -54,6 +54,21 @@ export function writeHlog(startMs: number, intervals: Iterable<{ startS: number;
 export function histFiles(startMs: number, endpoints: ReadonlyMap<string, ReadonlyMap<number, SecondCounts>>, precision: string): { files: Map<string, string>; index: HistIndex } {
   const files = new Map<string, string>();
   const scratch = newHistogram(HDR.digits);
+  const whole = newHistogram(HDR.digits);
+  const series: Record<string, SeriesJson> = {};
+  /** Per interval: count and percentiles of that interval's own histogram; the whole run's histogram. */
+  const track = (key: string, startS: number) => {
+    const s = (series[key] ??= { startS: [], count: [], p50: [], p95: [], p99: [], whole: '' });
+    s.startS.push(startS);
+    s.count.push(scratch.totalCount);
+    s.p50.push(scratch.getValueAtPercentile(50) / 1000);
+    s.p95.push(scratch.getValueAtPercentile(95) / 1000);
+    s.p99.push(scratch.getValueAtPercentile(99) / 1000);
+  };
+  const closeWhole = (key: string) => {
+    if (series[key]) series[key].whole = encode(whole);
+    whole.reset();
+  };
   const startS = startMs / 1000;
   const totals = new Map<number, Map<number, number>>();
   const entries: { name: string; file: string; requests: number; failures: number; perSecond: boolean }[] = [];
@@ -74,13 +89,17 @@ export function histFiles(startMs: number, endpoints: ReadonlyMap<string, Readon
         for (const [us, n] of c.us) {
           const v = Math.min(HDR.highestUs, Math.max(HDR.lowest, Math.round(us)));
           scratch.recordValueWithCount(v, n);
+          whole.recordValueWithCount(v, n);
           t.set(v, (t.get(v) ?? 0) + n);
         }
-        yield { startS: Math.round((sec - startS) * 1000) / 1000, lengthS: 1, hist: scratch };
+        const at = Math.round((sec - startS) * 1000) / 1000;
+        track(name, at);
+        yield { startS: at, lengthS: 1, hist: scratch };
       }
     };
     const file = `e${String(i + 1).padStart(2, '0')}.hlog`;
     files.set(file, writeHlog(startMs, intervals(), `loadfleet: endpoint ${JSON.stringify(name)}; latencies in µs, one interval per second`));
+    closeWhole(name);
     entries.push({ name, file, requests, failures, perSecond: true });
     allReq += requests;
     allFail += failures;
@@ -88,12 +107,47 @@ export function histFiles(startMs: number, endpoints: ReadonlyMap<string, Readon
   const totalIntervals = function* () {
     for (const [sec, t] of [...totals].sort(([a], [b]) => a - b)) {
       scratch.reset();
-      for (const [v, n] of t) scratch.recordValueWithCount(v, n);
-      yield { startS: Math.round((sec - startS) * 1000) / 1000, lengthS: 1, hist: scratch };
+      for (const [v, n] of t) {
+        scratch.recordValueWithCount(v, n);
+        whole.recordValueWithCount(v, n);
+      }
+      const at = Math.round((sec - startS) * 1000) / 1000;
+      track(TOTAL_KEY, at);
+      yield { startS: at, lengthS: 1, hist: scratch };
     }
   };
   files.set('total.hlog', writeHlog(startMs, totalIntervals(), 'loadfleet: all endpoints; latencies in µs, one interval per second'));
+  closeWhole(TOTAL_KEY);
+  files.set('series.json', JSON.stringify({ format: 'loadfleet-series/1', series }));
   return { files, index: { format: HIST_FORMAT, startMs, intervalS: 1, precision, total: { file: 'total.hlog', requests: allReq, failures: allFail }, endpoints: entries } };
+}
+
+/** The key of the total in series.json (no endpoint is named so: endpoint names have a method and a space). */
+const TOTAL_KEY = '*total*';
+
+interface SeriesJson {
+  startS: number[];
+  count: number[];
+  p50: number[];
+  p95: number[];
+  p99: number[];
+  /** The whole run's histogram, compressed base64. */
+  whole: string;
+}
+
+/**
+ * hist/series.json: what compare reads of the logs, computed once when they are written — per interval its count
+ * and percentiles, from that interval's own histogram, and the whole run's histogram. A cache: the .hlog files
+ * are the record, and readHlog gives the same from them (a unit test checks it); inflating 150,000 intervals
+ * costs seconds, this file milliseconds.
+ */
+export function readSeries(json: string): { total: LogSeries; endpoints: Map<string, LogSeries> } | null {
+  const doc = JSON.parse(json) as { format?: string; series?: Record<string, SeriesJson> };
+  if (doc.format !== 'loadfleet-series/1' || !doc.series?.[TOTAL_KEY]) return null;
+  const of = (s: SeriesJson): LogSeries => ({ startS: s.startS, count: s.count, p50: s.p50, p95: s.p95, p99: s.p99, whole: s.whole ? decode(s.whole) : newHistogram(HDR.digits) });
+  const endpoints = new Map<string, LogSeries>();
+  for (const [k, v] of Object.entries(doc.series)) if (k !== TOTAL_KEY) endpoints.set(k, of(v));
+  return { total: of(doc.series[TOTAL_KEY]!), endpoints };
 }
 
 /** What compare needs of one log: per interval its start, count and percentiles (ms); the whole-run histogram. */

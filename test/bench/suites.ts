@@ -12,6 +12,7 @@ import { benchInstall } from './install';
 import { benchMonitoring } from './monitoring';
 import { benchRunOverhead } from './run-overhead';
 import { benchJtl } from './jtl';
+import { benchCompare } from './compare';
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -55,4 +56,5 @@ export const suites: [string, () => Promise<void>][] = [
   ['monitoring', benchMonitoring],
   ['run', benchRunOverhead],
   ['jtl', benchJtl],
+  ['compare', benchCompare],
 ];

@@ -117,13 +117,16 @@ describe('compare on real namespace hosts (Locust)', () => {
     expect(intervals).toBeGreaterThanOrEqual(7);
 
     // run --baseline judges in the same command; the summary keeps the verdict beside the thresholds.
-    const b = await run('again', ['--baseline', 'base', '--threshold', 'errors<1%']);
+    // Tolerances for this shared 2-core machine: two identical 10 s runs were seen +20 % apart in p95 while other
+    // sessions loaded it (a real shift between the runs, which no test inside a run can call noise). The slowed
+    // target below is +150 % or more.
+    const b = await run('again', ['--baseline', 'base', '--threshold', 'errors<1%', '--max-p95-increase', '100%', '--max-rps-drop', '50%']);
     expect(b.exitCode, b.stderr).toBe(0);
     expect(b.stderr).toContain('verdict: PASS (exit 0)');
     const sb = JSON.parse(fs.readFileSync(path.join(runDirOf(b.stdout), 'summary.json'), 'utf8')) as RunSummary & { baseline: { verdict: string; runId: string } };
     expect(sb.baseline).toMatchObject({ verdict: 'pass', runId: s.runId });
     expect(sb.thresholds.map((t) => t.ok)).toEqual([true]);
-    const c = await fleet.cli(['compare', '--env', 'cmp', 'base', 'again']);
+    const c = await fleet.cli(['compare', '--env', 'cmp', 'base', 'again', '--max-p95-increase', '100%', '--max-rps-drop', '50%']);
     expect(c.stdout).toContain('verdict: PASS (exit 0)');
     expect(c.exitCode).toBe(0);
     const list = await fleet.cli(['runs', '--env', 'cmp']);
@@ -136,7 +139,7 @@ describe('compare on real namespace hosts (Locust)', () => {
     await slowDown(0.04);
     const r = await run('slow', ['--baseline', 'base']);
     expect(r.exitCode, r.stderr).toBe(3);
-    expect(r.stderr).toMatch(/loadfleet: baseline base: regression: GET \/api\/items: p95/);
+    expect(r.stderr).toMatch(/loadfleet: baseline base: regression: .*GET \/api\/items: p95 [\d.]+ ms → [\d.]+ ms \(\+\d+(\.\d)?%\), beyond \+10\.0%; supported/);
     const junit = file('compare.xml');
     const md = file('compare.md');
     const c = await fleet.cli(['compare', '--env', 'cmp', 'base', 'slow', '--junit', junit, '--markdown', md]);

@@ -5,7 +5,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
-import { histFiles, readHlog } from '../../scripts/compare/hlog';
+import { histFiles, readHlog, readSeries } from '../../scripts/compare/hlog';
 import { mannWhitneyGreater, mulberry32, normalUpper } from '../../scripts/compare/stats';
 import { compareRuns, DEFAULT_TOLERANCES } from '../../scripts/compare/verdict';
 import { synthRun } from '../harness/synthetic-runs';
@@ -62,6 +62,11 @@ describe('hlog kept per second', () => {
     expect(reader.nextIntervalHistogram()).toBeNull();
     expect(fast.whole.totalCount).toBe(1500);
     expect(readHlog(files.get('total.hlog')!).whole.getValueAtPercentile(95)).toBe(fast.whole.getValueAtPercentile(95));
+    // series.json (what compare reads) is what the logs give.
+    const cached = readSeries(files.get('series.json')!)!;
+    const fromLog = (x: ReturnType<typeof readHlog>) => ({ startS: x.startS, count: x.count, p50: x.p50, p95: x.p95, p99: x.p99, n: x.whole.totalCount, max: x.whole.maxValue });
+    expect(fromLog(cached.endpoints.get('GET /a')!)).toEqual(fromLog(fast));
+    expect(fromLog(cached.total)).toEqual(fromLog(readHlog(files.get('total.hlog')!)));
   });
 });
 
