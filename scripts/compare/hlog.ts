@@ -51,7 +51,10 @@ export function writeHlog(startMs: number, intervals: Iterable<{ startS: number;
  * Per-second sparse counts of every endpoint → hist/ files (name → text) and the index. One scratch histogram
  * is reused for every interval (a 1 h run of 20 endpoints is 72,000 intervals).
  */
-export function histFiles(startMs: number, endpoints: ReadonlyMap<string, ReadonlyMap<number, SecondCounts>>, precision: string): { files: Map<string, string>; index: HistIndex } {
+export function histFiles(releaseMs: number, endpoints: ReadonlyMap<string, ReadonlyMap<number, SecondCounts>>, precision: string): { files: Map<string, string>; index: HistIndex } {
+  // The log's StartTime: the whole second the release fell in, so every interval starts at ≥ 0 (HdrHistogram's
+  // HistogramLogReader skips intervals before its range start, 0 by default).
+  const startMs = Math.floor(releaseMs / 1000) * 1000;
   const files = new Map<string, string>();
   const scratch = newHistogram(HDR.digits);
   const whole = newHistogram(HDR.digits);
