@@ -1,6 +1,7 @@
 /**
  * loadfleet's command line. One top-level catch maps errors to the documented exit codes:
- * 0 ok · 1 an external tool or service said no · 2 usage or config error · 3 a run broke a --threshold ·
+ * 0 ok · 1 an external tool or service said no · 2 usage or config error · 3 a run broke a --threshold, or
+ * compare / run --baseline found a regression · 4 compare / run --baseline was inconclusive ·
  * 70 a bug (trace with DEBUG=1).
  */
 import { Command, CommanderError } from 'commander';
@@ -22,6 +23,8 @@ import { register as serve } from './commands/serve';
 import { register as tunnel } from './commands/tunnel';
 import { register as prices } from './commands/prices';
 import { register as init } from './commands/init';
+import { register as runs } from './commands/runs';
+import { register as compare } from './commands/compare';
 
 /** package.json's version (kept equal by test/unit/cli-words.test.ts). */
 export const VERSION = '0.1.0';
@@ -34,7 +37,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run "loadfleet <command> --help" for its options)')
     .exitOverride();
   program.command('version').description('print the version').action(() => void process.stdout.write(`${VERSION}\n`));
-  for (const register of [init, synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, tunnel, prices]) register(program);
+  for (const register of [init, synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, runs, compare, tunnel, prices]) register(program);
   // Config discovery (issue 22): without -c and --env, a command uses $LOADFLEET_CONFIG or ./loadfleet.yaml.
   program.hook('preAction', (_program, action) => {
     if (!action.options.some((o) => o.attributeName() === 'config')) return;

@@ -36,8 +36,15 @@ let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
   if (r.length === 0 || up !== r.length) process.exit(1);
 });'
 echo; echo "== A short distributed Locust run: 3 agents against nginx on app-1, merged by the master =="
-lf run -c "$CONFIG" --script stacks/examples/locustfile.py --users 12 --rate 12 --duration 15s --threshold 'errors<1%' --threshold 'p95<2s'
+lf run -c "$CONFIG" --script stacks/examples/locustfile.py --users 12 --rate 12 --duration 15s --threshold 'errors<1%' --threshold 'p95<2s' --label demo-base
 echo; echo "== Ansible inventory (npx loadfleet inventory -c $CONFIG -f ansible) =="
 lf inventory -c "$CONFIG" -f ansible
 echo "Try: npx loadfleet inventory -c $CONFIG -f ssh -o .loadfleet/ssh_config && ssh -F .loadfleet/ssh_config agent-1"
+echo; echo "== Did it get slower? A second short run, compared with the first (exit 0 pass, 3 regression, 4 inconclusive) =="
+# The same script and load as the first run: a fair pair. A verdict other than pass is printed, not fatal here.
+lf run -c "$CONFIG" --script stacks/examples/locustfile.py --users 12 --rate 12 --duration 15s --label demo-candidate --skip-doctor > /dev/null
+verdict=0
+lf compare -c "$CONFIG" demo-base demo-candidate || verdict=$?
+echo "compare exit code: $verdict (0 pass, 3 regression, 4 inconclusive)"
+lf runs -c "$CONFIG"
 echo "Remove it: npx loadfleet down -c $CONFIG --yes"

@@ -11,7 +11,7 @@ import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
 import { pinFirstContact } from './host-keys';
 import type { RunSnapshot } from '../monitoring/run-metrics';
-import { ExternalError, ThresholdError, UsageError, WrappedError } from '../core/errors';
+import { ExternalError, ThresholdError, UsageError, VerdictError, WrappedError } from '../core/errors';
 import { positiveNumber, targetUrl } from '../core/flags';
 import type { SshSession } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
@@ -32,6 +32,9 @@ import { holderAlive, releaseLockFile, takeLockFile } from '../adapters/lock';
 import { doctorAction } from './doctor';
 import { DoctorFailedError, NothingInstalledError, doctorFailureKind } from '../core/doctor';
 import { describeTopErrors, externalHostProblem } from '../run/host-check';
+import { checkLabel, keepRunData, runMeta } from './keep-run';
+import { judgeBaseline, resolveRun, tolerancesOf, type CompareOptions } from './compare';
+import type { CompareResult } from '../compare/verdict';
 
 export { RUN_TIMING };
 
@@ -52,6 +55,12 @@ export interface RunOptions extends CommonOptions {
   readonly rawSamples?: boolean;
   /** The engine's own options (after `--`), passed through as they are. */
   readonly passthrough?: readonly string[];
+  /** A name to find this run by (runs, compare, run --baseline). */
+  readonly label?: string;
+  /** Judge the run against this kept run (id, label, latest, folder): its verdict decides the exit code too. */
+  readonly baseline?: string;
+  /** compare's tolerances, --junit and --markdown, for --baseline. */
+  readonly compare?: CompareOptions;
 }
 
 /**
@@ -98,6 +107,12 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
   }
   const plan = resolveLoad({ users, rate, durationS, stages });
   const thresholds = (opts.threshold ?? []).map(parseThreshold);
+  checkLabel(opts.label);
+  // --baseline names a kept run and its tolerances are valid: checked before any host is touched.
+  if (opts.baseline !== undefined) {
+    tolerancesOf(opts.compare ?? {});
+    await resolveRun(opts.baseline, ctx.envDir.file('runs'), '--baseline');
+  }
   const passthrough = opts.passthrough ?? [];
   driver.checkPassthrough?.(passthrough);
   await driver.validate(opts.script, scriptText);
@@ -345,6 +360,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     let collectError: unknown;
     /** The abort-form threshold lost on the live figures, which ended the watch (k6's abortOnFail). */
     let abortedBy: RunSummary['abortedBy'];
+    let baseline: CompareResult | undefined;
     // One signal count from prepare until summary.json is written: a Ctrl-C while preparing, starting the
     // samplers, stopping or collecting is reported, never fatal (Node's default handler would leave locust.conf,
     // an uploaded script or a started sampler behind, and lose everything measured).
@@ -463,12 +479,21 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
       await fs.writeFile(path.join(runDir, 'stats.csv'), statsCsv(summary));
       await fs.writeFile(path.join(runDir, 'report.html'), reportHtml(summary));
+      // Issue 17: meta.json and hist/ for runs/compare (a failure here is said, never loses the summary).
+      await keepRunData(runDir, runMeta({ label: checkLabel(opts.label), scriptText: p.scriptText, engineVersion: loaded.config.engineVersion, agents: agents.length, agentType: loaded.config.agents.instanceType, controllerType: loaded.config.controller.instanceType, target: p.hostUrl, hostKind: p.kind }), startedAtMs, collected.perSecond).catch((e: Error) => say(`keeping the per-second histograms failed: ${e.message}\n`));
+      if (opts.baseline !== undefined) {
+        baseline = await judgeBaseline(runDir, runsDir, opts.baseline, { ...opts.compare, say });
+        // The summary keeps both: the thresholds (above) and the baseline verdict.
+        await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify({ ...summary, baseline: { ref: opts.baseline, runId: baseline.base.runId, verdict: baseline.verdict, exitCode: baseline.exitCode, reasons: baseline.reasons } }, null, 2)}\n`);
+      }
       await live(lastTick, endedAtMs);
       process.stdout.write(opts.json ? `${JSON.stringify({ ...summary, dir: runDir }, null, 2)}\n` : summaryText(summary, runDir));
     }, { stopping: 'stopping the test on every host, then collecting what was measured…' });
     if (!summary) throw new Error('the run ended without a summary'); // unreachable: the callback wrote it or threw
     const end = runEndError({ runId, runDir, summary, failure, stopFailures, collectError, samplerFailures: collectionFailures, interrupted, released: startReturned });
     if (end) throw end;
+    // Thresholds held (a broken one exits 3 above): the baseline verdict decides — regression 3, inconclusive 4.
+    if (baseline && baseline.verdict !== 'pass') throw new VerdictError(baseline.verdict, `baseline ${opts.baseline}: ${baseline.verdict}: ${baseline.reasons.join('; ')}`);
     if (summary.generatorBound) say(`warning: the run was generator-bound (${summary.boundBy.join('; ')}): add agents or use bigger ones\n`);
   } finally {
     // Samplers the normal path did not stop (an error or a signal before collection): stopped here.

@@ -12,6 +12,13 @@ export function register(program: Command): void {
     .option('--duration <d>', 'how long: 10s, 5m, 1h, 1m30s (default 1m)')
     .option('--stages <json|file>', 'load profile instead of --users/--duration: [{"duration":"30s","target":10},…] inline or in a file')
     .option('--threshold <expr>', "pass/fail criterion, repeatable: 'p95<500ms', 'errors<1%', 'rps>200', 'GET /api: p95<300ms' (broken → exit 3)", collect)
+    .option('--label <name>', 'a name for this run, to find it by in runs / compare / --baseline')
+    .option('--baseline <ref>', 'judge this run against a kept run (id, label, latest, folder) like compare: regression → exit 3, inconclusive → exit 4')
+    .option('--max-p95-increase <pct>', 'with --baseline: as compare (default 10%)')
+    .option('--max-rps-drop <pct>', 'with --baseline: as compare (default 5%)')
+    .option('--max-error-increase <pp>', 'with --baseline: as compare (default 0.5pp)')
+    .option('--junit <file>', 'with --baseline: JUnit XML, one testcase per threshold and per compared figure')
+    .option('--markdown <file>', 'with --baseline: a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)')
     .option('--host <url>', 'where the load goes (default http://<first target host>:<its first port>); a fleet target unless --allow-external-host')
     .addOption(new Option('--allow-external-host', '--host may be a server outside the fleet (one you may load)').default(false))
     .addOption(new Option('--raw-samples', 'Artillery: also keep every latency per agent (raw/<agent>/samples.txt), to audit the merge').default(false))
@@ -27,6 +34,11 @@ export function register(program: Command): void {
         throw new UsageError(`run takes no argument (${native[0]}): the engine's own options go after --, e.g. loadfleet run -c F --script S -- ${native.join(' ')}`);
       }
       opts.passthrough = native;
+      if (opts.baseline === undefined && (opts.junit || opts.markdown || opts.maxP95Increase || opts.maxRpsDrop || opts.maxErrorIncrease)) {
+        const { UsageError } = await import('../core/errors');
+        throw new UsageError('--junit, --markdown and the --max-… tolerances of run go with --baseline <ref>');
+      }
+      opts.compare = { junit: opts.junit, markdown: opts.markdown, maxP95Increase: opts.maxP95Increase, maxRpsDrop: opts.maxRpsDrop, maxErrorIncrease: opts.maxErrorIncrease };
       const { locked } = await import('./locked');
       const run = await import('../actions/run');
       const onLive = (await import('../actions/monitoring')).publishRunMetrics;

@@ -2,10 +2,12 @@
  * The three kinds of failure and their exit codes (documented in README.md):
  *   2 usage/config: the user can fix the command line or the config;
  *   1 external: AWS, SSH, Terraform or a missing tool said no (their message is shown);
- *   3 a load test ran but broke a --threshold (run prints the threshold, the value and the endpoint);
+ *   3 a load test ran but broke a --threshold (run prints the threshold, the value and the endpoint), or
+ *     compare / run --baseline found a regression the data supports;
+ *   4 compare / run --baseline was inconclusive (the runs are not comparable, or the data cannot tell: it says why);
  *   anything else is a bug (exit 70, stack trace only with DEBUG).
  */
-export const EXIT = { ok: 0, external: 1, usage: 2, threshold: 3, internal: 70 } as const;
+export const EXIT = { ok: 0, external: 1, usage: 2, threshold: 3, inconclusive: 4, internal: 70 } as const;
 
 export class UsageError extends Error {
   readonly exitCode = EXIT.usage;
@@ -41,6 +43,16 @@ export class ThresholdError extends Error {
   }
 }
 
+/** compare's (or run --baseline's) verdict when it is not a pass: regression (3) or inconclusive (4); the reasons were printed. */
+export class VerdictError extends Error {
+  readonly exitCode: number;
+  constructor(verdict: 'regression' | 'inconclusive', message: string) {
+    super(message);
+    this.name = 'VerdictError';
+    this.exitCode = verdict === 'regression' ? EXIT.threshold : EXIT.inconclusive;
+  }
+}
+
 /** A program loadfleet needs is not installed: says what to install, never turns into a skip. */
 export class ToolMissingError extends ExternalError {
   constructor(tool: string, install: string) {
@@ -66,6 +78,7 @@ export class WrappedError extends Error {
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return EXIT.usage;
   if (err instanceof ThresholdError) return EXIT.threshold;
+  if (err instanceof VerdictError) return err.exitCode;
   if (err instanceof ExternalError) return EXIT.external;
   if (err instanceof WrappedError) return err.exitCode;
   if (err instanceof Error && err.name === 'ConfigError') return EXIT.usage;

@@ -23,6 +23,7 @@ import {
   locustClearOwnersScript, locustFirstRequestSuffix, locustOwnerFile, LOCUST_OWNER, locustReleaseOwnerScript, locustWatchdogScript, parseFirstRequest, workerLogMarkScript, workerLogSinceScript,
 } from '../run/locust-control';
 import { locustPartialStats, locustRpsSeconds, parseLocustFailures, parseLocustLive, parseLocustStats, type LocustLive } from '../run/locust-csv';
+import { LOCUST_HIST_PLUGIN, LOCUST_HIST_PRECISION, parseLocustHist } from '../run/locust-hist';
 import { notInstalledOr, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver } from './types';
 
@@ -64,7 +65,8 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
   /** Where each agent's worker logs ended before this run's restart (collect pulls only what follows). */
   const logMarks = new Map<string, string>();
   /** The locustfile as pushed: the user's, unchanged, then the first-request hook for this run. */
-  const pushedScript = `${p.scriptText.replace(/\n*$/, '\n')}${locustFirstRequestSuffix(runId)}`;
+  // The user's locustfile, then loadfleet's per-second histogram listener (issue 17) and first-request hook (issue 15).
+  const pushedScript = `${p.scriptText.replace(/\n*$/, '\n')}${LOCUST_HIST_PLUGIN.replace(/\n*$/, '\n')}${locustFirstRequestSuffix(runId)}`;
   /**
    * Live rates from the master's cumulative counts (its own current_rps is a moving average that lags the
    * load by seconds): workers report every 3 s, so the totals move in steps; each step is spread over the
@@ -263,12 +265,15 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       await fs.writeFile(path.join(rawDir, 'locust_stats.csv'), statsCsvText);
       await fs.writeFile(path.join(rawDir, 'locust_failures.csv'), failures);
       const merged = parseLocustStats(statsCsvText);
+      // Per-second histograms for compare (scripts/run/locust-hist.ts): a failure here loses only hist/.
+      const perSecond = await api.text('/loadfleet/hist').then((t) => ({ endpoints: parseLocustHist(JSON.parse(t)), precision: LOCUST_HIST_PRECISION }), () => undefined);
       void last;
       // Locust's own Requests/s is over the swarm's start (the release) to the last request: the same window here.
       const sendS = locustRpsSeconds(statsCsvText);
       return {
         ...(sendS !== null ? { sendWindow: { fromMs: startedAtMs, toMs: startedAtMs + sendS * 1000, basis: 'Locust: the release (POST /swarm clears the master\'s stats) to the last request any worker reported (Locust\'s own Requests/s window, locust/stats.py)' } } : {}),
         stats: { ...merged, timeline: tl, errors: parseLocustFailures(failures) },
+        ...(perSecond ? { perSecond } : {}),
         merge,
         generators,
         ...(masterDown ? { hostFailures: [{ host: controller.host.name, error: masterDown }] } : {}),

@@ -11,6 +11,7 @@ import type { SshSession } from '../core/fanout';
 import type { HostKind } from '../core/tuning';
 import type { LoadPlan } from '../run/load';
 import type { MergedStats } from '../run/merge';
+import type { SecondCounts } from '../compare/hlog';
 import type { Threshold } from '../run/thresholds';
 
 /** Intervals the tests may shrink. */
@@ -83,6 +84,8 @@ export interface Collected {
    */
   readonly sendWindow?: SendWindow;
   readonly merge: string;
+  /** Per-second latency histograms per endpoint, kept as hist/*.hlog for compare (issue 17); absent when the engine gives none. */
+  readonly perSecond?: { readonly endpoints: ReadonlyMap<string, ReadonlyMap<number, SecondCounts>>; readonly precision: string };
   readonly generators: { name: string; startedAtMs: number | null; rawFile: string | null; collectionError?: string }[];
   /** Hosts that are not generators whose part failed (the controller whose master stopped answering): run exits 1 naming them. */
   readonly hostFailures?: { host: string; error: string }[];

@@ -13,6 +13,7 @@ import { benchMonitoring } from './monitoring';
 import { benchRunOverhead } from './run-overhead';
 import { benchJtl } from './jtl';
 import { benchArtilleryPlugin } from './artillery-plugin';
+import { benchCompare } from './compare';
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -57,4 +58,5 @@ export const suites: [string, () => Promise<void>][] = [
   ['run', benchRunOverhead],
   ['jtl', benchJtl],
   ['artillery-plugin', benchArtilleryPlugin],
+  ['compare', benchCompare],
 ];

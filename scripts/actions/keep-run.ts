@@ -1,0 +1,42 @@
+/**
+ * What `run` keeps beside summary.json for `runs` and `compare` (issue 17): meta.json (label, script content hash,
+ * engine version, fleet shape, target) and hist/ (per-second HdrHistogram interval logs, scripts/compare/hlog.ts).
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { UsageError } from '../core/errors';
+import { histFiles, type SecondCounts } from '../compare/hlog';
+import type { RunMeta } from '../compare/verdict';
+
+const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** --label: a name to find the run by (compare BASE CANDIDATE, run --baseline). */
+export function checkLabel(label: string | undefined): string | null {
+  if (label === undefined) return null;
+  if (!LABEL_RE.test(label) || label === 'latest') throw new UsageError(`--label (${JSON.stringify(label)}) must be 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit, and not "latest"`);
+  return label;
+}
+
+export function runMeta(p: { label: string | null; scriptText: string; engineVersion?: string; agents: number; agentType?: string; controllerType?: string; target: string; hostKind: string }): RunMeta {
+  return {
+    format: 'loadfleet-run-meta/1',
+    label: p.label,
+    scriptSha256: createHash('sha256').update(p.scriptText).digest('hex'),
+    engineVersion: p.engineVersion ?? null,
+    agents: { count: p.agents, instanceType: p.agentType ?? null },
+    controllerType: p.controllerType ?? null,
+    target: p.target,
+    hostKind: p.hostKind,
+  };
+}
+
+export async function keepRunData(runDir: string, meta: RunMeta, startedAtMs: number, perSecond: { endpoints: ReadonlyMap<string, ReadonlyMap<number, SecondCounts>>; precision: string } | undefined): Promise<void> {
+  await fs.writeFile(path.join(runDir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  if (!perSecond) return;
+  const { files, index } = histFiles(startedAtMs, perSecond.endpoints, perSecond.precision);
+  const dir = path.join(runDir, 'hist');
+  await fs.mkdir(dir, { recursive: true });
+  for (const [name, text] of files) await fs.writeFile(path.join(dir, name), text);
+  await fs.writeFile(path.join(dir, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+}
