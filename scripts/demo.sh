@@ -46,5 +46,6 @@ lf run -c "$CONFIG" --script stacks/examples/locustfile.py --users 12 --rate 12 
 verdict=0
 lf compare -c "$CONFIG" demo-base demo-candidate || verdict=$?
 echo "compare exit code: $verdict (0 pass, 3 regression, 4 inconclusive)"
+case "$verdict" in 0|3|4) ;; *) echo "compare failed (exit $verdict)" >&2; exit "$verdict" ;; esac
 lf runs -c "$CONFIG"
-echo "Remove it: npx loadfleet down -c $CONFIG --yes"
+echo "Remove it (from this folder): npx loadfleet down -c $CONFIG --yes"

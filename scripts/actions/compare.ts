@@ -120,7 +120,7 @@ export function tolerancesOf(o: CompareOptions): Tolerances {
 /** The env's runs folder when -c/--env is given, else null (run folders by path only). */
 async function runsDirOf(opts: CommonOptions): Promise<string | null> {
   if (!opts.config && !opts.env) return null;
-  const ctx = await resolveEnv(opts, false);
+  const ctx = await resolveEnv(opts, false, false);
   return ctx.envDir.file('runs');
 }
 

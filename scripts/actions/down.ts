@@ -8,7 +8,7 @@ import { requireTerraform } from '../adapters/terraform';
 import { withInterrupts } from './signals';
 import { ec2Client } from '../adapters/ec2';
 import { formatSweep, sweepEnv, type SweepReport } from './sweep';
-import { downCommand } from './up';
+import { downCommand, homeToName } from './up';
 
 export interface DownOptions extends CommonOptions {
   readonly yes: boolean;
@@ -19,10 +19,10 @@ export interface DownOptions extends CommonOptions {
 
 /** Destroys an env. Idempotent: an env that is already gone (or never came up) is a success. */
 export async function downAction(opts: DownOptions): Promise<void> {
-  const ctx = await resolveEnv(opts, false);
+  const ctx = await resolveEnv(opts, false, false);
   const { envDir, record } = ctx;
   if (!record) {
-    process.stderr.write(`env "${envDir.name}" has no record in ${ctx.settings.home}: nothing to destroy here.\n`);
+    process.stderr.write(`env "${envDir.name}" has no record in ${ctx.settings.home}: nothing to destroy here. (An env made from a config in another folder keeps its record beside that config: pass -c <that config> or --home <its .loadfleet folder>; on AWS, \`loadfleet sweep --env ${envDir.name}\` finds its resources by tag.)\n`);
     return;
   }
   if (record.target === 'local') {
@@ -35,7 +35,7 @@ export async function downAction(opts: DownOptions): Promise<void> {
   if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'down' }); // refuses before anything runs
   await requireTerraform();
   const outputs = await envDir.readOutputs();
-  const later = downCommand(envDir.name, opts.home);
+  const later = downCommand(envDir.name, homeToName(ctx.settings.home));
   let sweep: SweepReport | undefined;
   let confirmed = opts.yes;
   try {

@@ -181,8 +181,9 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   let keyNotes: readonly string[] = [];
   await runSteps(
     [
-      // Every host this install reaches: the engine's, and with monitoring every host (node_exporter) and the monitoring host.
-      ...firstContactSteps(outputs.target, config.region, knownHosts, pinTargetsOf(plan.hosts, monitoringSteps.length > 0 ? (opts.hosts ? selectHosts(outputs.hosts, opts.hosts) : outputs.hosts) : []), (n) => (keyNotes = n)),
+      // Every host this install reaches: the engine's, and with monitoring every selected host (node_exporter) and
+      // always the monitoring host (its targets are read back there, and its Prometheus gets the Grafana password).
+      ...firstContactSteps(outputs.target, config.region, knownHosts, pinTargetsOf(plan.hosts, monitoringSteps.length > 0 ? [...(opts.hosts ? selectHosts(outputs.hosts, opts.hosts) : outputs.hosts), ...outputs.hosts.filter((h) => h.role === 'monitoring')] : []), (n) => (keyNotes = n)),
       {
         title: `Install ${plan.spec.name} ${plan.version} on ${targets.length} hosts (${concurrency} at a time)`,
         run: async (report) => {

@@ -25,11 +25,11 @@ export async function loadInventory(opts: CommonOptions & { fromTags?: boolean; 
     const envDir = new EnvDir(s.home, opts.env);
     if (!(await envDir.readRecord())) return fromTagsAlone(opts.env, opts, envDir);
   }
-  const ctx = await resolveEnv(opts, false);
+  const ctx = await resolveEnv(opts, false, false);
   const { envDir, record, loaded } = ctx;
   if (!record && !loaded) throw new UsageError(`env "${envDir.name}" is unknown in ${ctx.settings.home}: run "loadfleet up" first, or pass -c <fleet.yaml> (and --home if the env folder is elsewhere)`);
   const region = loaded?.config.region ?? record?.region ?? 'us-east-1';
-  const config = loaded ?? (record ? await loadConfig(record.configPath).catch(() => undefined) : undefined);
+  const config = loaded ?? (record ? await loadConfig(record.configPath, { needPrivateKey: false }).catch(() => undefined) : undefined);
   const privateKeyPath = opts.key ?? config?.privateKeyPath;
   if (!privateKeyPath) throw new UsageError(`env "${envDir.name}" has no config to name its key: pass -c <fleet.yaml> or --key <private key>`);
   let outputs: FleetOutputs;

@@ -6,6 +6,7 @@
  * scripts/run/; this file only orchestrates.
  */
 import * as fs from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
@@ -112,6 +113,14 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
   if (opts.baseline !== undefined) {
     tolerancesOf(opts.compare ?? {});
     await resolveRun(opts.baseline, ctx.envDir.file('runs'), '--baseline');
+    // The files a finished run writes its verdict to must be writable now, not after the load.
+    for (const [flag, file] of [['--junit', opts.compare?.junit], ['--markdown', opts.compare?.markdown]] as const) {
+      if (file === undefined) continue;
+      const dir = path.dirname(path.resolve(file));
+      await fs.access(dir, fsConstants.W_OK).catch((e: NodeJS.ErrnoException) => {
+        throw new UsageError(`${flag} (${file}): its folder ${dir} is not writable (${e.code ?? e.message}): create it or name another file`);
+      });
+    }
   }
   const passthrough = opts.passthrough ?? [];
   driver.checkPassthrough?.(passthrough);
@@ -261,7 +270,8 @@ export function runEndError(o: {
   // the user asked for a verdict and a threshold broke: that stays exit 3 (issue 15: "no latency measured"),
   // its message naming the errors too.
   const t = o.summary.total;
-  const noneSucceeded = t && t.requests > 0 && t.failures >= t.requests ? `none of the ${t.requests} requests succeeded; top errors: ${describeTopErrors(o.summary.errors ?? {}, 5)}` : '';
+  // A released run that sent nothing at all (a script that raises before its first request) is no pass either.
+  const noneSucceeded = !t ? '' : t.requests === 0 ? `no request was sent (does the script reach its first request? see the engine's log in ${runDir}/raw)` : t.failures >= t.requests ? `none of the ${t.requests} requests succeeded; top errors: ${describeTopErrors(o.summary.errors ?? {}, 5)}` : '';
   const broken = o.summary.thresholds.filter((r) => !r.ok);
   if (broken.length) return new ThresholdError(`${broken.map(describeBroken).join('; ')}${noneSucceeded ? `; ${noneSucceeded}` : ''}`);
   if (noneSucceeded) return new ExternalError(`run ${runId}: ${noneSucceeded}; the results are in ${runDir}`);
@@ -361,6 +371,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     /** The abort-form threshold lost on the live figures, which ended the watch (k6's abortOnFail). */
     let abortedBy: RunSummary['abortedBy'];
     let baseline: CompareResult | undefined;
+    let baselineError: unknown;
     // One signal count from prepare until summary.json is written: a Ctrl-C while preparing, starting the
     // samplers, stopping or collecting is reported, never fatal (Node's default handler would leave locust.conf,
     // an uploaded script or a started sampler behind, and lose everything measured).
@@ -481,17 +492,23 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       await fs.writeFile(path.join(runDir, 'report.html'), reportHtml(summary));
       // Issue 17: meta.json and hist/ for runs/compare (a failure here is said, never loses the summary).
       await keepRunData(runDir, runMeta({ label: checkLabel(opts.label), scriptText: p.scriptText, engineVersion: loaded.config.engineVersion, agents: agents.length, agentType: loaded.config.agents.instanceType, controllerType: loaded.config.controller.instanceType, target: p.hostUrl, hostKind: p.kind }), startedAtMs, collected.perSecond).catch((e: Error) => say(`keeping the per-second histograms failed: ${e.message}\n`));
-      if (opts.baseline !== undefined) {
-        baseline = await judgeBaseline(runDir, runsDir, opts.baseline, { ...opts.compare, say });
-        // The summary keeps both: the thresholds (above) and the baseline verdict.
-        await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify({ ...summary, baseline: { ref: opts.baseline, runId: baseline.base.runId, verdict: baseline.verdict, exitCode: baseline.exitCode, reasons: baseline.reasons } }, null, 2)}\n`);
-      }
       await live(lastTick, endedAtMs);
       process.stdout.write(opts.json ? `${JSON.stringify({ ...summary, dir: runDir }, null, 2)}\n` : summaryText(summary, runDir));
+      if (opts.baseline !== undefined) {
+        // After the summary is out: a failing comparison must not hide what the run measured.
+        try {
+          baseline = await judgeBaseline(runDir, runsDir, opts.baseline, { ...opts.compare, say });
+          // The summary keeps both: the thresholds (above) and the baseline verdict.
+          await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify({ ...summary, baseline: { ref: opts.baseline, runId: baseline.base.runId, verdict: baseline.verdict, exitCode: baseline.exitCode, reasons: baseline.reasons } }, null, 2)}\n`);
+        } catch (e) {
+          baselineError = e;
+        }
+      }
     }, { stopping: 'stopping the test on every host, then collecting what was measured…' });
     if (!summary) throw new Error('the run ended without a summary'); // unreachable: the callback wrote it or threw
     const end = runEndError({ runId, runDir, summary, failure, stopFailures, collectError, samplerFailures: collectionFailures, interrupted, released: startReturned });
     if (end) throw end;
+    if (baselineError !== undefined) throw new ExternalError(`run ${runId}: comparing with --baseline ${opts.baseline} failed: ${(baselineError as Error).message}; the run's results are in ${runDir}`, { cause: baselineError });
     // Thresholds held (a broken one exits 3 above): the baseline verdict decides — regression 3, inconclusive 4.
     if (baseline && baseline.verdict !== 'pass') throw new VerdictError(baseline.verdict, `baseline ${opts.baseline}: ${baseline.verdict}: ${baseline.reasons.join('; ')}`);
     if (summary.generatorBound) say(`warning: the run was generator-bound (${summary.boundBy.join('; ')}): add agents or use bigger ones\n`);

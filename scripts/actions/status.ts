@@ -32,7 +32,7 @@ async function observe(opts: StatusOptions, now: Date): Promise<{ report: Status
   let name = opts.env === undefined ? undefined : checkEnvName(opts.env);
   let config: import('../../stacks/config').FleetConfig | undefined;
   if (opts.config) {
-    config = (await (await import('../adapters/config-file')).loadConfig(opts.config)).config;
+    config = (await (await import('../adapters/config-file')).loadConfig(opts.config, { needPrivateKey: false })).config;
     if (name && name !== config.name) throw new UsageError(`--env (${name}) does not match name (${config.name}) in ${opts.config}: drop one of them`);
     name = config.name;
   }
@@ -40,7 +40,7 @@ async function observe(opts: StatusOptions, now: Date): Promise<{ report: Status
   const envDir = new EnvDir(s.home, name);
   const record = await envDir.readRecord();
   const outputs = record && record.status !== 'down' ? await envDir.readOutputs() : undefined;
-  if (!config && record) config = await (await import('../adapters/config-file')).loadConfig(record.configPath).then((l) => l.config, () => undefined);
+  if (!config && record) config = await (await import('../adapters/config-file')).loadConfig(record.configPath, { needPrivateKey: false }).then((l) => l.config, () => undefined);
 
   // A failed up/down leaves its reason and the command that finishes the job in the record.
   const extra = { failure: record?.failure ?? null, ...(record?.failure ? { next: record.failure.next } : {}) };

@@ -66,7 +66,7 @@ export interface SweepCliOptions {
 export async function sweepAction(opts: SweepCliOptions): Promise<void> {
   if (!!opts.env === opts.expired && !opts.config) throw new UsageError('say what to sweep: --env <name> or --expired (one of them)');
   if (opts.env !== undefined) checkEnvName(opts.env);
-  const loaded = opts.config ? await loadConfig(opts.config) : undefined;
+  const loaded = opts.config ? await loadConfig(opts.config, { needPrivateKey: false }) : undefined;
   const region = opts.region ?? loaded?.config.region ?? settings({}).processEnv.AWS_REGION ?? 'us-east-1';
   // Local fleets carry no EC2 tags: --expired also takes down expired local envs under the home.
   const local = opts.expired ? await (await import('./sweep-local')).sweepExpiredLocal(settings({}).home, new Date(), { dryRun: opts.dryRun, yes: opts.yes }) : undefined;

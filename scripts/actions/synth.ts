@@ -11,7 +11,7 @@ export interface SynthOptions extends CommonOptions {
 
 /** Writes the env's Terraform JSON (cdk.tf.json) without touching AWS. */
 export async function synthAction(opts: SynthOptions): Promise<void> {
-  const ctx = await resolveEnv(opts, true);
+  const ctx = await resolveEnv(opts, true, false);
   const loaded = ctx.loaded!;
   checkEngineConfig(loaded.config, 'ec2'); // synth writes the AWS stack: the engine must install on EC2
   const expiresAt = expiryFor(ctx.record, loaded.config.ttlHours, new Date());

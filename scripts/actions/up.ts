@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { UsageError } from '../core/errors';
 import { shQuote } from '../core/safe-text';
 import { expiryFor, fromTerraformOutputs, type EnvRecord, type FleetOutputs, type TargetKind } from '../core/env-record';
@@ -33,6 +34,14 @@ export function downCommand(env: string, home?: string): string {
   return `loadfleet down --env ${env}${home ? ` --home ${shQuote(home)}` : ''} --yes`;
 }
 
+/**
+ * The --home a printed down command needs: none where `--env N` alone finds the env again ($LOADFLEET_HOME names
+ * this home), else this home, so the command works from any folder (the env lives beside its config).
+ */
+export function homeToName(home: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.LOADFLEET_HOME && path.resolve(env.LOADFLEET_HOME) === home ? undefined : home;
+}
+
 export async function upAction(opts: UpOptions): Promise<void> {
   const ctx = await resolveEnv(opts, true);
   const loaded = ctx.loaded!;
@@ -60,7 +69,7 @@ export async function upAction(opts: UpOptions): Promise<void> {
   if (!opts.yes && !process.stdin.isTTY) await confirmChange('', { yes: false, verb: 'up' }); // refuses before anything runs
   if (target === 'local') {
     const { localUp } = await import('./local');
-    const outputs = await localUp(ctx, { yes: opts.yes, quiet: opts.json, expiresAt, fresh, later: downCommand(config.name, opts.home) });
+    const outputs = await localUp(ctx, { yes: opts.yes, quiet: opts.json, expiresAt, fresh, later: downCommand(config.name, homeToName(ctx.settings.home)) });
     const { armLocalExpiry } = await import('../adapters/local-expiry');
     armLocalExpiry({ envDir: envDir.dir, env: config.name, home: ctx.settings.home, expiresAt, now, delaySeconds: ctx.settings.localExpirySeconds });
     report(outputs, opts.json);
@@ -70,7 +79,7 @@ export async function upAction(opts: UpOptions): Promise<void> {
   // The estimate, and the refusal of one over the limit, come before anything is created.
   await (await import('./cost')).checkCost(config, opts.maxCostPerHour);
   await requireTerraform();
-  const later = downCommand(config.name, opts.home);
+  const later = downCommand(config.name, homeToName(ctx.settings.home));
   await withInterrupts(async (signal, abandon) => {
     const tf = terraformFor(envDir, ctx.settings, { signal, abandon });
     const parallelism = parallelismFor(hostCount(config));

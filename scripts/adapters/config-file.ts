@@ -40,7 +40,12 @@ export async function parseConfigText(text: string, file: string): Promise<unkno
   return doc.toJS();
 }
 
-export async function loadConfig(file: string): Promise<LoadedConfig> {
+/**
+ * needPrivateKey: the command logs into hosts (up, tune, install, serve, doctor, run, tunnel, bake), so an
+ * unreadable private key is a config error now (exit 2) rather than SSH's after the hosts are built. Commands
+ * that never log in (synth, status, down, inventory, sweep, runs, compare) do not need it.
+ */
+export async function loadConfig(file: string, { needPrivateKey = true }: { needPrivateKey?: boolean } = {}): Promise<LoadedConfig> {
   const abs = path.resolve(file);
   let text: string;
   try {
@@ -82,7 +87,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   const privateKeyPath = config ? expandHome(privateKeyPathOf(config), base) : '';
   // Every login needs it: found here (exit 2, the field named) rather than by SSH after the hosts are built.
-  if (config && publicKey) {
+  if (config && publicKey && needPrivateKey) {
     const access = await fs.access(privateKeyPath, fsConstants.R_OK).then(() => undefined, (e: NodeJS.ErrnoException) => e.code ?? e.message);
     if (access !== undefined) {
       const given = config.keyPair.privateKeyPath;

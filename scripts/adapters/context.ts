@@ -70,24 +70,42 @@ export interface EnvContext {
 }
 
 /** Resolves -c / --env to an env folder; `needConfig` makes the config mandatory. */
-export async function resolveEnv(opts: CommonOptions, needConfig: boolean): Promise<EnvContext> {
-  const s = settings(opts);
+/**
+ * The env's folder, and its record. Where the home was not chosen (--home, $LOADFLEET_HOME) and the env has no
+ * record beside the config, an env folder in ./.loadfleet (where envs lived before they moved beside their
+ * config, and where `--env N` alone looks) is used instead, said on stderr: an env must never look gone —
+ * `down` would say "nothing to destroy" while its hosts keep billing.
+ */
+async function envDirFor(opts: CommonOptions, s: Settings, name: string): Promise<{ settings: Settings; envDir: EnvDir; record: Awaited<ReturnType<EnvDir['readRecord']>> }> {
+  const envDir = new EnvDir(s.home, name);
+  const record = await envDir.readRecord();
+  if (record || opts.home !== undefined || s.processEnv.LOADFLEET_HOME) return { settings: s, envDir, record };
+  const home = path.resolve('.loadfleet');
+  if (home === s.home) return { settings: s, envDir, record };
+  const other = new EnvDir(home, name);
+  const found = await other.readRecord();
+  if (!found) return { settings: s, envDir, record };
+  process.stderr.write(`note: env "${name}" was found in ${home} (not beside the config, ${s.home}): using it; pass --home ${home} to say so\n`);
+  return { settings: { ...s, home }, envDir: other, record: found };
+}
+
+export async function resolveEnv(opts: CommonOptions, needConfig: boolean, needPrivateKey = true): Promise<EnvContext> {
+  const s0 = settings(opts);
   if (opts.config) {
-    const loaded = await loadConfig(opts.config);
+    const loaded = await loadConfig(opts.config, { needPrivateKey });
     if (opts.env) checkEnvName(opts.env);
     if (opts.env && opts.env !== loaded.config.name) {
       throw new UsageError(`--env (${opts.env}) does not match name (${loaded.config.name}) in ${opts.config}: drop one of them`);
     }
-    const envDir = new EnvDir(s.home, loaded.config.name);
-    return { settings: s, envDir, record: await envDir.readRecord(), loaded };
+    const { settings: s, envDir, record } = await envDirFor(opts, s0, loaded.config.name);
+    return { settings: s, envDir, record, loaded };
   }
   if (!opts.env) throw new UsageError(`say which env: -c <fleet.yaml> or --env <name> (or run it in the folder of ${DEFAULT_CONFIG_FILE}, or set LOADFLEET_CONFIG)`);
   checkEnvName(opts.env);
-  const envDir = new EnvDir(s.home, opts.env);
-  const record = await envDir.readRecord();
+  const { settings: s, envDir, record } = await envDirFor(opts, s0, opts.env);
   if (needConfig) {
     if (!record) throw new UsageError(`env "${opts.env}" is unknown in ${s.home}: pass -c <fleet.yaml>`);
-    return { settings: s, envDir, record, loaded: await loadConfig(record.configPath) };
+    return { settings: s, envDir, record, loaded: await loadConfig(record.configPath, { needPrivateKey }) };
   }
   return { settings: s, envDir, record };
 }

@@ -7,7 +7,7 @@ export async function locked<T>(opts: CommonOptions, command: string, work: () =
   const { settings } = await import('../adapters/context');
   // The env's name: --env, else the config's (validated again by the action; a bad config fails there).
   let name = opts.env;
-  if (!name && opts.config) name = (await (await import('../adapters/config-file')).loadConfig(opts.config)).config.name;
+  if (!name && opts.config) name = (await (await import('../adapters/config-file')).loadConfig(opts.config, { needPrivateKey: false })).config.name;
   if (!name) return work(); // the action says which flag is missing
   if (opts.env) (await import('../adapters/context')).checkEnvName(name); // never a lock path outside the home
   const { withEnvLock } = await import('../adapters/lock');

@@ -78,11 +78,12 @@ export function mannWhitneyGreater(x: readonly number[], y: readonly number[]): 
  */
 export function proportionGreater(failX: number, nX: number, failY: number, nY: number, margin: number): number {
   if (nX === 0 || nY === 0) return 1;
-  const px = failX / nX;
-  const py = failY / nY;
-  const se = Math.sqrt((px * (1 - px)) / nX + (py * (1 - py)) / nY);
+  // Agresti–Caffo: one failure and one success added to each side. The plain Wald test has se = 0 when a side
+  // has no failures (or only failures), so one failed request against a clean base read as p = 0.
+  const px = (failX + 1) / (nX + 2);
+  const py = (failY + 1) / (nY + 2);
+  const se = Math.sqrt((px * (1 - px)) / (nX + 2) + (py * (1 - py)) / (nY + 2));
   const d = py - px - margin;
-  if (se === 0) return d > 0 ? 0 : 1;
   return normalUpper(d / se);
 }
 

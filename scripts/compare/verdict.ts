@@ -260,6 +260,8 @@ export function compareRuns(base: RunData, cand: RunData, tol: Tolerances = DEFA
       const change = c - b;
       const shown = (x: number) => `${Math.round(x * 1000) / 1000}%`;
       if (change <= tol.maxErrorIncreasePp) checks.push({ endpoint: name, figure: 'errors', base: r3(b), candidate: r3(c), change: r3(change), tolerance: tolS, p: null, verdict: 'pass', reason: `${name}: errors ${shown(b)} → ${shown(c)}, within ${tolS}` });
+      // Too few samples decide nothing, for the error rate as for p95 and rps (3 requests are no evidence).
+      else if (short) checks.push({ endpoint: name, figure: 'errors', base: r3(b), candidate: r3(c), change: r3(change), tolerance: tolS, p: null, verdict: 'inconclusive', reason: short });
       else {
         const p = proportionGreater(bf.failures, bf.requests, cf.failures, cf.requests, tol.maxErrorIncreasePp / 100);
         const ok = p < level;

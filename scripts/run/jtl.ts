@@ -243,7 +243,12 @@ export class JtlMerge {
     }
     const label = f[c.get('label')!] ?? '';
     const failed = f[c.get('success')!] !== 'true';
-    this.merger.recordSample(label, at, elapsed, failed);
+    // No response at all: JMeter's HTTP samplers set the response code to "Non HTTP response code: <exception>"
+    // (apache/jmeter rel/v5.6.3, HTTPSamplerBase.errorResult, NON_HTTP_RESPONSE_CODE). elapsed is then the time to
+    // the error, not a response time: counted and failed, with no latency (issue 15).
+    const codeIdx = c.get('responseCode');
+    if (failed && codeIdx !== undefined && (f[codeIdx] ?? '').startsWith('Non HTTP response code')) this.merger.recordUnanswered(label, at);
+    else this.merger.recordSample(label, at, elapsed, failed);
     if (at < this.firstMs) this.firstMs = at;
     if (at + elapsed > this.lastEndMs) this.lastEndMs = at + elapsed;
     const tIdx = c.get('threadName');

@@ -134,7 +134,11 @@ export class K6PointReader {
   }
 
   private record(q: Pending, failed: boolean): void {
-    this.merger.recordSample(q.name, q.atMs, q.ms, failed);
+    // No response at all (refused, reset, timed out): k6 tags the request status 0 (grafana/k6 v2.0.0,
+    // lib/netext/httpext/request.go: the response's Status stays 0 when the request errored). Its duration is
+    // the time to the error, not a response time: counted and failed, with no latency.
+    if (q.tags.status === '0') this.merger.recordUnanswered(q.name, q.atMs);
+    else this.merger.recordSample(q.name, q.atMs, q.ms, failed);
     this.requests++;
     if (failed) this.failures++;
     const sent = q.atMs - q.ms;

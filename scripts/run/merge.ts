@@ -92,6 +92,17 @@ export class Merger {
     recordMs(this.total.hist, latencyMs);
   }
 
+  /**
+   * One request sent that got no response (refused, reset, timed out): counted and failed on its endpoint, its
+   * time bucket and the total, with no latency — a failed connect's time is not a response time (issue 15).
+   */
+  recordUnanswered(name: string, atMs: number): void {
+    for (const c of [this.cell(this.endpoints, name), this.bucket(atMs / 1000), this.total]) {
+      c.count++;
+      c.failures++;
+    }
+  }
+
   /** An error kind's count: a breakdown only, never an extra request (see recordNoResponse). */
   recordError(kind: string, count = 1): void {
     this.errors.set(kind, (this.errors.get(kind) ?? 0) + count);

@@ -6,7 +6,7 @@
 import * as hdr from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
 import { histFiles, readHlog, readSeries } from '../../scripts/compare/hlog';
-import { mannWhitneyGreater, mulberry32, normalUpper } from '../../scripts/compare/stats';
+import { mannWhitneyGreater, mulberry32, normalUpper, proportionGreater } from '../../scripts/compare/stats';
 import { compareRuns, DEFAULT_TOLERANCES } from '../../scripts/compare/verdict';
 import { synthRun } from '../harness/synthetic-runs';
 
@@ -70,6 +70,16 @@ describe('hlog kept per second', () => {
   });
 });
 
+describe('the error-rate test on small counts', () => {
+  it('one failed request against a clean base is no evidence (the plain Wald test said p = 0)', () => {
+    expect(proportionGreater(0, 3, 1, 1, 0.005)).toBeGreaterThan(0.05);
+    expect(proportionGreater(0, 3, 2, 3, 0.005)).toBeGreaterThan(0.01);
+  });
+  it('a large, well-sampled rise is found', () => {
+    expect(proportionGreater(10, 10_000, 300, 10_000, 0.005)).toBeLessThan(1e-6);
+  });
+});
+
 describe('verdicts on synthetic runs', () => {
   it('equal distributions of different sizes: regressions at most at the stated alpha (tolerance 0, so only the test guards)', () => {
     const tol = { ...DEFAULT_TOLERANCES, maxP95Increase: 0, maxRpsDrop: 1, maxErrorIncreasePp: 100 };
@@ -88,7 +98,8 @@ describe('verdicts on synthetic runs', () => {
     expect(regressions).toBeLessThanOrEqual(3);
     // With the default tolerance every one of them passes outright.
     expect(compareRuns(synthRun({ seed: 1, seconds: 30, rps: 100 }), synthRun({ seed: 2, seconds: 60, rps: 100 })).verdict).toBe('pass');
-    expect(passes + regressions).toBeLessThanOrEqual(trials);
+    // Most of them pass (the rest are inconclusive: beyond the zero tolerance, not supported by the test).
+    expect(passes).toBeGreaterThan(trials / 2);
   }, 60_000);
 
   it('a 10 % shift in p95 with enough samples is a regression naming the endpoint and figure (tolerance 5 %)', () => {

@@ -39,6 +39,11 @@ describe('a run in which no request succeeded (issue 22)', () => {
     expect(exitCodeFor(e)).toBe(3);
     expect(e.message).toMatch(/no latency measured.*; none of the 60 requests succeeded; top errors: ECONNREFUSED ×60$/);
   });
+  it('fails with exit 1 when a released run sent no request at all', () => {
+    const e = runEndError({ ...base, summary: { collectionFailures: [], thresholds: [], total: stats(0, 0), errors: {} } })!;
+    expect(exitCodeFor(e)).toBe(1);
+    expect(e.message).toMatch(/^run r1: no request was sent \(does the script reach its first request\?/);
+  });
   it('passes a run with one success among failures (thresholds decide that)', () => {
     expect(runEndError({ ...base, summary: { collectionFailures: [], thresholds: [], total: stats(808, 807), errors: {} } })).toBeUndefined();
   });

@@ -52,6 +52,16 @@ describe('k6 raw points (--out json)', () => {
     expect(r.lastResponseAtMs).toBe(Date.parse('2017-05-09T12:34:47.200Z'));
   });
 
+  it('counts a request k6 tagged status 0 (no response: refused, reset, timed out) as failed with no latency', () => {
+    const pt = (value: number, status: string, time: string) => JSON.stringify({ metric: 'http_req_duration', type: 'Point', data: { time, value, tags: { method: 'GET', name: 'a', status } } });
+    const { m } = fold([pt(3001, '0', '2026-01-01T00:00:01Z'), pt(2, '0', '2026-01-01T00:00:01Z'), pt(7, '200', '2026-01-01T00:00:02Z')].join('\n'));
+    const st = finish(m, 1);
+    expect([st.total.requests, st.total.failures]).toEqual([3, 2]);
+    expect([st.total.min, st.total.max]).toEqual([7, 7]); // the one response, never the times to the errors
+    const dead = fold([pt(3001, '0', '2026-01-01T00:00:01Z')].join('\n'));
+    expect(finish(dead.m, 1).total).toMatchObject({ requests: 1, failures: 1, p95: null, max: null });
+  });
+
   it('takes http_req_failed over the tags when both are there, and ignores one with no request before it', () => {
     const tags = { method: 'GET', name: 'a', status: '200', expected_response: 'true' };
     const pt = (metric: string, value: number, time: string) => JSON.stringify({ metric, type: 'Point', data: { time, value, tags } });
