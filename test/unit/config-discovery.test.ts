@@ -32,3 +32,39 @@ describe('config discovery and the env folder (issue 22)', () => {
     expect(homeFor({ config: '../fleet.yaml', home: 'h' }, { LOADFLEET_HOME: '/var/tmp/h' }, sub)).toBe(path.join(sub, 'h'));
   });
 });
+
+describe('an env made where envs used to live (./.loadfleet of the folder the command ran in)', () => {
+  it('is still found by -c, with a note, so down never says "nothing to destroy" while its hosts run', async () => {
+    const { resolveEnv } = await import('../../scripts/adapters/context');
+    // GIVEN a config in fleets/ and its env's record in ./.loadfleet (the old default), no LOADFLEET_HOME
+    fs.mkdirSync(path.join(dir, 'fleets'));
+    fs.copyFileSync(path.resolve('stacks/examples/demo_key.pub'), path.join(dir, 'fleets', 'k.pub'));
+    fs.writeFileSync(path.join(dir, 'fleets', 'xy.yaml'), 'name: xy\naccess: { sshCidrs: [203.0.113.7/32] }\nkeyPair: { publicKeyPath: k.pub }\n');
+    const legacy = path.join(dir, '.loadfleet', 'xy');
+    fs.mkdirSync(legacy, { recursive: true });
+    fs.writeFileSync(path.join(legacy, 'env.json'), JSON.stringify({ name: 'xy', target: 'aws', configPath: path.join(dir, 'fleets', 'xy.yaml'), region: 'us-east-1', engine: 'locust', ttlHours: 4, expiresAt: '2099-01-01T00:00:00.000Z', status: 'up', updatedAt: '2026-11-25T00:00:00.000Z' }));
+    const cwd = process.cwd();
+    const saved = process.env.LOADFLEET_HOME;
+    delete process.env.LOADFLEET_HOME;
+    const err: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((t: string) => (err.push(String(t)), true)) as typeof process.stderr.write;
+    try {
+      process.chdir(dir);
+      // WHEN a command names the config (which would put the env beside it, in fleets/.loadfleet)
+      const ctx = await resolveEnv({ config: 'fleets/xy.yaml' }, true, false);
+      // THEN the existing env is used, and said
+      expect(ctx.envDir.dir).toBe(fs.realpathSync(legacy));
+      expect(ctx.record?.status).toBe('up');
+      expect(err.join('')).toMatch(/env "xy" was found in .*\.loadfleet \(not beside the config/);
+      // and an explicit LOADFLEET_HOME is taken at its word
+      process.env.LOADFLEET_HOME = path.join(dir, 'elsewhere');
+      expect((await resolveEnv({ config: 'fleets/xy.yaml' }, true, false)).record).toBeUndefined();
+    } finally {
+      process.stderr.write = write;
+      process.chdir(cwd);
+      if (saved === undefined) delete process.env.LOADFLEET_HOME;
+      else process.env.LOADFLEET_HOME = saved;
+    }
+  });
+});

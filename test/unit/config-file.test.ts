@@ -53,6 +53,9 @@ describe('loadConfig', () => {
     // GIVEN an explicit path that does not exist
     const given = await loadConfig(write('g.yaml', 'name: demo\naccess: { sshCidrs: [203.0.113.7/32] }\nkeyPair: { publicKeyPath: k.pub, privateKeyPath: ./gone }\n')).catch((e) => e);
     expect(given.message).toMatch(/keyPair\.privateKeyPath \("\.\/gone"\) cannot be read \(ENOENT\): point keyPair\.privateKeyPath at the private key/);
+    // A command that never logs in (synth, status, down, inventory, runs, compare) does not need it.
+    const synthOnly = await loadConfig(write('h.yaml', 'name: demo\naccess: { sshCidrs: [203.0.113.7/32] }\nkeyPair: { publicKeyPath: k.pub }\n'), { needPrivateKey: false });
+    expect(synthOnly.config.name).toBe('demo');
   });
 
   it('refuses a local.engineCache that leaves /opt or /var through ..', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downCommand } from '../../scripts/actions/up';
+import { downCommand, homeToName } from '../../scripts/actions/up';
 
 describe('the "run loadfleet down later" command', () => {
   it('quotes --home so a pasted command never expands $ or a backtick', () => {
@@ -7,6 +7,10 @@ describe('the "run loadfleet down later" command', () => {
     const cmd = downCommand('demo', home);
     expect(cmd).toBe(`loadfleet down --env demo --home '/tmp/a $HOME \`id\` '\\''q'\\''' --yes`);
     expect(downCommand('demo')).toBe('loadfleet down --env demo --yes');
+    // The printed command names the home unless $LOADFLEET_HOME already does (it must work from any folder).
+    expect(homeToName('/w/fleets/.loadfleet', {})).toBe('/w/fleets/.loadfleet');
+    expect(homeToName('/w/fleets/.loadfleet', { LOADFLEET_HOME: '/w/fleets/.loadfleet' })).toBeUndefined();
+    expect(homeToName('/w/fleets/.loadfleet', { LOADFLEET_HOME: '/elsewhere' })).toBe('/w/fleets/.loadfleet');
   });
 });
 
