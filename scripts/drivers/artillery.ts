@@ -219,4 +219,8 @@ for f in out/hdr-*.json; do [ -s "$f" ] || continue; id=\${f#out/hdr-}; id=\${id
   };
 }
 
-export const artilleryRun: DriverModule = { engine: 'artillery', scriptKind: 'an Artillery YAML', needsController: false, validate, checkPassthrough: (a) => void artilleryPassthrough(a), create };
+export const artilleryRun: DriverModule = {
+  engine: 'artillery', scriptKind: 'an Artillery YAML', needsController: false, validate, checkPassthrough: (a) => void artilleryPassthrough(a), create,
+  // The split of the load over the agents (a refusal, e.g. fewer --users than sending agents) before doctor.
+  check: (p) => void artilleryPhases(p.plan, p.outputs.hosts.filter((h) => h.role === 'agent').length),
+};

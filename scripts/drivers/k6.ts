@@ -25,7 +25,7 @@ import {
   k6PrepareScript, k6ReleaseScript, k6StartScript, k6StatusScript, k6StopScript, k6TickScript, type K6AgentPaths,
 } from '../run/k6-run';
 import { finish, Merger, timelineBucketS } from '../run/merge';
-import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
+import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn, type Prepared } from './types';
 import { notInstalledOr, onEveryHost } from './remote';
 
 /** k6's own waits and pull size, shrinkable by tests (like RUN_TIMING). */
@@ -286,4 +286,13 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
   }
 }
 
-export const k6Run: DriverModule = { engine: 'k6', scriptKind: 'a k6 script', needsController: false, validate, checkPassthrough: checkK6Passthrough, create };
+/**
+ * k6 v2.0.0's REST API reports trends with fixed stats, p(90) and p(95) but no p(99) (TrendSink.Format), so the
+ * live p99 is always null: an abort form on p99 would never fire. Refused before the run.
+ */
+function check(p: Prepared): void {
+  const t = p.thresholds.find((x) => x.abort && x.metric === 'p99');
+  if (t) throw new UsageError(`--threshold '${t.expr}': k6's live figures have no p99 (its REST API reports p(90) and p(95) only), so this abort would never fire: abort on p95, or drop :abort to judge p99 at the end`);
+}
+
+export const k6Run: DriverModule = { engine: 'k6', scriptKind: 'a k6 script', needsController: false, validate, checkPassthrough: checkK6Passthrough, check, create };

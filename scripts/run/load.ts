@@ -185,6 +185,9 @@ export function artilleryPhases(plan: LoadPlan, generators: number): (ArtilleryP
   // --users caps concurrent VUs: split over the generators that send (each gets at least 1).
   const withCaps = (phases: (ArtilleryPhase[] | null)[]): (ArtilleryPhase[] | null)[] => {
     const active = phases.filter((x) => x !== null).length;
+    // Fewer users than sending agents: some agent would get a cap of 0 (no VU at all), and raising it to 1 would
+    // run more concurrent users than asked. Refused (issue 15: never more than asked).
+    if (active > plan.users) throw new UsageError(`--users (${plan.users}) is less than the agents that send load (${active}): each needs at least one concurrent user; raise --users to ${active}, or lower --rate so fewer agents send`);
     const caps = active ? splitEvenly(plan.users, active) : [];
     let k = 0;
     return phases.map((x) => {

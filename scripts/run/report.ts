@@ -104,7 +104,13 @@ export function engineLoad(engine: string, load: RunSummary['load'], generators:
       ? `${x.duration}s, ${x.arrivalCount} arrivals spread evenly`
       : `${x.duration}s at ${x.arrivalRate}${x.rampTo !== undefined ? `→${x.rampTo}` : ''} arrivals/s`) + (x.maxVusers !== undefined ? ` (max ${x.maxVusers} vusers)` : '');
     // null: an agent whose share of the load was 0, left out of the run.
-    const per = artilleryPhases(plan, generators).map((ph) => (ph ? ph.map(phase).join(', ') : 'none (its share was 0)'));
+    let split: ReturnType<typeof artilleryPhases>;
+    try {
+      split = artilleryPhases(plan, generators);
+    } catch {
+      return `Artillery: ${load.users} users at ${load.rate}/s, ${load.durationS} s`; // a report never fails on its load line
+    }
+    const per = split.map((ph) => (ph ? ph.map(phase).join(', ') : 'none (its share was 0)'));
     const same = per.every((t) => t === per[0]);
     return `Artillery phases ${same ? `on each of ${generators} agent(s): ${per[0]}` : per.map((t, i) => `agent ${i + 1}: ${t}`).join('; ')} — ${load.durationS} s`;
   }

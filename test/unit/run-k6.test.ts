@@ -347,3 +347,12 @@ describe('k6 on each agent (sh)', () => {
     expect(k6CancelScript(paths)).toContain(`touch '${paths.cancel}'`);
   });
 });
+
+describe('k6 and the abort form', () => {
+  it('fails on a p99 abort (k6 v2.0.0 reports no live p99), allows p95 and an end-of-run p99', async () => {
+    const { parseThreshold } = await import('../../scripts/run/thresholds');
+    const prepared = (exprs: string[]) => ({ thresholds: exprs.map(parseThreshold) }) as never;
+    expect(() => k6Run.check!(prepared(['p99<1s:abort']))).toThrow(/k6's live figures have no p99/);
+    expect(() => k6Run.check!(prepared(['p95<1s:abort', 'p99<2s']))).not.toThrow();
+  });
+});

@@ -130,3 +130,11 @@ describe('engine mappings', () => {
     expect(() => ngrinderLoad(resolveLoad({ stages: [{ durationS: 1, target: 1 }] }), 1)).toThrow('nGrinder has no stages');
   });
 });
+
+describe('Artillery: never more concurrent users than asked (review of issue 15.5)', () => {
+  it('fails when --users is less than the agents that send, naming both and the fix', () => {
+    expect(() => artilleryPhases(resolveLoad({ users: 1, rate: 3, durationS: 10 }), 3)).toThrow(/--users \(1\) is less than the agents that send load \(3\)/);
+    const ok = artilleryPhases(resolveLoad({ users: 3, rate: 3, durationS: 10 }), 3);
+    expect(ok.map((p) => p?.[0]?.maxVusers)).toEqual([1, 1, 1]);
+  });
+});
