@@ -11,6 +11,7 @@ import { ToolMissingError, UsageError } from '../core/errors';
 import { DEFAULT_NOFILE, STARTER_SCRIPT, freeLocalSubnet, freePrefix, nameFromFolder, nofileCap, starterConfig, starterNofile, starterScript } from '../core/init';
 import { DEFAULT_CONFIG_FILE } from '../adapters/config-discovery';
 import { loadConfig } from '../adapters/config-file';
+import { checkEngineConfig } from '../engines/index';
 import { machineLinks, machineNetworks, nofileFacts } from '../adapters/machine';
 
 export interface InitOptions {
@@ -30,6 +31,8 @@ export async function initAction(dirArg: string | undefined, opts: InitOptions):
   if (target !== 'local' && target !== 'aws') throw new UsageError(`--target (${target}) must be local or aws`);
   const engine = (opts.engine ?? 'locust') as EngineName;
   if (!ENGINE_NAMES.includes(engine)) throw new UsageError(`--engine (${opts.engine}) must be one of ${ENGINE_NAMES.join(', ')}`);
+  // The config must work as written: an engine the target cannot run is refused now, not at `up` (exit 2).
+  checkEngineConfig({ engine }, target === 'local' ? 'netns' : 'ec2');
   const name = opts.name ?? nameFromFolder(path.basename(dir));
   if (!NAME_RE.test(name)) throw new UsageError(`--name (${JSON.stringify(name)}) is not an env name: 2-24 lower-case letters, digits and dashes, starting with a letter`);
   const configFile = path.join(dir, DEFAULT_CONFIG_FILE);

@@ -4,6 +4,7 @@
  * nofile this machine lets a process have). The adapter (scripts/actions/init.ts) gathers those facts.
  */
 import { NAME_RE, parseCidr } from '../../stacks/config';
+import { UsageError } from './errors';
 import type { EngineName } from '../../stacks/engines';
 import { TARGET_PATHS } from '../run/target-server';
 
@@ -58,7 +59,7 @@ export function freeLocalSubnet(used: readonly string[]): string {
     const candidate = `${ipOf((10 << 24) + (231 << 16) + (n << 8))}/24`;
     if (overlapping(candidate, used).length === 0) return candidate;
   }
-  throw new Error('no free /24 in 10.231.0.0/16 on this machine: pass one with --subnet');
+  throw new UsageError('no free /24 in 10.231.0.0/16 on this machine: free one, or write loadfleet.yaml by hand with local.subnet set to a private /24 that no address or route of this machine overlaps');
 }
 
 /** The first prefix (lf, lf2, … lf9, la … lz) whose bridge `<prefix>br0` is not a link of the machine. */
@@ -66,7 +67,7 @@ export function freePrefix(links: readonly string[]): string {
   const candidates = ['lf', ...[2, 3, 4, 5, 6, 7, 8, 9].map((i) => `lf${i}`), ...'abcdeghijklmnopqrstuvwxyz'.split('').map((c) => `l${c}`)];
   const taken = new Set(links);
   const free = candidates.find((p) => !taken.has(`${p}br0`) && ![...taken].some((l) => l.startsWith(`${p}v`) || l.startsWith(`${p}p`)));
-  if (!free) throw new Error('every starter prefix is in use on this machine: pass one with --prefix');
+  if (!free) throw new UsageError('every starter prefix is in use on this machine: write loadfleet.yaml by hand with local.prefix set to a short name that no link of this machine starts with');
   return free;
 }
 

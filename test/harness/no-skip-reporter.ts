@@ -3,9 +3,16 @@
  * of a file whose beforeAll failed as "skipped". This project skips nothing on purpose (a missing tool fails
  * loudly), so any skipped or todo test fails the run, named, and the run ends on a plain count line.
  */
-import type { Reporter, TestModule } from 'vitest/node';
+import type { Reporter, TestModule, Vitest } from 'vitest/node';
 
 export default class NoSkipReporter implements Reporter {
+  /** A name filter (-t) leaves the other tests out on purpose: those are not counted as "did not run". */
+  private filtered = false;
+
+  onInit(vitest: Vitest): void {
+    this.filtered = vitest.config.testNamePattern !== undefined;
+  }
+
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     let passed = 0;
     let failed = 0;
@@ -15,6 +22,7 @@ export default class NoSkipReporter implements Reporter {
         const state = t.result().state;
         if (state === 'passed') passed++;
         else if (state === 'failed') failed++;
+        else if (this.filtered && t.options.mode === 'skip') continue;
         else notRun.push(`${m.moduleId.replace(`${process.cwd()}/`, '')} > ${t.fullName} (${state})`);
       }
     }

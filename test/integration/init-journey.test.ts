@@ -31,6 +31,14 @@ afterAll(async () => {
 });
 
 describe('a newcomer\'s first hour (issue 22)', () => {
+  it('fails with exit 2 for an engine the local target cannot run, writing nothing', async () => {
+    const other = path.join(path.dirname(dir), 'k6-local');
+    const r = await inDir(['init', '--target', 'local', '--engine', 'k6', other], '/');
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/engine \(k6\) cannot run on the local target/);
+    expect(fs.existsSync(path.join(other, 'loadfleet.yaml'))).toBe(false);
+  });
+
   it('init writes a config that works as written, and the journey runs on it unchanged', async () => {
     const init = await inDir(['init', '--target', 'local', dir], '/');
     expect(init.exitCode, init.stderr).toBe(0);
