@@ -106,7 +106,12 @@ export async function readDigestRecord(file: string): Promise<Record<string, str
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw e;
   }
-  const j = JSON.parse(text) as unknown;
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${file} is not a record of sha256 digests (${(e as Error).message}): fix or delete it`);
+  }
   if (typeof j !== 'object' || j === null || Object.values(j).some((v) => typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v))) throw new UsageError(`${file} is not a record of sha256 digests: fix or delete it`);
   return j as Record<string, string>;
 }

@@ -41,6 +41,12 @@ export function resolveEngine(name: EngineName, requested: string | undefined, k
  * engine or engineVersion install would refuse fails here as a usage error (exit 2), before a fleet,
  * a key pair or a builder exists.
  */
-export function checkEngineConfig(config: { readonly engine: string; readonly engineVersion?: string }, kind: HostKind): void {
-  resolveEngine(config.engine as EngineName, config.engineVersion, kind);
+export function checkEngineConfig(config: { readonly engine: string; readonly engineVersion?: string; readonly engineSha256?: string }, kind: HostKind): void {
+  const { spec, version } = resolveEngine(config.engine as EngineName, config.engineVersion, kind);
+  // engineSha256 pins the one artifact of this version that has no published checksum (nGrinder's war): a value
+  // for a version with none would be refused by install after the fleet exists — refused here instead.
+  if (config.engineSha256 !== undefined) {
+    const unpublished = (spec.versions[version]?.[kind] ?? []).filter((a) => !a.sha256 && !a.sha512 && a.unpublished);
+    if (unpublished.length !== 1) throw new UsageError(`engineSha256 (${config.engineSha256}) is for an artifact with no published checksum, and ${spec.name} ${version} has ${unpublished.length === 0 ? 'none (every artifact has a pinned checksum): remove engineSha256' : `${unpublished.length}: this version cannot take one value`}`);
+  }
 }

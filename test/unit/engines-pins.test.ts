@@ -129,3 +129,12 @@ describe('the local target', () => {
     usageError(() => k6.services(ctx('agent', '2.0.0', 'netns')));
   });
 });
+
+describe('engineSha256 on an engine whose artifacts all have a published checksum', () => {
+  it('fails before anything is created (synth, up), naming the field', async () => {
+    const { checkEngineConfig } = await import('../../scripts/engines/index');
+    const sha = 'a'.repeat(64);
+    expect(() => checkEngineConfig({ engine: 'locust', engineSha256: sha }, 'ec2')).toThrow(/engineSha256 \(a{64}\) is for an artifact with no published checksum, and locust .* has none .*: remove engineSha256/);
+    expect(() => checkEngineConfig({ engine: 'ngrinder', engineSha256: sha }, 'ec2')).not.toThrow();
+  });
+});
