@@ -53,7 +53,8 @@ async function validate(file: string, text: string): Promise<void> {
   refuseArtilleryEnsure(file, doc);
 }
 
-async function artilleryPluginTar(): Promise<Buffer> {
+/** loadfleet's plugin and the modules it needs, as one gzipped tar that `prepare` unpacks on each agent. */
+export async function artilleryPluginTar(): Promise<Buffer> {
   const pluginDir = projectPath('scripts', 'run', 'artillery-plugin');
   const nm = projectPath('node_modules');
   const r = await execa('tar', ['-czf', '-', '-C', pluginDir, 'artillery-plugin-loadfleet-hdr', '-C', nm, 'hdr-histogram-js', 'pako', 'base64-js', '@assemblyscript/loader'], { encoding: 'buffer', stdin: 'ignore' });

@@ -16,6 +16,7 @@ import type { RunSummary } from '../../scripts/run/summary';
 import { runDirOf } from '../harness/run-output';
 import { shQuote } from '../../scripts/core/safe-text';
 import { ARTILLERY } from '../../scripts/engines/artillery';
+import { artilleryPluginTar } from '../../scripts/drivers/artillery';
 
 const PREFIX = 'lq';
 const SUBNET = '10.231.94.0/24';
@@ -153,14 +154,20 @@ describe('run with Artillery on 3 agents', () => {
 
   it('aborts Artillery when the start gate is never released (gateTimeoutMs): no request is ever sent', async () => {
     // GIVEN Artillery with loadfleet's plugin on an agent, its gate never released (loadfleet died), a 3 s gate timeout
-    const repo = path.resolve(import.meta.dirname, '../..');
+    // The plugin travels in the command, unpacked as the driver does it: a clone under /tmp is invisible to the
+    // hosts (each host's /tmp is private), so no path of the clone may be used on a host.
     const dir = '/etc/loadfleet/artillery/gate-test';
+    const agent = fleet.outputs().hosts.find((h) => h.name === 'agent-1')!;
+    const unpack = `mkdir -p ${dir}/plugins/node_modules && tar -xzf - -C ${dir}/plugins/node_modules && echo unpacked`;
+    const pushed = await execa('ssh', ['-i', fleet.ws.privateKeyPath, '-o', `UserKnownHostsFile=${path.join(fleet.ws.home, fleet.name, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${fleet.outputs().sshUser}@${agent.privateIp}`,
+      `rm -rf ${dir}; ${fleet.outputs().sshUser === 'root' ? unpack : `sudo -n sh -c ${shQuote(unpack)}`}`], { input: await artilleryPluginTar(), reject: false, timeout: 30_000 });
+    expect(String(pushed.stdout).trim(), String(pushed.stderr)).toBe('unpacked');
     const plugins = JSON.stringify({ 'loadfleet-hdr': { out: `${dir}/out`, generator: 'agent-1', gate: `${dir}/gate`, gateTimeoutMs: 3000 } });
     const overrides = JSON.stringify({ config: { target: `http://${appIp()}:8080`, phases: [{ duration: 5, arrivalRate: 5 }] } });
     const yml = 'config:\n  target: "http://placeholder"\nscenarios:\n  - flow:\n      - get:\n          url: "/gate-test"\n';
     const log0 = await accessLog();
-    const go = `timeout 100 env ARTILLERY_PLUGIN_PATH=${repo}/scripts/run/artillery-plugin NODE_PATH=${repo}/node_modules ARTILLERY_PLUGINS=${shQuote(plugins)} ARTILLERY_DISABLE_TELEMETRY=true ${ARTILLERY.bin} run --overrides ${shQuote(overrides)} ${dir}/s.yml > ${dir}/log 2>&1; echo $? > ${dir}/rc\n`;
-    const started = await fleet.sshRoot('agent-1', `rm -rf ${dir}; mkdir -p ${dir} && printf '%s' '${yml}' > ${dir}/s.yml && echo ${Buffer.from(go).toString('base64')} | base64 -d > ${dir}/go.sh && cd ${dir} && setsid nohup sh ${dir}/go.sh > /dev/null 2>&1 < /dev/null & echo started`);
+    const go = `timeout 100 env ARTILLERY_PLUGIN_PATH=${dir}/plugins NODE_PATH=${dir}/plugins/node_modules ARTILLERY_PLUGINS=${shQuote(plugins)} ARTILLERY_DISABLE_TELEMETRY=true ${ARTILLERY.bin} run --overrides ${shQuote(overrides)} ${dir}/s.yml > ${dir}/log 2>&1; echo $? > ${dir}/rc\n`;
+    const started = await fleet.sshRoot('agent-1', `printf '%s' '${yml}' > ${dir}/s.yml && echo ${Buffer.from(go).toString('base64')} | base64 -d > ${dir}/go.sh && cd ${dir} && setsid nohup sh ${dir}/go.sh > /dev/null 2>&1 < /dev/null & echo started`);
     expect(started.stdout).toContain('started');
     let rc = '';
     for (let i = 0; i < 120 && rc === ''; i++) {
