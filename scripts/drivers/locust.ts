@@ -132,8 +132,10 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
     // collect pulls only what this run's workers write after that (raw/<agent>-worker.log).
     await runAsRoot(controller.session, login, restartLocustScript(p.kind), `restarting Locust on ${controller.host.name}`);
     await Promise.all(agents.map(async (c) => {
-      // The restart sh ends with `exit 0`: in a subshell, so the marks are printed after it (its failure is the step's).
-      const r = await runAsRoot(c.session, login, `(\n${restartLocustScript(p.kind)}) || exit $?\n${workerLogMarkScript(p.kind)}`, `restarting Locust on ${c.host.name}`);
+      // The marks BEFORE the restart: a restarted worker may log its start before a mark taken afterwards (seen
+      // under load), which collect would then miss; the old process's last lines are cut at collect (from the
+      // restarted worker's "Starting Locust" on). The restart sh ends with `exit 0`: in a subshell.
+      const r = await runAsRoot(c.session, login, `${workerLogMarkScript(p.kind)}(\n${restartLocustScript(p.kind)}) >&2 || exit $?\n`, `restarting Locust on ${c.host.name}`);
       logMarks.set(c.host.name, r.stdout);
     }));
     // The master restarted: wait for its API, then for one ready worker per agent core.
