@@ -167,9 +167,11 @@ export function workerLogSinceScript(kind: 'netns' | 'ec2', marks: string): stri
   const lines = ['for f in /var/log/loadfleet/locust-worker@*.log; do', '  [ -e "$f" ] || continue; s=0', '  case "$f" in'];
   for (const m of sizes) lines.push(`    ${shQuote(m[1]!)}) s=${m[2]} ;;`);
   // The first-request marks first (a long DEBUG log's tail would lose them), then the run's last 20000 lines.
-  // The marks were taken before the restart: from the restarted worker's "Starting Locust" on (the old process's
-  // shutdown lines are the last run's); without such a line (a worker that never started), all of it.
+  // The marks were taken before the restart: from the worker's last "Starting Locust" on (the old process's
+  // shutdown lines, and a start the prepare restarted again, are not this run's); without one (a worker that
+  // never started), all of it.
   lines.push('  esac', '  n=$(stat -c %s "$f"); [ "$n" -ge "$s" ] || s=0', '  echo "==> $f <=="', `  tail -c +$((s + 1)) "$f" | grep -m 100 ${FIRST_REQUEST_MARK} || true`,
-    "  if tail -c +$((s + 1)) \"$f\" | grep -q 'Starting Locust'; then tail -c +$((s + 1)) \"$f\" | sed -n '/Starting Locust/,$p' | tail -n 20000; else tail -c +$((s + 1)) \"$f\" | tail -n 20000; fi", 'done', 'true', '');
+    "  k=$(tail -c +$((s + 1)) \"$f\" | grep -n 'Starting Locust' | tail -n 1 | cut -d: -f1)",
+    '  tail -c +$((s + 1)) "$f" | tail -n +"${k:-1}" | tail -n 20000', 'done', 'true', '');
   return lines.join('\n');
 }

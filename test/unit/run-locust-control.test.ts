@@ -52,7 +52,7 @@ describe("Locust's control path (pure sh and Python)", () => {
     expect(s).toContain("'/var/log/loadfleet/locust-worker@1.log') s=1234 ;;");
     expect(s).toContain('tail -c +$((s + 1)) "$f"');
     // The marks are taken before the restart: the old process's last lines are cut at the restarted worker's start.
-    expect(s).toContain("sed -n '/Starting Locust/,$p'");
+    expect(s).toContain("grep -n 'Starting Locust' | tail -n 1");
     expect(s).not.toContain('rm -rf');
     const e = workerLogSinceScript('ec2', 'since 1700000000');
     expect(e).toContain("journalctl -u 'locust-worker@*' --since @1700000000");
