@@ -17,7 +17,7 @@ requireLocalTools();
 const ws = workspace('lf-li-');
 const env = { LOADFLEET_HOME: ws.home };
 const envDir = path.join(ws.home, NAME);
-const config = ws.writeConfig('fleet.yaml', { name: NAME, sshUser: 'root', local: { prefix: PREFIX, subnet: '10.231.81.0/24' }, agents: { count: 8 }, monitoring: { enabled: false } });
+const config = ws.writeConfig('fleet.yaml', { name: NAME, sshUser: 'root', local: { prefix: PREFIX, subnet: '10.231.81.0/24' }, tuning: { nofile: 16384 }, agents: { count: 8 }, monitoring: { enabled: false } });
 const seenPids: number[] = [];
 const hosts = new LocalHosts(path.join(envDir, 'local'));
 
