@@ -11,7 +11,7 @@
  */
 import { inflateSync } from 'node:zlib';
 import * as hdr from 'hdr-histogram-js';
-import { addEncoded, decode, encode, HDR, newHistogram, type Histogram } from '../run/histogram';
+import { addEncoded, decode, encode, forEachCount, HDR, newHistogram, type Histogram } from '../run/histogram';
 
 export const HIST_FORMAT = 'loadfleet-hist/1';
 
@@ -234,41 +234,22 @@ export function readHlog(text: string): LogSeries {
     let l = layouts.get(key);
     if (!l) layouts.set(key, (l = layoutOf(digits, lowest)));
     // Sparse counts of this interval.
-    let pos = 40;
-    const end = pos + payloadLength;
-    let index = 0;
     let k = 0;
     let total = 0;
-    while (pos < end) {
-      let b = raw[pos++]!;
-      let v = b & 0x7f;
-      let scale = 128;
-      while (b & 0x80) {
-        b = raw[pos++]!;
-        v += (b & 0x7f) * scale;
-        scale *= 128;
+    forEachCount(raw, 40, 40 + payloadLength, (index, n) => {
+      if (k >= idx.length) {
+        const ni = new Int32Array(Math.max(64, idx.length * 2));
+        ni.set(idx);
+        idx = ni;
+        const nc = new Float64Array(ni.length);
+        nc.set(cnt);
+        cnt = nc;
       }
-      const n = v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-      if (n < 0) {
-        index -= n;
-        continue;
-      }
-      if (n > 0) {
-        if (k >= idx.length) {
-          const ni = new Int32Array(Math.max(64, idx.length * 2));
-          ni.set(idx);
-          idx = ni;
-          const nc = new Float64Array(ni.length);
-          nc.set(cnt);
-          cnt = nc;
-        }
-        idx[k] = index;
-        cnt[k] = n;
-        k++;
-        total += n;
-      }
-      index++;
-    }
+      idx[k] = index;
+      cnt[k] = n;
+      k++;
+      total += n;
+    });
     const pct = (p: number) => {
       if (total === 0) return 0;
       // getValueAtPercentile: the smallest value with at least ceil(p% of total) at or below it (≥ 1).

@@ -93,14 +93,30 @@ export function addEncoded(target: Histogram, base64: string): void {
     target.add(decode(base64));
     return;
   }
-  let pos = 40;
-  const end = pos + payloadLength;
-  let index = 0;
   let total = 0;
   let minIndex = -1;
   let maxIndex = -1;
+  forEachCount(raw, 40, 40 + payloadLength, (index, n) => {
+    if (index >= t.countsArrayLength) throw new Error('HdrHistogram payload has counts beyond its own range');
+    t.addToCountAtIndex(index, n);
+    total += n;
+    maxIndex = index;
+    if (minIndex === -1 && index !== 0) minIndex = index;
+  });
+  // The same bookkeeping as JsHistogram's decode followed by add().
+  t.setTotalCount(target.totalCount + total);
+  if (maxIndex >= 0) t.updatedMaxValue(Math.max(t.maxValue, t.highestEquivalentValue(t.valueFromIndex(maxIndex))));
+  if (minIndex >= 0) t.updateMinNonZeroValue(Math.min(t.minNonZeroValue, t.valueFromIndex(minIndex)));
+}
+
+/**
+ * The non-zero counts of an HdrHistogram V2 payload's counts array (raw[pos..end)), as (index, count):
+ * ZigZag LEB128, at most 9 bytes; multiplication (not shifts) keeps values above 2^31 exact; a negative value is
+ * a run of that many empty counts. Shared by the merge (addEncoded) and the .hlog reader (compare/hlog.ts).
+ */
+export function forEachCount(raw: Uint8Array, pos: number, end: number, each: (index: number, count: number) => void): void {
+  let index = 0;
   while (pos < end) {
-    // ZigZag LEB128, at most 9 bytes; multiplication (not shifts) keeps values above 2^31 exact.
     let b = raw[pos++]!;
     let v = b & 0x7f;
     let scale = 128;
@@ -111,22 +127,12 @@ export function addEncoded(target: Histogram, base64: string): void {
     }
     const n = v % 2 === 0 ? v / 2 : -(v + 1) / 2;
     if (n < 0) {
-      index -= n; // a run of -n empty counts
+      index -= n;
       continue;
     }
-    if (n > 0) {
-      if (index >= t.countsArrayLength) throw new Error('HdrHistogram payload has counts beyond its own range');
-      t.addToCountAtIndex(index, n);
-      total += n;
-      maxIndex = index;
-      if (minIndex === -1 && index !== 0) minIndex = index;
-    }
+    if (n > 0) each(index, n);
     index++;
   }
-  // The same bookkeeping as JsHistogram's decode followed by add().
-  t.setTotalCount(target.totalCount + total);
-  if (maxIndex >= 0) t.updatedMaxValue(Math.max(t.maxValue, t.highestEquivalentValue(t.valueFromIndex(maxIndex))));
-  if (minIndex >= 0) t.updateMinNonZeroValue(Math.min(t.minNonZeroValue, t.valueFromIndex(minIndex)));
 }
 
 /** p in 0..100 → milliseconds; null for an empty histogram (no response measured is not a latency of 0). */
