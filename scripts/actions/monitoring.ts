@@ -26,6 +26,7 @@ import { monitoringPins } from '../monitoring/pins';
 import { prometheusInstallScript, prometheusUrl, prometheusService, type PrometheusSetup } from '../monitoring/prometheus';
 import { exporterReport, parseTargets, type ExporterReport } from '../monitoring/targets';
 import { renderRunMetrics, runMetricsWriteScript, type RunSnapshot } from '../monitoring/run-metrics';
+import { defaultLocalPort } from '../monitoring/tunnel';
 
 /** Everything the monitoring step needs, from the config, the env folder and the outputs. */
 export interface MonitoringEnv {
@@ -187,7 +188,7 @@ export function monitoringUrls(m: Pick<MonitoringEnv, 'outputs' | 'envDir'>, con
     lines.push(engine.uiReach === 'loopback'
       ? `Controller: only through the tunnel: loadfleet tunnel${cfg} controller   (the UI listens on the controller's 127.0.0.1:${engine.uiPort})`
       // nGrinder: its port is open to the fleet's own hosts only (admin/admin until install sets it; plain HTTP).
-      : `Controller: loadfleet tunnel${cfg} controller --local-port 8080   then http://127.0.0.1:8080/   (plain HTTP: reachable through the tunnel only)`);
+      : `Controller: loadfleet tunnel${cfg} controller   then http://127.0.0.1:${defaultLocalPort(engine.uiPort)}/   (plain HTTP: reachable through the tunnel only)`);
   }
   return lines;
 }

@@ -18,6 +18,18 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** A free port on 127.0.0.1 chosen by the kernel (listen on 0). */
+async function anyFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 async function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
@@ -35,14 +47,22 @@ export async function tunnelAction(target: string | undefined, opts: TunnelOptio
   const outputs = await ctx.envDir.requireOutputs();
   const localPort = opts.localPort === undefined ? undefined : positiveNumber('--local-port', opts.localPort, 0, { integer: true });
   if (localPort !== undefined && localPort > 65535) throw new UsageError(`--local-port (${localPort}) must be at most 65535`);
-  const plan = planTunnel(outputs, {
+  const planFor = (port: number | undefined) => planTunnel(outputs, {
     target: target ?? defaultTunnelTarget(outputs),
-    localPort,
+    localPort: port,
     monitoringEnabled: loaded.config.monitoring.enabled,
     privateKeyPath: loaded.privateKeyPath,
     knownHostsFile: ctx.envDir.knownHosts,
   });
-  if (!(await portFree(plan.localPort))) throw new UsageError(`local port ${plan.localPort} is in use on this machine: pass --local-port <another port>`);
+  let plan = planFor(localPort);
+  if (!(await portFree(plan.localPort))) {
+    // The UI's port is privileged (nGrinder's 80) and its high stand-in is taken: any free high port will do.
+    if (plan.localPortFrom === 'high') plan = planFor(await anyFreePort());
+    else throw new UsageError(`local port ${plan.localPort} is in use on this machine: pass --local-port <another port>`);
+  }
+  if (plan.localPortFrom !== 'given' && plan.localPort !== plan.remote.port) {
+    process.stdout.write(`local port ${plan.remote.port} needs root; listening on ${plan.localPort} instead (choose one with --local-port)\n`);
+  }
 
   const child = spawn(plan.argv[0]!, plan.argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -14,7 +14,14 @@ import { SCRAPE } from './prometheus';
 export const GRAFANA_PATHS = {
   datasource: '/etc/grafana/provisioning/datasources/loadfleet.yaml',
   dashboardsProvider: '/etc/grafana/provisioning/dashboards/loadfleet.yaml',
-  dashboardsDir: '/var/lib/grafana/dashboards/loadfleet',
+  /**
+   * Root-owned, under /etc/grafana (which the RPM's postinst keeps root:grafana, "configuration files should not be
+   * modifiable by grafana user": grafana/grafana packaging/rpm/control/postinst). Never in /var/lib/grafana, which
+   * belongs to the grafana user: root writing there would follow links grafana planted (issue 20). Grafana's file
+   * provider only reads this folder (pkg/services/provisioning/dashboards/file_reader.go @ v11.3.0: os.Stat,
+   * filepath.Walk, os.Open), so world-readable files in a root-owned folder are all it needs.
+   */
+  dashboardsDir: '/etc/grafana/dashboards/loadfleet',
   config: '/etc/grafana/grafana.ini',
   /** The admin password Grafana reads through grafana.ini's `$__file{…}`, root:grafana 0640. */
   adminPasswordFile: '/etc/grafana/loadfleet-admin-password',

@@ -16,8 +16,18 @@ export interface TunnelPlan {
   readonly address: string;
   readonly remote: { readonly host: string; readonly port: number };
   readonly localPort: number;
+  /** Whether the local port was given (--local-port), the UI's own, or a high one instead of a privileged one. */
+  readonly localPortFrom: 'given' | 'same' | 'high';
   readonly argv: readonly string[];
   readonly url: string;
+}
+
+/** Linux's default net.ipv4.ip_unprivileged_port_start: below it, listening needs root (CAP_NET_BIND_SERVICE). */
+export const PRIVILEGED_PORTS_BELOW = 1024;
+
+/** The local port a tunnel to a UI on `port` listens on by default: the same, or 8000 + port for a privileged one. */
+export function defaultLocalPort(port: number): number {
+  return port < PRIVILEGED_PORTS_BELOW ? 8000 + port : port;
 }
 
 export function defaultTunnelTarget(outputs: Pick<FleetOutputs, 'target'>): TunnelTarget {
@@ -54,7 +64,10 @@ export function planTunnel(
   }
   const host = outputs.hosts.find((h) => h.role === role);
   if (!host) throw new UsageError(`env ${outputs.env} has no ${role} host: run "loadfleet up" first`);
-  const localPort = opts.localPort ?? port;
+  // Ports below 1024 need root to listen on (nGrinder's 80): by default the tunnel listens on 8000 + port instead
+  // (80 → 8080), so it works as an ordinary user; the action picks another free high port if that one is taken.
+  const localPortFrom = opts.localPort !== undefined ? 'given' : port < PRIVILEGED_PORTS_BELOW ? 'high' : 'same';
+  const localPort = opts.localPort ?? defaultLocalPort(port);
   const address = host.publicIp || host.privateIp;
   return {
     target,
@@ -63,6 +76,7 @@ export function planTunnel(
     // The far end connects to the service on the host's private address (every UI listens there; not all on 127.0.0.1).
     remote: { host: loopback ? '127.0.0.1' : host.privateIp, port },
     localPort,
+    localPortFrom,
     argv: [
       'ssh', '-N',
       '-o', 'ExitOnForwardFailure=yes',

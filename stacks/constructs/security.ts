@@ -62,9 +62,8 @@ export class FleetSecurity extends Construct {
       fromGroup('target', range, 'controller');
     }
     if (props.monitoring) {
-      admin('monitoring', { from: MONITORING_PORTS.grafana, to: MONITORING_PORTS.grafana, description: 'Grafana' });
-      // No Prometheus (9090) from sshCidrs: it has no login, and k6's remote-write receiver takes any write;
-      // people reach it through `loadfleet tunnel prometheus`.
+      // Neither Grafana (3000: a password over plain HTTP) nor Prometheus (9090: no login; k6's remote-write
+      // receiver takes any write) is open to sshCidrs: `loadfleet tunnel grafana|prometheus` reaches them (issue 20).
       const exporter = { from: MONITORING_PORTS.nodeExporter, to: MONITORING_PORTS.nodeExporter, description: 'node_exporter' };
       for (const role of roles) fromGroup(role, exporter, 'monitoring');
       // k6 agents push their metrics (Prometheus remote write); no other engine needs this path.

@@ -26,10 +26,19 @@ describe('tunnel plan', () => {
     const c = planTunnel(OUT, { ...base, target: 'controller' });
     expect(c.argv).toContain('127.0.0.1:8089:127.0.0.1:8089');
     expect(c.remote).toEqual({ host: '127.0.0.1', port: 8089 });
-    expect(planTunnel({ ...OUT, engine: 'ngrinder' }, { ...base, target: 'controller' }).argv).toContain('127.0.0.1:80:10.42.0.10:80');
+    expect(planTunnel({ ...OUT, engine: 'ngrinder' }, { ...base, target: 'controller', localPort: 80 }).argv).toContain('127.0.0.1:80:10.42.0.10:80');
     expect(planTunnel(OUT, { ...base, target: 'prometheus', localPort: 19090 }).url).toBe('http://127.0.0.1:19090/targets');
     expect(defaultTunnelTarget(OUT)).toBe('grafana');
     expect(defaultTunnelTarget({ target: 'local' })).toBe('prometheus');
+  });
+
+  it('listens on a high local port for nGrinder\'s port 80 by default, so an ordinary user can open the tunnel', () => {
+    const p = planTunnel({ ...OUT, engine: 'ngrinder' }, { ...base, target: 'controller' });
+    expect(p.localPort).toBe(8080);
+    expect(p.localPortFrom).toBe('high');
+    expect(p.argv).toContain('127.0.0.1:8080:10.42.0.10:80');
+    expect(p.url).toBe('http://127.0.0.1:8080/');
+    expect(planTunnel(OUT, { ...base, target: 'grafana' }).localPortFrom).toBe('same');
   });
 
   it('fails with a usage error for an unknown target, an engine without UI, disabled monitoring or Grafana locally', () => {

@@ -135,6 +135,15 @@ describe('grafana provisioning', () => {
     expect(prov.providers[0]).toMatchObject({ type: 'file', options: { path: GRAFANA_PATHS.dashboardsDir } });
   });
 
+  it('writes the dashboards as root into a root-owned folder Grafana only reads, never into grafana\'s /var/lib/grafana', () => {
+    // Root writing into a folder the grafana user owns would follow a link grafana planted there (issue 20).
+    expect(GRAFANA_PATHS.dashboardsDir.startsWith('/etc/grafana/')).toBe(true);
+    const s = grafanaInstallScript(pins, { 'fleet.json': '{}' }, 'pw', 'http://10.0.1.5:9090');
+    expect(s).not.toContain('/var/lib/grafana');
+    expect(s).toContain(`mkdir -p "$(dirname '${GRAFANA_PATHS.dashboardsDir}/fleet.json')"`);
+    expect(s).toMatch(new RegExp(`chmod 0644 '${GRAFANA_PATHS.dashboardsDir}/fleet\\.json\\.loadfleet-tmp'`));
+  });
+
   it('installs the pinned RPM with GPG checks and replaces admin/admin with the generated password', () => {
     const pw = generatePassword(() => Buffer.alloc(24, 7));
     expect(pw).toMatch(/^[A-Za-z0-9_-]{32}$/);
@@ -241,7 +250,7 @@ describe('security groups for monitoring', () => {
   it('lets k6 agents push to Prometheus (remote write), and only for k6; never opens 9090 to sshCidrs (tunnel instead)', async () => {
     const { synthStack, rulesOn } = await import('../harness/fixtures');
     const { enginePushes } = await import('../../scripts/actions/monitoring');
-    expect(rulesOn(synthStack({ engine: 'k6' }).tf, 'monitoring')).toEqual(['22<-203.0.113.7/32', '3000<-203.0.113.7/32', '9090<-agent', '9100<-monitoring']);
+    expect(rulesOn(synthStack({ engine: 'k6' }).tf, 'monitoring')).toEqual(['22<-203.0.113.7/32', '9090<-agent', '9100<-monitoring']);
     for (const engine of ['locust', 'jmeter', 'ngrinder', 'artillery'] as const) {
       expect(rulesOn(synthStack({ engine }).tf, 'monitoring').filter((r) => r.startsWith('9090<-')), engine).toEqual([]);
       expect(enginePushes(engine)).toBe(false);
