@@ -18,6 +18,7 @@ import { artilleryPhases } from '../run/load';
 import { artilleryPassthrough, refuseArtilleryEnsure } from '../run/passthrough';
 import { finish, Merger, timelineBucketS } from '../run/merge';
 import { LiveBuckets, liveTotals, parseCollected, parseTick } from '../run/artillery-files';
+import { ARTILLERY_OWNER, artilleryOwnerTouch, artilleryWatchdogScript } from '../run/artillery-owner';
 import { notInstalledOr, onEveryHost, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn } from './types';
 
@@ -82,6 +83,7 @@ function create({ p, agents: fleet, login, runId, rawSamples }: DriverContext): 
     const pid = pids.get(c.host.name);
     const known = [...live.offsets].filter(([f]) => f.startsWith(`${c.host.name}:`)).map(([f, o]) => `${shQuote(f.slice(c.host.name.length + 1))}) o=${o};;`).join(' ');
     return `cd ${dir} 2>/dev/null || exit 0
+${artilleryOwnerTouch(dir)}
 ${pid ? `if kill -0 ${pid} 2>/dev/null; then echo alive; else echo exited; fi` : 'echo exited'}
 for f in out/live-*.json; do [ -s "$f" ] && { printf 'L '; cat "$f"; echo; }; done
 for f in out/buckets-*.ndjson; do [ -f "$f" ] || continue; o=0; case "$f" in ${known} *) ;; esac; echo "B ${c.host.name}:$f $o"; tail -c +$((o+1)) "$f"; echo; echo E; done
@@ -114,14 +116,19 @@ for f in out/buckets-*.ndjson; do [ -f "$f" ] || continue; o=0; case "$f" in ${k
       await Promise.all(agents.map(async (c, i) => {
         const plugins = JSON.stringify({ 'loadfleet-hdr': { out: `${dir}/out`, generator: c.host.name, gate: `${dir}/gate`, stop: stopFile, ...(opts.rawSamples ? { rawSamples: true } : {}) } });
         const inner = `exec env LOADFLEET_GENERATOR=${c.host.name} LOADFLEET_GENERATOR_INDEX=${i + 1} LOADFLEET_GENERATORS=${agents.length} ARTILLERY_PLUGIN_PATH=${dir}/plugins NODE_PATH=${dir}/plugins/node_modules ARTILLERY_PLUGINS=${shQuote(plugins)} ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 ${ARTILLERY.bin} run --output ${dir}/out/artillery-report.json --overrides "$(cat ${dir}/overrides.json)" ${native}${dir}/script.yml`;
-        const r = await runAsRoot(c.session, login, `mkdir -p ${dir}/gate; cd ${dir}; setsid nohup sh -c ${shQuote(inner)} > ${dir}/artillery.log 2>&1 < /dev/null & echo "pid $!"`, `starting Artillery on ${c.host.name}`);
+        // With its owner watchdog (scripts/run/artillery-owner.ts): no load outlives this process by more than
+        // ARTILLERY_OWNER.staleS, and none runs past the ready wait + duration + grace.
+        const limitS = (RUN_TIMING.artilleryReadyMs + RUN_TIMING.startLeadMs) / 1000 + p.plan.durationS + ARTILLERY_OWNER.graceS;
+        const r = await runAsRoot(c.session, login, `mkdir -p ${dir}/gate; cd ${dir}; setsid nohup sh -c ${shQuote(inner)} > ${dir}/artillery.log 2>&1 < /dev/null & pid=$!
+${artilleryWatchdogScript({ runDir: dir, runId, pidVar: 'pid', limitS })}
+echo "pid $pid"`, `starting Artillery on ${c.host.name}`);
         pids.set(c.host.name, Number(/pid (\d+)/.exec(r.stdout)?.[1]));
       }));
       const deadline = Date.now() + RUN_TIMING.artilleryReadyMs;
       for (;;) {
         signal?.throwIfAborted();
         const ready = await Promise.all(agents.map(async (c) => {
-          const r = await runAsRoot(c.session, login, `ls ${dir}/gate 2>/dev/null | grep -c '^ready-' || true; kill -0 ${pids.get(c.host.name)} 2>/dev/null && echo alive || { echo exited; tail -5 ${dir}/artillery.log; }`, `waiting for Artillery on ${c.host.name}`);
+          const r = await runAsRoot(c.session, login, `${artilleryOwnerTouch(dir)}; ls ${dir}/gate 2>/dev/null | grep -c '^ready-' || true; kill -0 ${pids.get(c.host.name)} 2>/dev/null && echo alive || { echo exited; tail -5 ${dir}/artillery.log; }`, `waiting for Artillery on ${c.host.name}`);
           const [n = '0', state = '', ...log] = r.stdout.trim().split('\n');
           if (state !== 'alive') throw new ExternalError(`Artillery exited on ${c.host.name} before the start: ${log.join(' ').slice(0, 500)}`);
           return Number(n) > 0;

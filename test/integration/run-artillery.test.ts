@@ -17,6 +17,7 @@ import { runDirOf } from '../harness/run-output';
 import { shQuote } from '../../scripts/core/safe-text';
 import { ARTILLERY } from '../../scripts/engines/artillery';
 import { artilleryPluginTar } from '../../scripts/drivers/artillery';
+import { ARTILLERY_OWNER } from '../../scripts/run/artillery-owner';
 
 const PREFIX = 'lq';
 const SUBNET = '10.231.94.0/24';
@@ -337,5 +338,49 @@ describe('run with Artillery on 3 agents', () => {
     expect(s.total.requests).toBeGreaterThan(5);
     expect(s.total.failures).toBe(s.total.requests);
     expect(s.errors.ECONNREFUSED).toBeGreaterThan(0);
+  });
+
+  it('kill -9 of loadfleet mid-run: each agent\'s owner watchdog stops Artillery by itself within its bound (nginx goes quiet); the next run is not held up', async () => {
+    const log0 = await accessLog();
+    const child = execa(process.execPath, [BIN, 'run', '-c', fleet.config, '--script', file('two.yml'), '--rate', '6', '--users', '30', '--duration', '300s', '--skip-doctor', '--', '--scenario-name', 'home'], {
+      env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore',
+    });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if ((err.match(/requests [1-9]/g) ?? []).length >= 3) resolve();
+      });
+      void child.then(() => reject(new Error(`the run ended before it was under way:\n${err}`)));
+    });
+    const killedS = Date.now() / 1000;
+    child.kill('SIGKILL');
+    await child;
+    // The load outlives its owner for at most staleS (+1 s of the watchdog's sleep, + the stop file's 5 s and TERM).
+    await new Promise((res) => setTimeout(res, (ARTILLERY_OWNER.staleS + 10) * 1000));
+    const a = servedOn(await accessLog(), '/') - servedOn(log0, '/');
+    // It was still sending after loadfleet died (today's main: until its 300 s of phases end) ...
+    expect(servedOn(await accessLog(), '/', killedS + 2)).toBeGreaterThan(0);
+    // ... and then nothing: nginx's own count does not move over the next 5 s.
+    await new Promise((res) => setTimeout(res, 5000));
+    const after = await accessLog();
+    expect(servedOn(after, '/') - servedOn(log0, '/')).toBe(a);
+    const lastS = Math.max(...after.trim().split('\n').map((l) => Number(l.split(' ')[0])).filter(Number.isFinite));
+    expect(lastS - killedS).toBeLessThanOrEqual(ARTILLERY_OWNER.staleS + 8);
+    const stopped: string[] = [];
+    for (const a of AGENTS) {
+      expect((await fleet.ssh(a, 'pgrep -af "[n]ode|[a]rtillery" || true')).stdout.trim(), a).toBe('');
+      const w = await fleet.sshRoot(a, `cat ${ARTILLERY.dir}/runs/*/watchdog.log 2>/dev/null || true`);
+      if (w.stdout.trim()) stopped.push(w.stdout.trim());
+    }
+    // Every sending agent's watchdog said why it stopped the load (--rate 6 on 3 agents: all three send).
+    expect(stopped).toHaveLength(3);
+    for (const line of stopped) expect(line).toMatch(/: no word from loadfleet for \d+ s \(more than 15 s\): stopped the load/);
+    console.log(`kill -9 at ${new Date(killedS * 1000).toISOString()}; nginx's last request ${(lastS - killedS).toFixed(1)} s later; ${stopped[0]}`);
+    await fleet.sshRoot('agent-1', `rm -rf ${ARTILLERY.dir}/runs`);
+    await fleet.sshRoot('agent-2', `rm -rf ${ARTILLERY.dir}/runs`);
+    await fleet.sshRoot('agent-3', `rm -rf ${ARTILLERY.dir}/runs`);
+    const next = await fleet.cli(['run', '-c', fleet.config, '--script', file('two.yml'), '--rate', '3', '--duration', '2s', '--skip-doctor', '--json', '--', '--scenario-name', 'home']);
+    expect(next.exitCode, next.stderr).toBe(0);
   });
 });
