@@ -41,13 +41,18 @@ async function validate(file: string, text: string): Promise<void> {
 /** Where the options after -- are written on every host (the services' working directory). */
 const LOCUST_CONF = `${LOCUST.dir}/${LOCUST_CONF_NAME}`;
 
-/** sh (as root) running the installed Locust with --list in the services' working directory; exit 2 = Locust refused an option. */
-function locustListScript(kind: HostKind): string {
+/**
+ * sh (as root) running the installed Locust with --list in the services' working directory; exit 2 = Locust refused
+ * an option. --list imports the user's locustfile: on EC2 it runs as the services' own user, never root (issue 20.6);
+ * on a namespace host the services themselves run as root (README: local hosts are not a security boundary).
+ */
+export function locustListScript(kind: HostKind): string {
   const cmd = kind === 'netns'
     ? `/usr/bin/python3 ${LOCUST.debianFix}`
     // EC2: the venv the master's unit starts (scripts/engines/locust.ts writes its path into ExecStart).
     : `"$(grep -o '${OPT}/locust-[^/ ]*/venv/bin/locust' /etc/systemd/system/${LOCUST.masterService}.service | head -n 1)"`;
-  return `cd ${LOCUST.dir} && timeout 60 ${cmd} -f ${LOCUST.locustfile} --list\n`;
+  const drop = kind === 'netns' ? '' : `setpriv --reuid=${LOCUST.user} --regid=${LOCUST.user} --init-groups `;
+  return `cd ${LOCUST.dir} && timeout 60 ${drop}${cmd} -f ${LOCUST.locustfile} --list\n`;
 }
 
 /** sh (as root) sending KILL to the master process; its supervisor (systemd Restart=always, or the supervise loop) restarts it. */

@@ -45,14 +45,17 @@ export function nodeExporterArgs(h: MonitoredHost): string[] {
 }
 
 export const NODE_EXPORTER_SERVICE = 'loadfleet-node-exporter';
+/** The unprivileged user node_exporter runs as, on EC2 and on namespace hosts. */
+export const NODE_EXPORTER_USER = 'node_exporter';
 
 export function nodeExporterService(h: MonitoredHost): ServiceSpec {
   return {
     name: NODE_EXPORTER_SERVICE,
     argv: nodeExporterArgs(h),
     workDir: '/',
-    // Its own unprivileged user on EC2 (created by the install script); root on a namespace host, which has no other.
-    ...(h.kind === 'ec2' ? { user: 'node_exporter' } : {}),
+    // Its own unprivileged user (created by the install script; on a namespace host in that host's own /etc), never
+    // root: a namespace host shares the machine's user namespace, so root there is root on the machine (issue 20.6).
+    user: NODE_EXPORTER_USER,
     processPattern: `node.exporter --web.listen-address=${h.privateIp.replace(/\./g, '\\.')}:${MONITORING_PORTS.nodeExporter}`,
   };
 }
@@ -74,12 +77,12 @@ export function nodeExporterInstallScript(h: MonitoredHost, pins: MonitoringPins
     h.kind === 'ec2'
       ? [
           installTarball({ name: 'node_exporter', version: pins.nodeExporter.version, artifacts: pins.nodeExporter.artifacts, binaries: { node_exporter: p.nodeExporterBin }, versionOf: `awk 'NR==1 {print $3}'` }),
-          'id node_exporter >/dev/null 2>&1 || { useradd --system --no-create-home --shell /sbin/nologin node_exporter && echo "changed user node_exporter"; }',
         ].join('\n')
       : `[ -x ${q(p.nodeExporterBin)} ] || { echo "node_exporter: ${p.nodeExporterBin} is missing on this machine: apt-get install prometheus-node-exporter (scripts/setup.sh installs it)" >&2; exit 1; }`;
   return [
     'set -eu',
     binary,
+    `id ${NODE_EXPORTER_USER} >/dev/null 2>&1 || { useradd --system --no-create-home --shell /usr/sbin/nologin ${NODE_EXPORTER_USER} && echo "changed user ${NODE_EXPORTER_USER}"; }`,
     `[ -d ${q(p.textfileDir)} ] || { mkdir -p ${q(p.textfileDir)} && echo ${q(`changed ${p.textfileDir}`)}; }`,
     `chmod 0755 ${q(p.textfileDir)}`,
     putFile(`${p.textfileDir}/${LIMITS_METRICS_FILE}`, limitsMetrics(h.nofile)),

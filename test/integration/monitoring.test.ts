@@ -23,6 +23,8 @@ import { grafanaInstallScript } from '../../scripts/monitoring/grafana';
 import { monitoringPins } from '../../scripts/monitoring/pins';
 import { renderRunMetrics, runMetricsWriteScript } from '../../scripts/monitoring/run-metrics';
 import { prometheusArgs, prometheusInstallScript } from '../../scripts/monitoring/prometheus';
+import { expectedLocalListeners } from '../../scripts/core/listeners';
+import type { EngineName } from '../../stacks/engines';
 
 const PREFIX = 'mt';
 const SUBNET = '10.231.78';
@@ -191,6 +193,38 @@ describe('monitoring on the local target', () => {
     const missing: string[] = [];
     for (const e of exprs) if ((await promQuery(MON, concreteExpr(e.expr, 'mtest', '1m'))).length === 0) missing.push(`${e.panel}/${e.refId}: ${e.expr}`);
     expect(missing).toEqual([]);
+  });
+
+  it('what listens where: ss -ltnp on every host shows exactly the listeners of the README\'s table (scripts/core/listeners.ts), owned by the users it lists', async () => {
+    const outputs = fleet.outputs();
+    const unexpected: string[] = [];
+    const missing: string[] = [];
+    for (const h of outputs.hosts) {
+      // Each listening socket with the users of every process holding it (ss -p gives pids; ps their owner).
+      const r = await fleet.sshRoot(h.name, `ss -ltnpH | while read -r st rq sq local peer proc; do u=$(printf '%s' "$proc" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u | while read -r p; do ps -o user= -p "$p"; done | sort -u | tr '\\n' ' '); echo "$local $u"; done`);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const seen = new Map<string, Set<string>>();
+      for (const line of r.stdout.trim().split('\n').filter(Boolean)) {
+        const [local, ...users] = line.trim().split(/\s+/);
+        const key = local!.replace(/^\*:/, '0.0.0.0:');
+        const set = seen.get(key) ?? new Set<string>();
+        for (const u of users) set.add(u);
+        seen.set(key, set);
+      }
+      const expected = expectedLocalListeners({ role: h.role, engine: outputs.engine as EngineName, monitoring: true, privateIp: h.privateIp, targetPorts: [8080] });
+      for (const e of expected) {
+        const key = `${e.address}:${e.port}`;
+        const users = seen.get(key);
+        if (!users) missing.push(`${h.name} ${key} (${e.what})`);
+        else if ([...users].sort().join(',') !== [...e.users].sort().join(',')) unexpected.push(`${h.name} ${key} owned by ${[...users].sort().join(',')}, the table says ${e.users.join(', ')} (${e.what})`);
+        seen.delete(key);
+      }
+      for (const [key, users] of seen) unexpected.push(`${h.name} ${key} owned by ${[...users].join(',')}: not in the table`);
+    }
+    expect(unexpected).toEqual([]);
+    expect(missing).toEqual([]);
+    // Locust's UI in particular: on the controller's loopback only, never on 0.0.0.0 or the private address.
+    expect(expectedLocalListeners({ role: 'controller', engine: 'locust', monitoring: true, privateIp: '10.0.0.1', targetPorts: [] }).filter((e) => e.port === 8089).map((e) => e.address)).toEqual(['127.0.0.1']);
   });
 
   it('tunnels to Prometheus through the pinned host key until Ctrl-C, leaving no ssh behind', async () => {

@@ -59,3 +59,13 @@ describe("Locust's control path (pure sh and Python)", () => {
     expect(sh(e).exitCode).toBe(0);
   });
 });
+
+describe('locust --list before a run (issue 20.6)', () => {
+  it('imports the user\'s locustfile as the services\' own user on EC2, never as root', async () => {
+    const { locustListScript } = await import('../../scripts/drivers/locust');
+    const ec2 = locustListScript('ec2');
+    expect(ec2).toMatch(/timeout 60 setpriv --reuid=loadfleet --regid=loadfleet --init-groups "\$\(grep [^\n]*\)" -f \S+ --list/);
+    // The local target's services run as root (README: local hosts are not a security boundary): the same there.
+    expect(locustListScript('netns')).not.toContain('setpriv');
+  });
+});
