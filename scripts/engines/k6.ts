@@ -14,6 +14,8 @@ export const K6_PINS: EnginePins = pinsJson;
 
 const USER = 'k6';
 const STATE = `${VAR}/k6`;
+/** Root-owned: each run's folder is root's, with an out/ subfolder the k6 user writes (issue 20.5). */
+const RUNS = `${VAR}/runs/k6`;
 /** The command every agent runs (a link to the pinned version's binary). */
 export const K6_BIN = '/usr/local/bin/k6';
 
@@ -32,7 +34,10 @@ function installScript(ctx: InstallContext): string {
     putFile(`${OPT}/k6/VERSION`, '0644', `${ctx.version}\n`),
     `for d in ${OPT}/k6/k6-v*-linux-amd64; do [ "$d" = ${shQuote(dir)} ] || [ ! -d "$d" ] || { rm -rf "$d"; echo "changed removed $d"; }; done`,
     ...systemUserStep(USER, STATE),
-    `mkdir -p ${STATE}/runs && chown ${USER}: ${STATE}/runs`,
+    // Run folders live under a root-owned parent (issue 20.5): the k6 user owns only each run's out/ folder, so it
+    // can never swap a run folder (or the folder holding them) for a link that root's own writes would follow.
+    `mkdir -p ${RUNS} && chown root:root ${VAR}/runs ${RUNS} && chmod 0755 ${VAR}/runs ${RUNS}`,
+    `if [ -d ${STATE}/runs ]; then rm -rf ${STATE}/runs; echo "changed removed ${STATE}/runs (run folders are now in ${RUNS})"; fi`,
     'exit 0',
     '',
   ].join('\n');
@@ -65,8 +70,8 @@ export const k6RunFacts = {
   /** Runs as this user, in its state folder. */
   user: USER,
   /** Raw, mergeable output (NDJSON points, times in ms); the per-instance summary is not mergeable. */
-  resultsArgs: (runDir: string) => ['--out', `json=${runDir}/points.json.gz`, '--summary-mode=disabled'] as const,
+  resultsArgs: (runDir: string) => ['--out', `json=${runDir}/out/points.json.gz`, '--summary-mode=disabled'] as const,
   results: {
-    agent: { dir: `${STATE}/runs`, files: '<run>/points.json.gz (k6 JSON output: one Point per line)', owner: USER },
+    agent: { dir: RUNS, files: '<run>/out/points.json.gz (k6 JSON output: one Point per line)', owner: USER },
   },
 } as const;

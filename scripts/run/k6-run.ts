@@ -177,6 +177,8 @@ export interface K6AgentPaths {
   readonly log: string;
   /** k6's exit code, written when it ends. */
   readonly exit: string;
+  /** The k6 user's folder inside the root-owned run folder: k6's points and exit code, the filtered points. */
+  readonly out: string;
   /** The instance's process group leader (`timeout`), written by the start sh: stop() reads it when the start's answer was lost. */
   readonly pid: string;
   /** Written by stop() and an interrupted start: a release still sleeping then never sends its PATCH. */
@@ -191,7 +193,16 @@ export interface K6AgentPaths {
 export function k6AgentPaths(runId: string, points: string, scriptFile = 'script.js'): K6AgentPaths {
   const dir = `${k6RunFacts.results.agent.dir}/${runId}`;
   const ext = /\.(m?js|cjs|m?ts|cts)$/i.exec(scriptFile)?.[0].toLowerCase() ?? '.js';
-  return { dir, script: `${dir}/script${ext}`, log: `${dir}/k6.log`, pid: `${dir}/k6.pid`, exit: `${dir}/k6.exit`, cancel: `${dir}/release.cancel`, points, httpPoints: `${dir}/points-http.json.gz` };
+  return { dir, out: `${dir}/out`, script: `${dir}/script${ext}`, log: `${dir}/k6.log`, pid: `${dir}/k6.pid`, exit: `${dir}/out/k6.exit`, cancel: `${dir}/release.cancel`, points, httpPoints: `${dir}/out/points-http.json.gz` };
+}
+
+/**
+ * sh that runs `sh` as the k6 user (setpriv: no forking su, signals reach it). Every file in a run's out/ folder,
+ * which that user owns and could have turned into a link, is read and written through this, never by root
+ * (issue 20.5: root's gzip once read a root-only file through a link, and root's write overwrote a root file).
+ */
+export function asK6User(sh: string): string {
+  return `setpriv --reuid=${k6RunFacts.user} --regid=${k6RunFacts.user} --init-groups sh -c ${shQuote(sh)}`;
 }
 
 /** prepare() exits with this when k6 (or a tool the run needs on the agent) is missing. */
@@ -215,7 +226,9 @@ export function k6PrepareScript(paths: K6AgentPaths, scriptText: string): string
     `t=$(mktemp ${shQuote(paths.dir)}/.lf.XXXXXX)`,
     `base64 -d > "$t" <<'EOF'\n${Buffer.from(scriptText).toString('base64').replace(/(.{76})/g, '$1\n')}\nEOF`,
     `chmod 0644 "$t"; mv -f "$t" ${shQuote(paths.script)}`,
-    `chown -R ${user}: ${shQuote(paths.dir)}; chmod 0755 ${shQuote(paths.dir)}`,
+    // The run folder stays root's (0755); k6 writes only into out/ (issue 20.5).
+    `chown root:root ${shQuote(paths.dir)}; chmod 0755 ${shQuote(paths.dir)}`,
+    `mkdir -p ${shQuote(paths.out)}; chown ${user}: ${shQuote(paths.out)}; chmod 0755 ${shQuote(paths.out)}`,
     `rm -f ${shQuote(paths.exit)} ${shQuote(paths.pid)} ${shQuote(paths.cancel)} ${shQuote(paths.httpPoints)}`,
     'echo ready',
   ].join('\n');
@@ -232,7 +245,8 @@ export function k6PrepareScript(paths: K6AgentPaths, scriptText: string): string
  */
 export function k6StartScript(paths: K6AgentPaths, inst: K6Instance, boundS: number): string {
   const argv = inst.argv.map(shQuote).join(' ');
-  const inner = `setpriv --reuid=${k6RunFacts.user} --regid=${k6RunFacts.user} --init-groups env HOME=${shQuote(paths.dir)} ${argv}; echo $? > ${shQuote(paths.exit)}`;
+  // k6's exit code is written by the k6 user itself, inside the dropped process: out/ is that user's folder.
+  const inner = `setpriv --reuid=${k6RunFacts.user} --regid=${k6RunFacts.user} --init-groups env HOME=${shQuote(paths.out)} sh -c ${shQuote(`${argv}; echo $? > ${shQuote(paths.exit)}`)}`;
   return [
     'set -eu',
     `cd ${shQuote(paths.dir)}`,
@@ -248,7 +262,7 @@ export function k6StartScript(paths: K6AgentPaths, inst: K6Instance, boundS: num
  */
 export function k6StatusScript(paths: K6AgentPaths, pid: number, apiAddress: string): string {
   return [
-    `if kill -0 ${pid} 2>/dev/null; then echo alive; else echo "exited $(cat ${shQuote(paths.exit)} 2>/dev/null || echo '?')"; tail -n 15 ${shQuote(paths.log)} 2>/dev/null; exit 0; fi`,
+    `if kill -0 ${pid} 2>/dev/null; then echo alive; else echo "exited $(${asK6User(`cat ${shQuote(paths.exit)}`)} 2>/dev/null || echo '?')"; tail -n 15 ${shQuote(paths.log)} 2>/dev/null; exit 0; fi`,
     `curl -sS -m 3 ${shQuote(`http://${apiAddress}/v1/status`)} 2>&1 || true`,
   ].join('\n');
 }
@@ -331,8 +345,8 @@ export const K6_NO_POINTS_EXIT = 43;
 export function k6FilterScript(paths: K6AgentPaths): string {
   return [
     `if [ ! -s ${shQuote(paths.points)} ]; then echo "no points file (${paths.points}): did k6 start? its log says:" >&2; tail -n 5 ${shQuote(paths.log)} >&2 2>/dev/null; exit ${K6_NO_POINTS_EXIT}; fi`,
-    `{ gzip -dc ${shQuote(paths.points)} 2>/dev/null || true; } | { grep -E ${shQuote(K6_POINT_FILTER)} || true; } | gzip -1 -c > ${shQuote(paths.httpPoints)}`,
-    `wc -c < ${shQuote(paths.httpPoints)}`,
+    // As the k6 user: both files are in its out/ folder (a link there reaches only what that user may read/write).
+    asK6User(`{ gzip -dc ${shQuote(paths.points)} 2>/dev/null || true; } | { grep -E ${shQuote(K6_POINT_FILTER)} || true; } | gzip -1 -c > ${shQuote(paths.httpPoints)} && wc -c < ${shQuote(paths.httpPoints)}`),
   ].join('\n');
 }
 
@@ -341,10 +355,10 @@ export const K6_CHUNK_BYTES = 8 * 1024 * 1024;
 
 /** Chunk `index` (of `chunkBytes` each) of the filtered file, base64 on one line. */
 export function k6ChunkScript(paths: K6AgentPaths, index: number, chunkBytes = K6_CHUNK_BYTES): string {
-  return `dd if=${shQuote(paths.httpPoints)} bs=${chunkBytes} skip=${index} count=1 iflag=fullblock 2>/dev/null | base64 -w 0`;
+  return `${asK6User(`dd if=${shQuote(paths.httpPoints)} bs=${chunkBytes} skip=${index} count=1 iflag=fullblock 2>/dev/null`)} | base64 -w 0`;
 }
 
 /** The end of k6's log (kept beside the raw points). */
 export function k6LogScript(paths: K6AgentPaths): string {
-  return `tail -n 200 ${shQuote(paths.log)} 2>/dev/null || true; echo; echo "exit code: $(cat ${shQuote(paths.exit)} 2>/dev/null || echo unknown)"`;
+  return `tail -n 200 ${shQuote(paths.log)} 2>/dev/null || true; echo; echo "exit code: $(${asK6User(`cat ${shQuote(paths.exit)}`)} 2>/dev/null || echo unknown)"`;
 }

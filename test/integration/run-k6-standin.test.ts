@@ -25,6 +25,9 @@ import { resolveLoad } from '../../scripts/run/load';
 import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
 import { shQuote } from '../../scripts/core/safe-text';
+import { k6AgentPaths, k6ChunkScript, k6FilterScript, k6PrepareScript, k6StartScript } from '../../scripts/run/k6-run';
+import type { K6Instance } from '../../scripts/run/commands';
+import { k6RunFacts } from '../../scripts/engines/k6';
 import { machineMountPoint } from '../harness/machine-paths';
 
 const PREFIX = 'lk';
@@ -52,13 +55,13 @@ beforeAll(async () => {
     const r = await fleet.sshRoot(h.name, [
       'set -e',
       'id -u k6 >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin k6',
-      'mkdir -p /tmp/lf-k6/var/k6/runs /tmp/lf-k6/bin',
-      'chown k6: /tmp/lf-k6/var/k6/runs',
+      // As install makes it: the folder of run folders is root's (issue 20.5); each run's out/ is the k6 user's.
+      'mkdir -p /tmp/lf-k6/var/runs/k6 /tmp/lf-k6/bin',
       // The content travels in the command: the project may sit under /tmp, which each host has private.
       `printf %s ${shQuote(fs.readFileSync(STANDIN).toString('base64'))} | base64 -d > /tmp/lf-k6/bin/k6 && chmod 0755 /tmp/lf-k6/bin/k6`,
       'mountpoint -q /var/lib/loadfleet || mount --bind /tmp/lf-k6/var /var/lib/loadfleet',
       'mountpoint -q /usr/local/bin || mount --bind /tmp/lf-k6/bin /usr/local/bin',
-      'ls -l /usr/local/bin/k6 /var/lib/loadfleet/k6/runs >/dev/null && echo ok',
+      'ls -l /usr/local/bin/k6 /var/lib/loadfleet/runs/k6 >/dev/null && echo ok',
     ].join('\n'));
     expect(r.stdout.trim(), r.stderr).toBe('ok');
   }
@@ -98,7 +101,7 @@ async function k6Processes(): Promise<string[]> {
 }
 
 async function logOf(runId: string, agent: string): Promise<string> {
-  return (await fleet.sshRoot(agent, `cat /var/lib/loadfleet/k6/runs/${runId}/k6.log`)).stdout;
+  return (await fleet.sshRoot(agent, `cat /var/lib/loadfleet/runs/k6/${runId}/k6.log`)).stdout;
 }
 
 describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
@@ -144,7 +147,7 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     expect(Math.max(...ticks.map((t) => t.requests))).toBeGreaterThan(0);
     // Each instance got its own segment, loadfleet's __ENV (target, generator) and the options after --.
     for (const [i, c] of conns.entries()) {
-      expect(await logOf(runId, c.host.name)).toContain(`segment ${['0:1/3', '1/3:2/3', '2/3:1'][i]}, target ${hostUrl}, generator ${c.host.name} ${i + 1}/3, tags ['testrun=k6t'], script /var/lib/loadfleet/k6/runs/${runId}/script.js`);
+      expect(await logOf(runId, c.host.name)).toContain(`segment ${['0:1/3', '1/3:2/3', '2/3:1'][i]}, target ${hostUrl}, generator ${c.host.name} ${i + 1}/3, tags ['testrun=k6t'], script /var/lib/loadfleet/runs/k6/${runId}/script.js`);
     }
     // One release per instance, all at the agreed instant (each agent's own clock; k6's start spread ≤ 1 s).
     const released: number[] = [];
@@ -227,10 +230,10 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     const d = driverFor(runId, undefined, [], wrapped);
     await d.prepare();
     // agent-1's run folder is gone: its start sh fails at `cd` (a real failure on the host).
-    expect((await fleet.sshRoot('agent-1', `rm -rf /var/lib/loadfleet/k6/runs/${runId} && echo ok`)).stdout.trim()).toBe('ok');
+    expect((await fleet.sshRoot('agent-1', `rm -rf /var/lib/loadfleet/runs/k6/${runId} && echo ok`)).stdout.trim()).toBe('ok');
     await expect(d.start()).rejects.toThrow(/starting k6 on agent-1 failed/);
     // The stand-in really started (and holds its port) on agents 2 and 3.
-    for (const name of ['agent-2', 'agent-3']) expect(await fleet.sshRoot(name, `cat /var/lib/loadfleet/k6/runs/${runId}/k6.pid`).then((r) => r.stdout.trim())).toMatch(/^\d+$/);
+    for (const name of ['agent-2', 'agent-3']) expect(await fleet.sshRoot(name, `cat /var/lib/loadfleet/runs/k6/${runId}/k6.pid`).then((r) => r.stdout.trim())).toMatch(/^\d+$/);
     await d.stop();
     expect(await k6Processes()).toEqual([]);
     for (const name of ['agent-2', 'agent-3']) expect(await logOf(runId, name)).toContain('stopped while paused: never released');
@@ -274,5 +277,44 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     for (const c of conns) expect(await logOf(runId, c.host.name)).not.toMatch(/released at/);
     expect(await k6Processes()).toEqual([]);
     expect(countServed(await served())).toBe(before);
+  });
+});
+
+describe('root never follows a link the k6 user planted in its run folder (issue 20.5)', () => {
+  it('k6.exit, the points file and the filtered file as links to root files: no root file is read out or overwritten', async () => {
+    const runId = 'k6t-links';
+    const dir = k6AgentPaths(runId, '').dir;
+    const paths = k6AgentPaths(runId, k6RunFacts.resultsArgs(dir)[1].slice('json='.length));
+    const a = conns[0]!.host.name;
+    // A root-only file holding a line the filter keeps, and two root files k6 may not write.
+    const secretLine = JSON.stringify({ metric: 'http_req_duration', type: 'Point', data: { time: '2026-01-01T00:00:00Z', value: 1, tags: { secret: 'LF-ROOT-SECRET' } } });
+    const setup = await fleet.sshRoot(a, [
+      'set -e',
+      `printf '%s\n' ${shQuote(secretLine)} | gzip -c > /etc/lf-secret.gz && chmod 0600 /etc/lf-secret.gz`,
+      'echo intact > /etc/lf-victim-points && echo intact > /etc/lf-victim-exit && chmod 0644 /etc/lf-victim-points /etc/lf-victim-exit',
+      k6PrepareScript(paths, SCRIPT),
+    ].join('\n'));
+    expect(setup.stdout.trim(), setup.stderr).toBe('ready');
+    try {
+      // The run folder is root's; the k6 user plants links in what it may write.
+      expect((await fleet.sshRoot(a, `stat -c '%U %a' ${shQuote(dir)}`)).stdout.trim()).toBe('root 755');
+      const plant = await fleet.sshRoot(a, `runuser -u k6 -- sh -c ${shQuote(`ln -s /etc/lf-secret.gz ${shQuote(paths.points)} && ln -s /etc/lf-victim-points ${shQuote(paths.httpPoints)} && ln -s /etc/lf-victim-exit ${shQuote(paths.exit)} && echo planted`)}`);
+      expect(plant.stdout.trim(), plant.stderr).toBe('planted');
+      // An instance that exits at once: its exit code goes to k6.exit (a link to a root file now).
+      const start = await fleet.sshRoot(a, k6StartScript(paths, { argv: ['/bin/sh', '-c', 'exit 7'] } as unknown as K6Instance, 30));
+      const pid = Number(/pid (\d+)/.exec(start.stdout)?.[1]);
+      expect(pid, start.stderr).toBeGreaterThan(0);
+      expect((await fleet.sshRoot(a, `i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; kill -0 ${pid} 2>/dev/null && echo running || echo gone`)).stdout.trim()).toBe('gone');
+      // Collection as the driver runs it (as root over SSH): the filter, then the first chunk.
+      const filter = await fleet.sshRoot(a, k6FilterScript(paths));
+      const chunk = await fleet.sshRoot(a, k6ChunkScript(paths, 0));
+      // What the pull would carry off the host: gzip when the filter wrote it, raw bytes otherwise.
+      const bytes = Buffer.from(chunk.stdout.trim(), 'base64');
+      const pulled = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+      expect(`${filter.stdout}${filter.stderr}${pulled}`).not.toContain('LF-ROOT-SECRET');
+      expect((await fleet.sshRoot(a, 'cat /etc/lf-victim-points /etc/lf-victim-exit')).stdout.trim()).toBe('intact\nintact');
+    } finally {
+      await fleet.sshRoot(a, `rm -rf ${shQuote(dir)} /etc/lf-secret.gz /etc/lf-victim-points /etc/lf-victim-exit`);
+    }
   });
 });

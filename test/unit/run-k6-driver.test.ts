@@ -50,7 +50,7 @@ const isStart = (s: string) => s.includes('setsid nohup timeout');
 const isStop = (s: string) => s.includes('echo stopped');
 const isFilter = (s: string) => s.includes('gzip -dc');
 const isLog = (s: string) => s.includes('tail -n 200');
-const NO_POINTS: ExecResult = { code: 43, stdout: '', stderr: 'no points file (/var/lib/loadfleet/k6/runs/r1/points.json.gz): did k6 start?' };
+const NO_POINTS: ExecResult = { code: 43, stdout: '', stderr: 'no points file (/var/lib/loadfleet/runs/k6/r1/points.json.gz): did k6 start?' };
 
 const tmp: string[] = [];
 afterEach(() => {
@@ -68,7 +68,7 @@ describe('k6 driver: a failed start leaves nothing running', () => {
     let lateAnswered = false;
     const agents = fakeAgents({
       // agent-1's start fails at once; agent-2's answers later (a slower SSH round trip).
-      'agent-1': async (s) => (isStart(s) ? { code: 2, stdout: '', stderr: 'cd: can\'t cd to /var/lib/loadfleet/k6/runs/r1' } : ok('stopped')),
+      'agent-1': async (s) => (isStart(s) ? { code: 2, stdout: '', stderr: 'cd: can\'t cd to /var/lib/loadfleet/runs/k6/r1' } : ok('stopped')),
       'agent-2': async (s) => {
         if (isStart(s)) {
           await new Promise((r) => setTimeout(r, 200));
@@ -103,11 +103,11 @@ describe('k6 driver: a failed start leaves nothing running', () => {
     const stop1 = calls.find((c) => c.agent === 'agent-1' && isStop(c.stdin))!.stdin;
     const stop2 = calls.find((c) => c.agent === 'agent-2' && isStop(c.stdin))!.stdin;
     expect(stop1).toContain('pid=5151');
-    expect(stop2).toContain("pid=$(cat '/var/lib/loadfleet/k6/runs/r1/k6.pid' 2>/dev/null || true)");
+    expect(stop2).toContain("pid=$(cat '/var/lib/loadfleet/runs/k6/r1/k6.pid' 2>/dev/null || true)");
     expect(stop2).toContain('kill -TERM -"$pid"');
     // The start sh writes that file.
     const start = calls.find((c) => c.agent === 'agent-2' && isStart(c.stdin))!.stdin;
-    expect(start).toContain("echo $! > '/var/lib/loadfleet/k6/runs/r1/k6.pid'");
+    expect(start).toContain("echo $! > '/var/lib/loadfleet/runs/k6/r1/k6.pid'");
   });
 });
 

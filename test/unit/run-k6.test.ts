@@ -304,13 +304,13 @@ describe('k6 script check', () => {
 });
 
 describe('k6 on each agent (sh)', () => {
-  const inst = k6Commands({ agents: [{ name: 'agent-1', privateIp: '10.0.0.11' }, { name: 'agent-2', privateIp: '10.0.0.12' }], plan: resolveLoad({ users: 4, durationS: 30 }), script: '/var/lib/loadfleet/k6/runs/r1/script.js', runId: 'r1', passthrough: ['-e', "Q=it's"] })[1]!;
+  const inst = k6Commands({ agents: [{ name: 'agent-1', privateIp: '10.0.0.11' }, { name: 'agent-2', privateIp: '10.0.0.12' }], plan: resolveLoad({ users: 4, durationS: 30 }), script: '/var/lib/loadfleet/runs/k6/r1/script.js', runId: 'r1', passthrough: ['-e', "Q=it's"] })[1]!;
   const paths = k6AgentPaths('r1', inst.rawFile);
 
   it('keeps a TypeScript script\'s extension (k6 reads .ts as TypeScript); anything else becomes script.js', () => {
-    expect(k6AgentPaths('r1', '', 'load.test.ts').script).toBe('/var/lib/loadfleet/k6/runs/r1/script.ts');
-    expect(k6AgentPaths('r1', '', 'test.mjs').script).toBe('/var/lib/loadfleet/k6/runs/r1/script.mjs');
-    expect(k6AgentPaths('r1', '', 'test').script).toBe('/var/lib/loadfleet/k6/runs/r1/script.js');
+    expect(k6AgentPaths('r1', '', 'load.test.ts').script).toBe('/var/lib/loadfleet/runs/k6/r1/script.ts');
+    expect(k6AgentPaths('r1', '', 'test.mjs').script).toBe('/var/lib/loadfleet/runs/k6/r1/script.mjs');
+    expect(k6AgentPaths('r1', '', 'test').script).toBe('/var/lib/loadfleet/runs/k6/r1/script.js');
   });
 
   it('gives each instance loadfleet\'s __ENV: the target and which generator it is', () => {
@@ -321,7 +321,14 @@ describe('k6 on each agent (sh)', () => {
     const s = k6StartScript(paths, inst, 300.2);
     expect(s).toContain('setsid nohup timeout -k 10 301 sh -c ');
     expect(s).toContain("setpriv --reuid=k6 --regid=k6 --init-groups");
-    expect(s).toContain("'--execution-segment'\\'' '\\''1/2:1'\\''");
+    expect(s).toContain('--execution-segment');
+    expect(s).toContain('1/2:1');
+    // k6's exit code is written inside the dropped process (a second sh -c after setpriv), into the k6 user's
+    // out/ folder, never by root (issue 20.5)
+    expect(paths.exit).toBe(`${paths.out}/k6.exit`);
+    const dropped = s.slice(s.indexOf('setpriv'));
+    expect(dropped.indexOf(' sh -c ')).toBeGreaterThan(0);
+    expect(dropped.indexOf(' sh -c ')).toBeLessThan(dropped.indexOf(paths.exit));
     expect(s).toContain(`> '${paths.log}' 2>&1 < /dev/null &`);
   });
 
