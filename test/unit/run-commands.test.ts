@@ -56,8 +56,8 @@ describe('k6 command lines', () => {
       expect(a.slice(0, 5)).toEqual([k6RunFacts.bin, 'run', '--paused', '--address', '127.0.0.1:6565']);
       expect(a[a.indexOf('--execution-segment') + 1]).toBe(segments(3)[i]!.from + ':' + segments(3)[i]!.to);
       expect(a[a.indexOf('--execution-segment-sequence') + 1]).toBe('0,1/3,2/3,1');
-      expect(a).toContain(`json=${k6RunFacts.results.agent.dir}/r1/points.json.gz`);
-      expect(c.rawFile).toBe(`${k6RunFacts.results.agent.dir}/r1/points.json.gz`);
+      expect(a).toContain(`json=${k6RunFacts.results.agent.dir}/r1/out/points.json.gz`);
+      expect(c.rawFile).toBe(`${k6RunFacts.results.agent.dir}/r1/out/points.json.gz`);
       expect(a.at(-1)).toBe('/opt/loadfleet/run/script.js');
     });
     // The whole fleet's load goes to every instance: k6 takes each one's share through the segment.
