@@ -24,7 +24,8 @@ export function monitoringPaths(kind: HostKind): MonitoringPaths {
     return {
       ...common,
       textfileDir: '/run/loadfleet/textfile',
-      prometheusData: '/root/loadfleet/prometheus-data',
+      // The host's own /run (a tmpfs per host): the prometheus user can reach it, unlike root's /root (issue 20.6).
+      prometheusData: '/run/loadfleet/prometheus-data',
       nodeExporterBin: '/usr/bin/prometheus-node-exporter',
       prometheusBin: '/usr/bin/prometheus',
       promtoolBin: '/usr/bin/promtool',

@@ -110,7 +110,8 @@ export function prometheusService(s: PrometheusSetup): ServiceSpec {
     name: PROMETHEUS_SERVICE,
     argv: prometheusArgs(s),
     workDir: p.prometheusData,
-    ...(s.kind === 'ec2' ? { user: 'prometheus' } : {}),
+    // Its own user on both targets: on a namespace host root is the machine's root (issue 20.6).
+    user: 'prometheus',
     processPattern: `prometheus --config.file=${p.prometheusConfig.replace(/\./g, '\\.')}`,
   };
 }
@@ -128,16 +129,17 @@ export function prometheusInstallScript(s: PrometheusSetup, inv: Inventory, pins
             binaries: { prometheus: p.prometheusBin, promtool: p.promtoolBin },
             versionOf: `awk 'NR==1 {print $3}'`,
           }),
-          'id prometheus >/dev/null 2>&1 || { useradd --system --no-create-home --shell /sbin/nologin prometheus && echo "changed user prometheus"; }',
         ].join('\n')
       : `for b in ${q(p.prometheusBin)} ${q(p.promtoolBin)}; do [ -x "$b" ] || { echo "prometheus: $b is missing on this machine: apt-get install prometheus (scripts/setup.sh installs it)" >&2; exit 1; }; done`;
   return [
     'set -eu',
     binary,
+    // Debian's package creates this user on the machine (a namespace host's /etc is an overlay of the machine's).
+    'id prometheus >/dev/null 2>&1 || { useradd --system --no-create-home --shell /usr/sbin/nologin prometheus && echo "changed user prometheus"; }',
     putFile(p.prometheusConfig, renderPrometheusConfig(s)),
     putFile(`${p.fileSdDir}/${FILE_SD_NAME}`, renderTargets(inv)),
     `[ -d ${q(p.prometheusData)} ] || { mkdir -p ${q(p.prometheusData)} && echo ${q(`changed ${p.prometheusData}`)}; }`,
-    s.kind === 'ec2' ? `chown prometheus:prometheus ${q(p.prometheusData)}` : ':',
+    `chown prometheus:prometheus ${q(p.prometheusData)}`,
     `${q(p.promtoolBin)} check config ${q(p.prometheusConfig)} >/dev/null 2>&1 || { ${q(p.promtoolBin)} check config ${q(p.prometheusConfig)} >&2; exit 1; }`,
     '',
   ].join('\n');
