@@ -153,7 +153,7 @@ export interface RunRef {
 }
 
 export const METHOD =
-  'per-second series from each second\'s own HdrHistogram (first and last second of each run dropped: partial); one-sided Mann–Whitney rank test of candidate against base scaled by the tolerance (p95: base × (1 + tolerance); rps: base × (1 − tolerance)); error rate: one-sided two-proportion z-test against base + tolerance; family-wise alpha split over every test (Bonferroni)';
+  'per-second series from each second\'s own HdrHistogram (first and last second of each run dropped: partial); one-sided Mann–Whitney rank test of candidate against base scaled by the tolerance (p95: base × (1 + tolerance); rps: base × (1 − tolerance)); error rate: one-sided two-proportion z-test against base + tolerance; family-wise alpha split over every test (Bonferroni); when the base\'s label has ≥ 2 kept runs of the same script and load, their spread is the between-run noise: a change within it is inconclusive, and a regression must exceed the larger of tolerance and noise';
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 const ms = (x: number | null) => (x === null ? 'n/a' : `${Math.round(x * 100) / 100} ms`);
