@@ -246,16 +246,19 @@ describe('run with Artillery on 3 agents', () => {
     // nginx's own count per path (the independent count): every request was answered (fast paths).
     const home = servedOn(log1, '/') - servedOn(log0, '/');
     const items = servedOn(log1, '/api/items') - servedOn(log0, '/api/items');
-    expect(home + items).toBe(240);
+    // ~240 asked (40/s × 6 s; the phase's last arrival may fall past its end): whatever was sent, nginx answered.
+    expect(home + items).toBeGreaterThanOrEqual(230);
+    expect((JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary).total.requests).toBe(home + items);
     expect(sum(logged(index.endpoints[0]!.file))).toBe(home);
     expect(sum(logged(index.endpoints[1]!.file))).toBe(items);
     const total = logged('total.hlog');
-    expect(sum(total)).toBe(240);
+    expect(sum(total)).toBe(home + items);
     expect(total.length).toBeGreaterThanOrEqual(6);
     // A second run of the same script: compared on the histograms (this machine's between-run noise is large: a
-    // wide p95 tolerance, since whole-ms latencies of 1–2 ms double by one unit).
+    // wide p95 tolerance, since whole-ms latencies of a few ms double by one or two units; per endpoint the rps
+    // differs by Artillery's random pick of the scenario, 120 ± 11 of 240 — the total's rate is fixed).
     const dir2 = await run();
-    const c = await fleet.cli(['compare', dir, dir2, '--max-p95-increase', '500%', '--min-requests', '50', '--html', file('cmp.html'), '--json']);
+    const c = await fleet.cli(['compare', dir, dir2, '--max-p95-increase', '500%', '--max-rps-drop', '30%', '--min-requests', '50', '--html', file('cmp.html'), '--json']);
     const res = JSON.parse(c.stdout) as CompareResult;
     expect(res.notes.join('\n')).not.toContain('no per-second histogram');
     // Every figure was compared and passed: p95 and rps on the per-second histograms, errors on the counts.
