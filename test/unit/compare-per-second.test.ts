@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import * as hdr from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
@@ -26,6 +27,8 @@ interface Raw {
   name: string;
   atMs: number;
   ms: number | null;
+  /** A response that failed (a status ≥ 400); a sample without a response always fails. */
+  failed?: boolean;
 }
 
 function rawSamples(seed: number, seconds: number, perS: number, wholeMs: boolean): Raw[] {
@@ -54,7 +57,7 @@ function expectLogsMatchRaw(per: PerSecond, raw: Raw[], bucketOf: (r: Raw) => nu
   const releaseMs = Math.min(...raw.map(bucketOf)) * 1000;
   const { files, index } = histFiles(releaseMs, per.view(), 'test');
   expect(index.total.requests).toBe(raw.length);
-  expect(index.total.failures).toBe(raw.filter((r) => r.ms === null).length);
+  expect(index.total.failures).toBe(raw.filter((r) => r.ms === null || r.failed).length);
   for (const e of index.endpoints) {
     const mine = raw.filter((r) => `GET ${r.name}` === e.name || r.name === e.name);
     expect(mine.length).toBeGreaterThan(0);
@@ -108,6 +111,33 @@ describe('per-second histograms built at collection', () => {
       const jm = await mergeJtlFile(file, [{ name: 'agent-1', remote: '10.0.1.21:1099' }], 1);
       expect(jm.merger.perSecond).toBeDefined();
       expectLogsMatchRaw(jm.merger.perSecond!, raw, (r) => Math.floor(r.atMs / 1000));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('Artillery plugin: each finished second\'s line holds its counts per endpoint (capped names share "(other)"), what the hlog needs', () => {
+    const req = createRequire(import.meta.url);
+    const plugin = req('../../scripts/run/artillery-plugin/artillery-plugin-loadfleet-hdr/index.js') as { createRecorder(o: Record<string, unknown>): { record(n: string, ms: number, f: boolean): void; flush(final: boolean): void } };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-plugin-e-'));
+    try {
+      const clock = { t: 1_800_000_000_000 };
+      const files = { file: path.join(dir, 'hdr.json'), liveFile: path.join(dir, 'live.json'), bucketsFile: path.join(dir, 'b.ndjson') };
+      const rec = plugin.createRecorder({ hdr: req('hdr-histogram-js'), now: () => clock.t, generator: 'agent-1', maxEndpoints: 2, ...files });
+      const raw: Raw[] = [];
+      const rnd = mulberry32(4);
+      for (let i = 0; i < 600; i++) {
+        clock.t += Math.floor(rnd() * 10);
+        const name = ['GET /a', 'GET /b', 'GET /c', 'GET /d'][Math.floor(rnd() * 4)]!;
+        const ms = 1 + Math.floor(rnd() * 3000);
+        rec.record(name, ms, ms > 2900);
+        raw.push({ name: name === 'GET /a' || name === 'GET /b' ? name : '(other)', atMs: clock.t, ms, failed: ms > 2900 });
+        if (i % 50 === 0) rec.flush(false);
+      }
+      rec.flush(true);
+      const per = perSecondOfLines(fs.readFileSync(files.bucketsFile, 'utf8'));
+      expect([...per.view().keys()].sort()).toEqual(['(other)', 'GET /a', 'GET /b']);
+      expectLogsMatchRaw(per, raw, (r) => Math.floor(r.atMs / 1000));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
