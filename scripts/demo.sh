@@ -44,7 +44,10 @@ echo; echo "== Did it get slower? A second short run, compared with the first (e
 # The same script and load as the first run: a fair pair. A verdict other than pass is printed, not fatal here.
 lf run -c "$CONFIG" --script stacks/examples/locustfile.py --users 12 --rate 12 --duration 15s --label demo-candidate --skip-doctor > /dev/null
 verdict=0
-lf compare -c "$CONFIG" demo-base demo-candidate || verdict=$?
+# The tolerance is set from this machine's measured between-run noise: two identical 10-15 s runs of this demo
+# land up to +20-25 % apart in p95 (a few ms, on 2 cores shared with other work), so the default +10 % would call
+# ordinary noise "beyond the tolerance". On your own fleet set it from a few repeated runs (README, Comparing runs).
+lf compare -c "$CONFIG" demo-base demo-candidate --max-p95-increase 50% || verdict=$?
 echo "compare exit code: $verdict (0 pass, 3 regression, 4 inconclusive)"
 case "$verdict" in 0|3|4) ;; *) echo "compare failed (exit $verdict)" >&2; exit "$verdict" ;; esac
 lf runs -c "$CONFIG"

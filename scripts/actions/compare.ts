@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { UsageError, VerdictError } from '../core/errors';
 import { readHlog, readSeries, type HistIndex, type LogSeries } from '../compare/hlog';
-import { compareRuns, DEFAULT_TOLERANCES, type CompareResult, type RunData, type RunMeta, type Tolerances } from '../compare/verdict';
+import { betweenRunNoise, compareRuns, DEFAULT_TOLERANCES, type BetweenRunNoise, type CompareResult, type RunData, type RunMeta, type Tolerances } from '../compare/verdict';
 import { compareJunit, compareMarkdown, compareText } from '../compare/render';
 import { compareHtml, CURVE_PERCENTILES, type PageData } from '../compare/html';
 import type { RunSummary } from '../run/summary';
@@ -147,12 +147,25 @@ export async function writeCiOutputs(r: CompareResult, o: { junit?: string; mark
   if (env.GITHUB_STEP_SUMMARY) await fs.appendFile(env.GITHUB_STEP_SUMMARY, mdText);
 }
 
+/**
+ * The between-run noise of the base: its label's kept runs (in the base's own runs folder) of the same script,
+ * engine and load, without the candidate. null when the base has no label or fewer than 2 such runs.
+ */
+export async function baseNoise(base: RunData, candDir: string): Promise<BetweenRunNoise | null> {
+  const label = base.meta?.label;
+  if (!label) return null;
+  const same = (await listRuns(path.dirname(base.dir))).filter(
+    (r) => r.meta?.label === label && r.dir !== candDir && r.meta.scriptSha256 === base.meta!.scriptSha256 && r.summary.engine === base.summary.engine && JSON.stringify(r.summary.load) === JSON.stringify(base.summary.load) && !r.summary.interrupted,
+  );
+  return betweenRunNoise(label, same.map((r) => r.summary));
+}
+
 export async function compareAction(baseRef: string, candRef: string, opts: CompareOptions): Promise<void> {
   const tol = tolerancesOf(opts);
   const runsDir = await runsDirOf(opts);
   const base = await loadRun(await resolveRun(baseRef, runsDir, 'BASE'));
   const cand = await loadRun(await resolveRun(candRef, runsDir, 'CANDIDATE'));
-  const r = compareRuns(base, cand, tol);
+  const r = compareRuns(base, cand, tol, await baseNoise(base, cand.dir));
   await writeCiOutputs(r, opts, cand.summary.thresholds);
   // The page goes beside the candidate's results unless --html says where.
   const html = opts.html ?? path.join(cand.dir, `compare-${base.summary.runId}.html`);
@@ -206,7 +219,7 @@ export async function judgeBaseline(runDir: string, runsDir: string, ref: string
   const baseDir = await resolveRun(ref, runsDir, '--baseline', runDir);
   const base = await loadRun(baseDir);
   const cand = await loadRun(runDir);
-  const r = compareRuns(base, cand, tolerancesOf(opts));
+  const r = compareRuns(base, cand, tolerancesOf(opts), await baseNoise(base, cand.dir));
   await fs.writeFile(path.join(runDir, 'compare.json'), `${JSON.stringify(r, null, 2)}\n`);
   if (cand.meta) await fs.writeFile(path.join(runDir, 'meta.json'), `${JSON.stringify({ ...cand.meta, baseline: { ref, runId: base.summary.runId, verdict: r.verdict, reasons: r.reasons } }, null, 2)}\n`);
   await writeCiOutputs(r, opts, cand.summary.thresholds);

@@ -3,6 +3,8 @@
  * engine version, fleet shape, target) and hist/ (per-second HdrHistogram interval logs, scripts/compare/hlog.ts).
  */
 import { createHash } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { UsageError } from '../core/errors';
@@ -18,7 +20,7 @@ export function checkLabel(label: string | undefined): string | null {
   return label;
 }
 
-export function runMeta(p: { label: string | null; scriptText: string; engineVersion?: string; agents: number; agentType?: string; controllerType?: string; target: string; hostKind: string }): RunMeta {
+export function runMeta(p: { label: string | null; scriptText: string; engineVersion?: string; agents: number; agentType?: string; controllerType?: string; target: string; targetUrl: string; hostKind: string }): RunMeta {
   return {
     format: 'loadfleet-run-meta/1',
     label: p.label,
@@ -27,12 +29,30 @@ export function runMeta(p: { label: string | null; scriptText: string; engineVer
     agents: { count: p.agents, instanceType: p.agentType ?? null },
     controllerType: p.controllerType ?? null,
     target: p.target,
+    targetUrl: p.targetUrl,
     hostKind: p.hostKind,
   };
 }
 
+/**
+ * The address the target had for this run (meta.targetAddress: shown by compare, never matched on): the URL's host
+ * when it is an address, else what it resolves to now (a name behind a load balancer may change: that is why
+ * compare matches on the name). null when it does not resolve.
+ */
+export async function resolveTargetAddress(url: string): Promise<string | null> {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return null;
+  }
+  if (isIP(host)) return host;
+  return lookup(host).then((a) => a.address, () => null);
+}
+
 export async function keepRunData(runDir: string, meta: RunMeta, startedAtMs: number, perSecond: { endpoints: ReadonlyMap<string, ReadonlyMap<number, SecondCounts>>; precision: string } | undefined): Promise<void> {
-  await fs.writeFile(path.join(runDir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  const withAddress: RunMeta = { ...meta, targetAddress: meta.targetUrl ? await resolveTargetAddress(meta.targetUrl) : null };
+  await fs.writeFile(path.join(runDir, 'meta.json'), `${JSON.stringify(withAddress, null, 2)}\n`);
   if (!perSecond) return;
   const { files, index } = histFiles(startedAtMs, perSecond.endpoints, perSecond.precision);
   const dir = path.join(runDir, 'hist');

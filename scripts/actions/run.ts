@@ -76,7 +76,7 @@ export interface RunHooks {
 }
 
 /** Everything checked before any host is touched: exit 2 with the field, the value and the fix. */
-export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Awaited<ReturnType<typeof resolveEnv>> }> {
+export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Awaited<ReturnType<typeof resolveEnv>>; targetAsked: string }> {
   if (opts.host !== undefined) targetUrl('--host', opts.host); // before anything: the refusal must not wait on the env
   const ctx = await resolveEnv(opts, true);
   const outputs = await ctx.envDir.requireOutputs();
@@ -128,11 +128,15 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
   const agents = outputs.hosts.filter((h) => h.role === 'agent');
   if (agents.length === 0) throw new UsageError(`env "${outputs.env}" has no agents: set agents.count and run "loadfleet up"`);
   let hostUrl = opts.host;
+  // What compare matches runs on (meta.json): the --host URL as given (a DNS name stays a name, whatever it resolves
+  // to), or the env's target host by name — never only its IP, which changes with every `up` on AWS (issue 17).
+  let targetAsked = opts.host;
   if (hostUrl === undefined) {
     const target = outputs.hosts.find((h) => h.role === 'target');
     const port = ctx.loaded?.config.targets.find((t) => target?.group === t.name)?.ports[0] ?? ctx.loaded?.config.targets[0]?.ports[0];
     if (!target || !port) throw new UsageError(`env "${outputs.env}" has no target host: pass --host http://<address>:<port>`);
     hostUrl = `http://${target.privateIp}:${port}`;
+    targetAsked = `the env's target ${target.name}, port ${port}`;
   } else if (!opts.allowExternalHost) {
     const problem = externalHostProblem(hostUrl, outputs);
     if (problem) throw new UsageError(problem);
@@ -140,7 +144,7 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
   const prepared: Prepared = { outputs, kind: outputs.target === 'local' ? 'netns' : 'ec2', engine, scriptPath: path.resolve(opts.script), scriptText, plan, thresholds, hostUrl, passthrough };
   // What the engine cannot do with this plan (nGrinder: no stages, no percentile thresholds): before doctor.
   driver.check?.(prepared);
-  return { ctx, ...prepared };
+  return { ctx, targetAsked: targetAsked ?? hostUrl, ...prepared };
 }
 
 // ---- the lock: one running test per env ----
@@ -491,7 +495,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       await fs.writeFile(path.join(runDir, 'stats.csv'), statsCsv(summary));
       await fs.writeFile(path.join(runDir, 'report.html'), reportHtml(summary));
       // Issue 17: meta.json and hist/ for runs/compare (a failure here is said, never loses the summary).
-      await keepRunData(runDir, runMeta({ label: checkLabel(opts.label), scriptText: p.scriptText, engineVersion: loaded.config.engineVersion, agents: agents.length, agentType: loaded.config.agents.instanceType, controllerType: loaded.config.controller.instanceType, target: p.hostUrl, hostKind: p.kind }), startedAtMs, collected.perSecond).catch((e: Error) => say(`keeping the per-second histograms failed: ${e.message}\n`));
+      await keepRunData(runDir, runMeta({ label: checkLabel(opts.label), scriptText: p.scriptText, engineVersion: loaded.config.engineVersion, agents: agents.length, agentType: loaded.config.agents.instanceType, controllerType: loaded.config.controller.instanceType, target: p.targetAsked, targetUrl: p.hostUrl, hostKind: p.kind }), startedAtMs, collected.perSecond).catch((e: Error) => say(`keeping the per-second histograms failed: ${e.message}\n`));
       await live(lastTick, endedAtMs);
       process.stdout.write(opts.json ? `${JSON.stringify({ ...summary, dir: runDir }, null, 2)}\n` : summaryText(summary, runDir));
       if (opts.baseline !== undefined) {

@@ -23,6 +23,7 @@ export function compareText(r: CompareResult): string {
   }
   lines.push(`verdict: ${r.verdict.toUpperCase()} (exit ${r.exitCode})`);
   for (const why of r.reasons) lines.push(`  - ${why}`);
+  for (const note of r.notes) lines.push(`note: ${note}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -65,6 +66,7 @@ export function compareMarkdown(r: CompareResult): string {
     }),
     '',
     ...(r.reasons.length ? ['**Why:**', '', ...r.reasons.map((x) => `- ${md(x)}`), ''] : []),
+    ...(r.notes.length ? ['**Notes:**', '', ...r.notes.map((x) => `- ${md(x)}`), ''] : []),
     `<sub>Tolerances: p95 +${(r.tolerances.maxP95Increase * 100).toFixed(1)}%, rps −${(r.tolerances.maxRpsDrop * 100).toFixed(1)}%, errors +${r.tolerances.maxErrorIncreasePp}pp; alpha ${r.tolerances.alpha}. Method: ${md(r.method)}.</sub>`,
   ];
   return `${lines.join('\n')}\n`;

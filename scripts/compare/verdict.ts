@@ -11,6 +11,7 @@
 import type { RunSummary } from '../run/summary';
 import type { HistIndex, LogSeries } from './hlog';
 import { mannWhitneyGreater, proportionGreater } from './stats';
+import { NGRINDER_NO_HIST } from '../run/per-second';
 
 export type Verdict = 'pass' | 'regression' | 'inconclusive';
 export const VERDICT_EXIT: Record<Verdict, number> = { pass: 0, regression: 3, inconclusive: 4 };
@@ -24,7 +25,15 @@ export interface RunMeta {
   readonly engineVersion: string | null;
   readonly agents: { readonly count: number; readonly instanceType: string | null };
   readonly controllerType: string | null;
+  /**
+   * What the run was aimed at, as asked: the --host URL as given (a DNS name stays a name) or the env's target
+   * host by name. compare matches runs on this — runs kept before it held the URL with the target's IP.
+   */
   readonly target: string;
+  /** The URL the engine was given (the fleet target's by its current IP). */
+  readonly targetUrl?: string;
+  /** The address the target had (resolved when the run was kept); shown, never matched on. */
+  readonly targetAddress?: string | null;
   readonly hostKind: string;
   /** The baseline verdict when run --baseline judged this run. */
   readonly baseline?: { readonly ref: string; readonly runId: string; readonly verdict: Verdict; readonly reasons: readonly string[] };
@@ -99,6 +108,40 @@ export interface CompareResult {
   readonly method: string;
   readonly rows: readonly Row[];
   readonly checks: readonly Check[];
+  /** What the comparison could not use and how it was made instead (a run compared on totals); no effect on the verdict. */
+  readonly notes: readonly string[];
+  /** The between-run noise used, when the base's label has several kept runs. */
+  readonly noise: BetweenRunNoise | null;
+}
+
+/**
+ * How far runs of the same thing land apart: measured over the kept runs sharing the base's label (same script,
+ * engine and load), per endpoint and total. One pair of runs cannot see it — its seconds only show the noise
+ * within each run — so a p95 change or rps drop that repeated baselines show as ordinary is not a regression.
+ */
+export interface BetweenRunNoise {
+  readonly label: string;
+  readonly runs: number;
+  /** endpoint → max/min − 1 of the runs' p95. */
+  readonly p95: ReadonlyMap<string, number>;
+  /** endpoint → 1 − min/max of the runs' rps. */
+  readonly rps: ReadonlyMap<string, number>;
+}
+
+/** The spread of the given runs' p95 and rps per endpoint (null below 2 runs). */
+export function betweenRunNoise(label: string, runs: readonly RunSummary[]): BetweenRunNoise | null {
+  if (runs.length < 2) return null;
+  const p95 = new Map<string, number>();
+  const rps = new Map<string, number>();
+  const names = new Set(runs.flatMap((r) => [...r.endpoints.map((e) => e.name), 'Total']));
+  for (const name of names) {
+    const of = (r: RunSummary) => (name === 'Total' ? r.total : r.endpoints.find((e) => e.name === name));
+    const ps = runs.map((r) => of(r)?.p95).filter((x): x is number => typeof x === 'number' && x > 0);
+    const rs = runs.map((r) => of(r)?.rps).filter((x): x is number => typeof x === 'number' && x > 0);
+    if (ps.length >= 2) p95.set(name, Math.max(...ps) / Math.min(...ps) - 1);
+    if (rs.length >= 2) rps.set(name, 1 - Math.min(...rs) / Math.max(...rs));
+  }
+  return { label, runs: runs.length, p95, rps };
 }
 
 export interface RunRef {
@@ -110,7 +153,7 @@ export interface RunRef {
 }
 
 export const METHOD =
-  'per-second series from each second\'s own HdrHistogram (first and last second of each run dropped: partial); one-sided Mann–Whitney rank test of candidate against base scaled by the tolerance (p95: base × (1 + tolerance); rps: base × (1 − tolerance)); error rate: one-sided two-proportion z-test against base + tolerance; family-wise alpha split over every test (Bonferroni)';
+  'per-second series from each second\'s own HdrHistogram (first and last second of each run dropped: partial); one-sided Mann–Whitney rank test of candidate against base scaled by the tolerance (p95: base × (1 + tolerance); rps: base × (1 − tolerance)); error rate: one-sided two-proportion z-test against base + tolerance; family-wise alpha split over every test (Bonferroni); when the base\'s label has ≥ 2 kept runs of the same script and load, their spread is the between-run noise: a change within it is inconclusive, and a regression must exceed the larger of tolerance and noise';
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 const ms = (x: number | null) => (x === null ? 'n/a' : `${Math.round(x * 100) / 100} ms`);
@@ -147,7 +190,9 @@ export function comparability(base: RunData, cand: RunData, tol: Tolerances): st
     differ('script (content sha256)', base.meta.scriptSha256.slice(0, 12), cand.meta.scriptSha256.slice(0, 12));
     differ('agent instance type', base.meta.agents.instanceType, cand.meta.agents.instanceType);
     differ('controller instance type', base.meta.controllerType, cand.meta.controllerType);
-    differ('target', base.meta.target, cand.meta.target);
+    // Matched on the target as asked (a DNS name, the env's target host), not its address: on AWS every `up`
+    // gives the target a new IP, and a name behind a load balancer resolves to changing ones.
+    if (base.meta.target !== cand.meta.target) out.push(`different target: base ${base.meta.target}${addr(base.meta)}, candidate ${cand.meta.target}${addr(cand.meta)}`);
   } else {
     for (const r of [base, cand].filter((x) => !x.meta)) out.push(`run ${r.summary.runId} has no meta.json (script hash, engine version, fleet, target): it was kept before loadfleet recorded them`);
   }
@@ -159,7 +204,19 @@ export function comparability(base: RunData, cand: RunData, tol: Tolerances): st
     if (s.generatorBound) out.push(`${side} run ${s.runId} was generator-bound (${s.boundBy.join('; ')})`);
     if (s.collectionFailures.length) out.push(`${side} run ${s.runId} lacks results from ${s.collectionFailures.map((f) => f.host).join(', ')}`);
     if (s.startSpreadMs !== null && s.startSpreadMs > tol.maxStartSpreadMs) out.push(`${side} run ${s.runId}: its generators started ${s.startSpreadMs} ms apart (more than --max-start-spread ${tol.maxStartSpreadMs} ms)`);
-    if (!r.hist) out.push(`${side} run ${s.runId} kept no per-second histograms (hist/): its figures cannot be tested`);
+  }
+  return out;
+}
+
+const addr = (m: RunMeta) => (m.targetAddress && !m.target.includes(m.targetAddress) ? ` (${m.targetAddress})` : '');
+
+/** Why a run has no hist/, said once per run: it is then compared on its totals. */
+function totalsNotes(base: RunData, cand: RunData): string[] {
+  const out: string[] = [];
+  for (const [side, r] of [['base', base], ['candidate', cand]] as const) {
+    if (r.hist) continue;
+    const why = r.summary.engine === 'ngrinder' ? NGRINDER_NO_HIST : `no per-second histogram (run ${r.summary.runId} was kept before loadfleet kept hist/ for ${r.summary.engine}): compared on totals, precision: the summary's figures; a change beyond a tolerance cannot be tested and is inconclusive`;
+    out.push(`${side} run ${r.summary.runId}: ${why}`);
   }
   return out;
 }
@@ -170,8 +227,11 @@ function fmt(x: unknown): string {
 }
 
 /** The verdict on candidate against base. */
-export function compareRuns(base: RunData, cand: RunData, tol: Tolerances = DEFAULT_TOLERANCES): CompareResult {
+export function compareRuns(base: RunData, cand: RunData, tol: Tolerances = DEFAULT_TOLERANCES, noise: BetweenRunNoise | null = null): CompareResult {
   const notComparable = comparability(base, cand, tol);
+  const notes = totalsNotes(base, cand);
+  const noiseOf = (kind: 'p95' | 'rps', endpoint: string) => noise?.[kind].get(endpoint) ?? 0;
+  const noiseS = (kind: 'p95' | 'rps', endpoint: string) => `within the between-run noise of ${noise!.runs} kept runs labelled ${noise!.label} (their ${kind} ${kind === 'p95' ? 'spread +' : 'drop -'}${(noiseOf(kind, endpoint) * 100).toFixed(1)}%)`;
   const names = [...new Set([...base.summary.endpoints.map((e) => e.name), ...cand.summary.endpoints.map((e) => e.name)])].sort();
   const rows: Row[] = [...names, 'Total'].map((endpoint) => ({ endpoint, base: figuresOf(base, endpoint), candidate: figuresOf(cand, endpoint) }));
   const reasons: string[] = [...notComparable];
@@ -194,28 +254,36 @@ export function compareRuns(base: RunData, cand: RunData, tol: Tolerances = DEFA
     // Which per-second values a test may use: seconds with requests.
     const secs = (s: LogSeries | null) => (s ? s.count.filter((n) => n > 0).length : 0);
     const enough = (s: LogSeries | null, f: Figures, side: string): string | null => {
-      if (!s) return `${name}: the ${side} run kept no per-second histograms for it`;
+      // Without per-second histograms (nGrinder) only totals: enough requests, and no test of a p95 or rps change.
+      if (!s) return f.requests < tol.minRequests ? `${name}: too few samples in the ${side} run (${f.requests} requests; the comparison needs ≥ ${tol.minRequests})` : null;
       const n = secs(s);
       if (n < tol.minSeconds || f.requests < tol.minRequests) return `${name}: too few samples in the ${side} run (${n} s with requests, ${f.requests} requests; the comparison needs ≥ ${tol.minSeconds} s and ≥ ${tol.minRequests} requests)`;
       return null;
     };
     const short = enough(bs, bf, 'base') ?? enough(cs, cf, 'candidate');
+    const untestable = !bs || !cs ? `${name}: no per-second histogram in ${!bs && !cs ? 'either run' : !bs ? 'the base run' : 'the candidate run'} to test it (compared on totals)` : null;
 
     // p95
     {
       const tolS = `+${(tol.maxP95Increase * 100).toFixed(1)}%`;
       const b = bf.p95;
       const c = cf.p95;
-      if (b === null || c === null || b <= 0) {
+      if (b === null && c === null && !bs && !cs) {
+        // An engine without percentiles (nGrinder): not a check, a note.
+        notes.push(`${name}: p95 not measured in either run (${base.summary.engine}): not compared`);
+      } else if (b === null || c === null || b <= 0) {
         checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change: null, tolerance: tolS, p: null, verdict: 'inconclusive', reason: `${name}: p95 not measured in both runs` });
       } else {
         const change = c / b - 1;
         if (short) checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'inconclusive', reason: short });
         else if (change <= tol.maxP95Increase) checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'pass', reason: `${name}: p95 ${ms(b)} → ${ms(c)} (${pct(change)}), within ${tolS}` });
+        else if (change <= noiseOf('p95', name)) checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'inconclusive', reason: `${name}: p95 ${ms(b)} → ${ms(c)} (${pct(change)}) is beyond ${tolS} but ${noiseS('p95', name)}` });
+        else if (untestable) checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'inconclusive', reason: `${name}: p95 ${ms(b)} → ${ms(c)} (${pct(change)}) is beyond ${tolS}; ${untestable}` });
         else {
           // Seconds with requests, without the first and last (partial, and the first holds connection set-up).
           const inner = (z: LogSeries) => z.p95.filter((_, i) => z.count[i]! > 0).slice(1, -1);
-          const x = inner(bs!).map((v) => v * (1 + tol.maxP95Increase));
+          // The larger of the tolerance and the measured between-run noise is what the candidate must exceed.
+          const x = inner(bs!).map((v) => v * (1 + Math.max(tol.maxP95Increase, noiseOf('p95', name))));
           const y = inner(cs!);
           const t = mannWhitneyGreater(x, y);
           const ok = t.p < level;
@@ -237,11 +305,13 @@ export function compareRuns(base: RunData, cand: RunData, tol: Tolerances = DEFA
       if (b <= 0) checks.push({ endpoint: name, figure: 'rps', base: b, candidate: c, change: null, tolerance: tolS, p: null, verdict: 'inconclusive', reason: `${name}: no rps in the base run` });
       else if (change >= -tol.maxRpsDrop) checks.push({ endpoint: name, figure: 'rps', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'pass', reason: `${name}: rps ${b} → ${c} (${pct(change)}), within ${tolS}` });
       else if (short) checks.push({ endpoint: name, figure: 'rps', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'inconclusive', reason: short });
+      else if (-change <= noiseOf('rps', name)) checks.push({ endpoint: name, figure: 'rps', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'inconclusive', reason: `${name}: rps ${b} → ${c} (${pct(change)}) drops beyond ${tolS} but ${noiseS('rps', name)}` });
+      else if (untestable) checks.push({ endpoint: name, figure: 'rps', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'inconclusive', reason: `${name}: rps ${b} → ${c} (${pct(change)}) drops beyond ${tolS}; ${untestable}` });
       else {
         // Full seconds only: the first and last second of a run are partial.
         const inner = (s: LogSeries) => s.count.slice(1, -1);
         const x = inner(cs!);
-        const y = inner(bs!).map((v) => v * (1 - tol.maxRpsDrop));
+        const y = inner(bs!).map((v) => v * (1 - Math.max(tol.maxRpsDrop, noiseOf('rps', name))));
         const t = mannWhitneyGreater(x, y);
         const ok = t.p < level;
         checks.push({
@@ -281,5 +351,5 @@ export function compareRuns(base: RunData, cand: RunData, tol: Tolerances = DEFA
   else verdict = 'pass';
   if (verdict === 'regression') reasons.push(...regressions.map((c) => c.reason));
   else if (verdict === 'inconclusive') reasons.push(...[...new Set(unsure.map((c) => c.reason))]);
-  return { verdict, exitCode: VERDICT_EXIT[verdict], reasons, base: refOf(base), candidate: refOf(cand), tolerances: tol, method: METHOD, rows, checks };
+  return { verdict, exitCode: VERDICT_EXIT[verdict], reasons, base: refOf(base), candidate: refOf(cand), tolerances: tol, method: METHOD, rows, checks, notes, noise };
 }

@@ -17,6 +17,7 @@ import { ACCURACY } from '../run/histogram';
 import { artilleryPhases } from '../run/load';
 import { artilleryPassthrough, refuseArtilleryEnsure } from '../run/passthrough';
 import { finish, Merger, timelineBucketS } from '../run/merge';
+import { PER_SECOND_PRECISION, PerSecond } from '../run/per-second';
 import { LiveBuckets, liveTotals, parseCollected, parseTick } from '../run/artillery-files';
 import { ARTILLERY_OWNER, artilleryOwnerTouch, artilleryWatchdogScript } from '../run/artillery-owner';
 import { notInstalledOr, onEveryHost, putFileScript } from './remote';
@@ -184,6 +185,8 @@ kill -TERM -${pid} 2>/dev/null || true; i=0; while kill -0 ${pid} 2>/dev/null &&
     },
     async collect(rawDir, startedAtMs, endedAtMs) {
       const merger = new Merger(timelineBucketS((endedAtMs - startedAtMs) / 1000));
+      // Per second and endpoint, from the plugin's per-second lines: hist/ for compare (issue 17).
+      const perSecond = new PerSecond();
       const generators = await Promise.all(agents.map(async (c) => {
         try {
           // Every worker's counters + endpoints and its per-second lines (the plugin's own files: a stopped or
@@ -193,9 +196,10 @@ for f in out/hdr-*.json; do [ -s "$f" ] || continue; id=\${f#out/hdr-}; id=\${id
           const docs = parseCollected(got.stdout);
           const gdir = path.join(rawDir, c.host.name);
           await fs.mkdir(gdir, { recursive: true });
-          for (const [i, { doc }] of docs.entries()) {
+          for (const [i, { doc, perSecond: ps }] of docs.entries()) {
             await fs.writeFile(path.join(gdir, `hdr-${i}.json`), JSON.stringify(doc));
             merger.addGenerator(doc);
+            perSecond.addAll(ps);
           }
           const samples = await runAsRoot(c.session, login, `cat ${dir}/out/*.samples 2>/dev/null || true`, `pulling ${c.host.name}'s raw samples`);
           if (samples.stdout) await fs.writeFile(path.join(gdir, 'samples.txt'), samples.stdout);
@@ -221,6 +225,7 @@ for f in out/hdr-*.json; do [ -s "$f" ] || continue; id=\${f#out/hdr-}; id=\${id
       const t1 = Math.max(t0, Math.min(t0 + p.plan.durationS * 1000, stopAskedAt ?? endedAtMs));
       return {
         stats: finish(merger, Math.max(0.001, (t1 - t0) / 1000), Math.floor(t0 / 1000), ARTILLERY_RESOLUTION_MS), merge: ACCURACY, generators,
+        ...(perSecond.size ? { perSecond: { endpoints: perSecond.view(), precision: PER_SECOND_PRECISION.artillery } } : {}),
         sendWindow: { fromMs: t0, toMs: t1, basis: `Artillery: ${releasedAt !== null ? 'the release (every agent starts its phases there)' : 'the start (nothing was released)'} to the end of its phases (release + duration) or the stop, whichever came first` },
       };
     },

@@ -33,6 +33,7 @@ import {
 import { JtlMerge, summariserState, type JtlAgent } from '../run/jtl';
 import { jmeterProps } from '../run/load';
 import { finish, timelineBucketS } from '../run/merge';
+import { PER_SECOND_PRECISION, PerSecond } from '../run/per-second';
 import { notInstalledOr } from './remote';
 import { RUN_TIMING, sleep, type Collected, type DriverContext, type DriverModule, type EngineDriver, type HostConn, type Tick } from './types';
 
@@ -52,6 +53,8 @@ export function jmeterAgents(agents: readonly { name: string; privateIp: string 
 /** Streams a gzipped CSV JTL into a JtlMerge (memory bounded by the histograms, not by the row count). */
 export async function mergeJtlFile(file: string, agents: readonly JtlAgent[], bucketS: number): Promise<JtlMerge> {
   const jm = new JtlMerge(agents, bucketS);
+  // Every row also counted per second and label: hist/ for compare (issue 17).
+  jm.merger.perSecond = new PerSecond();
   const decoder = new StringDecoder('utf8');
   // The merge's own error (a header without a needed column) is the one to report: pipeline rejects with
   // an AbortError of its own when the sink throws, so the sink's error is kept and thrown instead.
@@ -370,6 +373,7 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
     ].filter(Boolean);
     return {
       stats: { ...stats, errors: Object.fromEntries(jm.errorKinds) },
+      ...(jm.merger.perSecond?.size ? { perSecond: { endpoints: jm.merger.perSecond.view(), precision: PER_SECOND_PRECISION.jmeter } } : {}),
       ...(spanS ? { sendWindow: { fromMs: jm.firstMs, toMs: jm.firstMs + spanS * 1000, basis: 'JMeter: the first sample\'s start to the last sample\'s end in the merged JTL' } } : {}),
       merge: `JMeter client: it received every sample from every server (RMI) and wrote them all to one JTL; loadfleet recorded each of its ${jm.samples} rows (label = endpoint, elapsed in JMeter's whole ms, success=false = failure) — exact, never averaged. ${ACCURACY}. Rates over the samples' own span (first start to last end, ${spanS.toFixed(1)} s); a generator's start = the first sample its server's threads made (agent clocks). ${[...extra, dashboardNote, ...stopNotes].join('; ')}`,
       generators,

@@ -25,6 +25,7 @@ import {
   k6PrepareScript, k6ReleaseScript, k6StartScript, k6StatusScript, k6StopScript, k6TickScript, type K6AgentPaths,
 } from '../run/k6-run';
 import { finish, Merger, timelineBucketS } from '../run/merge';
+import { PER_SECOND_PRECISION, PerSecond } from '../run/per-second';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn, type Prepared } from './types';
 import { notInstalledOr, onEveryHost } from './remote';
 
@@ -210,6 +211,9 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
       // startedAtMs is 0 when the start failed: no load was released, the span is nothing.
       const bucketS = timelineBucketS(startedAtMs > 0 ? (endedAtMs - startedAtMs) / 1000 : 0);
       const total = new Merger(bucketS);
+      // Per second and endpoint from the same points: hist/ for compare (issue 17). A generator's counts join only
+      // once its whole file was read (as its merge does).
+      const perSecond = new PerSecond();
       // No agent sent its PATCH (the start failed or was interrupted before the instant): no instance sent a
       // request, so a missing points file is the truth, not a collection failure.
       const neverReleased = releasedAt.size === 0 && releaseUnknown.size === 0;
@@ -221,8 +225,10 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
         try {
           // Each generator merges on its own first: a host whose pull fails adds nothing half-read to the total.
           const m = new Merger(bucketS);
+          m.perSecond = new PerSecond();
           const reader = await pullPoints(a, path.join(gdir, 'points-http.json.gz'), m);
           total.addGenerator(m.toHdr(a.c.host.name));
+          perSecond.addAll(m.perSecond);
           const note = reader.skipped ? ` (${reader.skipped} unreadable lines skipped: the file was cut short)` : '';
           if (note) await fs.appendFile(path.join(gdir, 'k6.log'), `\nloadfleet: ${note.trim()}\n`);
           return { name: a.c.host.name, startedAtMs: reader.firstRequestAtMs, lastAtMs: reader.lastResponseAtMs, rawFile: path.relative(path.dirname(rawDir), gdir) };
@@ -249,6 +255,7 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
         stats: finish(total, Math.max(0.001, (t1 - t0) / 1000), Math.floor(t0 / 1000)),
         ...(starts.length && ends.length ? { sendWindow: { fromMs: t0, toMs: t1, basis: 'k6: the first request sent to the last response received, over every instance (from the raw points)' } } : {}),
         merge,
+        ...(perSecond.size ? { perSecond: { endpoints: perSecond.view(), precision: PER_SECOND_PRECISION.k6 } } : {}),
         generators: generators.map(({ lastAtMs: _l, ...g }) => g),
       };
     },

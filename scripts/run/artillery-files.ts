@@ -7,6 +7,7 @@
  * (LiveBuckets.offsets), so a tick's cost does not grow with the run's length.
  */
 import { Cell, Merger, type GeneratorHdr } from './merge';
+import { PerSecond } from './per-second';
 
 type EncodedCell = { count: number; failures: number; hist: string };
 
@@ -31,8 +32,26 @@ export interface PluginCounters {
 export type PluginHdr = PluginCounters & { readonly generator: string; readonly endpoints: Readonly<Record<string, EncodedCell>> };
 export type PluginLive = PluginCounters & { readonly generator: string; readonly total: EncodedCell };
 
-/** One bucket line of buckets-<id>.ndjson. */
-type BucketLine = EncodedCell & { t: number };
+/**
+ * One bucket line of buckets-<id>.ndjson: the second's total, and (`e`) its counts per endpoint —
+ * name → [requests, failures, {µs: count}] — for the per-second histograms compare reads (hist/).
+ */
+type BucketLine = EncodedCell & { t: number; e?: Record<string, [number, number, Record<string, number>]> };
+
+/** A worker's bucket lines → its per-second counts per endpoint (lines cut by a KILL are skipped, as in generatorDoc). */
+export function perSecondOfLines(bucketLines: string, into: PerSecond = new PerSecond()): PerSecond {
+  for (const line of bucketLines.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let b: BucketLine;
+    try {
+      b = JSON.parse(line) as BucketLine;
+    } catch {
+      continue;
+    }
+    for (const [name, [n, f, us]] of Object.entries(b.e ?? {})) into.addCell(name, b.t, n, f, Object.entries(us).map(([k, v]) => [Number(k), v] as [number, number]));
+  }
+  return into;
+}
 
 /** A worker's files → the merge format: requests = sent; sent − responses = failed without a response. */
 export function generatorDoc(h: PluginHdr, bucketLines: string): GeneratorHdr {
@@ -127,10 +146,10 @@ export function liveTotals(docs: readonly PluginLive[]): { requests: number; fai
 }
 
 /** The collect command's output (see the Artillery driver): per worker `H <id>`, its document, `B`, its bucket lines, `E`. */
-export function parseCollected(stdout: string): { id: string; doc: GeneratorHdr }[] {
-  const out: { id: string; doc: GeneratorHdr }[] = [];
+export function parseCollected(stdout: string): { id: string; doc: GeneratorHdr; perSecond: PerSecond }[] {
+  const out: { id: string; doc: GeneratorHdr; perSecond: PerSecond }[] = [];
   const re = /^H (\S+)\n(\{.*\})\nB\n([\s\S]*?)^E$/gm;
-  for (let m = re.exec(stdout); m; m = re.exec(stdout)) out.push({ id: m[1]!, doc: generatorDoc(JSON.parse(m[2]!) as PluginHdr, m[3]!) });
+  for (let m = re.exec(stdout); m; m = re.exec(stdout)) out.push({ id: m[1]!, doc: generatorDoc(JSON.parse(m[2]!) as PluginHdr, m[3]!), perSecond: perSecondOfLines(m[3]!) });
   return out;
 }
 

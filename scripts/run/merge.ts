@@ -4,6 +4,7 @@
  * Pure: callers hand in parsed documents or lines.
  */
 import { addEncoded, encode, figures, HDR, newHistogram, percentileLadder, recordMs, type Histogram, type LatencyFigures } from './histogram';
+import type { PerSecond } from './per-second';
 
 /** One generator's raw results as written by the Artillery plugin or folded from k6 points. */
 export interface GeneratorHdr {
@@ -59,6 +60,8 @@ export class Merger {
   noResponse = 0;
   readonly total = new Cell();
   readonly generators: string[] = [];
+  /** When set, every recorded request is also counted per second and endpoint (hist/ for compare, issue 17). */
+  perSecond?: PerSecond;
 
   /**
    * bucketS: width of a timeline bucket; a long run merges with wider buckets (timelineBucketS) so
@@ -79,6 +82,7 @@ export class Merger {
   /** One request: name, epoch ms when it ended (or started), latency ms, failed. */
   recordSample(name: string, atMs: number, latencyMs: number, failed: boolean): void {
     const f = failed ? 1 : 0;
+    this.perSecond?.record(name, atMs, latencyMs, failed);
     const e = this.cell(this.endpoints, name);
     e.count++;
     e.failures += f;
@@ -97,6 +101,7 @@ export class Merger {
    * time bucket and the total, with no latency — a failed connect's time is not a response time (issue 15).
    */
   recordUnanswered(name: string, atMs: number): void {
+    this.perSecond?.record(name, atMs, null, true);
     for (const c of [this.cell(this.endpoints, name), this.bucket(atMs / 1000), this.total]) {
       c.count++;
       c.failures++;

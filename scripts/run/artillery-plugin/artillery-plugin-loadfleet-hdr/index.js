@@ -70,11 +70,21 @@ function createRecorder(opts) {
     const s = Math.floor(t / 1000);
     let b = open.get(s);
     if (!b) open.set(s, (b = newCell(2)));
-    for (const c of [endpoint(name), total, b]) {
+    const ep = endpoint(name);
+    for (const c of [ep, total, b]) {
       c.count++;
       if (failed) c.failures++;
       c.hist.recordValue(us);
     }
+    // This second's counts per endpoint, sparse (µs at its 3-digit HdrHistogram bucket → count): the per-second
+    // histograms loadfleet keeps for compare (hist/*.hlog); small, as Artillery measures whole ms.
+    const key = endpoints.get(name) === ep ? name : OTHER;
+    if (!b.e) b.e = {};
+    const cell = b.e[key] || (b.e[key] = [0, 0, {}]);
+    cell[0]++;
+    if (failed) cell[1]++;
+    const k = hdrKey(us);
+    cell[2][k] = (cell[2][k] || 0) + 1;
   };
   const enc = (c) => ({ count: c.count, failures: c.failures, hist: hdr.encodeIntoCompressedBase64(c.hist) });
   const head = () => ({
@@ -102,7 +112,7 @@ function createRecorder(opts) {
     const current = Math.floor(now() / 1000);
     const done = [...open.keys()].filter((s) => final || s < current).sort((a, b) => a - b);
     if (done.length) {
-      fs.appendFileSync(bucketsFile, done.map((s) => `${JSON.stringify({ t: s, ...enc(open.get(s)) })}\n`).join(''));
+      fs.appendFileSync(bucketsFile, done.map((s) => `${JSON.stringify({ t: s, ...enc(open.get(s)), e: open.get(s).e || {} })}\n`).join(''));
       for (const s of done) open.delete(s);
     }
     completeThroughS = final ? current : current - 1;
@@ -137,6 +147,13 @@ function createRecorder(opts) {
     },
     counters,
   };
+}
+
+/** µs → its bucket's lowest value in a 3-digit HdrHistogram, as scripts/run/per-second.ts's hdrKey (loses nothing more). */
+function hdrKey(us) {
+  if (us < 2048) return us;
+  const unit = Math.pow(2, Math.floor(Math.log2(us)) - 10);
+  return Math.floor(us / unit) * unit;
 }
 
 /** "GET /path" (query string dropped) or "GET <name>" when the request has `name:`. */
