@@ -97,3 +97,26 @@ describe('agents.regions: stack', () => {
     expect(tf.resource.aws_instance!.agents!.tags).toEqual({ 'loadfleet:role': 'agent', Name: 'demo-agent-${count.index + 1}' });
   });
 });
+
+describe('agents.regions: cost', () => {
+  it('prices the agents of another region at that region\'s rate, on their own line', async () => {
+    const { costGroupsOf, fleetCost } = await import('../../scripts/core/cost');
+    const prices = { source: 'test', date: '2026-01-01', onDemandUsdPerHour: { 'us-east-1': { 'c5.large': 0.085, 't3.small': 0.0208 }, 'eu-west-1': { 'c5.large': 0.096 } } };
+    const c = fleetCost(costGroupsOf(validateFleetConfig(configInput({ agents: spread }))), 'us-east-1', 4, prices as never);
+    const agents = c.groups.filter((g) => g.role.startsWith('agent'));
+    expect(agents.map((g) => [g.role, g.count, g.unitUsdPerHour])).toEqual([['agent', 4, 0.085], ['agent@eu-west-1', 2, 0.096]]);
+  });
+});
+
+describe('agents.regions: monitoring', () => {
+  it('scrapes hosts of another region on their public address, the rest on their private one', async () => {
+    const { inventoryFrom, renderFileSd } = await import('../../scripts/core/inventory');
+    const host = (name: string, role: 'agent' | 'monitoring', region: string, n: number) => ({ role, group: role, name, id: `i-${n}`, publicIp: `203.0.113.${n}`, privateIp: `10.42.0.${n}`, region });
+    const inv = inventoryFrom({
+      env: 'demo', target: 'aws', engine: 'locust', expiresAt: '2026-01-01T00:00:00Z', sshUser: 'ec2-user', master: null,
+      hosts: [host('agent-1', 'agent', 'us-east-1', 1), host('agent-2', 'agent', 'eu-west-1', 2), host('monitoring', 'monitoring', 'us-east-1', 3)],
+    }, { region: 'us-east-1', privateKeyPath: '/k', knownHostsFile: '/kh' });
+    const sd = JSON.parse(renderFileSd(inv)) as { targets: string[] }[];
+    expect(sd.map((e) => e.targets[0])).toEqual(['10.42.0.1:9100', '203.0.113.2:9100', '10.42.0.3:9100']);
+  });
+});
