@@ -27,6 +27,7 @@ export const { App, LocalBackend, S3Backend, TerraformOutput, TerraformStack } =
 export type App = Cdktf.App;
 export type TerraformStack = Cdktf.TerraformStack;
 export type ITerraformDependable = Cdktf.ITerraformDependable;
+export type TerraformProvider = Cdktf.TerraformProvider;
 export const { Construct } = req('constructs') as typeof Constructs;
 export type Construct = Constructs.Construct;
 

@@ -6,6 +6,7 @@
 import { z, type Zod } from './zod';
 import { ENGINE_NAMES } from './engines';
 import { ConfigError, formatPath, type ConfigProblem } from './config-error';
+import { checkRegions, withRegionCount } from './regions';
 
 /** Upper bound for agents.count: beyond this one env is the wrong tool (split it, and ask AWS for quota). */
 export const MAX_AGENTS = 1000;
@@ -147,22 +148,29 @@ export const fleetSchema = z
     /** Login user on the hosts, on both targets (the local target creates it with passwordless sudo). @default ec2-user (Amazon Linux) */
     sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default('ec2-user'),
     controller: z.strictObject({ instanceType: instanceType('c5.large') }).default({ instanceType: 'c5.large' }),
+    /** @default { count: 3, instanceType: c5.large, capacity: on-demand } */
     agents: z
       .strictObject({
-        /** @default 3 */
+        /** @default 3, or the sum of agents.regions */
         count: z
           .number()
           .int({ message: 'must be a whole number' })
           .min(1, { message: 'must be at least 1' })
           .max(MAX_AGENTS, { message: `must be at most ${MAX_AGENTS}: split the fleet into several envs` })
-          .default(3),
+          .optional(),
         /** @default c5.large */
         instanceType: instanceType('c5.large'),
         /** @default on-demand */
         capacity: z.enum(['on-demand', 'spot'], { message: 'must be on-demand or spot' }).default('on-demand'),
         /** Highest hourly spot price; @default the on-demand price */
         spotMaxPrice: z.string().regex(/^\d+(\.\d+)?$/).optional(),
+        /**
+         * Agents per region, e.g. { us-east-1: 4, eu-west-1: 2 }: count is then their sum (or left out). The
+         * controller and monitoring stay in the fleet's region. @default all agents in the fleet's region
+         */
+        regions: z.record(z.string().regex(REGION_RE, { message: 'is not an AWS region name such as eu-west-1' }), z.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1 (drop the region instead)' }).max(MAX_AGENTS, { message: `must be at most ${MAX_AGENTS}` })).optional(),
       })
+      .transform(withRegionCount)
       .default({ count: 3, instanceType: 'c5.large', capacity: 'on-demand' }),
     /** @default [] */
     targets: z.array(targetSchema).default([]),
@@ -289,6 +297,7 @@ export const fleetSchema = z
     if (vpc && subnet && (subnet.bits < vpc.bits || Math.floor(subnet.base / 2 ** (32 - vpc.bits)) !== Math.floor(vpc.base / 2 ** (32 - vpc.bits)))) {
       ctx.addIssue({ code: 'custom', path: ['network', 'subnetCidr'], message: `must lie inside network.vpcCidr (${c.network.vpcCidr})` });
     }
+    checkRegions(c, ctx);
     const local = parseCidr(c.local.subnet);
     if (local && local.bits > 24) {
       ctx.addIssue({ code: 'custom', path: ['local', 'subnet'], message: 'must be a /24 or larger so every host gets an address' });

@@ -9,6 +9,9 @@ import { FleetSecurity } from './constructs/security';
 import { Capacity, HostGroup } from './constructs/host-group';
 import { envTags, roleTags } from './constructs/tags';
 import { tfLiteral, tfLiteralRecord } from './literal';
+import { agentRegions, regionId, spansRegions } from './regions';
+import { RemoteAgentRegion, publicAddressRules } from './constructs/remote-agents';
+import { MONITORING_PORTS } from './engines';
 
 export { AL2023 } from './images';
 
@@ -38,7 +41,8 @@ export class FleetStack extends TerraformStack {
     const env = config.name;
     const engine = engineOf(config.engine);
 
-    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: envTags(env, props.expiresAt, tfLiteralRecord(config.tags)) }] });
+    const defaultTags = envTags(env, props.expiresAt, tfLiteralRecord(config.tags));
+    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: defaultTags }] });
     if (config.state.backend === 's3') {
       const s3 = new S3Backend(this, {
         bucket: tfLiteral(config.state.bucket),
@@ -78,27 +82,41 @@ export class FleetStack extends TerraformStack {
       amiId = ami.id;
     }
 
+    // Agents in other regions (issue 18): each region its own provider alias, VPC, key pair and image.
+    const remote = new Map<string, RemoteAgentRegion>();
+    for (const r of agentRegions(config)) {
+      if (r.home) continue;
+      remote.set(r.region, new RemoteAgentRegion(this, `region_${regionId(r.region)}`, {
+        env, region: r.region, defaultTags, vpcCidr: config.network.vpcCidr, subnetCidr: config.network.subnetCidr,
+        publicKey: tfLiteral(props.publicKey.trim()), adminCidrs: config.access.sshCidrs,
+      }));
+    }
+
     // Static: the expiry lives in the loadfleet:expires-at tag, so changing it never touches user data.
     const userData = deadmanUserData(env);
-    this.groups = hostGroups(config).map(
-      (spec) =>
-        new HostGroup(this, spec.id, {
-          env,
-          spec,
-          amiId: props.roleAmis?.[spec.role] ?? (amiId as string),
-          subnetId: network.subnetId,
-          securityGroupId: security.groupIds[spec.role],
-          keyName: key.keyName,
-          userData,
-          rootVolumeGb: config.rootVolumeGb,
-          capacity: spec.role === 'agent' && config.agents.capacity === 'spot' ? Capacity.spot(config.agents.spotMaxPrice) : Capacity.onDemand(),
-          detailedMonitoring: config.detailedMonitoring,
-          dependsOn: [network.gateway],
-        }),
-    );
+    this.groups = hostGroups(config).map((spec) => {
+      const there = spec.region === undefined ? undefined : remote.get(spec.region);
+      return new HostGroup(this, spec.id, {
+        env,
+        spec,
+        amiId: there?.amiId ?? props.roleAmis?.[spec.role] ?? (amiId as string),
+        subnetId: there?.network.subnetId ?? network.subnetId,
+        securityGroupId: there?.securityGroupId ?? security.groupIds[spec.role],
+        keyName: there?.keyName ?? key.keyName,
+        userData,
+        rootVolumeGb: config.rootVolumeGb,
+        capacity: spec.role === 'agent' && config.agents.capacity === 'spot' ? Capacity.spot(config.agents.spotMaxPrice) : Capacity.onDemand(),
+        detailedMonitoring: config.detailedMonitoring,
+        dependsOn: [there?.network.gateway ?? network.gateway],
+        provider: there?.provider,
+      });
+    });
+    if (spansRegions(config)) crossRegionRules(this, config, security.groupIds, remote);
 
     new TerraformOutput(this, 'hosts', { value: hostsExpression(this.groups, config), description: 'Every host: role, name, instance id, public and private IP' });
-    const master = engine.masterPort === null ? 'null' : `{ address = aws_instance.controller.private_ip, port = ${engine.masterPort} }`;
+    // Agents in another region reach the master over the internet: on its public address (issue 18).
+    const masterIp = spansRegions(config) ? 'public_ip' : 'private_ip';
+    const master = engine.masterPort === null ? 'null' : `{ address = aws_instance.controller.${masterIp}, port = ${engine.masterPort} }`;
     new TerraformOutput(this, 'master', { value: `\${${master}}`, description: 'The address agents must reach' });
     new TerraformOutput(this, 'env', { value: { name: env, region: config.region, engine: config.engine, expires_at: props.expiresAt } });
   }
@@ -111,9 +129,39 @@ function hostsExpression(groups: readonly HostGroup[], config: FleetConfig): str
     const spec = specs.get(g.node.id);
     if (!spec) throw new Error(`internal: no spec for host group ${g.node.id}`);
     const fields = (h: string, name: string) =>
-      `{ role = "${spec.role}", group = "${spec.namePrefix}", name = ${name}, id = ${h}.id, public_ip = ${h}.public_ip, private_ip = ${h}.private_ip }`;
+      `{ role = "${spec.role}", group = "${spec.namePrefix}", name = ${name}, id = ${h}.id, public_ip = ${h}.public_ip, private_ip = ${h}.private_ip, region = "${spec.region ?? config.region}" }`;
     const ref = `aws_instance.${spec.id}`;
-    return spec.singleton ? `[${fields(ref, `"${spec.namePrefix}"`)}]` : `[for i, h in ${ref} : ${fields('h', `format("${spec.namePrefix}-%d", i + 1)`)}]`;
+    return spec.singleton ? `[${fields(ref, `"${spec.namePrefix}"`)}]` : `[for i, h in ${ref} : ${fields('h', `format("${spec.namePrefix}-%d", i + ${1 + (spec.offset ?? 0)})`)}]`;
   });
   return `\${concat(${parts.join(', ')})}`;
+}
+
+/**
+ * What crosses the internet when agents sit in several regions: every agent's public address (/32 each) may
+ * reach the master's ports and the targets; monitoring's public address may scrape the remote agents; k6's
+ * remote agents may push to Prometheus. Never a range, never 0.0.0.0/0.
+ */
+function crossRegionRules(scope: FleetStack, config: FleetConfig, groupIds: Readonly<Record<Role, string>>, remote: ReadonlyMap<string, RemoteAgentRegion>): void {
+  const engine = engineOf(config.engine);
+  const agents = hostGroups(config).filter((g) => g.role === 'agent');
+  for (const g of agents) {
+    const src = { instances: `aws_instance.${g.id}`, count: g.count };
+    // Every agent, the home region's too: the master's public address is the one they all dial.
+    for (const p of engine.controllerFromAgents) {
+      publicAddressRules(scope, { ...src, id: `sg_controller_${p.from}_${p.to}_from_${g.id}_public`, securityGroupId: groupIds.controller, port: p, description: `${p.description} from ${g.id} (public addresses)` });
+    }
+    if (g.region === undefined) continue;
+    for (const port of targetPorts(config)) {
+      publicAddressRules(scope, { ...src, id: `sg_target_${port}_from_${g.id}_public`, securityGroupId: groupIds.target, port: { from: port, to: port, description: 'system under test' }, description: `system under test from ${g.id} (public addresses)` });
+    }
+    const there = remote.get(g.region)!;
+    if (config.monitoring.enabled) {
+      const ne = MONITORING_PORTS.nodeExporter;
+      publicAddressRules(scope, { id: `sg_agent_${there.sfx}_${ne}_from_monitoring_public`, securityGroupId: there.securityGroupId, port: { from: ne, to: ne, description: 'node_exporter' }, instances: 'aws_instance.monitoring', singleton: true, count: 1, description: 'node_exporter from monitoring (public address)', provider: there.provider });
+      if (engine.name === 'k6') {
+        const pr = MONITORING_PORTS.prometheus;
+        publicAddressRules(scope, { ...src, id: `sg_monitoring_${pr}_from_${g.id}_public`, securityGroupId: groupIds.monitoring, port: { from: pr, to: pr, description: 'Prometheus remote write (k6)' }, description: `Prometheus remote write (k6) from ${g.id} (public addresses)` });
+      }
+    }
+  }
 }

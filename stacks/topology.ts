@@ -3,6 +3,7 @@
  * name hosts the same way.
  */
 import type { FleetConfig, Role } from './config';
+import { agentRegions, regionId } from './regions';
 
 export interface HostGroupSpec {
   /** Construct id and Terraform logical id: a contract (renaming it replaces machines). */
@@ -15,12 +16,22 @@ export interface HostGroupSpec {
   readonly instanceType: string;
   /** For target groups: the ports generators may reach. */
   readonly ports: readonly number[];
+  /** Agents outside the fleet's region: their region. @default the fleet's region */
+  readonly region?: string;
+  /** Numbering starts after this many (agents spread over regions). @default 0 */
+  readonly offset?: number;
 }
 
 export function hostGroups(config: FleetConfig): HostGroupSpec[] {
   const groups: HostGroupSpec[] = [
     { id: 'controller', role: 'controller', namePrefix: 'controller', count: 1, singleton: true, instanceType: config.controller.instanceType, ports: [] },
-    { id: 'agents', role: 'agent', namePrefix: 'agent', count: config.agents.count, singleton: false, instanceType: config.agents.instanceType, ports: [] },
+    // One group per region (issue 18); the fleet's own region keeps the id `agents` (a contract).
+    ...agentRegions(config).map(
+      (r): HostGroupSpec => ({
+        id: r.home ? 'agents' : `agents_${regionId(r.region)}`, role: 'agent', namePrefix: 'agent', count: r.count, singleton: false,
+        instanceType: config.agents.instanceType, ports: [], ...(r.home ? {} : { region: r.region }), ...(r.offset ? { offset: r.offset } : {}),
+      }),
+    ),
     ...config.targets.map(
       (t): HostGroupSpec => ({ id: `target_${t.name}`, role: 'target', namePrefix: t.name, count: t.count, singleton: false, instanceType: t.instanceType, ports: t.ports }),
     ),
@@ -31,8 +42,8 @@ export function hostGroups(config: FleetConfig): HostGroupSpec[] {
   return groups;
 }
 
-export function hostName(group: Pick<HostGroupSpec, 'namePrefix' | 'singleton'>, index: number): string {
-  return group.singleton ? group.namePrefix : `${group.namePrefix}-${index + 1}`;
+export function hostName(group: Pick<HostGroupSpec, 'namePrefix' | 'singleton' | 'offset'>, index: number): string {
+  return group.singleton ? group.namePrefix : `${group.namePrefix}-${index + 1 + (group.offset ?? 0)}`;
 }
 
 export function hostCount(config: FleetConfig): number {

@@ -6,8 +6,8 @@ import { parallelismFor, progressText } from '../core/terraform-events';
 import { ExternalError } from '../core/errors';
 import { requireTerraform } from '../adapters/terraform';
 import { withInterrupts } from './signals';
-import { ec2Client } from '../adapters/ec2';
-import { formatSweep, sweepEnv, type SweepReport } from './sweep';
+import { formatSweep, sweepRegions, type SweepReport } from './sweep';
+import { recordRegions } from '../core/env-record';
 import { downCommand, homeToName } from './up';
 
 export interface DownOptions extends CommonOptions {
@@ -48,7 +48,7 @@ export async function downAction(opts: DownOptions): Promise<void> {
             title: 'Confirm',
             skip: opts.yes,
             run: async () => {
-              await confirmChange(`Destroy env ${envDir.name} (${outputs?.hosts.length ?? 'unknown number of'} hosts) in ${record.region}?`, { yes: opts.yes, verb: 'down' });
+              await confirmChange(`Destroy env ${envDir.name} (${outputs?.hosts.length ?? 'unknown number of'} hosts) in ${recordRegions(record).join(', ')}?`, { yes: opts.yes, verb: 'down' });
               confirmed = true;
             },
           },
@@ -69,7 +69,7 @@ export async function downAction(opts: DownOptions): Promise<void> {
           {
             title: `Sweep everything tagged loadfleet:env=${envDir.name}${opts.keepAmi ? ' (keeping AMIs)' : ', baked AMIs and snapshots included'}`,
             run: async (r) => {
-              sweep = await sweepEnv(ec2Client(record.region), envDir.name, { keepImages: opts.keepAmi, signal, abandon, onRound: (n, f) => r(`round ${n}: ${f.length} resources`) });
+              sweep = await sweepRegions(recordRegions(record), envDir.name, { keepImages: opts.keepAmi, signal, abandon, onRound: (n, f) => r(`round ${n}: ${f.length} resources`) });
             },
           },
         ],

@@ -54,15 +54,24 @@ async function observe(opts: StatusOptions, now: Date): Promise<{ report: Status
   const { observeInstances } = await import('../adapters/ec2-status');
   const { findTagged } = await import('../adapters/sweep-ec2');
   const { loadPrices } = await import('../adapters/pricing');
-  const ec2 = ec2Client(region);
-  const [instances, tagged, prices] = await Promise.all([observeInstances(ec2, name), findTagged(ec2, name), loadPrices()]);
+  // Every region the env uses (agents spread over regions, issue 18): its record's, else its config's.
+  const { recordRegions } = await import('../core/env-record');
+  const { fleetRegions } = await import('../../stacks/regions');
+  const regions = opts.region ? [opts.region] : record ? recordRegions(record) : config ? fleetRegions(config) : [region];
+  const seen = await Promise.all(regions.map(async (r) => {
+    const ec2 = ec2Client(r);
+    return Promise.all([observeInstances(ec2, name), findTagged(ec2, name)]);
+  }));
+  const instances = seen.flatMap(([i]) => i);
+  const tagged = seen.flatMap(([, t]) => t);
+  const prices = await loadPrices();
   let estimate: FleetCost | undefined;
   if (config) estimate = await (await import('./cost')).estimate(config);
   const report = awsStatus({
     env: name, region, status: record?.status ?? (instances.some((i) => i.state === 'running' || i.state === 'pending') ? 'up (tags)' : 'unknown'),
     outputs, expiresAt: record?.status === 'down' ? undefined : record?.expiresAt, instances, tagged, stateIds: await stateIds(envDir.file('terraform.tfstate')), estimate, prices, now,
   });
-  return { outputs, report: { ...report, ...extra } };
+  return { outputs, report: { ...report, ...(regions.length > 1 ? { regions } : {}), ...extra } };
 }
 
 function emptyOutputs(env: string, expiresAt: string): FleetOutputs {

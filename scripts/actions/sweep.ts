@@ -7,6 +7,12 @@ import { loadConfig } from '../adapters/config-file';
 import { ExternalError, UsageError } from '../core/errors';
 import { countByKind, describeFound, expiredEnvs, expiredImages, inSweepOrder, madeProgress, SWEEP_ORDER, type Found, type SweepKind } from '../core/sweep';
 import { SWEEP } from '../core/timing';
+import * as fs from 'node:fs/promises';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { EnvDir } from '../adapters/env-dir';
+import { recordRegions } from '../core/env-record';
+import { fleetRegions } from '../../stacks/regions';
+import { listRegions } from '../adapters/regions-ec2';
 
 export interface SweepReport {
   readonly env: string;
@@ -14,6 +20,8 @@ export interface SweepReport {
   readonly rounds: number;
   /** The final listing: empty, or sweep failed. */
   readonly left: Found[];
+  /** The regions swept, when more than one. */
+  readonly regions?: string[];
 }
 
 export interface SweepOptions {
@@ -48,9 +56,25 @@ export async function sweepEnv(ec2: Ec2Port, env: string, opts: SweepOptions = {
   if (left.length > 0) throw new ExternalError(`sweep of env ${env} gave up after ${opts.maxRounds ?? SWEEP.maxRounds} rounds; still there: ${describeFound(left)}`);
   return { env, removed, rounds: opts.maxRounds ?? SWEEP.maxRounds, left };
 }
+/**
+ * The sweep in each region an env uses (agents spread over regions, issue 18), one after the other; the
+ * report adds them up and names the regions. Throws at the first region whose sweep fails.
+ */
+export async function sweepRegions(regions: readonly string[], env: string, opts: SweepOptions = {}, client: (region: string) => Ec2Port = ec2Client): Promise<SweepReport> {
+  const removed: Found[] = [];
+  let rounds = 0;
+  for (const region of regions) {
+    const r = await sweepEnv(client(region), env, opts);
+    removed.push(...r.removed);
+    rounds = Math.max(rounds, r.rounds);
+  }
+  return { env, removed, rounds, left: [], ...(regions.length > 1 ? { regions: [...regions] } : {}) };
+}
+
 export function formatSweep(r: SweepReport): string {
   const counts = Object.entries(countByKind(r.removed)).map(([k, n]) => `${n} ${k}${n === 1 ? '' : 's'}`).join(', ');
-  return `env ${r.env}: removed ${counts || 'nothing (nothing carried its tag)'} in ${r.rounds} round(s); a fresh listing of loadfleet:env=${r.env} finds nothing.`;
+  const where = r.regions && r.regions.length > 1 ? ` in ${r.regions.join(', ')}` : '';
+  return `env ${r.env}: removed ${counts || 'nothing (nothing carried its tag)'} in ${r.rounds} round(s); a fresh listing of loadfleet:env=${r.env}${where} finds nothing.`;
 }
 
 export interface SweepCliOptions {
@@ -60,53 +84,97 @@ export interface SweepCliOptions {
   readonly dryRun: boolean;
   readonly yes: boolean;
   readonly json: boolean;
-  readonly region?: string;
+  /** --region, repeatable. */
+  readonly region?: string[];
+  /** --all-regions: every region EC2 lists for the account. */
+  readonly allRegions?: boolean;
+}
+
+/**
+ * Where to sweep: --region (repeatable) or --all-regions when given; else, for --env, the regions the env's
+ * record lists (agents spread over regions, issue 18), else the config's; for --expired, the default region
+ * plus every region a record in this home names. Fleet regions first, in order, no duplicates.
+ */
+async function regionsToSweep(opts: SweepCliOptions, loaded: { config: import('../../stacks/config').FleetConfig } | undefined, fallback: string): Promise<string[]> {
+  if (opts.allRegions && opts.region?.length) throw new UsageError('--all-regions and --region say the same thing two ways: drop one of them');
+  if (opts.region?.length) return [...new Set(opts.region)];
+  if (opts.allRegions) return listRegions(ec2Client(fallback));
+  const home = settings({}).home;
+  if (opts.env !== undefined || loaded) {
+    const name = opts.env ?? loaded!.config.name;
+    const record = await new EnvDir(home, name).readRecord().catch(() => undefined);
+    if (record && record.target === 'aws') return recordRegions(record);
+    if (loaded) return fleetRegions(loaded.config);
+    return [fallback];
+  }
+  const fromRecords: string[] = [];
+  for (const name of await fs.readdir(home).catch(() => [] as string[])) {
+    const record = await new EnvDir(home, name).readRecord().catch(() => undefined);
+    if (record?.target === 'aws') fromRecords.push(...recordRegions(record));
+  }
+  return [...new Set([fallback, ...fromRecords])];
 }
 
 export async function sweepAction(opts: SweepCliOptions): Promise<void> {
   if (!!opts.env === opts.expired && !opts.config) throw new UsageError('say what to sweep: --env <name> or --expired (one of them)');
   if (opts.env !== undefined) checkEnvName(opts.env);
+  for (const r of opts.region ?? []) if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(r)) throw new UsageError(`--region (${JSON.stringify(r)}) is not an AWS region name such as eu-west-1`);
   const loaded = opts.config ? await loadConfig(opts.config, { needPrivateKey: false }) : undefined;
-  const region = opts.region ?? loaded?.config.region ?? settings({}).processEnv.AWS_REGION ?? 'us-east-1';
+  const fallback = loaded?.config.region ?? settings({}).processEnv.AWS_REGION ?? 'us-east-1';
+  const regions = await regionsToSweep(opts, loaded, fallback);
+  const region = regions[0]!;
   // Local fleets carry no EC2 tags: --expired also takes down expired local envs under the home.
   const local = opts.expired ? await (await import('./sweep-local')).sweepExpiredLocal(settings({}).home, new Date(), { dryRun: opts.dryRun, yes: opts.yes }) : undefined;
   if (local && !opts.json) process.stderr.write(`${(await import('./sweep-local')).formatLocalSweep(local, settings({}).home)}\n`);
-  const { client, calls } = countCalls(ec2Client(region));
   const now = new Date();
-  let envs: string[];
-  if (opts.expired) envs = expiredEnvs(await envExpiries(client), now);
-  else envs = [opts.env ?? loaded!.config.name];
   // --expired removes an expired env's fleet, never its baked images: images have their own lifetime
   // (ami.ttlDays → loadfleet:image-expires-at) and only those past it go.
   const kinds = opts.expired ? new Set<SweepKind>(SWEEP_ORDER.filter((k) => k !== 'image' && k !== 'snapshot')) : undefined;
-  const images = opts.expired ? expiredImages(await imagesWithLifetime(client), now) : [];
+  const plans: { region: string; client: EC2Client; calls: () => number; envs: string[]; images: Found[] }[] = [];
+  for (const r of regions) {
+    const { client, calls } = countCalls(ec2Client(r));
+    const envs = opts.expired ? expiredEnvs(await envExpiries(client), now) : [opts.env ?? loaded!.config.name];
+    const images = opts.expired ? expiredImages(await imagesWithLifetime(client), now) : [];
+    plans.push({ region: r, client, calls, envs, images });
+  }
+  const multi = regions.length > 1;
+  const where = (r: string) => (multi ? ` (${r})` : '');
   if (opts.dryRun) {
     const listing = [];
-    for (const env of envs) listing.push({ env, found: inSweepOrder(await findTagged(client, env, kinds)) });
-    if (opts.json) process.stdout.write(`${JSON.stringify({ region, envs: listing, expiredImages: images, ...(local ? { local } : {}) }, null, 2)}\n`);
+    for (const p of plans) for (const env of p.envs) listing.push({ env, ...(multi ? { region: p.region } : {}), found: inSweepOrder(await findTagged(p.client, env, kinds)) });
+    const images = plans.flatMap((p) => p.images);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ region, ...(multi ? { regions } : {}), envs: listing, expiredImages: images, ...(local ? { local } : {}) }, null, 2)}\n`);
     else {
-      for (const l of listing) process.stdout.write(`env ${l.env}: ${l.found.length} resources${l.found.length ? `: ${describeFound(l.found)}` : ''}\n`);
+      for (const l of listing) process.stdout.write(`env ${l.env}${'region' in l ? ` (${l.region})` : ''}: ${l.found.length} resources${l.found.length ? `: ${describeFound(l.found)}` : ''}\n`);
       if (images.length) process.stdout.write(`expired images: ${describeFound(images)}\n`);
     }
     return;
   }
-  if (envs.length === 0 && images.length === 0) {
-    process.stdout.write(opts.json ? `${JSON.stringify({ region, swept: [], removedImages: [], ...(local ? { local } : {}) })}\n` : `no expired env or image in ${region}\n`);
+  const allEnvs = [...new Set(plans.flatMap((p) => p.envs))];
+  const allImages = plans.flatMap((p) => p.images);
+  if (allEnvs.length === 0 && allImages.length === 0) {
+    process.stdout.write(opts.json ? `${JSON.stringify({ region, ...(multi ? { regions } : {}), swept: [], removedImages: [], ...(local ? { local } : {}) })}\n` : `no expired env or image in ${regions.join(', ')}\n`);
     return;
   }
-  const what = [envs.length ? `everything tagged loadfleet:env = ${envs.join(', ')}${opts.expired ? ' (baked images kept)' : ''}` : '', images.length ? `${images.length} expired image(s) and their snapshots` : ''].filter(Boolean).join(', and ');
-  await confirmChange(`Delete ${what} in ${region}?`, { yes: opts.yes, verb: 'sweep' });
+  const what = [allEnvs.length ? `everything tagged loadfleet:env = ${allEnvs.join(', ')}${opts.expired ? ' (baked images kept)' : ''}` : '', allImages.length ? `${allImages.length} expired image(s) and their snapshots` : ''].filter(Boolean).join(', and ');
+  await confirmChange(`Delete ${what} in ${regions.join(', ')}?`, { yes: opts.yes, verb: 'sweep' });
   const reports: SweepReport[] = [];
-  for (const env of envs) {
-    reports.push(await sweepEnv(client, env, { keepImages: opts.expired, onRound: (n, f) => !opts.json && process.stderr.write(`sweep ${env} round ${n}: ${f.length} resources\n`) }));
+  const removed: Found[] = [];
+  const errors: string[] = [];
+  for (const p of plans) {
+    for (const env of p.envs) {
+      const r = await sweepEnv(p.client, env, { keepImages: opts.expired, onRound: (n, f) => !opts.json && process.stderr.write(`sweep ${env}${where(p.region)} round ${n}: ${f.length} resources\n`) });
+      reports.push(multi ? { ...r, regions: [p.region] } : r);
+    }
+    const gone = p.images.length ? await deleteFound(p.client, p.images, { waitSeconds: SWEEP.instanceWaitSeconds }) : { removed: [], errors: [] };
+    removed.push(...gone.removed);
+    errors.push(...gone.errors.map((e) => `${e.found.id}${where(p.region)}: ${e.message}`));
   }
-  const removedImages = images.length ? await deleteFound(client, images, { waitSeconds: SWEEP.instanceWaitSeconds }) : { removed: [], errors: [] };
-  if (opts.json) process.stdout.write(`${JSON.stringify({ region, swept: reports, removedImages: removedImages.removed, apiCalls: calls(), ...(local ? { local } : {}) }, null, 2)}\n`);
+  const apiCalls = plans.reduce((n, p) => n + p.calls(), 0);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ region, ...(multi ? { regions } : {}), swept: reports, removedImages: removed, apiCalls, ...(local ? { local } : {}) }, null, 2)}\n`);
   else {
     for (const r of reports) process.stdout.write(`${formatSweep(r)}\n`);
-    if (removedImages.removed.length) process.stdout.write(`removed expired images: ${describeFound(removedImages.removed)}\n`);
+    if (removed.length) process.stdout.write(`removed expired images: ${describeFound(removed)}\n`);
   }
-  if (removedImages.errors.length) {
-    throw new ExternalError(`could not remove expired images: ${removedImages.errors.map((e) => `${e.found.id}: ${e.message}`).join('; ')}`);
-  }
+  if (errors.length) throw new ExternalError(`could not remove expired images: ${errors.join('; ')}`);
 }

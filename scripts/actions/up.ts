@@ -10,10 +10,10 @@ import { confirmChange } from '../adapters/prompt';
 import { runSteps } from '../adapters/progress';
 import { synthAws, terraformFor } from './aws';
 import { requireTerraform, TerraformInterrupted } from '../adapters/terraform';
-import { ec2Client } from '../adapters/ec2';
 import { hostCount } from '../../stacks/topology';
 import { withInterrupts } from './signals';
-import { sweepEnv } from './sweep';
+import { sweepRegions } from './sweep';
+import { fleetRegions } from '../../stacks/regions';
 import { describeFound } from '../core/sweep';
 import { checkEngineConfig } from '../engines/index';
 
@@ -101,6 +101,8 @@ export async function upAction(opts: UpOptions): Promise<void> {
               await envDir.writeRecord({
                 name: config.name, target: 'aws', configPath: loaded.path, region: config.region, engine: config.engine,
                 ttlHours: config.ttlHours, expiresAt, status: fresh ? 'creating' : record!.status, updatedAt: now.toISOString(),
+                // Every region this up may create something in, and those an earlier up used (down and sweep cover them all).
+                ...regionsField([...fleetRegions(config), ...(record?.regions ?? [])]),
               });
               started = true;
               await tf.init();
@@ -126,7 +128,7 @@ export async function upAction(opts: UpOptions): Promise<void> {
       );
     } catch (err) {
       if (started && fresh && !opts.keepOnFailure) {
-        await undoFirstUp({ envDir, settings: ctx.settings, region: config.region, parallelism, abandon, later, applied: applying });
+        await undoFirstUp({ envDir, settings: ctx.settings, regions: fleetRegions(config), parallelism, abandon, later, applied: applying });
       } else if (started) {
         process.stderr.write(`up ${signal.aborted ? 'was interrupted' : 'failed'} part-way: what exists is in the state. Run "loadfleet up" again to finish, or "${later}" to remove it.\n`);
       }
@@ -139,7 +141,8 @@ export async function upAction(opts: UpOptions): Promise<void> {
 interface UndoContext {
   readonly envDir: EnvDir;
   readonly settings: Parameters<typeof terraformFor>[1];
-  readonly region: string;
+  /** Every region the stack can have created something in. */
+  readonly regions: readonly string[];
   readonly parallelism: number;
   readonly abandon: AbortSignal;
   readonly later: string;
@@ -167,9 +170,9 @@ async function undoFirstUp(u: UndoContext): Promise<void> {
   let proven = false;
   if (!u.abandon.aborted) {
     try {
-      const swept = await sweepEnv(ec2Client(u.region), envDir.name, { keepImages: true, signal: u.abandon, abandon: u.abandon });
+      const swept = await sweepRegions(u.regions, envDir.name, { keepImages: true, signal: u.abandon, abandon: u.abandon });
       proven = swept.left.length === 0;
-      write(`clean-up: terraform destroy ${!u.applied ? 'not needed (apply never ran)' : problems.length ? 'failed' : 'done'}; the tag sweep removed ${swept.removed.length} resource(s) terraform did not${swept.removed.length ? ` (${describeFound(swept.removed)})` : ''}, and a fresh listing of loadfleet:env=${envDir.name} finds nothing.\n`);
+      write(`clean-up: terraform destroy ${!u.applied ? 'not needed (apply never ran)' : problems.length ? 'failed' : 'done'}; the tag sweep removed ${swept.removed.length} resource(s) terraform did not${swept.removed.length ? ` (${describeFound(swept.removed)})` : ''}, and a fresh listing of loadfleet:env=${envDir.name}${u.regions.length > 1 ? ` in ${u.regions.join(', ')}` : ''} finds nothing.\n`);
     } catch (e) {
       problems.push(`tag sweep: ${(e as Error).message}`);
     }
@@ -183,6 +186,12 @@ async function undoFirstUp(u: UndoContext): Promise<void> {
   const reason = u.abandon.aborted ? 'the clean-up after a failed first up was abandoned' : `the clean-up after a failed first up did not finish: ${problems.join('; ')}`;
   await envDir.writeRecord({ ...record, status: 'failed', failure: { reason, next: u.later }, updatedAt: new Date().toISOString() });
   write(`${reason}\nresources of env ${envDir.name} may be left: run "${u.later}"\n`);
+}
+
+/** The record's `regions`, only when the env spans more than one (records of one region stay as they were). */
+function regionsField(regions: readonly string[]): { regions?: string[] } {
+  const distinct = [...new Set(regions)];
+  return distinct.length > 1 ? { regions: distinct } : {};
 }
 
 function report(outputs: FleetOutputs, json: boolean): void {

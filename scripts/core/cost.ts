@@ -19,6 +19,8 @@ export interface CostGroup {
   readonly capacity: Capacity;
   /** USD per hour per instance, the spot ceiling; from the config's spotMaxPrice. */
   readonly spotMaxPrice?: number;
+  /** Agents in another region than the fleet's (issue 18): priced at that region's rate. @default the fleet's region */
+  readonly region?: string;
 }
 
 export interface GroupCost extends CostGroup {
@@ -46,8 +48,9 @@ export interface FleetCost {
 export function costGroupsOf(config: FleetConfig): CostGroup[] {
   const spot = config.agents.capacity === 'spot';
   return hostGroups(config).map((g) => ({
-    role: g.role === 'target' ? `target:${g.namePrefix}` : g.role,
+    role: g.role === 'target' ? `target:${g.namePrefix}` : g.region ? `${g.role}@${g.region}` : g.role,
     count: g.count,
+    ...(g.region ? { region: g.region } : {}),
     instanceType: g.instanceType,
     capacity: g.role === 'agent' && spot ? 'spot' : 'on-demand',
     ...(g.role === 'agent' && spot && config.agents.spotMaxPrice !== undefined ? { spotMaxPrice: Number(config.agents.spotMaxPrice) } : {}),
@@ -65,7 +68,7 @@ export function unitPrice(prices: PriceTable, region: string, g: Pick<CostGroup,
 
 export function fleetCost(groups: readonly CostGroup[], region: string, ttlHours: number, prices: PriceTable): FleetCost {
   const priced = groups.map((g): GroupCost => {
-    const unit = unitPrice(prices, region, g);
+    const unit = unitPrice(prices, g.region ?? region, g);
     return { ...g, unitUsdPerHour: unit, usdPerHour: unit === null ? null : round(unit * g.count) };
   });
   const unknownTypes = [...new Set(priced.filter((g) => g.unitUsdPerHour === null).map((g) => g.instanceType))];

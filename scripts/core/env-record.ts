@@ -21,6 +21,8 @@ export const envRecordSchema = z.object({
    * failed: a clean-up did not finish (interrupted, or AWS said no): `next` says what to run.
    */
   status: z.enum(ENV_STATUSES),
+  /** Every region the env uses, its own first (agents spread over regions, issue 18). @default [region] */
+  regions: z.array(z.string()).optional(),
   /** With status failed: why, and the command that finishes the job. */
   failure: z.object({ reason: z.string(), next: z.string() }).optional(),
   updatedAt: z.string(),
@@ -34,6 +36,8 @@ export const hostSchema = z.object({
   id: z.string(),
   publicIp: z.string(),
   privateIp: z.string(),
+  /** The host's region, when the env's agents span regions. */
+  region: z.string().optional(),
 });
 export type Host = Zod.infer<typeof hostSchema>;
 
@@ -66,7 +70,7 @@ export function checkOutputAddresses(o: FleetOutputs): FleetOutputs {
 
 const tfOutputsSchema = z.object({
   hosts: z.object({
-    value: z.array(z.object({ role: hostSchema.shape.role, group: z.string(), name: z.string(), id: z.string(), public_ip: z.string().nullable(), private_ip: z.string() })),
+    value: z.array(z.object({ role: hostSchema.shape.role, group: z.string(), name: z.string(), id: z.string(), public_ip: z.string().nullable(), private_ip: z.string(), region: z.string().optional() })),
   }),
   master: z.object({ value: z.object({ address: z.string(), port: z.number() }).nullable() }),
   env: z.object({ value: z.object({ name: z.string(), engine: z.string(), expires_at: z.string() }) }),
@@ -79,15 +83,22 @@ export function fromTerraformOutputs(json: unknown, sshUser: string): FleetOutpu
     throw new Error(`terraform outputs are not what loadfleet wrote (${parsed.error.issues.map((i) => i.path.join('.') + ': ' + i.message).join('; ')}): was the state made by another version?`);
   }
   const o = parsed.data;
+  // Hosts name their region only when the env spans several: one-region outputs stay as they were.
+  const multi = new Set(o.hosts.value.map((h) => h.region)).size > 1;
   return {
     env: o.env.value.name,
     target: 'aws',
     engine: o.env.value.engine,
     expiresAt: o.env.value.expires_at,
     sshUser,
-    hosts: o.hosts.value.map((h) => ({ role: h.role, group: h.group, name: h.name, id: h.id, publicIp: h.public_ip ?? '', privateIp: h.private_ip })),
+    hosts: o.hosts.value.map((h) => ({ role: h.role, group: h.group, name: h.name, id: h.id, publicIp: h.public_ip ?? '', privateIp: h.private_ip, ...(h.region && multi ? { region: h.region } : {}) })),
     master: o.master.value,
   };
+}
+
+/** Every region an env's record says it uses, its own first. */
+export function recordRegions(r: Pick<EnvRecord, 'region' | 'regions'>): string[] {
+  return [...new Set([r.region, ...(r.regions ?? [])])];
 }
 
 /** "2h 5m left" / "expired 10m ago". */
@@ -111,6 +122,6 @@ export function expiryFor(record: EnvRecord | undefined, ttlHours: number, now: 
 
 /** One line for `status`: what state the env is in and, when failed, what to run. */
 export function describeStatus(record: EnvRecord, now: Date): string {
-  const head = `env ${record.name}: ${record.status} on ${record.target}, ${record.region}; expires ${record.expiresAt} (${describeExpiry(record.expiresAt, now)})`;
+  const head = `env ${record.name}: ${record.status} on ${record.target}, ${recordRegions(record).join(' + ')}; expires ${record.expiresAt} (${describeExpiry(record.expiresAt, now)})`;
   return record.status === 'failed' && record.failure ? `${head}\n  ${record.failure.reason}\n  run: ${record.failure.next}` : head;
 }

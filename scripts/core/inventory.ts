@@ -134,8 +134,12 @@ export function renderSshConfig(inv: Inventory): string {
 }
 
 export function renderFileSd(inv: Inventory): string {
+  // A host in another region than the monitoring host is scraped on its public address (issue 18: the
+  // private ones do not route between regions; its security group allows monitoring's public address only).
+  const home = inv.hosts.find((h) => h.role === 'monitoring')?.region;
+  const address = (h: Inventory['hosts'][number]) => (home && h.region && h.region !== home && h.publicIp ? h.publicIp : h.privateIp);
   const entries = inv.hosts.map((h) => ({
-    targets: [`${h.privateIp}:${MONITORING_PORTS.nodeExporter}`],
+    targets: [`${address(h)}:${MONITORING_PORTS.nodeExporter}`],
     labels: { loadfleet_env: inv.env, role: h.role, group: h.group, host: h.name, job: 'node' },
   }));
   return `${JSON.stringify(entries, null, 2)}\n`;

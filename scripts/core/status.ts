@@ -40,6 +40,8 @@ export interface StatusReport {
   readonly env: string;
   readonly target: 'aws' | 'local';
   readonly region: string | null;
+  /** Every region the env uses, when more than one (agents spread over regions). */
+  readonly regions?: readonly string[];
   /** Where the host list came from: the env folder's outputs, or EC2 tags alone. */
   readonly source: 'state' | 'tags';
   readonly status: string;
@@ -137,7 +139,7 @@ export function localStatus(input: { readonly env: string; readonly status: stri
 
 export function formatStatus(r: StatusReport, table: (rows: string[][]) => string): string {
   const out: string[] = [];
-  out.push(`env ${r.env}: ${r.status} on ${r.target}${r.region ? `, ${r.region}` : ''}${r.source === 'tags' ? ' (from EC2 tags alone: no env folder here)' : ''}`);
+  out.push(`env ${r.env}: ${r.status} on ${r.target}${r.regions ? `, ${r.regions.join(' + ')}` : r.region ? `, ${r.region}` : ''}${r.source === 'tags' ? ' (from EC2 tags alone: no env folder here)' : ''}`);
   if (r.failure) out.push(`  ${r.failure.reason}`);
   if (r.next) out.push(`  run: ${r.next}`);
   out.push(r.expiresAt ? `dead-man switch: ${r.expiresAt} (${r.expiry})` : 'dead-man switch: unknown (no expiry recorded or tagged)');

@@ -1,4 +1,4 @@
-import { Construct, Instance, type ITerraformDependable } from '../cdk';
+import { Construct, Instance, type ITerraformDependable, type TerraformProvider } from '../cdk';
 import type { Role } from '../config';
 import { hostName, type HostGroupSpec } from '../topology';
 import { roleTags } from './tags';
@@ -25,6 +25,8 @@ export interface HostGroupProps {
   /** EC2 detailed monitoring. @default false */
   readonly detailedMonitoring?: boolean;
   readonly dependsOn?: ITerraformDependable[];
+  /** The provider alias of the group's region. @default the stack's default provider */
+  readonly provider?: TerraformProvider;
 }
 
 /**
@@ -43,7 +45,7 @@ export class HostGroup extends Construct {
     const name = spec.singleton
       ? `${env}-${hostName(spec, 0)}`
       : // A Terraform expression, evaluated per instance (cdktf passes "${...}" through untouched).
-        `${env}-${spec.namePrefix}-\${count.index + 1}`;
+        `${env}-${spec.namePrefix}-\${count.index + ${1 + (spec.offset ?? 0)}}`;
     const tags = roleTags(env, spec.role, name);
     this.instances = new Instance(this, 'instances', {
       count: spec.singleton ? undefined : spec.count,
@@ -68,6 +70,7 @@ export class HostGroup extends Construct {
           : undefined,
       tags,
       dependsOn: props.dependsOn,
+      provider: props.provider,
     });
     this.instances.overrideLogicalId(spec.id);
   }
