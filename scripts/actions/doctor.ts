@@ -10,10 +10,9 @@ import { runSteps } from '../adapters/progress';
 import { nonNegativeNumber, positiveNumber } from '../core/flags';
 import { fanout, hostsFailed, worstExitCode, type HostResult } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
-import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import { pinFirstContact, pinTargetsOf } from './host-keys';
-import { CLOCK_COMMAND, DoctorFailedError, NothingInstalledError, REACH_MASTER, doctorFailureKind, notInstalledHeadline, nothingInstalled, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
+import { CLOCK_COMMAND, DoctorFailedError, NothingInstalledError, REACH_MASTER, doctorFailureKind, notInstalledHeadline, nothingInstalled, clockFrom, clockRow, formatDoctorReport, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
 import type { Host } from '../core/env-record';
@@ -22,6 +21,8 @@ import { monitoringDoctorRows, monitoringWanted } from './monitoring';
 
 export interface DoctorOptions extends CommonOptions {
   readonly json: boolean;
+  /** Every check in the text report, not only the failing ones. */
+  readonly verbose?: boolean;
   readonly concurrency?: string;
   /** Seconds to keep re-checking while something fails (e.g. workers still connecting after install). */
   readonly wait?: string;
@@ -173,8 +174,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, ok: failedRows.length === 0, rows }, null, 2)}\n`);
   } else {
-    process.stdout.write(`${table([['HOST', 'CHECK', 'RESULT', 'DETAIL'], ...rows.map((r) => [r.host, r.check, r.ok ? 'ok' : 'FAIL', r.detail])])}\n`);
-    process.stdout.write(`${rows.length - failedRows.length}/${rows.length} checks ok on ${hostsChecked} hosts\n`);
+    process.stdout.write(`${formatDoctorReport(rows, hostsChecked, { verbose: !!opts.verbose })}\n`);
   }
   if (notInstalled) {
     // What install will not fix by itself is named too, so it is no surprise after install.
