@@ -10,10 +10,9 @@ import { runSteps } from '../adapters/progress';
 import { nonNegativeNumber, positiveNumber } from '../core/flags';
 import { fanout, hostsFailed, worstExitCode, type HostResult } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
-import { table } from '../core/summary';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import { pinFirstContact, pinTargetsOf } from './host-keys';
-import { CLOCK_COMMAND, DoctorFailedError, NothingInstalledError, REACH_MASTER, doctorFailureKind, notInstalledHeadline, nothingInstalled, clockFrom, clockRow, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
+import { CLOCK_COMMAND, DoctorFailedError, NothingInstalledError, REACH_MASTER, doctorFailureKind, notInstalledHeadline, nothingInstalled, clockFrom, clockRow, formatDoctorReport, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
 import type { Host } from '../core/env-record';
@@ -22,6 +21,8 @@ import { monitoringDoctorRows, monitoringWanted } from './monitoring';
 
 export interface DoctorOptions extends CommonOptions {
   readonly json: boolean;
+  /** Every check in the text report, not only the failing ones. */
+  readonly verbose?: boolean;
   readonly concurrency?: string;
   /** Seconds to keep re-checking while something fails (e.g. workers still connecting after install). */
   readonly wait?: string;
@@ -46,13 +47,15 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
   const knownHosts = new KnownHosts(env.envDir.knownHosts);
   const connect = (h: { address: string }) => connectSsh(h.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts });
   const agents = outputs.hosts.filter((h) => h.role === 'agent');
+  // Built once: per host it made doctor quadratic in the fleet (1,000 agents: a million objects per pass, issue 19).
+  const agentList = agents.map((a) => ({ name: a.name, privateIp: a.privateIp }));
   const ctxOf = (h: Host, cores: number): InstallContext =>
     installContextFor({
       env: outputs.env,
       host: h,
       hostKind: plan.kind,
       master: outputs.master,
-      agents: agents.map((a) => ({ name: a.name, privateIp: a.privateIp })),
+      agents: agentList,
       version: plan.version,
       nofile: config.tuning.nofile,
       cores,
@@ -69,6 +72,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
     return out;
   };
   const targets = plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, host: h }));
+  const targetByName = new Map(targets.map((t) => [t.name, t]));
   // First contact, once (not per --wait round): console keys pinned before any connection.
   if (outputs.target === 'aws') {
     // the engine's hosts, and the monitoring host whose Prometheus doctor asks
@@ -115,16 +119,17 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
           title: `Engine checks (${plan.spec.name})`,
           run: async () => {
             const facts = phase1.flatMap((r) => {
-              const h = targets.find((t) => t.name === r.host)!.host;
+              const h = targetByName.get(r.host)!.host;
               return r.ok && h.role === 'agent' ? [{ name: h.name, hostname: r.value!.probed.hostname, cores: r.value!.probed.cores }] : [];
             });
+            const p1By = new Map(phase1.map((r) => [r.host, r]));
             const withChecks = targets.filter((t) => {
-              const p1 = phase1.find((r) => r.host === t.name);
+              const p1 = p1By.get(t.name);
               return p1?.ok && plan.spec.checks && plan.spec.checks({ ...ctxOf(t.host, p1.value!.probed.cores), agentFacts: facts }).length > 0;
             });
             // Agents that did not answer cannot be counted: their rows already fail; the master check counts the others.
             phase2 = await fanout(withChecks, connect, async (session, t) => {
-              const p1 = phase1.find((r) => r.host === t.name)!;
+              const p1 = p1By.get(t.name)!;
               const checks = plan.spec.checks!({ ...ctxOf(t.host, p1.value!.probed.cores), agentFacts: facts });
               const r = await runAsRoot(session, outputs.sshUser, probeScript({ hostKind: plan.kind, owner: ENGINE_OWNER, versionScript: null, reach: [], extraChecks: checks }), 'doctor engine checks');
               return parseProbeOutput(r.stdout).checks.map((c) => ({ host: t.name, check: c.name, ok: c.ok, detail: c.detail, engineCheck: true as const }));
@@ -138,10 +143,12 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
     // A bug or bad input while checking is not a host that failed a check: it ends doctor with its own kind.
     if (worstExitCode([...phase1, ...phase2]) > 1) throw hostsFailed([...phase1, ...phase2], 'doctor: the checks could not run');
     const rows: Row[] = [];
-    const controller = phase1.find((r) => targets.find((t) => t.name === r.host)?.host.role === 'controller');
+    const controller = phase1.find((r) => targetByName.get(r.host)?.host.role === 'controller');
+    const phase2By = new Map<string, HostResult<Row[]>[]>();
+    for (const x of phase2) phase2By.set(x.host, [...(phase2By.get(x.host) ?? []), x]);
     const versions = new Map<string, string | undefined>();
     for (const r of phase1) {
-      const h = targets.find((t) => t.name === r.host)!.host;
+      const h = targetByName.get(r.host)!.host;
       if (!r.ok) {
         rows.push({ host: r.host, check: 'reachable over SSH', ok: false, detail: r.error ?? 'unreachable' });
         continue;
@@ -152,7 +159,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
       const services = engineHere ? plan.spec.services(ctxOf(h, p.cores)).map((s) => ({ name: s.name, nofile: s.nofile ?? config.tuning.nofile })) : [];
       rows.push(...hostRows(h.name, p, { version: engineHere ? plan.version : null, services }));
       if (h.role !== 'controller') rows.push(clockRow(h.name, r.value!.offset, controller?.ok ? controller.value!.offset : undefined));
-      for (const x of phase2.filter((y) => y.host === h.name)) {
+      for (const x of phase2By.get(h.name) ?? []) {
         if (x.ok) rows.push(...x.value!);
         // The checks could not run (SSH dropped, sudo refused): a host fault, never explained by a missing install.
         else rows.push({ host: h.name, check: 'engine checks', ok: false, detail: x.error ?? 'failed' });
@@ -173,8 +180,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, ok: failedRows.length === 0, rows }, null, 2)}\n`);
   } else {
-    process.stdout.write(`${table([['HOST', 'CHECK', 'RESULT', 'DETAIL'], ...rows.map((r) => [r.host, r.check, r.ok ? 'ok' : 'FAIL', r.detail])])}\n`);
-    process.stdout.write(`${rows.length - failedRows.length}/${rows.length} checks ok on ${hostsChecked} hosts\n`);
+    process.stdout.write(`${formatDoctorReport(rows, hostsChecked, { verbose: !!opts.verbose })}\n`);
   }
   if (notInstalled) {
     // What install will not fix by itself is named too, so it is no surprise after install.

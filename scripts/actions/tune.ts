@@ -26,6 +26,8 @@ export function selectHosts(hosts: readonly Host[], filter: string | undefined):
 export interface TuneOptions extends CommonOptions {
   readonly verifyOnly: boolean;
   readonly json: boolean;
+  /** Every setting of every host in the text report, not only what falls short. */
+  readonly verbose?: boolean;
   readonly concurrency?: string;
   /** Comma-separated host names or roles; default all. */
   readonly hosts?: string;
@@ -97,7 +99,7 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ env: outputs.env, hosts: results, notes: [...new Set([...plans.values()].flatMap((p) => p.notes)), ...keyNotes] }, null, 2)}\n`);
   } else {
-    process.stdout.write(`${formatReport(results)}\n`);
+    process.stdout.write(`${formatReport(results, { verbose: !!opts.verbose })}\n`);
     for (const note of new Set([...plans.values()].flatMap((p) => p.notes))) process.stdout.write(`note: ${note}\n`);
     for (const note of keyNotes) process.stdout.write(`note: ${note}\n`);
   }
@@ -110,20 +112,28 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
   }
 }
 
-/** Per host: the changed files, then requested vs effective for every setting. */
-export function formatReport(results: readonly HostResult<HostTuning>[]): string {
+/**
+ * Requested vs effective per host and setting: by default only the hosts that failed and the settings that
+ * fall short (one line each), then the one-line summary; `verbose` lists every setting of every host (issue 19).
+ */
+export function formatReport(results: readonly HostResult<HostTuning>[], opts: { verbose: boolean } = { verbose: true }): string {
   const rows: string[][] = [['HOST', 'SETTING', 'REQUESTED', 'EFFECTIVE', 'STATUS']];
   const out: string[] = [];
+  let okSettings = 0;
   for (const r of results) {
     if (!r.ok) {
       rows.push([r.host, '-', '-', '-', `FAILED: ${r.error}`]);
       continue;
     }
-    for (const row of r.value!.rows) rows.push([r.host, row.setting, row.requested, row.effective, row.ok ? 'ok' : `SHORT: ${row.reason}`]);
+    for (const row of r.value!.rows) {
+      if (row.ok) okSettings++;
+      if (!row.ok || opts.verbose) rows.push([r.host, row.setting, row.requested, row.effective, row.ok ? 'ok' : `SHORT: ${row.reason}`]);
+    }
   }
-  out.push(table(rows));
+  if (rows.length > 1) out.push(table(rows));
   const done = results.filter((r) => r.ok);
   const changedHosts = done.filter((r) => r.value!.changed.length > 0).length;
-  out.push(`${done.length}/${results.length} hosts reached; ${changedHosts} changed, ${done.length - changedHosts} already as requested`);
+  const hidden = opts.verbose || okSettings === 0 ? '' : `; ${okSettings} settings ok (--verbose or --json lists every setting)`;
+  out.push(`${done.length}/${results.length} hosts reached; ${changedHosts} changed, ${done.length - changedHosts} already as requested${hidden}`);
   return out.join('\n');
 }

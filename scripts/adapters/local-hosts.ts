@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { ExternalError, ToolMissingError, UsageError } from '../core/errors';
-import { sshdConfig, type LocalHostPlan, type LocalPlan } from '../core/local-plan';
+import { sshdConfig, staticNeighbours, type LocalHostPlan, type LocalPlan } from '../core/local-plan';
 import { projectPath } from './project-root';
 
 const INIT = projectPath('scripts', 'adapters', 'host-init.sh');
@@ -115,10 +115,12 @@ export class LocalHosts {
     await this.writeState(state);
     try {
       if (!(await quiet('ip', ['link', 'show', plan.bridge]))) {
-        await sh('ip', ['link', 'add', plan.bridge, 'type', 'bridge']);
+        // A fixed MAC: the hosts' permanent neighbour entry for the bridge's address names it (staticNeighbours).
+        await sh('ip', ['link', 'add', plan.bridge, 'address', plan.bridgeMac, 'type', 'bridge']);
         await sh('ip', ['addr', 'add', `${plan.bridgeIp}/${plan.prefixLength}`, 'dev', plan.bridge]);
         await sh('ip', ['link', 'set', plan.bridge, 'up']);
-      }
+      } else await sh('ip', ['link', 'set', plan.bridge, 'address', plan.bridgeMac]); // a bridge made before MACs were fixed
+
       const created: CreatedHost[] = [];
       for (const [i, h] of plan.hosts.entries()) {
         const dir = path.join(this.dir, h.name);
@@ -147,18 +149,24 @@ export class LocalHosts {
     }
   }
 
-  /** Namespace, veth pair on the bridge, address, links up. */
+  /** Namespace, veth pair on the bridge, address, permanent neighbour entries (staticNeighbours), links up. */
   private async wire(plan: LocalPlan, h: LocalHostPlan): Promise<void> {
     await quiet('ip', ['link', 'del', h.rootIf]);
     await sh('ip', ['netns', 'add', h.netns]);
-    await sh('ip', ['link', 'add', h.rootIf, 'type', 'veth', 'peer', 'name', h.peerIf]);
+    await sh('ip', ['link', 'add', h.rootIf, 'type', 'veth', 'peer', 'name', h.peerIf, 'address', h.mac]);
     await sh('ip', ['link', 'set', h.rootIf, 'master', plan.bridge, 'up']);
     await sh('ip', ['link', 'set', h.peerIf, 'netns', h.netns]);
-    const inNs = (...args: string[]) => sh('ip', ['-n', h.netns, ...args]);
-    await inNs('link', 'set', h.peerIf, 'name', 'eth0');
-    await inNs('addr', 'add', `${h.ip}/${plan.prefixLength}`, 'dev', 'eth0');
-    await inNs('link', 'set', 'eth0', 'up');
-    await inNs('link', 'set', 'lo', 'up');
+    await sh('ip', ['neigh', 'replace', h.ip, 'lladdr', h.mac, 'nud', 'permanent', 'dev', plan.bridge]);
+    // One `ip` for everything inside the namespace (a hub's entries name every host).
+    const batch = [
+      `link set ${h.peerIf} name eth0`,
+      `addr add ${h.ip}/${plan.prefixLength} dev eth0`,
+      ...staticNeighbours(plan, h).map((n) => `neigh replace ${n.ip} lladdr ${n.mac} nud permanent dev eth0`),
+      'link set eth0 up',
+      'link set lo up',
+    ];
+    const r = await execa('ip', ['-n', h.netns, '-batch', '-'], { reject: false, input: `${batch.join('\n')}\n` });
+    if (r.exitCode !== 0) throw new ExternalError(`ip -n ${h.netns} -batch (wiring ${h.name}) failed: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`);
   }
 
   /** The host's private folders; a non-root login user is created by host-init.sh inside the host. */

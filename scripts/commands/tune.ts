@@ -9,6 +9,7 @@ export function register(program: Command): void {
     .option('--hosts <list>', 'only these hosts or roles, comma-separated (default: all)')
     .option('--connect-attempts <n>', 'tries per host while it boots (default 6, with backoff)')
     .option('--connect-timeout <s>', 'SSH handshake timeout in seconds (default 20)')
+    .option('--verbose', 'list every setting of every host, not only what falls short', false)
     .addOption(jsonOption())
     .action(async (opts) => locked(opts, 'tune', async () => (await import('../actions/tune')).tuneAction(opts)));
 }

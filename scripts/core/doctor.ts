@@ -3,6 +3,7 @@
  * (per host and across hosts) that decide ok or FAIL with a reason.
  */
 import { ExternalError, UsageError } from './errors';
+import { table } from './summary';
 import { parseStatus, statusOwnerScript, shQuote, type ServiceStatus } from './supervise';
 import type { HostKind } from './tuning';
 import type { HostCheck } from '../engines/types';
@@ -213,4 +214,18 @@ export function sameVersionRow(versions: ReadonlyMap<string, string | undefined>
   if (distinct.size <= 1) return undefined;
   const by = [...distinct].map((v) => `${v} on ${[...versions].filter(([, x]) => x === v).map(([h]) => h).join(', ')}`);
   return { host: '(fleet)', check: 'same engine version everywhere', ok: false, detail: `mixed versions: ${by.join('; ')}` };
+}
+
+/**
+ * doctor's text report. By default one line per failing check and the one-line summary (all rows of a
+ * 1,000-agent fleet would be ~8,000 lines before every run, issue 19); `verbose` lists every check.
+ */
+export function formatDoctorReport(rows: readonly Row[], hosts: number, opts: { verbose: boolean }): string {
+  const failed = rows.filter((r) => !r.ok);
+  const shown = opts.verbose ? rows : failed;
+  const out: string[] = [];
+  if (shown.length > 0) out.push(table([['HOST', 'CHECK', 'RESULT', 'DETAIL'], ...shown.map((r) => [r.host, r.check, r.ok ? 'ok' : 'FAIL', r.detail])]));
+  const hidden = opts.verbose || rows.length === failed.length ? '' : ` (${failed.length ? 'passing checks not listed: ' : ''}--verbose or --json lists every check)`;
+  out.push(`${rows.length - failed.length}/${rows.length} checks ok on ${hosts} hosts${hidden}`);
+  return out.join('\n');
 }

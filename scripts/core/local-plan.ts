@@ -14,17 +14,49 @@ export interface LocalHostPlan {
   readonly rootIf: string;
   readonly peerIf: string;
   readonly ip: string;
+  /** Fixed MAC of the host's eth0 (macOf its address): what the other hosts' permanent neighbour entries name. */
+  readonly mac: string;
 }
 
 export interface LocalPlan {
   readonly bridge: string;
   readonly bridgeIp: string;
+  /** Fixed MAC of the bridge (a bridge otherwise takes the lowest MAC of its ports, which changes as hosts come and go). */
+  readonly bridgeMac: string;
   readonly prefixLength: number;
   readonly hosts: readonly LocalHostPlan[];
 }
 
 function ipOf(n: number): string {
   return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
+/**
+ * A Linux bridge takes at most BR_MAX_PORTS - 1 = 1023 ports (net/bridge/br_private.h: BR_PORT_BITS 10, port 0
+ * reserved): measured here, the 1024th `ip link set … master` fails with "Exchange full" (test/scale/bridge-limits.sh).
+ */
+export const MAX_BRIDGE_PORTS = 1023;
+
+/** A locally administered MAC (02:…) from an IPv4 address: 02:4c:46 ("LF") and the address's low 24 bits. */
+export function macOf(ip: string): string {
+  const [, b, c, d] = ip.split('.').map(Number);
+  return ['02', '4c', '46', ...[b!, c!, d!].map((x) => x.toString(16).padStart(2, '0'))].join(':');
+}
+
+/**
+ * Permanent neighbour entries (no ARP) for one host: the bridge's address, and the hosts it talks to — an agent
+ * the controller, targets and monitoring host ("hubs"); a hub every host. Why (issue 19, measured with 1,023
+ * bare namespaces on one bridge, test/scale/bridge-limits.sh): an ARP request is a broadcast the bridge copies
+ * to every port in one go, into the CPU's backlog of net.core.netdev_max_backlog (1000) packets, so past ~1,000
+ * ports the oldest ports (the controller is the first host) never hear it: EHOSTUNREACH; and the neighbour
+ * table is one table for all namespaces (gc_thresh3 1024 entries machine-wide; entries younger than 5 s are
+ * never collected), which 2+ entries per host overflow. Permanent entries send no ARP and are exempt from
+ * that count (net/core/neighbour.c: neigh_alloc's exempt_from_gc for NUD_PERMANENT).
+ */
+export function staticNeighbours(plan: LocalPlan, h: LocalHostPlan): { ip: string; mac: string }[] {
+  const hub = (x: LocalHostPlan) => x.role !== 'agent';
+  const peers = plan.hosts.filter((x) => x !== h && (hub(h) || hub(x)));
+  return [{ ip: plan.bridgeIp, mac: plan.bridgeMac }, ...peers.map((x) => ({ ip: x.ip, mac: x.mac }))];
 }
 
 /** Hosts get .10, .11, … of local.subnet; .1 is the bridge. Interface names stay under 15 characters. */
@@ -34,6 +66,10 @@ export function planLocal(config: FleetConfig): LocalPlan {
   const p = config.local.prefix;
   const size = 2 ** (32 - net.bits);
   const hosts: LocalHostPlan[] = [];
+  const total = hostGroups(config).reduce((n, g) => n + g.count, 0);
+  if (total > MAX_BRIDGE_PORTS) {
+    throw new UsageError(`the fleet has ${total} hosts; the local target puts them all on one Linux bridge, which takes at most ${MAX_BRIDGE_PORTS} (the kernel's BR_MAX_PORTS): use fewer agents (agents.count) or targets, or --target aws`);
+  }
   for (const g of hostGroups(config)) {
     for (let i = 0; i < g.count; i++) {
       const n = hosts.length;
@@ -41,10 +77,10 @@ export function planLocal(config: FleetConfig): LocalPlan {
         throw new UsageError(`local.subnet (${config.local.subnet}) has room for ${size - 11} hosts, the fleet has more: use a larger subnet, e.g. a /22`);
       }
       const name = hostName(g, i);
-      hosts.push({ role: g.role, group: g.namePrefix, name, netns: `${p}-${config.name}-${name}`, rootIf: `${p}v${n}`, peerIf: `${p}p${n}`, ip: ipOf(net.base + 10 + n) });
+      hosts.push({ role: g.role, group: g.namePrefix, name, netns: `${p}-${config.name}-${name}`, rootIf: `${p}v${n}`, peerIf: `${p}p${n}`, ip: ipOf(net.base + 10 + n), mac: macOf(ipOf(net.base + 10 + n)) });
     }
   }
-  return { bridge: `${p}br0`, bridgeIp: ipOf(net.base + 1), prefixLength: net.bits, hosts };
+  return { bridge: `${p}br0`, bridgeIp: ipOf(net.base + 1), bridgeMac: macOf(ipOf(net.base + 1)), prefixLength: net.bits, hosts };
 }
 
 /**

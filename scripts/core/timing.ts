@@ -30,3 +30,29 @@ export function backoff(attempt: number, t: Pick<Timing, 'connectBackoffMs' | 'c
 
 /** Sweep: rounds before giving up, and how long to wait for instances to terminate. */
 export const SWEEP = { maxRounds: 10, instanceWaitSeconds: 600 } as const;
+
+/** Progress without a terminal (CI logs): at most one line per step this often, whatever the fleet size. */
+export const PROGRESS_INTERVAL_MS = 5_000;
+
+/**
+ * A status reporter that passes on at most one text per `intervalMs` (the first at once); the newest text held
+ * back is handed on by `flush()` (at the end of the step, so the final count is always shown).
+ */
+export function throttled(emit: (text: string) => void, intervalMs: number, now: () => number = Date.now): { report: (text: string) => void; flush: () => void } {
+  let last = -Infinity;
+  let pending: string | undefined;
+  return {
+    report: (text) => {
+      const t = now();
+      if (t - last >= intervalMs) {
+        last = t;
+        pending = undefined;
+        emit(text);
+      } else pending = text;
+    },
+    flush: () => {
+      if (pending !== undefined) emit(pending);
+      pending = undefined;
+    },
+  };
+}

@@ -65,7 +65,7 @@ describe('install and doctor with Artillery on the local target', () => {
       expect(v.stdout).toMatch(/Artillery: 2\.0\.21/);
     }
     expect((await fleet.ssh('controller', 'test -e /etc/loadfleet/artillery && echo yes || echo no')).stdout.trim()).toBe('no');
-    const d = await fleet.cli(['doctor', '-c', fleet.config]);
+    const d = await fleet.cli(['doctor', '-c', fleet.config, '--verbose']);
     expect(d.exitCode).toBe(0);
     expect(d.stdout).toMatch(/agent-1\s+engine version\s+ok\s+2\.0\.21/);
     expect(d.stdout).toMatch(/agent-2\s+clock\s+ok/);

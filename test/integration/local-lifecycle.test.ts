@@ -72,7 +72,7 @@ describe('local target lifecycle', () => {
     const r = await ssh('root', '10.231.79.11', 'id -u; ls /home | wc -l');
     expect(r.stdout.split('\n')).toEqual(['0', '0']);
     expect((await ssh('ec2-user', '10.231.79.11', 'true')).exitCode).toBe(255); // no such login here
-    const tune = await loadfleet(['tune', '--env', NAME], env);
+    const tune = await loadfleet(['tune', '--env', NAME, '--verbose'], env);
     expect(tune.exitCode).toBe(0);
     expect(tune.stdout).toMatch(/^agent-1\s+sysctl net\.ipv4\.ip_local_reserved_ports\s+22,5557,8080,8089,9100\s+22,5557,8080,8089,9100\s+ok$/m);
   });
