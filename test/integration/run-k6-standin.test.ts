@@ -6,7 +6,8 @@
  * one release instant for all (and none after an abort), live metrics, the stop (API, then signals; after a
  * failed start also on agents whose start answered late or not at all, through the pid file), the
  * filtered raw points pulled in chunks and merged (the merged total equals what nginx served; the merged p95
- * is the union's). What it does NOT prove: that the real k6 accepts these command lines, answers its REST
+ * is the union's); with a monitoring host, each instance's Prometheus remote write (issue 16.9) received by the real
+ * Prometheus 2.42 started with loadfleet's flags, and PromQL over it equal to nginx's count. What it does NOT prove: that the real k6 accepts these command lines, answers its REST
  * API and writes its JSON output exactly as documented (the stand-in follows the docs, see its header), or
  * k6's own split of VUs over execution segments.
  *
@@ -26,6 +27,9 @@ import { countServed, TARGET_SERVER } from '../../scripts/run/target-server';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
 import { shQuote } from '../../scripts/core/safe-text';
 import { machineMountPoint } from '../harness/machine-paths';
+import { prometheusArgs } from '../../scripts/monitoring/prometheus';
+import { enginePushes } from '../../scripts/actions/monitoring';
+import { eventually, promQuery } from '../harness/monitoring';
 
 const PREFIX = 'lk';
 const SUBNET = '10.231.96.0/24';
@@ -35,6 +39,8 @@ const SCRIPT = 'import http from "k6/http";\nexport default function () { http.g
 let fleet: LocalFleet;
 let conns: HostConn[] = [];
 let hostUrl = '';
+/** The real Prometheus (Debian's 2.42) on the fleet's monitoring host, started with loadfleet's flags for k6. */
+let promBase = '';
 // /var is shared between the machine and its namespace hosts: the bind mount's mount point must exist on the
 // machine, and a fresh machine has no /var/lib/loadfleet (issue 21). Created here, removed in afterAll.
 let removeMountPoint: () => void = () => undefined;
@@ -43,7 +49,7 @@ const exact = (sorted: number[], p: number) => sorted[Math.max(1, Math.ceil((p /
 
 beforeAll(async () => {
   removeMountPoint = machineMountPoint('/var/lib/loadfleet');
-  fleet = await localFleet('k6t', PREFIX, SUBNET, { engine: 'locust', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } });
+  fleet = await localFleet('k6t', PREFIX, SUBNET, { engine: 'locust', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: true } });
   expect((await fleet.cli(['serve', '-c', fleet.config])).exitCode).toBe(0);
   const outputs = fleet.outputs();
   hostUrl = `http://${outputs.hosts.find((h) => h.role === 'target')!.privateIp}:8080/`;
@@ -62,6 +68,22 @@ beforeAll(async () => {
     ].join('\n'));
     expect(r.stdout.trim(), r.stderr).toBe('ok');
   }
+  // Prometheus as install starts it for a k6 env (prometheusArgs: listening on the host's private address, remote-write
+  // receiver on, native histograms); only its config and data live in the host's private /tmp.
+  const mon = outputs.hosts.find((h) => h.role === 'monitoring')!;
+  const args = prometheusArgs({ env: outputs.env, kind: 'netns', host: { name: mon.name, privateIp: mon.privateIp }, rootVolumeGb: 20, remoteWrite: enginePushes('k6') })
+    .map((a) => (a.startsWith('--config.file=') ? '--config.file=/tmp/lf-prom/prometheus.yml' : a.startsWith('--storage.tsdb.path=') ? '--storage.tsdb.path=/tmp/lf-prom/data' : a));
+  expect(args).toEqual(expect.arrayContaining(['--web.enable-remote-write-receiver', '--enable-feature=native-histograms', `--web.listen-address=${mon.privateIp}:9090`]));
+  const pr = await fleet.sshRoot(mon.name, [
+    'set -e',
+    'mkdir -p /tmp/lf-prom',
+    "echo 'global: { scrape_interval: 15s }' > /tmp/lf-prom/prometheus.yml",
+    `cd /tmp/lf-prom; setsid nohup ${args.map(shQuote).join(' ')} > /tmp/lf-prom/log 2>&1 < /dev/null &`,
+    'echo ok',
+  ].join('\n'));
+  expect(pr.stdout.trim(), pr.stderr).toBe('ok');
+  promBase = `http://${mon.privateIp}:9090`;
+  await eventually('Prometheus ready on the monitoring host', () => fetch(`${promBase}/-/ready`).then((r) => r.status), (st) => st === 200, 60_000, 500);
   const envDir = path.join(fleet.ws.home, fleet.name);
   const knownHosts = new KnownHosts(path.join(envDir, 'known_hosts'));
   conns = await Promise.all(outputs.hosts.filter((x) => x.role === 'agent').map(async (h) => ({ host: h, session: await connectSsh(h.privateIp, { user: outputs.sshUser, privateKeyPath: fleet.ws.privateKeyPath, knownHosts }) })));
@@ -144,7 +166,7 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     expect(Math.max(...ticks.map((t) => t.requests))).toBeGreaterThan(0);
     // Each instance got its own segment, loadfleet's __ENV (target, generator) and the options after --.
     for (const [i, c] of conns.entries()) {
-      expect(await logOf(runId, c.host.name)).toContain(`segment ${['0:1/3', '1/3:2/3', '2/3:1'][i]}, target ${hostUrl}, generator ${c.host.name} ${i + 1}/3, tags ['testrun=k6t'], script /var/lib/loadfleet/k6/runs/${runId}/script.js`);
+      expect(await logOf(runId, c.host.name)).toContain(`segment ${['0:1/3', '1/3:2/3', '2/3:1'][i]}, target ${hostUrl}, generator ${c.host.name} ${i + 1}/3, tags ['env=${fleet.outputs().env}', 'run_id=${runId}', 'host=${c.host.name}', 'testrun=k6t'], script /var/lib/loadfleet/k6/runs/${runId}/script.js`);
     }
     // One release per instance, all at the agreed instant (each agent's own clock; k6's start spread ≤ 1 s).
     const released: number[] = [];
@@ -178,7 +200,28 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     expect(got.merge).toMatch(/Released at one agreed instant, .*: each agent's PATCH sent \(its own clock\) at \+\d+ ms \(agent-1\)/);
     // Nothing left running on any agent.
     expect(await k6Processes()).toEqual([]);
-    console.log(`k6 stand-in run: ${got.stats.total.requests} requests merged = served; release spread ${Math.max(...released) - Math.min(...released)} ms; first-request spread ${Math.max(...starts) - Math.min(...starts)} ms; p95 ${got.stats.total.p95} ms`);
+
+    // Issue 16.9: every instance pushed to the monitoring host's real Prometheus (remote write, as k6 v2.0.0's
+    // experimental-prometheus-rw output does: the stand-in encodes what its remotewrite.go maps), and PromQL over the
+    // received series gives the run's figures: requests = nginx's count, the native histograms of all agents summed.
+    const sel = `{env="${fleet.outputs().env}",run_id="${runId}"}`;
+    const value = async (q: string) => Number((await promQuery(promBase, q))[0]?.value[1] ?? NaN);
+    const requests = got.stats.total.requests;
+    expect(await eventually('k6_http_reqs_total in Prometheus', () => value(`sum(k6_http_reqs_total${sel})`), (v) => v === requests, 30_000, 1000)).toBe(servedNow - before);
+    expect(await value(`histogram_count(sum(k6_http_req_duration_seconds${sel}))`)).toBe(requests);
+    expect(await value(`histogram_sum(sum(k6_http_req_duration_seconds${sel}))`)).toBeCloseTo(samples.reduce((a, b) => a + b, 0) / 1000, 6);
+    // A quantile of the summed native histogram (schema 3: buckets 2^(1/8) wide) lies in the union's bucket.
+    const p95s = await value(`histogram_quantile(0.95, sum(k6_http_req_duration_seconds${sel}))`);
+    const ratio = p95s / (exact(union, 95) / 1000);
+    expect(ratio).toBeGreaterThanOrEqual(2 ** (-1 / 8) - 1e-9);
+    expect(ratio).toBeLessThanOrEqual(2 ** (1 / 8) + 1e-9);
+    expect(await value(`sum(k6_http_req_failed_rate${sel})`)).toBe(0);
+    // One series per agent (the host tag), each carrying the user's own --tag too; the run dashboard's env filter works.
+    const byHost = await promQuery(promBase, `sum by (host, testrun) (k6_http_reqs_total${sel})`);
+    expect(byHost.map((r) => [r.metric.host, r.metric.testrun]).sort()).toEqual(conns.map((c) => [c.host.name, 'k6t']));
+    expect(byHost.reduce((a, r) => a + Number(r.value[1]), 0)).toBe(requests);
+    expect((await promQuery(promBase, `k6_vus${sel}`)).map((r) => r.metric.host).sort()).toEqual(conns.map((c) => c.host.name));
+    console.log(`k6 stand-in run: ${got.stats.total.requests} requests merged = served = Prometheus's sum(k6_http_reqs_total); p95 ${got.stats.total.p95} ms, Prometheus's native-histogram p95 ${(p95s * 1000).toFixed(3)} ms; release spread ${Math.max(...released) - Math.min(...released)} ms; first-request spread ${Math.max(...starts) - Math.min(...starts)} ms; p95 ${got.stats.total.p95} ms`);
   });
 
   it('on an abort before the release, never releases: no request reaches nginx and stop() leaves nothing running', async () => {
