@@ -319,3 +319,53 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     expect(countServed(await served())).toBe(before);
   });
 });
+
+// Issue 16.10, on the same fleet (its last test: it renames a host's interface). The network allowance counters are
+// read on the DEFAULT-ROUTE interface, whatever its name: here a namespace host whose only interface is renamed ens5
+// (as AL2023 names it on Nitro; there is no eth0) and given a default route. ENA counters exist only under EC2's ena
+// driver, so for the counters themselves a stand-in `ethtool` (private /usr/local/sbin, first on sudo's PATH) prints
+// ENA's counter names for ens5 alone; the real ethtool on the veth shows the "no ENA counters" gap.
+describe('network counters of the default-route interface (issue 16.10)', () => {
+  it('reads ens5 when it carries the default route, flags a counter that grew, and reports a gap when nothing can be read', async () => {
+    const { netCountersScript, networkCheck } = await import('../../scripts/run/saturation');
+    const outputs = fleet.outputs();
+    const mon = outputs.hosts.find((h) => h.role === 'monitoring')!;
+    const bridgeIp = SUBNET.replace(/0\/24$/, '1');
+    const rename = await fleet.sshRoot(mon.name, `ip link set eth0 down && ip link set eth0 name ens5 && ip link set ens5 up && ip route replace default via ${bridgeIp} dev ens5 && ip -o route show default`);
+    expect(rename.stdout, rename.stderr).toContain('dev ens5');
+    await eventually('SSH back after the rename', () => fleet.sshRoot(mon.name, 'ip -o link show ens5 >/dev/null && echo up').then((r) => r.stdout.trim()), (v) => v === 'up', 30_000, 500);
+    // What the old code read: a fixed eth0, which this host (like AL2023) does not have.
+    expect((await fleet.sshRoot(mon.name, 'ethtool -S eth0 >/dev/null 2>&1 && echo read || echo failed')).stdout.trim()).toBe('failed');
+    const read = async () => (await fleet.sshRoot(mon.name, netCountersScript())).stdout;
+
+    // The real ethtool on the veth: the default-route interface is found, but it has no ENA counters → a gap on EC2.
+    const veth = await read();
+    expect(veth).toMatch(/^iface ens5\n/);
+    expect(networkCheck(mon.name, veth, veth, true)).toEqual({ flags: [], gap: 'ENA allowance counters unknown: ens5 has none (not the ena driver?)' });
+
+    // ENA's counters (the stand-in answers for ens5 only, as a real ethtool answers only for an existing device).
+    const standin = [
+      '#!/bin/sh',
+      '[ "$1" = -S ] && [ "$2" = ens5 ] || { echo "Cannot get stats strings information: No such device" >&2; exit 1; }',
+      'printf "NIC statistics:\\n     tx_timeout: 0\\n     bw_in_allowance_exceeded: 0\\n     bw_out_allowance_exceeded: 0\\n     pps_allowance_exceeded: %s\\n     conntrack_allowance_exceeded: 0\\n     linklocal_allowance_exceeded: 0\\n" "$(cat /tmp/lf-eth/pps)"',
+    ].join('\n');
+    const put = await fleet.sshRoot(mon.name, [
+      'set -e', 'mkdir -p /tmp/lf-eth/sbin', 'echo 3 > /tmp/lf-eth/pps',
+      `printf %s ${shQuote(Buffer.from(standin).toString('base64'))} | base64 -d > /tmp/lf-eth/sbin/ethtool`, 'chmod 0755 /tmp/lf-eth/sbin/ethtool',
+      'mountpoint -q /usr/local/sbin || mount --bind /tmp/lf-eth/sbin /usr/local/sbin', 'echo ok',
+    ].join('\n'));
+    expect(put.stdout.trim(), put.stderr).toBe('ok');
+    const before = await read();
+    await fleet.sshRoot(mon.name, 'echo 8 > /tmp/lf-eth/pps');
+    const after = await read();
+    expect(before).toContain('pps_allowance_exceeded: 3');
+    expect(networkCheck(mon.name, before, after, true)).toEqual({ flags: [{ host: mon.name, counter: 'pps_allowance_exceeded', increase: 5 }] });
+
+    // No default route: nothing to read, said so (a gap), not silence.
+    await fleet.sshRoot(mon.name, 'ip route del default');
+    const none = await read();
+    expect(none.trim()).toBe('gap no default route (/proc/net/route has none), so no interface to read');
+    expect(networkCheck(mon.name, none, after, true).gap).toBe('ENA allowance counters unknown: no default route (/proc/net/route has none), so no interface to read');
+    await fleet.sshRoot(mon.name, 'umount /usr/local/sbin');
+  });
+});
