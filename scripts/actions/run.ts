@@ -21,7 +21,7 @@ import type { HostKind } from '../core/tuning';
 import type { Host } from '../core/env-record';
 import type { EngineName } from '../../stacks/engines';
 import { parseDuration, parseStages, resolveLoad } from '../run/load';
-import { judgeHost, networkFlags, parseSamples, samplerScript, type HostSaturation, type NetworkFlag } from '../run/saturation';
+import { judgeHost, netCountersScript, networkCheck, parseSamples, samplerScript, type HostSaturation, type NetworkFlag } from '../run/saturation';
 import { buildSummary, rpsOver, rpsWindowOf, statsCsv, summaryText, type RunSummary } from '../run/summary';
 import { reportHtml } from '../run/report';
 import { abortingThreshold, describeBroken, evaluate, parseThreshold } from '../run/thresholds';
@@ -190,9 +190,11 @@ async function startSampler(c: HostConn, login: string, runId: string, maxSecond
   const dir = `${SAMPLER_DIR}/${runId}`;
   // Under timeout: a sampler this process never stops (killed, host unreachable at the end) still ends.
   // timeout forwards stopSampler's TERM to the loop's whole process group.
-  const script = `mkdir -p ${dir}; ethtool -S eth0 > ${dir}/ethtool-before.txt 2>/dev/null || true
+  // The network counters of the default-route interface (issue 16.10: not a fixed eth0), or why not.
+  const script = `mkdir -p ${dir}; { ${netCountersScript()}
+} > ${dir}/net-before.txt 2>/dev/null || true
 setsid nohup timeout ${Math.ceil(maxSeconds)} sh -c ${shQuote(samplerScript(1))} > ${dir}/sampler.log 2>/dev/null < /dev/null & echo "pid $!"
-cat ${dir}/ethtool-before.txt`;
+cat ${dir}/net-before.txt`;
   const r = await runAsRoot(c.session, login, script, `starting the CPU sampler on ${c.host.name}`);
   const pid = Number(/^pid (\d+)/m.exec(r.stdout)?.[1]);
   return { pid, ethtoolBefore: r.stdout.replace(/^pid \d+\n?/m, '') };
@@ -200,7 +202,7 @@ cat ${dir}/ethtool-before.txt`;
 
 async function stopSampler(c: HostConn, login: string, runId: string, pid: number): Promise<{ samples: string; ethtoolAfter: string }> {
   const dir = `${SAMPLER_DIR}/${runId}`;
-  const r = await runAsRoot(c.session, login, `kill ${pid} 2>/dev/null || true\necho '--- sampler'\ncat ${dir}/sampler.log 2>/dev/null\necho '--- ethtool'\nethtool -S eth0 2>/dev/null || true\n`, `stopping the CPU sampler on ${c.host.name}`);
+  const r = await runAsRoot(c.session, login, `kill ${pid} 2>/dev/null || true\necho '--- sampler'\ncat ${dir}/sampler.log 2>/dev/null\necho '--- ethtool'\n${netCountersScript()}\n`, `stopping the CPU sampler on ${c.host.name}`);
   const [, samples = '', ethtoolAfter = ''] = r.stdout.split(/^--- (?:sampler|ethtool)\n/m);
   return { samples, ethtoolAfter };
 }
@@ -443,6 +445,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
 
       const saturation: HostSaturation[] = [];
       const network: NetworkFlag[] = [];
+      const networkGaps: { host: string; reason: string }[] = [];
       collectionFailures = [];
       await Promise.all(watched.map(async ({ c, role }) => {
         const s = samplers.get(c.host.name);
@@ -456,7 +459,9 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
           const judged = judgeHost(c.host.name, role, parseSamples(got.samples), p.kind === 'ec2', startCalled ? { fromMs: startedAtMs, toMs: endedAtMs } : undefined);
           saturation.push(judged);
           if (judged.bound === null) collectionFailures.push({ host: c.host.name, error: judged.reason! });
-          network.push(...networkFlags(c.host.name, s.ethtoolBefore, got.ethtoolAfter));
+          const net = networkCheck(c.host.name, s.ethtoolBefore, got.ethtoolAfter, p.kind === 'ec2');
+          network.push(...net.flags);
+          if (net.gap) networkGaps.push({ host: c.host.name, reason: net.gap });
         } catch (e) {
           collectionFailures.push({ host: c.host.name, error: `saturation samples: ${(e as Error).message}` });
         }
@@ -486,7 +491,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       summary = buildSummary({
         runId, env: outputs.env, engine: p.engine, script: p.scriptPath, startedAtMs, endedAtMs, plan: p.plan, stats, rpsWindow,
         generators: collected.generators.map((g) => (collectionFailures.find((f) => f.host === g.name) && !g.collectionError ? { ...g, collectionError: collectionFailures.find((f) => f.host === g.name)!.error } : g)),
-        interrupted, abortedBy, released, saturation: saturation.sort((a, b) => a.host.localeCompare(b.host)), network, thresholds: results, merge: collected.merge,
+        interrupted, abortedBy, released, saturation: saturation.sort((a, b) => a.host.localeCompare(b.host)), network, networkGaps, thresholds: results, merge: collected.merge,
         // Hosts that are not generators (the controller): the driver's failures and their samplers'.
         hostFailures: [...(collected.hostFailures ?? []), ...collectionFailures.filter((f) => !collected.generators.some((g) => g.name === f.host))],
         stopFailures,
@@ -515,6 +520,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     if (baselineError !== undefined) throw new ExternalError(`run ${runId}: comparing with --baseline ${opts.baseline} failed: ${(baselineError as Error).message}; the run's results are in ${runDir}`, { cause: baselineError });
     // Thresholds held (a broken one exits 3 above): the baseline verdict decides — regression 3, inconclusive 4.
     if (baseline && baseline.verdict !== 'pass') throw new VerdictError(baseline.verdict, `baseline ${opts.baseline}: ${baseline.verdict}: ${baseline.reasons.join('; ')}`);
+    for (const g of summary.networkGaps ?? []) say(`warning: ${g.host}: ${g.reason}; whether the network allowances were exceeded is not known\n`);
     if (summary.generatorBound) say(`warning: the run was generator-bound (${summary.boundBy.join('; ')}): add agents or use bigger ones\n`);
   } finally {
     // Samplers the normal path did not stop (an error or a signal before collection): stopped here.

@@ -70,11 +70,15 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
   const fleet = conns.map((c) => ({ name: c.host.name, privateIp: c.host.privateIp }));
   const scriptFile = path.basename(p.scriptPath);
   // One command line per agent (its segment, and its own LOADFLEET_GENERATOR* in __ENV); the same plan for all.
+  // With a monitoring host, every instance pushes its metrics there (Prometheus remote write, issue 16.9): the
+  // run dashboard's k6 panels read them. The security group admits the agents to 9090 for k6 only.
+  const mon = p.outputs.hosts.find((h) => h.role === 'monitoring');
   const instances = conns.map((c, i) => k6Commands({
     agents: fleet,
     plan: p.plan,
     script: k6AgentPaths(runId, '', scriptFile).script,
     runId,
+    ...(mon ? { monitoring: { ip: mon.privateIp, env: p.outputs.env } } : {}),
     passthrough: [...k6LoadfleetEnv(p.hostUrl, c.host.name, i + 1, conns.length), ...p.passthrough],
   })[i]!);
   const agents: Agent[] = conns.map((c, i) => ({ c, inst: instances[i]!, paths: k6AgentPaths(runId, instances[i]!.rawFile, scriptFile) }));

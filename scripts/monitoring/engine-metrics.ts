@@ -36,7 +36,17 @@ export interface K6Output {
   readonly env: Readonly<Record<string, string>>;
 }
 
-/** Flags and environment of `k6 run` on every agent: remote write to the monitoring host, native histograms, env/run labels. */
+/**
+ * Flags and environment of `k6 run` on every agent: remote write to the monitoring host, native histograms, env/run labels.
+ * Read in grafana/k6 v2.0.0: the output is built in as `experimental-prometheus-rw` (internal/cmd/outputs.go,
+ * builtin_output_gen.go); K6_PROMETHEUS_RW_SERVER_URL, _TREND_AS_NATIVE_HISTOGRAM, _PUSH_INTERVAL (default 5s) in
+ * internal/output/prometheusrw/remotewrite/config.go. What it pushes (remotewrite.go, prometheus.go, trend.go): every
+ * series prefixed `k6_`, counters as `<name>_total`, rates as `<name>_rate`, gauges as they are, and with native
+ * histograms each trend as ONE native histogram `<name>_seconds` (time values /1000, bucket factor 1.1 → schema 3);
+ * labels are the sample's tags (empty values dropped) — so the `--tag`s below land on every series. Without
+ * _TREND_AS_NATIVE_HISTOGRAM a trend would be gauges of its trend stats (default only `p99`, per instance:
+ * they cannot be summed over agents). A last push happens when k6 stops (output/helpers.go PeriodicFlusher).
+ */
 export function k6PrometheusOutput(o: { monitoringIp: string; env: string; runId: string; host: string }): K6Output {
   return {
     // Global tags become labels on every series: the dashboards filter on env, and a run is one run_id.

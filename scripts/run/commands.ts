@@ -6,6 +6,7 @@
 import { k6RunFacts } from '../engines/k6';
 import { jmeterRunFacts } from '../engines/jmeter';
 import { k6LoadArgs, type LoadPlan } from './load';
+import { k6PrometheusOutput } from '../monitoring/engine-metrics';
 
 // ---- k6 execution segments ----
 
@@ -38,6 +39,8 @@ export interface K6Instance {
   readonly argv: readonly string[];
   /** Raw per-request points, ms, NDJSON (gzip by extension): merged on the controller. */
   readonly rawFile: string;
+  /** Environment of `k6 run` (the Prometheus remote-write output's K6_PROMETHEUS_RW_*); empty without monitoring. */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 export const K6_API_PORT = 6565;
@@ -58,6 +61,11 @@ export function k6Commands(opts: {
   readonly script: string;
   readonly runId: string;
   readonly passthrough?: readonly string[];
+  /**
+   * The monitoring host and env: then every instance also pushes its metrics to Prometheus (k6PrometheusOutput,
+   * issue 16.9). Absent (monitoring.enabled: false): no push.
+   */
+  readonly monitoring?: { readonly ip: string; readonly env: string };
 }): K6Instance[] {
   const n = opts.agents.length;
   const seq = segmentSequence(n);
@@ -65,14 +73,16 @@ export function k6Commands(opts: {
   const results = k6RunFacts.resultsArgs(runDir);
   return segments(n).map((seg, i) => {
     const agent = opts.agents[i]!;
+    const push = opts.monitoring ? k6PrometheusOutput({ monitoringIp: opts.monitoring.ip, env: opts.monitoring.env, runId: opts.runId, host: agent.name }) : undefined;
     return {
       agent: agent.name,
       apiAddress: `${K6_API_HOST}:${K6_API_PORT}`,
       rawFile: results.find((a) => a.startsWith('json='))!.slice('json='.length),
+      env: push?.env ?? {},
       argv: [
         k6RunFacts.bin, 'run', '--paused', '--address', `${K6_API_HOST}:${K6_API_PORT}`,
         '--execution-segment', `${seg.from}:${seg.to}`, '--execution-segment-sequence', seq,
-        ...k6LoadArgs(opts.plan), ...results, ...(opts.passthrough ?? []), opts.script,
+        ...k6LoadArgs(opts.plan), ...results, ...(push?.args ?? []), ...(opts.passthrough ?? []), opts.script,
       ],
     };
   });

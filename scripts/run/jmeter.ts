@@ -17,6 +17,7 @@ import { UsageError } from '../core/errors';
 import { shQuote } from '../core/safe-text';
 import { OPT } from '../engines/common';
 import { jmeterHome, jmeterRunFacts } from '../engines/jmeter';
+import { JMETER_LIVE_RESULTS_PROPERTIES } from '../monitoring/engine-metrics';
 
 // ---- the plan ----
 
@@ -203,9 +204,13 @@ export function jmeterRunDir(runId: string): string {
 export const jmeterClientProps: readonly string[] = [
   // Every sample back from every server (see SAMPLE_SENDER_PROPS), whatever the installed properties say.
   '-Jmode=StrippedBatch',
-  '-Jjmeter.save.saveservice.output_format=csv',
+  // The live results (issue 16.9): CSV, ms timestamps, and autoflush — apache/jmeter rel/v5.6.3 ResultCollector.java
+  // opens the results file as PrintWriter(BufferedOutputStream, SAVING_AUTOFLUSH) and CSVSaveService.saveSampleResult
+  // println()s each row, so without autoflush (default false, bin/jmeter.properties) the tail `run` reads every tick
+  // for the live percentiles (jmeterStatusScript) lags by a buffer; with it, every sample is in the file at once. Those
+  // live figures reach Prometheus through the run's textfile metrics (scripts/monitoring/run-metrics.ts).
+  ...Object.entries(JMETER_LIVE_RESULTS_PROPERTIES).map(([k, v]) => `-J${k}=${v}`),
   '-Jjmeter.save.saveservice.print_field_names=true',
-  '-Jjmeter.save.saveservice.timestamp_format=ms',
   '-Jjmeter.save.saveservice.default_delimiter=,',
   '-Jjmeter.save.saveservice.thread_name=true',
   // The columns the merge needs: a JTL without one is unreadable (JtlMerge), and the Transaction

@@ -246,7 +246,12 @@ export function k6PrepareScript(paths: K6AgentPaths, scriptText: string): string
 export function k6StartScript(paths: K6AgentPaths, inst: K6Instance, boundS: number): string {
   const argv = inst.argv.map(shQuote).join(' ');
   // k6's exit code is written by the k6 user itself, inside the dropped process: out/ is that user's folder.
-  const inner = `setpriv --reuid=${k6RunFacts.user} --regid=${k6RunFacts.user} --init-groups env HOME=${shQuote(paths.out)} sh -c ${shQuote(`${argv}; echo $? > ${shQuote(paths.exit)}`)}`;
+  // k6 reads its outputs' settings (K6_PROMETHEUS_RW_*) from the environment: set by env, beside HOME.
+  const env = Object.entries(inst.env ?? {}).map(([k, v]) => {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new Error(`k6 environment name ${JSON.stringify(k)} is not a plain variable name`);
+    return `${k}=${shQuote(v)}`;
+  });
+  const inner = `setpriv --reuid=${k6RunFacts.user} --regid=${k6RunFacts.user} --init-groups env ${['HOME=' + shQuote(paths.out), ...env].join(' ')} sh -c ${shQuote(`${argv}; echo $? > ${shQuote(paths.exit)}`)}`;
   return [
     'set -eu',
     `cd ${shQuote(paths.dir)}`,

@@ -173,6 +173,7 @@ ${errorsTable(s.errors)}
 <h2>Saturation</h2>
 <table><thead><tr><th>host</th><th>role</th><th>peak CPU %</th><th>s above 85 %</th><th>busiest thread</th><th>run queue</th><th>TCP sockets</th></tr></thead><tbody>${sat}</tbody></table>
 ${s.network.length ? `<p class="bad">Network allowance exceeded: ${s.network.map((n) => `${esc(n.host)} ${esc(n.counter)} +${esc(n.increase)}`).join('; ')}</p>` : ''}
+${(s.networkGaps ?? []).map((g) => `<p class="bad">${esc(g.host)}: ${esc(g.reason)}</p>`).join('')}
 <p>Merging: ${esc(s.merge)}</p>
 </body></html>
 `;

@@ -183,7 +183,58 @@ export const ENA_COUNTERS = [
   'linklocal_allowance_exceeded',
 ] as const;
 
-/** `ethtool -S eth0` → the ENA allowance counters it has (other drivers have none: empty). */
+/**
+ * sh (root) printing the counters of the host's DEFAULT-ROUTE interface: `iface NAME` then its `ethtool -S`, or
+ * one `gap REASON` line when they cannot be read. Never a fixed name: AL2023 has no eth0 (predictable names,
+ * `ens5` on Nitro, `enX0` on Xen). The default route is read from /proc/net/route (destination and mask
+ * 00000000), which needs no iproute2; with several, the first the kernel lists.
+ */
+export function netCountersScript(): string {
+  return [
+    `dev=$(awk '$2 == "00000000" && $8 == "00000000" { print $1; exit }' /proc/net/route 2>/dev/null)`,
+    'if [ -z "$dev" ]; then echo "gap no default route (/proc/net/route has none), so no interface to read"',
+    'elif ! command -v ethtool >/dev/null 2>&1; then echo "gap ethtool is not installed (the ENA counters are read with ethtool -S $dev)"',
+    'elif ! out=$(ethtool -S "$dev" 2>&1); then echo "gap ethtool -S $dev failed: $(printf %s "$out" | head -n 1)"',
+    'else echo "iface $dev"; printf \'%s\\n\' "$out"; fi',
+  ].join('\n');
+}
+
+export interface NetCounters {
+  /** The default-route interface read, when it was. */
+  readonly iface?: string;
+  /** Why nothing could be read (no default route, no ethtool, ethtool failed). */
+  readonly gap?: string;
+  /** `ethtool -S` text (empty with a gap). */
+  readonly stats: string;
+}
+
+/** netCountersScript's output → the interface and its stats, or the gap. Old output (bare `ethtool -S` text) reads as stats. */
+export function parseNetCounters(text: string): NetCounters {
+  const gap = /^gap (.*)$/m.exec(text);
+  if (gap) return { gap: gap[1]!.trim(), stats: '' };
+  const iface = /^iface (\S+)$/m.exec(text);
+  return iface ? { iface: iface[1]!, stats: text.slice(iface.index + iface[0].length) } : { stats: text };
+}
+
+/**
+ * The network verdict of one host: counters that grew, and — where ENA counters are expected (EC2) — a gap when
+ * they could not be read on either side or the interface has none (a driver other than ena): reported, never
+ * silence, since "no flag" would otherwise read as "within allowances". Elsewhere (namespace hosts: a veth, often
+ * no default route) their absence is normal and no gap.
+ */
+export function networkCheck(host: string, before: string, after: string, expectCounters: boolean): { flags: NetworkFlag[]; gap?: string } {
+  const b = parseNetCounters(before);
+  const a = parseNetCounters(after);
+  const flags = networkFlags(host, b.stats, a.stats);
+  if (!expectCounters) return { flags };
+  const gap = b.gap ?? a.gap;
+  if (gap) return { flags, gap: `ENA allowance counters unknown: ${gap}` };
+  const missing = ENA_COUNTERS.filter((c) => !(c in parseEthtoolStats(b.stats)) || !(c in parseEthtoolStats(a.stats)));
+  if (missing.length === ENA_COUNTERS.length) return { flags, gap: `ENA allowance counters unknown: ${b.iface ?? a.iface ?? 'the interface'} has none (not the ena driver?)` };
+  return { flags };
+}
+
+/** `ethtool -S <iface>` → the ENA allowance counters it has (other drivers have none: empty). */
 export function parseEthtoolStats(text: string): Partial<Record<(typeof ENA_COUNTERS)[number], number>> {
   const out: Partial<Record<(typeof ENA_COUNTERS)[number], number>> = {};
   for (const line of text.split('\n')) {

@@ -49,6 +49,8 @@ export interface RunSummary {
   readonly boundBy: readonly string[];
   readonly saturation: readonly HostSaturation[];
   readonly network: readonly NetworkFlag[];
+  /** Hosts whose network allowance counters could not be read where they should be (EC2), and why (issue 16.10). */
+  readonly networkGaps?: readonly { readonly host: string; readonly reason: string }[];
   readonly thresholds: readonly ThresholdResult[];
   readonly collectionFailures: readonly { readonly host: string; readonly error: string }[];
   /** Hosts the load could not be stopped on (the driver's stop() failed): a generator there may still be sending. */
@@ -100,6 +102,7 @@ export function buildSummary(p: {
   released?: boolean;
   saturation: readonly HostSaturation[];
   network: readonly NetworkFlag[];
+  networkGaps?: readonly { host: string; reason: string }[];
   thresholds: readonly ThresholdResult[];
   merge: string;
   /** The span rps divides by (rpsWindowOf); stats' rps must already be over it (rpsOver). Default: release → stop. */
@@ -143,6 +146,7 @@ export function buildSummary(p: {
     boundBy,
     saturation: p.saturation,
     network: p.network,
+    networkGaps: [...(p.networkGaps ?? [])],
     thresholds: p.thresholds,
     collectionFailures: [...p.generators.filter((g) => g.collectionError).map((g) => ({ host: g.name, error: g.collectionError! })), ...(p.hostFailures ?? [])],
     stopFailures: [...(p.stopFailures ?? [])],

@@ -6,7 +6,8 @@
  * one release instant for all (and none after an abort), live metrics, the stop (API, then signals; after a
  * failed start also on agents whose start answered late or not at all, through the pid file), the
  * filtered raw points pulled in chunks and merged (the merged total equals what nginx served; the merged p95
- * is the union's). What it does NOT prove: that the real k6 accepts these command lines, answers its REST
+ * is the union's); with a monitoring host, each instance's Prometheus remote write (issue 16.9) received by the real
+ * Prometheus 2.42 started with loadfleet's flags, and PromQL over it equal to nginx's count. What it does NOT prove: that the real k6 accepts these command lines, answers its REST
  * API and writes its JSON output exactly as documented (the stand-in follows the docs, see its header), or
  * k6's own split of VUs over execution segments.
  *
@@ -29,6 +30,9 @@ import { k6AgentPaths, k6ChunkScript, k6FilterScript, k6PrepareScript, k6StartSc
 import type { K6Instance } from '../../scripts/run/commands';
 import { k6RunFacts } from '../../scripts/engines/k6';
 import { machineMountPoint } from '../harness/machine-paths';
+import { prometheusArgs } from '../../scripts/monitoring/prometheus';
+import { enginePushes } from '../../scripts/actions/monitoring';
+import { eventually, promQuery } from '../harness/monitoring';
 
 const PREFIX = 'lk';
 const SUBNET = '10.231.96.0/24';
@@ -38,6 +42,8 @@ const SCRIPT = 'import http from "k6/http";\nexport default function () { http.g
 let fleet: LocalFleet;
 let conns: HostConn[] = [];
 let hostUrl = '';
+/** The real Prometheus (Debian's 2.42) on the fleet's monitoring host, started with loadfleet's flags for k6. */
+let promBase = '';
 // /var is shared between the machine and its namespace hosts: the bind mount's mount point must exist on the
 // machine, and a fresh machine has no /var/lib/loadfleet (issue 21). Created here, removed in afterAll.
 let removeMountPoint: () => void = () => undefined;
@@ -46,7 +52,7 @@ const exact = (sorted: number[], p: number) => sorted[Math.max(1, Math.ceil((p /
 
 beforeAll(async () => {
   removeMountPoint = machineMountPoint('/var/lib/loadfleet');
-  fleet = await localFleet('k6t', PREFIX, SUBNET, { engine: 'locust', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: false } });
+  fleet = await localFleet('k6t', PREFIX, SUBNET, { engine: 'locust', agents: { count: 3 }, targets: [{ name: 'app', ports: [8080] }], monitoring: { enabled: true } });
   expect((await fleet.cli(['serve', '-c', fleet.config])).exitCode).toBe(0);
   const outputs = fleet.outputs();
   hostUrl = `http://${outputs.hosts.find((h) => h.role === 'target')!.privateIp}:8080/`;
@@ -65,6 +71,22 @@ beforeAll(async () => {
     ].join('\n'));
     expect(r.stdout.trim(), r.stderr).toBe('ok');
   }
+  // Prometheus as install starts it for a k6 env (prometheusArgs: listening on the host's private address, remote-write
+  // receiver on, native histograms); only its config and data live in the host's private /tmp.
+  const mon = outputs.hosts.find((h) => h.role === 'monitoring')!;
+  const args = prometheusArgs({ env: outputs.env, kind: 'netns', host: { name: mon.name, privateIp: mon.privateIp }, rootVolumeGb: 20, remoteWrite: enginePushes('k6') })
+    .map((a) => (a.startsWith('--config.file=') ? '--config.file=/tmp/lf-prom/prometheus.yml' : a.startsWith('--storage.tsdb.path=') ? '--storage.tsdb.path=/tmp/lf-prom/data' : a));
+  expect(args).toEqual(expect.arrayContaining(['--web.enable-remote-write-receiver', '--enable-feature=native-histograms', `--web.listen-address=${mon.privateIp}:9090`]));
+  const pr = await fleet.sshRoot(mon.name, [
+    'set -e',
+    'mkdir -p /tmp/lf-prom',
+    "echo 'global: { scrape_interval: 15s }' > /tmp/lf-prom/prometheus.yml",
+    `cd /tmp/lf-prom; setsid nohup ${args.map(shQuote).join(' ')} > /tmp/lf-prom/log 2>&1 < /dev/null &`,
+    'echo ok',
+  ].join('\n'));
+  expect(pr.stdout.trim(), pr.stderr).toBe('ok');
+  promBase = `http://${mon.privateIp}:9090`;
+  await eventually('Prometheus ready on the monitoring host', () => fetch(`${promBase}/-/ready`).then((r) => r.status), (st) => st === 200, 60_000, 500);
   const envDir = path.join(fleet.ws.home, fleet.name);
   const knownHosts = new KnownHosts(path.join(envDir, 'known_hosts'));
   conns = await Promise.all(outputs.hosts.filter((x) => x.role === 'agent').map(async (h) => ({ host: h, session: await connectSsh(h.privateIp, { user: outputs.sshUser, privateKeyPath: fleet.ws.privateKeyPath, knownHosts }) })));
@@ -147,7 +169,7 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     expect(Math.max(...ticks.map((t) => t.requests))).toBeGreaterThan(0);
     // Each instance got its own segment, loadfleet's __ENV (target, generator) and the options after --.
     for (const [i, c] of conns.entries()) {
-      expect(await logOf(runId, c.host.name)).toContain(`segment ${['0:1/3', '1/3:2/3', '2/3:1'][i]}, target ${hostUrl}, generator ${c.host.name} ${i + 1}/3, tags ['testrun=k6t'], script /var/lib/loadfleet/runs/k6/${runId}/script.js`);
+      expect(await logOf(runId, c.host.name)).toContain(`segment ${['0:1/3', '1/3:2/3', '2/3:1'][i]}, target ${hostUrl}, generator ${c.host.name} ${i + 1}/3, tags ['env=${fleet.outputs().env}', 'run_id=${runId}', 'host=${c.host.name}', 'testrun=k6t'], script /var/lib/loadfleet/runs/k6/${runId}/script.js`);
     }
     // One release per instance, all at the agreed instant (each agent's own clock; k6's start spread ≤ 1 s).
     const released: number[] = [];
@@ -181,7 +203,28 @@ describe('k6 driver on 3 agents (stand-in k6: orchestration only)', () => {
     expect(got.merge).toMatch(/Released at one agreed instant, .*: each agent's PATCH sent \(its own clock\) at \+\d+ ms \(agent-1\)/);
     // Nothing left running on any agent.
     expect(await k6Processes()).toEqual([]);
-    console.log(`k6 stand-in run: ${got.stats.total.requests} requests merged = served; release spread ${Math.max(...released) - Math.min(...released)} ms; first-request spread ${Math.max(...starts) - Math.min(...starts)} ms; p95 ${got.stats.total.p95} ms`);
+
+    // Issue 16.9: every instance pushed to the monitoring host's real Prometheus (remote write, as k6 v2.0.0's
+    // experimental-prometheus-rw output does: the stand-in encodes what its remotewrite.go maps), and PromQL over the
+    // received series gives the run's figures: requests = nginx's count, the native histograms of all agents summed.
+    const sel = `{env="${fleet.outputs().env}",run_id="${runId}"}`;
+    const value = async (q: string) => Number((await promQuery(promBase, q))[0]?.value[1] ?? NaN);
+    const requests = got.stats.total.requests;
+    expect(await eventually('k6_http_reqs_total in Prometheus', () => value(`sum(k6_http_reqs_total${sel})`), (v) => v === requests, 30_000, 1000)).toBe(servedNow - before);
+    expect(await value(`histogram_count(sum(k6_http_req_duration_seconds${sel}))`)).toBe(requests);
+    expect(await value(`histogram_sum(sum(k6_http_req_duration_seconds${sel}))`)).toBeCloseTo(samples.reduce((a, b) => a + b, 0) / 1000, 6);
+    // A quantile of the summed native histogram (schema 3: buckets 2^(1/8) wide) lies in the union's bucket.
+    const p95s = await value(`histogram_quantile(0.95, sum(k6_http_req_duration_seconds${sel}))`);
+    const ratio = p95s / (exact(union, 95) / 1000);
+    expect(ratio).toBeGreaterThanOrEqual(2 ** (-1 / 8) - 1e-9);
+    expect(ratio).toBeLessThanOrEqual(2 ** (1 / 8) + 1e-9);
+    expect(await value(`sum(k6_http_req_failed_rate${sel})`)).toBe(0);
+    // One series per agent (the host tag), each carrying the user's own --tag too; the run dashboard's env filter works.
+    const byHost = await promQuery(promBase, `sum by (host, testrun) (k6_http_reqs_total${sel})`);
+    expect(byHost.map((r) => [r.metric.host, r.metric.testrun]).sort()).toEqual(conns.map((c) => [c.host.name, 'k6t']));
+    expect(byHost.reduce((a, r) => a + Number(r.value[1]), 0)).toBe(requests);
+    expect((await promQuery(promBase, `k6_vus${sel}`)).map((r) => r.metric.host).sort()).toEqual(conns.map((c) => c.host.name));
+    console.log(`k6 stand-in run: ${got.stats.total.requests} requests merged = served = Prometheus's sum(k6_http_reqs_total); p95 ${got.stats.total.p95} ms, Prometheus's native-histogram p95 ${(p95s * 1000).toFixed(3)} ms; release spread ${Math.max(...released) - Math.min(...released)} ms; first-request spread ${Math.max(...starts) - Math.min(...starts)} ms; p95 ${got.stats.total.p95} ms`);
   });
 
   it('on an abort before the release, never releases: no request reaches nginx and stop() leaves nothing running', async () => {
@@ -316,5 +359,55 @@ describe('root never follows a link the k6 user planted in its run folder (issue
     } finally {
       await fleet.sshRoot(a, `rm -rf ${shQuote(dir)} /etc/lf-secret.gz /etc/lf-victim-points /etc/lf-victim-exit`);
     }
+  });
+});
+
+// Issue 16.10, on the same fleet (its last test: it renames a host's interface). The network allowance counters are
+// read on the DEFAULT-ROUTE interface, whatever its name: here a namespace host whose only interface is renamed ens5
+// (as AL2023 names it on Nitro; there is no eth0) and given a default route. ENA counters exist only under EC2's ena
+// driver, so for the counters themselves a stand-in `ethtool` (private /usr/local/sbin, first on sudo's PATH) prints
+// ENA's counter names for ens5 alone; the real ethtool on the veth shows the "no ENA counters" gap.
+describe('network counters of the default-route interface (issue 16.10)', () => {
+  it('reads ens5 when it carries the default route, flags a counter that grew, and reports a gap when nothing can be read', async () => {
+    const { netCountersScript, networkCheck } = await import('../../scripts/run/saturation');
+    const outputs = fleet.outputs();
+    const mon = outputs.hosts.find((h) => h.role === 'monitoring')!;
+    const bridgeIp = SUBNET.replace(/0\/24$/, '1');
+    const rename = await fleet.sshRoot(mon.name, `ip link set eth0 down && ip link set eth0 name ens5 && ip link set ens5 up && ip route replace default via ${bridgeIp} dev ens5 && ip -o route show default`);
+    expect(rename.stdout, rename.stderr).toContain('dev ens5');
+    await eventually('SSH back after the rename', () => fleet.sshRoot(mon.name, 'ip -o link show ens5 >/dev/null && echo up').then((r) => r.stdout.trim()), (v) => v === 'up', 30_000, 500);
+    // What the old code read: a fixed eth0, which this host (like AL2023) does not have.
+    expect((await fleet.sshRoot(mon.name, 'ethtool -S eth0 >/dev/null 2>&1 && echo read || echo failed')).stdout.trim()).toBe('failed');
+    const read = async () => (await fleet.sshRoot(mon.name, netCountersScript())).stdout;
+
+    // The real ethtool on the veth: the default-route interface is found, but it has no ENA counters → a gap on EC2.
+    const veth = await read();
+    expect(veth).toMatch(/^iface ens5\n/);
+    expect(networkCheck(mon.name, veth, veth, true)).toEqual({ flags: [], gap: 'ENA allowance counters unknown: ens5 has none (not the ena driver?)' });
+
+    // ENA's counters (the stand-in answers for ens5 only, as a real ethtool answers only for an existing device).
+    const standin = [
+      '#!/bin/sh',
+      '[ "$1" = -S ] && [ "$2" = ens5 ] || { echo "Cannot get stats strings information: No such device" >&2; exit 1; }',
+      'printf "NIC statistics:\\n     tx_timeout: 0\\n     bw_in_allowance_exceeded: 0\\n     bw_out_allowance_exceeded: 0\\n     pps_allowance_exceeded: %s\\n     conntrack_allowance_exceeded: 0\\n     linklocal_allowance_exceeded: 0\\n" "$(cat /tmp/lf-eth/pps)"',
+    ].join('\n');
+    const put = await fleet.sshRoot(mon.name, [
+      'set -e', 'mkdir -p /tmp/lf-eth/sbin', 'echo 3 > /tmp/lf-eth/pps',
+      `printf %s ${shQuote(Buffer.from(standin).toString('base64'))} | base64 -d > /tmp/lf-eth/sbin/ethtool`, 'chmod 0755 /tmp/lf-eth/sbin/ethtool',
+      'mountpoint -q /usr/local/sbin || mount --bind /tmp/lf-eth/sbin /usr/local/sbin', 'echo ok',
+    ].join('\n'));
+    expect(put.stdout.trim(), put.stderr).toBe('ok');
+    const before = await read();
+    await fleet.sshRoot(mon.name, 'echo 8 > /tmp/lf-eth/pps');
+    const after = await read();
+    expect(before).toContain('pps_allowance_exceeded: 3');
+    expect(networkCheck(mon.name, before, after, true)).toEqual({ flags: [{ host: mon.name, counter: 'pps_allowance_exceeded', increase: 5 }] });
+
+    // No default route: nothing to read, said so (a gap), not silence.
+    await fleet.sshRoot(mon.name, 'ip route del default');
+    const none = await read();
+    expect(none.trim()).toBe('gap no default route (/proc/net/route has none), so no interface to read');
+    expect(networkCheck(mon.name, none, after, true).gap).toBe('ENA allowance counters unknown: no default route (/proc/net/route has none), so no interface to read');
+    await fleet.sshRoot(mon.name, 'umount /usr/local/sbin');
   });
 });

@@ -133,6 +133,8 @@ describe('the client command line', () => {
     expect(argv.indexOf('-Jsummariser.interval=5')).toBeLessThan(argv.indexOf('-Gtarget_path=/api'));
     // Pinned whatever the installed properties say: every sample back, and the columns the merge reads.
     expect(argv).toContain('-Jmode=StrippedBatch');
+    // The live results (issue 16.9): the file the live tick reads is flushed on every sample (ResultCollector, rel/v5.6.3).
+    expect(argv).toEqual(expect.arrayContaining(['-Jjmeter.save.saveservice.autoflush=true', '-Jjmeter.save.saveservice.output_format=csv', '-Jjmeter.save.saveservice.timestamp_format=ms']));
     expect(argv).toContain('-Jjmeter.save.saveservice.response_message=true');
     for (const col of ['time', 'label', 'successful', 'thread_name']) expect(argv).toContain(`-Jjmeter.save.saveservice.${col}=true`);
     expect(argv.at(-1)).toBe('-Gtarget_path=/api');

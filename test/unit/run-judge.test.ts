@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeBroken, evaluate, parseThreshold } from '../../scripts/run/thresholds';
-import { judgeHost, networkFlags, parseEthtoolStats, parseSamples, samplerScript, type CpuSample } from '../../scripts/run/saturation';
+import { judgeHost, networkCheck, networkFlags, parseEthtoolStats, parseNetCounters, parseSamples, samplerScript, type CpuSample } from '../../scripts/run/saturation';
 import { UsageError } from '../../scripts/core/errors';
 import type { EndpointStats } from '../../scripts/run/merge';
 
@@ -153,5 +153,28 @@ describe('ENA network allowances', () => {
   it('skips counters a driver does not have (veth here, or an older ENA without linklocal)', () => {
     expect(networkFlags('a', VETH, VETH)).toEqual([]);
     expect(networkFlags('a', ENA_BEFORE.replace(/.*linklocal.*\n/, ''), ENA_AFTER)).toEqual(networkFlags('a', ENA_BEFORE, ENA_AFTER));
+  });
+});
+
+// Issue 16.10: the counters of the default-route interface (netCountersScript prints `iface NAME` or `gap WHY`).
+describe('ENA counters of the default-route interface', () => {
+  it('reads the interface the script found, and flags a counter that grew', () => {
+    expect(parseNetCounters(`iface ens5\n${ENA_BEFORE}`)).toEqual({ iface: 'ens5', stats: `\n${ENA_BEFORE}` });
+    expect(networkCheck('agent-1', `iface ens5\n${ENA_BEFORE}`, `iface ens5\n${ENA_AFTER}`, true)).toEqual({
+      flags: [{ host: 'agent-1', counter: 'bw_out_allowance_exceeded', increase: 28 }, { host: 'agent-1', counter: 'pps_allowance_exceeded', increase: 7 }],
+    });
+  });
+
+  it('reports a gap on EC2, not silence, when the counters cannot be read or the interface has none', () => {
+    expect(networkCheck('agent-1', 'gap no default route (/proc/net/route has none), so no interface to read', `iface ens5\n${ENA_AFTER}`, true))
+      .toEqual({ flags: [], gap: 'ENA allowance counters unknown: no default route (/proc/net/route has none), so no interface to read' });
+    expect(networkCheck('agent-1', `iface ens5\n${ENA_BEFORE}`, 'gap ethtool -S ens5 failed: Cannot get stats strings information: Operation not supported', true).gap)
+      .toBe('ENA allowance counters unknown: ethtool -S ens5 failed: Cannot get stats strings information: Operation not supported');
+    expect(networkCheck('agent-1', `iface ens5\n${VETH}`, `iface ens5\n${VETH}`, true))
+      .toEqual({ flags: [], gap: 'ENA allowance counters unknown: ens5 has none (not the ena driver?)' });
+  });
+
+  it('reports no gap where ENA counters are not expected (namespace hosts: a veth, often no default route)', () => {
+    expect(networkCheck('agent-1', 'gap no default route (/proc/net/route has none), so no interface to read', `iface eth0\n${VETH}`, false)).toEqual({ flags: [] });
   });
 });

@@ -40,7 +40,7 @@ function fakeAgents(replies: Record<string, Reply>, calls: Call[]): HostConn[] {
 function driver(agents: HostConn[]) {
   const p = {
     engine: 'k6', kind: 'ec2', scriptPath: '/tmp/t.js', scriptText: 'export default function () {}\n', plan: resolveLoad({ users: 4, durationS: 10 }),
-    thresholds: [], hostUrl: 'http://10.0.2.5/', passthrough: [],
+    thresholds: [], hostUrl: 'http://10.0.2.5/', passthrough: [], outputs: { env: 'e', hosts: [] },
   } as unknown as Prepared;
   const ctx = { p, controller: undefined, agents, login: 'root', runId: 'r1', envDir: '/tmp' } as unknown as DriverContext;
   return k6Run.create(ctx);

@@ -246,6 +246,40 @@ describe('k6 options after --', () => {
   });
 });
 
+describe('k6 metrics into the monitoring Prometheus (issue 16.9)', () => {
+  const agents = [{ name: 'agent-1', privateIp: '10.0.0.11' }, { name: 'agent-2', privateIp: '10.0.0.12' }];
+  const plan = resolveLoad({ users: 4, durationS: 30 });
+
+  it('pushes every instance to the monitoring host with remote write, trends as native histograms, env/run/host labels', () => {
+    const cmds = k6Commands({ agents, plan, script: '/s.js', runId: 'r1', passthrough: ['--tag', 'team=a'], monitoring: { ip: '10.0.0.99', env: 'demo' } });
+    for (const [i, c] of cmds.entries()) {
+      const argv = c.argv.join(' ');
+      // grafana/k6 v2.0.0 internal/cmd/builtin_output_gen.go: the built-in output's name.
+      expect(argv).toContain(`-o experimental-prometheus-rw --tag env=demo --tag run_id=r1 --tag host=agent-${i + 1}`);
+      // The raw points stay (they are what is merged); the user's options still come last, before the script.
+      expect(argv).toContain('--out json=');
+      expect(c.argv.slice(-3)).toEqual(['--tag', 'team=a', '/s.js']);
+      // internal/output/prometheusrw/remotewrite/config.go's variables.
+      expect(c.env).toEqual({
+        K6_PROMETHEUS_RW_SERVER_URL: 'http://10.0.0.99:9090/api/v1/write',
+        K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM: 'true',
+        K6_PROMETHEUS_RW_PUSH_INTERVAL: '5s',
+      });
+      // ... and the start sh gives them to k6 (as the k6 user, through env).
+      const sh = k6StartScript(k6AgentPaths('r1', c.rawFile), c, 60);
+      expect(sh).toContain("K6_PROMETHEUS_RW_SERVER_URL='\\''http://10.0.0.99:9090/api/v1/write'\\''");
+      expect(sh).toContain("K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM='\\''true'\\''");
+    }
+  });
+
+  it('pushes nothing without a monitoring host (monitoring.enabled: false)', () => {
+    const [c] = k6Commands({ agents, plan, script: '/s.js', runId: 'r1' });
+    expect(c!.argv).not.toContain('experimental-prometheus-rw');
+    expect(c!.env).toEqual({});
+    expect(k6StartScript(k6AgentPaths('r1', c!.rawFile), c!, 60)).not.toContain('K6_PROMETHEUS');
+  });
+});
+
 describe('k6 script check', () => {
   it('accepts a script with a default export', () => {
     expect(() => checkK6Script('s.js', 'import http from "k6/http";\nexport default function () { http.get("http://x/"); }\n')).not.toThrow();
