@@ -16,6 +16,7 @@ import { resolveLoad } from '../../scripts/run/load';
 import { locustRun } from '../../scripts/drivers/locust';
 import type { SshSession } from '../../scripts/core/fanout';
 import { evaluate, parseThreshold } from '../../scripts/run/thresholds';
+import { LOCUST, restartLocustScript } from '../../scripts/engines/locust';
 import { comparability, DEFAULT_TOLERANCES, type RunData } from '../../scripts/compare/verdict';
 
 /**
@@ -237,5 +238,37 @@ describe("the Locust driver's watchdog step", () => {
     const before = sent.length;
     await driver.stop();
     expect(sent.slice(before).filter((s) => s.startsWith('agent-1'))).toEqual([]);
+  });
+});
+
+describe("a stale locust.conf (left by a run killed with -9) never reaches the next run", () => {
+  it('a run without options after -- removes locust.conf on every host before the services restart', async () => {
+    const sent: { host: string; script: string }[] = [];
+    const ac = new AbortController();
+    const restart = restartLocustScript('netns');
+    const session = (host: string): SshSession => ({
+      async exec(_cmd, o) {
+        const script = o?.stdin ?? '';
+        sent.push({ host, script });
+        if (script.includes(restart)) ac.abort(new Error('enough: the restart was asked'));
+        return { code: 0, stdout: script.includes('nproc') ? `1\n${host}\n` : '', stderr: '' };
+      },
+      close() {},
+    });
+    const host = (name: string, role: string) => ({ name, role, privateIp: '10.0.0.1', publicIp: '', id: name }) as never;
+    const driver = locustRun.create({
+      p: { outputs: { env: 'e' } as never, kind: 'netns', engine: 'locust', scriptPath: '/s.py', scriptText: 'from locust import HttpUser\n', plan: resolveLoad({ users: 2, durationS: 10 }), thresholds: [], hostUrl: 'http://10.0.0.9:8080', passthrough: [] },
+      controller: { host: host('controller', 'controller'), session: session('controller') },
+      agents: [{ host: host('agent-1', 'agent'), session: session('agent-1') }, { host: host('agent-2', 'agent'), session: session('agent-2') }],
+      login: 'root', runId: 'r1', envDir: '/nonexistent',
+    });
+    await expect(driver.prepare(ac.signal)).rejects.toThrow();
+    for (const h of ['controller', 'agent-1', 'agent-2']) {
+      const mine = sent.filter((x) => x.host === h).map((x) => x.script);
+      const rm = mine.findIndex((x) => x.includes(`rm -f ${LOCUST.dir}/locust.conf`));
+      const restarted = mine.findIndex((x) => x.includes(restart));
+      expect(rm, h).toBeGreaterThanOrEqual(0);
+      expect(restarted, h).toBeGreaterThan(rm);
+    }
   });
 });
