@@ -50,9 +50,25 @@ export async function resolveTargetAddress(url: string): Promise<string | null> 
   return lookup(host).then((a) => a.address, () => null);
 }
 
+/**
+* Writes a temp file beside `file`, then renames it over: a reader (runs, compare, a second run's --baseline)
+ * sees the old file or the whole new one, never a half-written one; a file or symlink already there is replaced,
+ * never written through.
+ */
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    await fs.writeFile(tmp, text, { flag: 'wx' });
+    await fs.rename(tmp, file);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
 export async function keepRunData(runDir: string, meta: RunMeta, startedAtMs: number, perSecond: { endpoints: ReadonlyMap<string, ReadonlyMap<number, SecondCounts>>; precision: string } | undefined): Promise<void> {
   const withAddress: RunMeta = { ...meta, targetAddress: meta.targetUrl ? await resolveTargetAddress(meta.targetUrl) : null };
-  await fs.writeFile(path.join(runDir, 'meta.json'), `${JSON.stringify(withAddress, null, 2)}\n`);
+  await writeFileAtomic(path.join(runDir, 'meta.json'), `${JSON.stringify(withAddress, null, 2)}\n`);
   if (!perSecond) return;
   const { files, index } = histFiles(startedAtMs, perSecond.endpoints, perSecond.precision);
   const dir = path.join(runDir, 'hist');

@@ -22,7 +22,7 @@ import type { Host } from '../core/env-record';
 import type { EngineName } from '../../stacks/engines';
 import { parseDuration, parseStages, resolveLoad } from '../run/load';
 import { judgeHost, netCountersScript, networkCheck, parseSamples, samplerScript, type HostSaturation, type NetworkFlag } from '../run/saturation';
-import { buildSummary, rpsOver, rpsWindowOf, statsCsv, summaryText, type RunSummary } from '../run/summary';
+import { buildSummary, liveLine, rpsOver, rpsWindowOf, statsCsv, summaryText, type RunSummary } from '../run/summary';
 import { reportHtml } from '../run/report';
 import { abortingThreshold, describeBroken, evaluate, parseThreshold } from '../run/thresholds';
 import { driverModule } from '../drivers';
@@ -354,7 +354,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
       if (!hooks.onLive) return;
       try {
         await hooks.onLive(
-          { runId, engine: p.engine, startedAtMs, endedAtMs: ended, users: t?.users ?? 0, requests: t?.requests ?? 0, failures: t?.failures ?? 0, currentRps: t?.rps ?? 0, currentFailuresPerSecond: t?.failPerS ?? 0, percentilesMs: { p50: t?.p50 ?? 0, p95: t?.p95 ?? 0, p99: t?.p99 ?? 0 } },
+          { runId, engine: p.engine, startedAtMs, endedAtMs: ended, users: t?.users ?? 0, requests: t?.requests ?? 0, failures: t?.failures ?? 0, currentRps: t?.rps ?? 0, currentFailuresPerSecond: t?.failPerS ?? 0, percentilesMs: { p50: t?.p50 ?? null, p95: t?.p95 ?? null, p99: t?.p99 ?? null } },
           { controller: controller?.session, hostKind: p.kind },
         );
       } catch (e) {
@@ -407,7 +407,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
             lastTick = t;
             for (const g of t.running) if (!firstSeen.has(g)) firstSeen.set(g, now);
             await live(t, null);
-            if (!opts.json) say(`[${String(Math.round((now - startedAtMs) / 1000)).padStart(4)}s/${p.plan.durationS}s] users ${t.users}  rps ${t.rps}  requests ${t.requests}  errors ${t.failures}  ${t.p95 === null && t.mean !== undefined ? `mean ${t.mean}` : `p95 ${t.p95 ?? 'n/a'}`} ms\n`);
+            if (!opts.json) say(liveLine(t, (now - startedAtMs) / 1000, p.plan.durationS));
             // An abort-form threshold already lost on the live figures ends the test now (stop, collect, judge).
             const atS = Math.round((now - startedAtMs) / 100) / 10;
             const lost = abortingThreshold(p.thresholds, t, atS);
@@ -494,7 +494,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
         interrupted, abortedBy, released, saturation: saturation.sort((a, b) => a.host.localeCompare(b.host)), network, networkGaps, thresholds: results, merge: collected.merge,
         // Hosts that are not generators (the controller): the driver's failures and their samplers'.
         hostFailures: [...(collected.hostFailures ?? []), ...collectionFailures.filter((f) => !collected.generators.some((g) => g.name === f.host))],
-        stopFailures,
+        stopFailures, warnings: collected.warnings,
       });
       await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
       await fs.writeFile(path.join(runDir, 'stats.csv'), statsCsv(summary));

@@ -21,6 +21,8 @@ export interface SecondCounts {
   readonly failures: number;
   /** latency in µs → how many requests took it */
   readonly us: ReadonlyMap<number, number>;
+  /** Requests in count without a latency (no response: refused, reset, timed out); absent = 0. */
+  readonly unanswered?: number;
 }
 
 export interface HistIndex {

@@ -8,6 +8,7 @@
  * figures say. Then each figure (p95 per endpoint and total, rps, error rate) against its tolerance, with the
  * tests of stats.ts at a family-wise false-alarm rate alpha (Bonferroni over every test made).
  */
+import { HIST_PULL_FAILED } from '../run/locust-hist';
 import type { RunSummary } from '../run/summary';
 import type { HistIndex, LogSeries } from './hlog';
 import { mannWhitneyGreater, proportionGreater } from './stats';
@@ -204,6 +205,9 @@ export function comparability(base: RunData, cand: RunData, tol: Tolerances): st
     if (s.generatorBound) out.push(`${side} run ${s.runId} was generator-bound (${s.boundBy.join('; ')})`);
     if (s.collectionFailures.length) out.push(`${side} run ${s.runId} lacks results from ${s.collectionFailures.map((f) => f.host).join(', ')}`);
     if (s.startSpreadMs !== null && s.startSpreadMs > tol.maxStartSpreadMs) out.push(`${side} run ${s.runId}: its generators started ${s.startSpreadMs} ms apart (more than --max-start-spread ${tol.maxStartSpreadMs} ms)`);
+    // Why, when the run said so (Locust: /loadfleet/hist could not be pulled, so its latencies include the time of
+    // requests without a response): such a run's figures cannot be tested, not even on totals.
+    if ((s.warnings ?? []).some((w) => w.startsWith(HIST_PULL_FAILED))) out.push(`${side} run ${s.runId} kept no per-second histograms (hist/) — ${HIST_PULL_FAILED}: its figures cannot be tested`);
   }
   return out;
 }

@@ -77,6 +77,8 @@ function create({ p, agents: fleet, login, runId, rawSamples }: DriverContext): 
   const live = new LiveBuckets();
   let exited = new Set<string>();
   let releasedAt: number | null = null;
+  /** The release was asked on some agent (its gate may be open): from here on collect reads, then removes, the run folders. */
+  let releaseAsked = false;
   let stopAskedAt: number | null = null;
   const stopFile = `${dir}/stop`;
   /** The live files and the buckets lines not read yet (only what is new: a tick costs the same at 1 min and 1 h). */
@@ -142,6 +144,7 @@ echo "pid $pid"`, `starting Artillery on ${c.host.name}`);
       signal?.throwIfAborted();
       // Other workers of a process load alongside the first: give them a moment, then release everyone.
       const at = Date.now() + RUN_TIMING.startLeadMs;
+      releaseAsked = true;
       await Promise.all(agents.map((c) => runAsRoot(c.session, login, `echo ${at} > ${dir}/gate/go.tmp && mv ${dir}/gate/go.tmp ${dir}/gate/go && echo ${at} > ${dir}/started`, `releasing Artillery on ${c.host.name}`)));
       releasedAt = at;
       await sleep(Math.max(0, at - Date.now()));
@@ -182,6 +185,10 @@ echo "pid $pid"`, `starting Artillery on ${c.host.name}`);
         await runAsRoot(c.session, login, `touch ${stopFile}; i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 50 ]; do n=$(ls ${dir}/out/live-*.json 2>/dev/null | wc -l); s=$(grep -l '"stopped":true' ${dir}/out/live-*.json 2>/dev/null | wc -l); [ "$n" -gt 0 ] && [ "$s" -ge "$n" ] && break; sleep 0.1; i=$((i+1)); done
 kill -TERM -${pid} 2>/dev/null || true; i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -${pid} 2>/dev/null || true`, `stopping Artillery on ${c.host.name}`);
       });
+      // Never released (prepare failed, or Ctrl-C before the release): no collect follows, so the run folder
+      // (plugin, script, gate) goes now, on every agent it may have reached.
+      // Best effort: a folder left behind is only disk, and must not read as a stop failure ("may still be sending").
+      if (!releaseAsked) await Promise.all(agents.map((c) => runAsRoot(c.session, login, `rm -rf ${dir}`, `removing ${c.host.name}'s run folder`).catch(() => undefined)));
     },
     async collect(rawDir, startedAtMs, endedAtMs) {
       const merger = new Merger(timelineBucketS((endedAtMs - startedAtMs) / 1000));

@@ -23,7 +23,7 @@ import {
   locustClearOwnersScript, locustFirstRequestSuffix, locustOwnerFile, LOCUST_OWNER, locustReleaseOwnerScript, locustWatchdogScript, parseFirstRequest, workerLogMarkScript, workerLogSinceScript,
 } from '../run/locust-control';
 import { locustPartialStats, locustRpsSeconds, parseLocustFailures, parseLocustLive, parseLocustStats, type LocustLive } from '../run/locust-csv';
-import { LOCUST_HIST_PLUGIN, LOCUST_HIST_PRECISION, parseLocustHist } from '../run/locust-hist';
+import { histPullFailed, LIVE_WINDOW_S, liveFromHist, LOCUST_HIST_PLUGIN, LOCUST_HIST_PRECISION, locustLatencyFromHist, parseLocustHist } from '../run/locust-hist';
 import { notInstalledOr, putFileScript } from './remote';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver } from './types';
 
@@ -174,7 +174,11 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
     async start() {
       const s = schedule[next++]!;
       // The owner first: no swarm runs without a watchdog that stops it when this process is gone.
-      await masterSays(() => runAsRoot(controller.session, login, locustWatchdogScript({ runId, webPort: LOCUST.webPort, durationS: p.plan.durationS }), `starting the run's watchdog on ${controller.host.name}`));
+      // Its failure is the watchdog's (a shell step on the controller), not the master's: the master was not asked
+      // anything yet and nothing was released (stop() sees t0 = 0).
+      await runAsRoot(controller.session, login, locustWatchdogScript({ runId, webPort: LOCUST.webPort, durationS: p.plan.durationS }), `starting the run's watchdog on ${controller.host.name}`).catch((e: Error) => {
+        throw new ExternalError(`${e.message} (no load was released)`);
+      });
       api.owner = locustOwnerFile(runId);
       t0 = Date.now();
       await masterSays(() => api.swarm(s.userCount, s.spawnRate, p.hostUrl, p.plan.durationS + LOCUST_OWNER.graceS));
@@ -188,11 +192,15 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
         }
         return (await api.stats()) as { stats?: { name: string; ninety_ninth_response_time?: number }[] };
       });
-      const live = parseLocustLive(raw);
+      const own = parseLocustLive(raw);
+      // Live percentiles from the per-second histograms of the last seconds (answered requests only); Locust's own
+      // (which count a refused connect's time) only when those cannot be read, and never a 0 before any request.
+      const recent = await api.text(`/loadfleet/hist?since=${Math.floor(Date.now() / 1000) - LIVE_WINDOW_S - 3}`).then((t) => liveFromHist(parseLocustHist(JSON.parse(t))), () => undefined);
+      const live = { ...own, ...(recent ?? (own.requests === 0 ? { p50: null, p95: null } : {})) };
       last = live;
       lastRaw = raw;
       lastRawAt = Date.now();
-      const p99 = raw.stats?.find((s) => s.name === 'Aggregated')?.ninety_ninth_response_time ?? 0;
+      const p99 = recent ? recent.p99 : own.requests === 0 ? null : raw.stats?.find((s) => s.name === 'Aggregated')?.ninety_ninth_response_time ?? null;
       // Requests per second = the change of the master's totals since the last tick (workers report every 3 s,
       // so a second may show 0 and the next the sum; the chart's area is what was counted). Locust's own
       // current_rps is a moving average that reads 0 for seconds after the release.
@@ -255,7 +263,9 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       void firstSeen; // the master's polls say when users exist, not when requests start: the workers' own first request is used
       const generators = await pullWorkerLogs(rawDir);
       await removeConf();
-      const merge = `Locust master: it adds the workers' bucketed response times (exact below 100 ms, 10 ms steps below 1 s, 100 ms steps below 10 s) — merged, never averaged. Generator start = the start of the agent's first request, measured by its workers (a hook loadfleet appends to the locustfile; the agent's clock); run released ${new Date(startedAtMs).toISOString()}. Live requests/s = the change of the master's totals between polls`;
+      const locustOwn = `Locust master: it adds the workers' bucketed response times (exact below 100 ms, 10 ms steps below 1 s, 100 ms steps below 10 s) — merged, never averaged; they include the time of requests without a response.`;
+      const fromHistText = `Counts: the Locust master's (it adds the workers'). Latencies: the per-second HdrHistograms the workers keep (3 significant digits, within 0.1 %), added on the master — merged, never averaged; a request without a response (refused, reset, timed out) is counted and failed, never a latency.`;
+      const merge = `Generator start = the start of the agent's first request, measured by its workers (a hook loadfleet appends to the locustfile; the agent's clock); run released ${new Date(startedAtMs).toISOString()}. Live requests/s = the change of the master's totals between polls`;
       const tl = timeline.map((x) => ({ ...x, t: Math.max(0, x.t) }));
       if (!pulled) {
         // A partial summary from the master's last live answer (raw/locust_last_live.json): what it had counted then.
@@ -263,7 +273,7 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
         return {
           stats: { ...locustPartialStats(lastRaw ?? {}), timeline: tl },
           sendWindow: { fromMs: startedAtMs, toMs: lastRawAt || endedAtMs, basis: 'Locust (partial: the master stopped answering): the release to its last live answer' },
-          merge: `PARTIAL — ${masterDown}. Counts and percentiles are the master's last live answer (${lastRawAt ? new Date(lastRawAt).toISOString() : 'none'}), without the requests after it; it holds no cumulative p95 (null). ${merge}`,
+          merge: `PARTIAL — ${masterDown}. Counts and percentiles are the master's last live answer (${lastRawAt ? new Date(lastRawAt).toISOString() : 'none'}), without the requests after it; it holds no cumulative p95 (null). ${locustOwn} ${merge}`,
           generators,
           hostFailures: [{ host: controller.host.name, error: masterDown ?? 'the Locust master did not answer' }],
         };
@@ -271,17 +281,23 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       const { statsCsvText, failures } = pulled;
       await fs.writeFile(path.join(rawDir, 'locust_stats.csv'), statsCsvText);
       await fs.writeFile(path.join(rawDir, 'locust_failures.csv'), failures);
-      const merged = parseLocustStats(statsCsvText);
-      // Per-second histograms for compare (scripts/run/locust-hist.ts): a failure here loses only hist/.
-      const perSecond = await api.text('/loadfleet/hist').then((t) => ({ endpoints: parseLocustHist(JSON.parse(t)), precision: LOCUST_HIST_PRECISION }), () => undefined);
+      const fromCsv = parseLocustStats(statsCsvText);
+      // Per-second histograms (scripts/run/locust-hist.ts): compare's hist/, and the run's latency figures, which
+      // leave out requests without a response (Locust's own include their time). Without them Locust's own
+      // figures stand, and the summary, the report and compare say so.
+      const perSecond = await api.text('/loadfleet/hist').then((t) => ({ endpoints: parseLocustHist(JSON.parse(t)), precision: LOCUST_HIST_PRECISION }), (e: Error) => e);
+      const fromHist = perSecond instanceof Error ? undefined : locustLatencyFromHist(fromCsv, perSecond.endpoints);
+      const merged = fromHist?.stats ?? fromCsv;
+      const warnings = perSecond instanceof Error ? [histPullFailed(perSecond.message)] : fromHist!.warnings;
       void last;
       // Locust's own Requests/s is over the swarm's start (the release) to the last request: the same window here.
       const sendS = locustRpsSeconds(statsCsvText);
       return {
         ...(sendS !== null ? { sendWindow: { fromMs: startedAtMs, toMs: startedAtMs + sendS * 1000, basis: 'Locust: the release (POST /swarm clears the master\'s stats) to the last request any worker reported (Locust\'s own Requests/s window, locust/stats.py)' } } : {}),
         stats: { ...merged, timeline: tl, errors: parseLocustFailures(failures) },
-        ...(perSecond ? { perSecond } : {}),
-        merge,
+        ...(perSecond instanceof Error ? {} : { perSecond }),
+        ...(warnings.length ? { warnings } : {}),
+        merge: `${fromHist ? fromHistText : locustOwn} ${merge}`,
         generators,
         ...(masterDown ? { hostFailures: [{ host: controller.host.name, error: masterDown }] } : {}),
       };

@@ -87,6 +87,8 @@ export interface Collected {
   /** Per-second latency histograms per endpoint, kept as hist/*.hlog for compare (issue 17); absent when the engine gives none. */
   readonly perSecond?: { readonly endpoints: ReadonlyMap<string, ReadonlyMap<number, SecondCounts>>; readonly precision: string };
   readonly generators: { name: string; startedAtMs: number | null; rawFile: string | null; collectionError?: string }[];
+  /** What the summary and the report must say about these figures (e.g. the per-second histograms could not be pulled). */
+  readonly warnings?: readonly string[];
   /** Hosts that are not generators whose part failed (the controller whose master stopped answering): run exits 1 naming them. */
   readonly hostFailures?: { host: string; error: string }[];
 }

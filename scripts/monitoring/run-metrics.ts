@@ -27,8 +27,11 @@ export interface RunSnapshot {
   /** The engine's own current throughput, requests/s (Locust current_rps). */
   readonly currentRps: number;
   readonly currentFailuresPerSecond: number;
-  /** Response-time percentiles in milliseconds from the merged histogram (never averaged per generator). */
-  readonly percentilesMs: { readonly p50: number; readonly p95: number; readonly p99: number };
+  /**
+   * Response-time percentiles in milliseconds from the merged histogram (never averaged per generator); null =
+   * nothing measured (no response yet, or an engine without percentiles): that quantile is not published at all.
+   */
+  readonly percentilesMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
 }
 
 const LABEL_NAME_OK = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -75,7 +78,10 @@ export function renderRunMetrics(s: RunSnapshot): string {
     RUN_METRICS.latency,
     'gauge',
     'Response-time percentiles of the merged histogram of all generators, seconds.',
-    ([['p50', '0.5'], ['p95', '0.95'], ['p99', '0.99']] as const).map(([p, quantile]) => [`${l},quantile="${quantile}"`, num(`percentilesMs.${p}`, s.percentilesMs[p] / 1000)]),
+    ([['p50', '0.5'], ['p95', '0.95'], ['p99', '0.99']] as const).flatMap(([p, quantile]): [string, string][] => {
+      const v = s.percentilesMs[p];
+      return v === null ? [] : [[`${l},quantile="${quantile}"`, num(`percentilesMs.${p}`, v / 1000)]];
+    }),
   );
   return `${out.join('\n')}\n`;
 }

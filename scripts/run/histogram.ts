@@ -137,7 +137,10 @@ export function forEachCount(raw: Uint8Array, pos: number, end: number, each: (i
 
 /** p in 0..100 → milliseconds; null for an empty histogram (no response measured is not a latency of 0). */
 export function percentileMs(h: Histogram, p: number, resolutionMs = 0.001): number | null {
-  return h.totalCount === 0 ? null : atResolution(h, h.getValueAtPercentile(p), resolutionMs);
+  if (h.totalCount === 0) return null;
+  // Within [min, max] as measured (see orderedFigures).
+  const at = (us: number) => atResolution(h, us, resolutionMs);
+  return Math.min(at(h.maxValue), Math.max(at(h.minNonZeroValue), at(h.getValueAtPercentile(p))));
 }
 
 /** The percentiles the summary keeps for the latency-by-percentile chart (log scale up to p99.99). */
@@ -181,7 +184,7 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 export function figures(h: Histogram, resolutionMs = 0.001): LatencyFigures {
   if (h.totalCount === 0) return { min: null, mean: null, p50: null, p90: null, p95: null, p99: null, max: null };
   const at = (us: number) => atResolution(h, us, resolutionMs);
-  return {
+  return orderedFigures({
     min: at(h.minNonZeroValue),
     mean: round3(h.mean / 1000),
     p50: at(h.getValueAtPercentile(50)),
@@ -189,11 +192,35 @@ export function figures(h: Histogram, resolutionMs = 0.001): LatencyFigures {
     p95: at(h.getValueAtPercentile(95)),
     p99: at(h.getValueAtPercentile(99)),
     max: at(h.maxValue),
-  };
+  });
+}
+
+/**
+ * Figures as measured values can be: every percentile and the mean within [min, max], percentiles non-decreasing.
+ * A histogram reports a percentile as its bucket's highest equivalent value (88.063 ms for a recorded 88.001,
+ * whose max stays 88.001) and Locust rounds its percentiles (147 ms is reported in the 150 bucket, its max is
+ * 147): printed as they come, p99 would read above max. Clamping moves a figure by at most its bucket's width.
+ */
+export function orderedFigures<T extends LatencyFigures>(f: T): T {
+  const lo = f.min ?? -Infinity;
+  const hi = f.max ?? Infinity;
+  const clamp = (x: number | null) => (x === null ? null : Math.min(hi, Math.max(lo, x)));
+  let floor = lo;
+  const rising = (x: number | null) => (x === null ? null : (floor = Math.max(floor, clamp(x)!)));
+  return { ...f, mean: clamp(f.mean), p50: rising(f.p50), p90: rising(f.p90), p95: rising(f.p95), p99: rising(f.p99) };
+}
+
+/** A percentile ladder ("0" … "100" → ms) within its own 0 and 100 entries, non-decreasing (see orderedFigures). */
+export function orderedLadder(ladder: Readonly<Record<string, number>>): Record<string, number> {
+  const keys = Object.keys(ladder).sort((a, b) => Number(a) - Number(b));
+  const lo = ladder['0'] ?? -Infinity;
+  const hi = ladder['100'] ?? Infinity;
+  let floor = lo;
+  return Object.fromEntries(keys.map((k) => [k, (floor = Math.max(floor, Math.min(hi, Math.max(lo, ladder[k]!))))]));
 }
 
 /** PERCENTILE_LADDER → ms (keys "50", "99.9", …); empty for an empty histogram. */
 export function percentileLadder(h: Histogram, resolutionMs = 0.001): Record<string, number> {
   if (h.totalCount === 0) return {};
-  return Object.fromEntries(PERCENTILE_LADDER.map((p) => [String(p), p === 0 ? atResolution(h, h.minNonZeroValue, resolutionMs) : p === 100 ? atResolution(h, h.maxValue, resolutionMs) : atResolution(h, h.getValueAtPercentile(p), resolutionMs)]));
+  return orderedLadder(Object.fromEntries(PERCENTILE_LADDER.map((p) => [String(p), p === 0 ? atResolution(h, h.minNonZeroValue, resolutionMs) : p === 100 ? atResolution(h, h.maxValue, resolutionMs) : atResolution(h, h.getValueAtPercentile(p), resolutionMs)])));
 }

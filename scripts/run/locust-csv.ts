@@ -3,6 +3,7 @@
  * response-time counts (StatsEntry.extend), so the percentiles in its CSVs are merged ones; nothing here
  * recomputes them. Accuracy is Locust's: exact below 100 ms, 10 ms steps below 1 s, 100 ms below 10 s.
  */
+import { orderedFigures, orderedLadder } from './histogram';
 import type { EndpointStats, MergedStats, TimelinePoint } from './merge';
 
 /** RFC 4180 CSV (quotes, doubled quotes, commas and newlines inside quotes). */
@@ -63,8 +64,11 @@ function entry(name: string, r: Record<string, string>): EndpointStats {
     if (m && x !== null) percentiles[String(Number(m[1]))] = x;
   }
   const min = lat(r['Min Response Time']);
+  const max = lat(r['Max Response Time']);
   if (min !== null && Object.keys(percentiles).length) percentiles['0'] = min;
-  return {
+  // Locust rounds its percentiles to its buckets (2 significant digits above 100 ms) and keeps min/max exact:
+  // p99 150 over a max of 147 is clamped to 147 (orderedFigures).
+  return orderedFigures({
     name,
     requests: num(r['Request Count']),
     failures: num(r['Failure Count']),
@@ -75,9 +79,9 @@ function entry(name: string, r: Record<string, string>): EndpointStats {
     p90: lat(r['90%']),
     p95: lat(r['95%']),
     p99: lat(r['99%']),
-    max: lat(r['Max Response Time']),
-    ...(Object.keys(percentiles).length ? { percentiles } : {}),
-  };
+    max,
+    ...(Object.keys(percentiles).length ? { percentiles: orderedLadder({ ...percentiles, ...(max !== null ? { 100: max } : {}) }) } : {}),
+  });
 }
 
 export class LocustCsvError extends Error {}
@@ -135,8 +139,9 @@ export interface LocustLive {
   readonly users: number;
   readonly rps: number;
   readonly failRatio: number;
-  readonly p50: number;
-  readonly p95: number;
+  /** null: nothing measured in Locust's window (no response yet). */
+  readonly p50: number | null;
+  readonly p95: number | null;
   readonly requests: number;
   readonly failures: number;
   readonly workers: readonly { id: string; state: string; users: number; cpu: number }[];
@@ -155,8 +160,8 @@ export function parseLocustLive(json: unknown): LocustLive {
     users: j.user_count ?? 0,
     rps: r3(j.total_rps ?? 0),
     failRatio: j.fail_ratio ?? 0,
-    p50: j.current_response_time_percentile_50 ?? 0,
-    p95: j.current_response_time_percentile_95 ?? 0,
+    p50: j.current_response_time_percentile_50 ?? null,
+    p95: j.current_response_time_percentile_95 ?? null,
     requests: total?.num_requests ?? 0,
     failures: total?.num_failures ?? 0,
     workers: (j.workers ?? []).map((w) => ({ id: w.id, state: w.state, users: w.user_count, cpu: w.cpu_usage })),
@@ -170,19 +175,21 @@ export function parseLocustLive(json: unknown): LocustLive {
  * percentile: p95 is null (n/a in the output), never a guess. rps is left 0 (run recomputes it).
  */
 export function locustPartialStats(json: unknown): MergedStats {
+  const opt = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? r3(x) : null);
   const j = json as { stats?: { method?: string | null; name: string; num_requests?: number; num_failures?: number; avg_response_time?: number; min_response_time?: number; max_response_time?: number; median_response_time?: number; ninetieth_response_time?: number; ninety_ninth_response_time?: number }[] };
   const one = (name: string, s: NonNullable<typeof j.stats>[number]): EndpointStats => ({
     name,
     requests: s.num_requests ?? 0,
     failures: s.num_failures ?? 0,
     rps: 0,
-    min: r3(s.min_response_time ?? 0),
-    mean: r3(s.avg_response_time ?? 0),
-    p50: s.median_response_time ?? 0,
-    p90: s.ninetieth_response_time ?? 0,
+    // null where the answer has no figure (nothing measured yet), never 0.
+    min: opt(s.min_response_time),
+    mean: opt(s.avg_response_time),
+    p50: opt(s.median_response_time),
+    p90: opt(s.ninetieth_response_time),
     p95: null,
-    p99: s.ninety_ninth_response_time ?? 0,
-    max: r3(s.max_response_time ?? 0),
+    p99: opt(s.ninety_ninth_response_time),
+    max: opt(s.max_response_time),
   });
   const stats = j.stats ?? [];
   const agg = stats.find((s) => s.name === 'Aggregated' && !s.method);

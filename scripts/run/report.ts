@@ -137,6 +137,7 @@ export function reportHtml(s: RunSummary): string {
     s.interrupted ? `<p class="bad">${s.released === false ? 'Interrupted before the load was released: nothing was sent.' : 'Interrupted: these are the results measured until the stop.'}</p>` : '',
     s.abortedBy ? `<p class="bad">Aborted by threshold ${esc(s.abortedBy.expr)} at ${esc(s.abortedBy.atS)} s (${esc(s.abortedBy.measured)}${esc(s.abortedBy.unit)} on the live figures)</p>` : '',
     ...(s.stopFailures ?? []).map((c) => `<p class="bad">Stop failed on ${esc(c.host)} (it may still be sending): ${esc(c.error)}</p>`),
+    ...(s.warnings ?? []).map((w) => `<p class="bad">Warning: ${esc(w)}</p>`),
     s.generatorBound ? `<p class="bad">Generator-bound: the load asked for was not the load made — ${s.boundBy.map(esc).join('; ')}</p>` : '',
     ...s.collectionFailures.map((c) => `<p class="bad">Collection failed on ${esc(c.host)}: ${esc(c.error)}</p>`),
     ...s.thresholds.map((t) => `<p class="${t.ok ? 'ok' : 'bad'}">${t.ok ? '✔' : '✘'} ${esc(t.expr)} — ${esc(t.endpoint)} ${esc(t.metric)} ${t.measured === null ? esc(t.missing ?? 'never requested') : `${esc(t.measured)}${esc(t.unit)}`}</p>`),

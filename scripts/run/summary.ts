@@ -57,6 +57,8 @@ export interface RunSummary {
   readonly stopFailures: readonly { readonly host: string; readonly error: string }[];
   /** How the percentiles were merged and how exact they are. */
   readonly merge: string;
+  /** What to know before trusting these figures (e.g. Locust's per-second histograms could not be pulled). Absent = none. */
+  readonly warnings?: readonly string[];
   /**
    * What every rps figure (total.rps, endpoints[].rps) divides by: the span the load was really sent over
    * (per engine: see basis), not durationS (the wall time from the release to the stop, ramp-down included).
@@ -111,6 +113,8 @@ export function buildSummary(p: {
   hostFailures?: readonly { host: string; error: string }[];
   /** Hosts whose load could not be stopped (run exits 1 naming them). */
   stopFailures?: readonly { host: string; error: string }[];
+  /** The driver's warnings about its figures (Collected.warnings). */
+  warnings?: readonly string[];
 }): RunSummary {
   const w = p.rpsWindow ?? rpsWindowOf(undefined, p.startedAtMs, p.endedAtMs);
   const { spreadMs, offsets } = startSpread(p.generators.map((g) => g.startedAtMs));
@@ -151,6 +155,7 @@ export function buildSummary(p: {
     collectionFailures: [...p.generators.filter((g) => g.collectionError).map((g) => ({ host: g.name, error: g.collectionError! })), ...(p.hostFailures ?? [])],
     stopFailures: [...(p.stopFailures ?? [])],
     merge: p.merge,
+    ...(p.warnings?.length ? { warnings: [...p.warnings] } : {}),
     rpsWindow: { from: new Date(w.fromMs).toISOString(), to: new Date(w.toMs).toISOString(), seconds: r3(w.seconds), basis: w.basis },
   };
 }
@@ -175,6 +180,13 @@ export function statsCsv(s: Pick<RunSummary, 'endpoints' | 'total'>): string {
   return `${STAT_COLUMNS.map((c) => (c === 'name' ? c : ['requests', 'failures', 'rps'].includes(c) ? c : `${c}_ms`)).join(',')}\n${rows.join('\n')}\n`;
 }
 
+/** The progress line printed each tick; a latency nothing measured yet is "n/a", never "0 ms". */
+export function liveLine(t: { users: number; rps: number; requests: number; failures: number; p95: number | null; mean?: number | null }, elapsedS: number, durationS: number): string {
+  const ms = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : `${x} ms`);
+  const latency = t.p95 === null && t.mean !== undefined ? `mean ${ms(t.mean)}` : `p95 ${ms(t.p95)}`;
+  return `[${String(Math.round(elapsedS)).padStart(4)}s/${durationS}s] users ${t.users}  rps ${t.rps}  requests ${t.requests}  errors ${t.failures}  ${latency}\n`;
+}
+
 /** The few lines printed at the end of a run. */
 export function summaryText(s: RunSummary, dir: string): string {
   const t = s.total;
@@ -194,6 +206,7 @@ export function summaryText(s: RunSummary, dir: string): string {
     ...(s.generatorBound ? [`  GENERATOR-BOUND (the load asked for was not the load made): ${s.boundBy.join('; ')}`] : []),
     ...s.collectionFailures.map((c) => `  collection FAILED on ${c.host}: ${c.error}`),
     ...(s.stopFailures ?? []).map((c) => `  stop FAILED on ${c.host} (it may still be sending): ${c.error}`),
+    ...(s.warnings ?? []).map((w) => `  warning: ${w}`),
     `  results: ${dir} (report.html, summary.json, stats.csv)`,
   ];
   return `${lines.filter((l) => l !== '').join('\n')}\n`;

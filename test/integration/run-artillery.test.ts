@@ -330,6 +330,8 @@ describe('run with Artillery on 3 agents', () => {
     const s = JSON.parse(fs.readFileSync(path.join(runDirOf(String(r.stdout)), 'summary.json'), 'utf8')) as RunSummary;
     expect([s.interrupted, s.released, s.total.requests, s.collectionFailures]).toEqual([true, false, 0, []]);
     for (const a of ['agent-1', 'agent-2', 'agent-3']) expect((await fleet.ssh(a, 'pgrep -af "[n]ode|[a]rtillery" || true')).stdout.trim()).toBe('');
+    // Nothing collected, so nothing is left either: the run folder (plugin, script, gate) is gone from every agent.
+    for (const a of ['agent-1', 'agent-2', 'agent-3']) expect((await fleet.sshRoot(a, 'ls /etc/loadfleet/artillery/runs/ 2>/dev/null || true')).stdout, a).not.toContain(s.runId);
   });
 
   it('SIGINT mid-run: sending ends at once, requests = what nginx served, live users and per-second rps are real, nothing left running', async () => {

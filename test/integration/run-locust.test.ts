@@ -12,6 +12,7 @@ import { BIN } from '../harness/cli';
 import { countServed, firstServedByClient, TARGET_SERVER } from '../../scripts/run/target-server';
 import type { RunSummary } from '../../scripts/run/summary';
 import { runDirOf } from '../harness/run-output';
+import { decode } from '../../scripts/run/histogram';
 
 const PREFIX = 'lr';
 const SUBNET = '10.231.93.0/24';
@@ -67,6 +68,21 @@ class Web(HttpUser):
         self.client.get("/")
 `;
 
+/** Half the requests to nginx (answered), half to a port of the same host where nothing listens (refused). */
+const HALF_DEAD = `from locust import HttpUser, constant, task
+
+class Web(HttpUser):
+    wait_time = constant(0.1)
+
+    @task
+    def home(self):
+        self.client.get("/")
+
+    @task
+    def dead(self):
+        self.client.get(self.host.rsplit(":", 1)[0] + ":9999/dead", name="/dead")
+`;
+
 async function served(): Promise<number> {
   const r = await fleet.ssh('app-1', `cat ${TARGET_SERVER.accessLog} 2>/dev/null || true`);
   return countServed(r.stdout);
@@ -81,6 +97,7 @@ beforeAll(async () => {
   fs.writeFileSync(file('locustfile.py'), LOCUSTFILE);
   fs.writeFileSync(file('cpu.py'), CPU_BOUND);
   fs.writeFileSync(file('late.py'), LATE_AGENT);
+  fs.writeFileSync(file('half-dead.py'), HALF_DEAD);
   fs.writeFileSync(file('broken.py'), 'from locust import HttpUser\nclass Web(HttpUser)\n    pass\n');
   expect((await fleet.cli(['install', '-c', fleet.config])).exitCode).toBe(0);
   const s = await fleet.cli(['serve', '-c', fleet.config]);
@@ -247,6 +264,57 @@ describe('run with Locust on the local target', () => {
     expect(r.stdout.split('\n')[0]).toContain("ABORTED by threshold 'errors<5%:abort=2s'");
     // "Total:" is the total (the name stats.csv and the report give it), not an endpoint never requested.
     expect(s.thresholds.map((t) => [t.expr, t.ok, t.endpoint])).toEqual([['errors<5%:abort=2s', false, 'Total'], ['Total: requests>=1', true, 'Total']]);
+  });
+
+  it('no response is no latency: against a port where nothing listens every request is counted and failed, the latencies are n/a and p95<500ms breaks "no latency measured" (exit 3)', async () => {
+    const target = fleet.outputs().hosts.find((h) => h.role === 'target')!.privateIp;
+    const before = await served();
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('locustfile.py'), '--host', `http://${target}:9999`, '--users', '3', '--duration', '5s', '--threshold', 'p95<500ms', '--threshold', 'max<1s', '--skip-doctor']);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/threshold 'p95<500ms' broken: .*no latency measured/);
+    expect(r.stderr).toMatch(/threshold 'max<1s' broken: .*no latency measured/);
+    expect(r.stdout).toContain('latency ms: p50 n/a  p90 n/a  p95 n/a  p99 n/a  max n/a');
+    // The live line too: no tick shows a latency (Locust's own live p95 counted the refused connects' time).
+    expect(r.stderr).toContain('p95 n/a');
+    expect(r.stderr).not.toMatch(/p95 \d/);
+    const dir = runDirOf(r.stdout);
+    const s = readSummary(dir);
+    expect(s.total.requests).toBeGreaterThan(10);
+    expect(s.total.failures).toBe(s.total.requests);
+    expect(s.total).toMatchObject({ min: null, mean: null, p50: null, p90: null, p95: null, p99: null, max: null });
+    expect(s.endpoints.every((e) => e.p95 === null && e.max === null)).toBe(true);
+    expect(s.warnings).toBeUndefined();
+    // Nothing reached nginx (the independent count), and the kept histograms count the requests without a latency.
+    expect(await served()).toBe(before);
+    const index = JSON.parse(fs.readFileSync(path.join(dir, 'hist', 'index.json'), 'utf8')) as { total: { requests: number } };
+    expect(index.total.requests).toBe(s.total.requests);
+  });
+
+  it('half the requests unanswered: they count as requests and failures, the latencies are those of the answered ones only (as many as nginx served)', async () => {
+    const before = await served();
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', file('half-dead.py'), '--users', '4', '--duration', '6s', '--threshold', 'GET /dead: p95<500ms', '--threshold', 'GET /: p95<5s', '--skip-doctor']);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/threshold 'GET \/dead: p95<500ms' broken: .*no latency measured/);
+    expect(r.stderr).not.toContain("'GET /: p95<5s' broken");
+    const s = readSummary(runDirOf(r.stdout));
+    const servedNow = (await served()) - before;
+    const home = s.endpoints.find((e) => e.name === 'GET /')!;
+    const dead = s.endpoints.find((e) => e.name === 'GET /dead')!;
+    expect(dead.requests).toBeGreaterThan(10);
+    expect(dead.failures).toBe(dead.requests);
+    expect(dead).toMatchObject({ p50: null, p95: null, max: null });
+    expect(home.failures).toBe(0);
+    expect(s.total.requests).toBe(home.requests + dead.requests);
+    expect(s.total.failures).toBe(dead.requests);
+    // The total's latency histogram holds exactly the answered requests, which nginx served (up to the in-flight at stop).
+    const totalHdr = decode(s.total.hdr!);
+    expect(totalHdr.totalCount).toBe(home.requests);
+    expect(servedNow - home.requests).toBeGreaterThanOrEqual(0);
+    expect(servedNow - home.requests).toBeLessThanOrEqual(8);
+    expect(s.total.p95).not.toBeNull();
+    expect(s.total.p95!).toBeLessThanOrEqual(s.total.max!);
+    expect(s.merge).toContain('a request without a response (refused, reset, timed out) is counted and failed, never a latency');
+    console.log(`Locust half-dead target: ${home.requests} answered (nginx served ${servedNow}), ${dead.requests} refused; Total latency count ${totalHdr.totalCount}, p95 ${s.total.p95} ms`);
   });
 
   it('a sampler that dies mid-run: that host\'s saturation is unknown (never "not bound") and a collection failure, exit 1', async () => {
