@@ -25,6 +25,7 @@ import { register as prices } from './commands/prices';
 import { register as init } from './commands/init';
 import { register as runs } from './commands/runs';
 import { register as compare } from './commands/compare';
+import { HELP, helpAfter } from './commands/help';
 
 /** package.json's version (kept equal by test/unit/cli-words.test.ts). */
 export const VERSION = '0.1.0';
@@ -38,6 +39,11 @@ export function buildProgram(): Command {
     .exitOverride();
   program.command('version').description('print the version').action(() => void process.stdout.write(`${VERSION}\n`));
   for (const register of [init, synth, up, down, status, inventory, tune, sweep, bake, install, doctor, serve, run, runs, compare, tunnel, prices]) register(program);
+  // Each command's --help ends with examples and its exit codes (issue 22.13).
+  for (const cmd of program.commands) {
+    const h = HELP[cmd.name()];
+    if (h) cmd.addHelpText('after', helpAfter(h));
+  }
   // Config discovery (issue 22): without -c and --env, a command uses $LOADFLEET_CONFIG or ./loadfleet.yaml.
   program.hook('preAction', (_program, action) => {
     if (!action.options.some((o) => o.attributeName() === 'config')) return;

@@ -109,7 +109,7 @@ export async function initAction(dirArg: string | undefined, opts: InitOptions):
           `  edit access.sshCidrs in ${DEFAULT_CONFIG_FILE}: your own address/32`,
           `  ${lf} up                                                # EC2 hosts; shows the hourly cost and asks first`,
           `  ${lf} tune && ${lf} install`,
-          `  ${lf} run ${scriptName ? `--script ${scriptName}` : '--script <your script>'} --host <your server's URL> --users 10 --duration 30s`,
+          `  ${lf} run ${scriptName ? `--script ${scriptName}` : '--script <your script>'} --host <your server's URL> --allow-external-host --users 10 --duration 30s`, // a server outside the fleet must be named as such (issue 22.9)
           `when done: ${lf} down   (the dead-man switch stops every host after ttlHours anyway)`,
         ];
   process.stdout.write(

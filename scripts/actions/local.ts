@@ -22,7 +22,9 @@ import { freeLocalSubnet, overlapping } from '../core/init';
  * what it made (host inits, namespaces, bridge) and the record says `down`; a re-up keeps the running fleet.
  */
 export async function localUp(ctx: EnvContext, opts: { yes: boolean; quiet: boolean; expiresAt: string; fresh: boolean; later?: string }): Promise<FleetOutputs> {
-  return withInterrupts((signal) => localUpSteps(ctx, opts, signal), { later: opts.later });
+  // The local target's own words on Ctrl-C (issue 22.11): no terraform here.
+  const stopping = `stopping between hosts${opts.fresh ? ', then removing the hosts, namespaces and bridge this up made' : ''}…`;
+  return withInterrupts((signal) => localUpSteps(ctx, opts, signal), { later: opts.later, stopping });
 }
 
 async function localUpSteps(ctx: EnvContext, opts: { yes: boolean; quiet: boolean; expiresAt: string; fresh: boolean }, signal: AbortSignal): Promise<FleetOutputs> {

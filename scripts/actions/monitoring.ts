@@ -25,6 +25,7 @@ import { nodeExporterInstallScript, nodeExporterService, type MonitoredHost } fr
 import { monitoringPins } from '../monitoring/pins';
 import { prometheusInstallScript, prometheusUrl, prometheusService, type PrometheusSetup } from '../monitoring/prometheus';
 import { exporterReport, parseTargets, type ExporterReport } from '../monitoring/targets';
+import { prometheusTargetsPath } from '../monitoring/tunnel';
 import { renderRunMetrics, runMetricsWriteScript, type RunSnapshot } from '../monitoring/run-metrics';
 import { defaultLocalPort } from '../monitoring/tunnel';
 
@@ -174,8 +175,8 @@ export function monitoringUrls(m: Pick<MonitoringEnv, 'outputs' | 'envDir'>, con
   const cfg = configPath ? ` -c ${path.relative(process.cwd(), configPath) || configPath}` : ` --env ${m.outputs.env}`;
   // On EC2, 9090 is not open to sshCidrs (no login; k6's remote-write receiver): the tunnel is the way in.
   const lines = [m.outputs.target === 'aws'
-    ? `Prometheus: loadfleet tunnel${cfg} prometheus   (→ http://127.0.0.1:${MONITORING_PORTS.prometheus}/targets; not open to sshCidrs)`
-    : `Prometheus: http://${addr}:${MONITORING_PORTS.prometheus}/targets   (tunnel: loadfleet tunnel${cfg} prometheus)`];
+    ? `Prometheus: loadfleet tunnel${cfg} prometheus   (→ http://127.0.0.1:${MONITORING_PORTS.prometheus}${prometheusTargetsPath('aws')}; not open to sshCidrs)`
+    : `Prometheus: http://${addr}:${MONITORING_PORTS.prometheus}${prometheusTargetsPath(m.outputs.target)}   (tunnel: loadfleet tunnel${cfg} prometheus)`];
   if (m.outputs.target === 'aws') {
     // Plain HTTP with a password: through the SSH tunnel only (issue 20.9), never http://<public IP>:3000.
     lines.push(`Grafana:    loadfleet tunnel${cfg} grafana   then http://127.0.0.1:${MONITORING_PORTS.grafana}/dashboards   user admin, password in ${m.envDir.file(ADMIN_PASSWORD_FILE)}`);

@@ -76,6 +76,10 @@ export async function upAction(opts: UpOptions): Promise<void> {
     return;
   }
 
+  // Whose account this goes into, asked before anything is written or created (issue 22.10): no credentials or
+  // wrong ones are exit 2 naming what to set, and leave no env record behind.
+  const who = await (await import('../adapters/sts')).callerIdentity(config.region);
+  process.stderr.write(`AWS account ${who.account} as ${who.arn} (region ${config.region})\n`);
   // The estimate, and the refusal of one over the limit, come before anything is created.
   await (await import('./cost')).checkCost(config, opts.maxCostPerHour);
   await requireTerraform();

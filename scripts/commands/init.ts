@@ -11,11 +11,5 @@ export function register(program: Command): void {
     .option('--name <name>', "the env's name (default: from the folder's name)")
     .option('--key <file.pub>', 'reference an existing public key instead of creating a pair in keys/')
     .option('--force', 'replace an existing loadfleet.yaml', false)
-    .addHelpText('after', `
-Examples:
-  loadfleet init --target local myfleet       a local fleet in ./myfleet (Linux, root)
-  loadfleet init --target aws --engine k6     an EC2 fleet here, with a k6 script
-
-Exit codes: 0 written · 2 a config exists already, or a bad option · 1 ssh-keygen failed`)
     .action(async (dir: string | undefined, opts) => (await import('../actions/init')).initAction(dir, opts));
 }

@@ -1,15 +1,18 @@
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { envOptions, jsonOption } from './common';
+import { UsageError } from '../core/errors';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function register(program: Command): void {
   envOptions(program.command('run').description('run one distributed headless test on the fleet; results merged and kept in .loadfleet/<env>/runs/<run-id>/'))
     .option('--script <file>', 'the test: a locustfile (Locust) or an Artillery YAML')
-    .option('--users <n>', 'users / virtual users at peak, whole fleet (default 10)')
-    .option('--rate <r>', 'users started per second (Locust) or arrivals per second (Artillery), whole fleet (default: --users)')
-    .option('--duration <d>', 'how long: 10s, 5m, 1h, 1m30s (default 1m)')
+    // Short flags as Locust (-u -r -t) and k6 (-u -d) spell them (issue 22.13).
+    .option('-u, --users <n>', 'users / virtual users at peak, whole fleet (default 10)')
+    .option('-r, --rate <r>', 'users started per second (Locust) or arrivals per second (Artillery), whole fleet (default: --users)')
+    .option('-d, --duration <d>', 'how long: 10s, 5m, 1h, 1m30s (default 1m); also -t, as Locust\'s --run-time')
+    .addOption(new Option('-t <d>', 'same as --duration').hideHelp())
     .option('--stages <json|file>', 'load profile instead of --users/--duration: [{"duration":"30s","target":10},…] inline or in a file')
     .option('--threshold <expr>', "pass/fail criterion, repeatable: 'p95<500ms', 'errors<1%', 'rps>200', 'GET /api: p95<300ms' (broken → exit 3)", collect)
     .option('--label <name>', 'a name for this run, to find it by in runs / compare / --baseline')
@@ -24,6 +27,13 @@ export function register(program: Command): void {
     .addOption(new Option('--raw-samples', 'Artillery: also keep every latency per agent (raw/<agent>/samples.txt), to audit the merge').default(false))
     .addOption(new Option('--skip-doctor', 'start even when `loadfleet doctor` fails').default(false))
     .addOption(jsonOption())
+    .hook('preAction', (cmd) => {
+      const o = cmd.opts();
+      if (o.t === undefined) return;
+      if (o.duration !== undefined) throw new UsageError(`-t (${o.t}) and --duration (${o.duration}) both say how long: give one`);
+      cmd.setOptionValue('duration', o.t);
+      cmd.setOptionValue('t', undefined);
+    })
     .argument('[native...]', "the engine's own options, after --: passed through as they are (see the README)")
     // Monitoring (issue 10): the live merged stats go to the controller's node_exporter textfile directory.
     // The env lock (as up/down/tune/install/bake): a down/install/tune during a run refuses, naming the run.

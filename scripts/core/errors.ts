@@ -1,7 +1,8 @@
 /**
  * The three kinds of failure and their exit codes (documented in README.md):
  *   2 usage/config: the user can fix the command line or the config;
- *   1 external: AWS, SSH, Terraform or a missing tool said no (their message is shown);
+ *   1 external: AWS, SSH, Terraform or a missing tool said no (their message is shown); also a confirmation
+ *     answered "no" (DeclinedError): nothing was done, which is not a usage mistake (issue 22.11);
  *   3 a load test ran but broke a --threshold (run prints the threshold, the value and the endpoint), or
  *     compare / run --baseline found a regression the data supports;
  *   4 compare / run --baseline was inconclusive (the runs are not comparable, or the data cannot tell: it says why);
@@ -14,6 +15,15 @@ export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
+  }
+}
+
+/** The user answered "no" at a confirmation: nothing was changed. Exit 1 (not done), never 2 (not a usage error). */
+export class DeclinedError extends Error {
+  readonly exitCode = EXIT.external;
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeclinedError';
   }
 }
 
@@ -79,7 +89,7 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return EXIT.usage;
   if (err instanceof ThresholdError) return EXIT.threshold;
   if (err instanceof VerdictError) return err.exitCode;
-  if (err instanceof ExternalError) return EXIT.external;
+  if (err instanceof ExternalError || err instanceof DeclinedError) return EXIT.external;
   if (err instanceof WrappedError) return err.exitCode;
   if (err instanceof Error && err.name === 'ConfigError') return EXIT.usage;
   return EXIT.internal;

@@ -111,7 +111,9 @@ export function awsStatus(input: {
     const p = input.prices.onDemandUsdPerHour[input.region]?.[i.instanceType];
     return s === null || p === undefined ? null : s + p;
   }, 0);
-  const expiresAt = input.expiresAt ?? input.outputs?.expiresAt ?? (running.map((i) => i.tags['loadfleet:expires-at']).find(Boolean) || null);
+  // A downed env with nothing running has no dead-man switch to count down (issue 22.11): no time left is shown.
+  const armed = input.status !== 'down' || running.length > 0;
+  const expiresAt = armed ? (input.expiresAt ?? input.outputs?.expiresAt ?? (running.map((i) => i.tags['loadfleet:expires-at']).find(Boolean) || null)) : null;
   return {
     env: input.env, target: 'aws', region: input.region, source: input.outputs ? 'state' : 'tags', status: input.status,
     expiresAt: expiresAt || null,
@@ -128,7 +130,7 @@ export function localStatus(input: { readonly env: string; readonly status: stri
     const up = input.alive.has(h.name);
     return { name: h.name, role: h.role, id: h.id, state: up ? 'running' : 'gone', spot: false, interrupted: false, ...(up ? {} : { note: 'its host process no longer runs: run "loadfleet up --target local" again' }) };
   });
-  const expiresAt = input.outputs.expiresAt || null;
+  const expiresAt = input.status === 'down' && input.alive.size === 0 ? null : input.outputs.expiresAt || null;
   return {
     env: input.env, target: 'local', region: null, source: 'state', status: input.status, expiresAt,
     expiry: expiresAt ? describeExpiry(expiresAt, input.now) : null,
@@ -142,7 +144,7 @@ export function formatStatus(r: StatusReport, table: (rows: string[][]) => strin
   out.push(`env ${r.env}: ${r.status} on ${r.target}${r.regions ? `, ${r.regions.join(' + ')}` : r.region ? `, ${r.region}` : ''}${r.source === 'tags' ? ' (from EC2 tags alone: no env folder here)' : ''}`);
   if (r.failure) out.push(`  ${r.failure.reason}`);
   if (r.next) out.push(`  run: ${r.next}`);
-  out.push(r.expiresAt ? `dead-man switch: ${r.expiresAt} (${r.expiry})` : 'dead-man switch: unknown (no expiry recorded or tagged)');
+  out.push(r.expiresAt ? `dead-man switch: ${r.expiresAt} (${r.expiry})` : r.status === 'down' ? 'dead-man switch: none (the env is down, nothing runs)' : 'dead-man switch: unknown (no expiry recorded or tagged)');
   if (r.hosts.length > 0) out.push(table([['HOST', 'ROLE', 'ID', 'STATE', 'NOTE'], ...r.hosts.map((h) => [h.name, h.role, h.id, h.state + (h.spot ? ' (spot)' : ''), h.interrupted ? `INTERRUPTED: ${h.note ?? ''}` : (h.note ?? '')])]));
   else out.push('no hosts');
   if (r.interruptions > 0) out.push(`${r.interruptions} host(s) in the state no longer run: run "loadfleet up" to replace them`);

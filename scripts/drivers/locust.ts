@@ -24,7 +24,8 @@ import {
 } from '../run/locust-control';
 import { locustPartialStats, locustRpsSeconds, parseLocustFailures, parseLocustLive, parseLocustStats, type LocustLive } from '../run/locust-csv';
 import { histPullFailed, LIVE_WINDOW_S, liveFromHist, LOCUST_HIST_PLUGIN, LOCUST_HIST_PRECISION, locustLatencyFromHist, parseLocustHist } from '../run/locust-hist';
-import { notInstalledOr, putFileScript } from './remote';
+import { notInstalledOr, NOT_INSTALLED_EXIT, putFileScript } from './remote';
+import { shQuote } from '../core/safe-text';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver } from './types';
 
 /** Python's own parser says whether the locustfile loads. */
@@ -40,6 +41,40 @@ async function validate(file: string, text: string): Promise<void> {
 
 /** Where the options after -- are written on every host (the services' working directory). */
 const LOCUST_CONF = `${LOCUST.dir}/${LOCUST_CONF_NAME}`;
+
+/**
+ * sh (as root): the installed Locust imports `content` (the locustfile as it will be pushed) from a private
+ * temporary folder with --list, as the services will load it, and exits with Locust's code; the live
+ * locustfile is not touched (issue 22.4: a bad import is found before any host changes). Locust 2.12.1's
+ * main() calls load_locustfile() before anything else (locust/main.py), so an import or syntax error ends it
+ * with Python's traceback on stderr and a non-zero exit. Exit 42: Locust is not installed.
+ */
+function locustImportScript(kind: HostKind, content: string, missing: string): string {
+  const b64 = Buffer.from(content).toString('base64');
+  return [
+    `[ -d ${LOCUST.dir} ] || { echo ${shQuote(missing)} >&2; exit ${NOT_INSTALLED_EXIT}; }`,
+    'd=$(mktemp -d) || exit 1',
+    'o=$(mktemp) || { rm -rf "$d"; exit 1; }',
+    // On EC2 --list runs as the services' user (issue 20.6): the folder is theirs; Locust's output goes to a file of
+    // root's outside it, so nothing the imported code does in that folder changes what root reads back.
+    ...(kind === 'netns' ? [] : [`chown ${LOCUST.user} "$d"`]),
+    `printf %s ${shQuote(b64)} | base64 -d > "$d/locustfile.py"`,
+    `( cd "$d" && ${locustListScript(kind).replace(`cd ${LOCUST.dir} && `, '').replace(`-f ${LOCUST.locustfile}`, '-f "$d/locustfile.py"').trim()} ) >"$o" 2>&1; rc=$?`,
+    // The temporary path in the traceback becomes a marker the driver replaces with the user's file name.
+    'sed "s#$d/locustfile.py#@LOCUSTFILE@#g" "$o"; rm -rf "$d" "$o"; exit $rc',
+  ].join('\n') + '\n';
+}
+
+/** Python's last traceback lines (the frame in the user's file, its line, the error), with the user's file name. */
+export function importFailure(output: string, file: string): string {
+  const lines = output.replaceAll('@LOCUSTFILE@', file).trimEnd().split('\n');
+  const start = lines.map((l) => l.startsWith('Traceback')).lastIndexOf(true);
+  const tb = start >= 0 ? lines.slice(start + 1) : lines;
+  // The frames inside the user's file and the error line; Locust's own frames say nothing about the fix.
+  const own = tb.flatMap((l, i) => (l.includes(`"${file}"`) ? [l.trim(), (tb[i + 1] ?? '').trim()] : []));
+  const error = tb.filter((l) => /^\S/.test(l)).at(-1) ?? tb.at(-1) ?? '';
+  return [...own, ...(own.length ? [] : tb.slice(-4).map((l) => l.trim())), error].filter((l, i, a) => l && a.indexOf(l) === i).join('\n  ');
+}
 
 /**
  * sh (as root) running the installed Locust with --list in the services' working directory; exit 2 = Locust refused
@@ -97,6 +132,27 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
     if (!confWritten) return;
     await Promise.all([controller, ...agents].map((c) => runAsRoot(c.session, login, `rm -f ${LOCUST_CONF}`, `removing locust.conf on ${c.host.name}`).catch(() => undefined)));
   };
+  /** Whether prepare replaced the locustfile on the hosts (then a failed start puts the previous one back). */
+  let pushed = false;
+  /** The previous locustfile back on every host and Locust restarted on it; what happened, for the error. */
+  async function restorePrevious(): Promise<string> {
+    const restore = `[ -f ${LOCUST.locustfile}.prev ] && mv -f ${LOCUST.locustfile}.prev ${LOCUST.locustfile}\n`;
+    const failed: string[] = [];
+    const one = async (c: typeof controller) => {
+      try {
+        await runAsRoot(c.session, login, `${restore}(\n${restartLocustScript(p.kind)}) || exit $?\n`, `restoring the previous locustfile on ${c.host.name}`);
+      } catch (err) {
+        failed.push(`${c.host.name}: ${(err as Error).message}`);
+      }
+    };
+    // The master first: a master that stops sends quit to every worker connected to it (as in prepare).
+    await one(controller);
+    await Promise.all(agents.map(one));
+    return failed.length
+      ? `\nthe previous locustfile could not be put back on ${failed.join('; ')}: run "loadfleet install" to reset it`
+      : '\nthe previous locustfile is back on every host and Locust restarted on it';
+  }
+
   /** prepare's steps; the signal is polled in the one long wait (the workers connecting). */
   async function prepareHosts(signal?: AbortSignal): Promise<void> {
     const all = [controller, ...agents];
@@ -110,7 +166,19 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
     const conf = locustConf(p.passthrough);
     confWritten = !!conf;
     const confScript = conf ? putFileScript(LOCUST_CONF, conf).replace('set -eu\n', '') : `rm -f ${LOCUST_CONF}`;
-    await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, pushedScript, LOCUST.dir, missing)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch(notInstalledOr(c.host.name, missing))));
+    // The installed Locust imports the new locustfile first (issue 22.4): a bad import is exit 2 with Python's words,
+    // file and line, and no host has changed.
+    const imported = await runAsRoot(controller.session, login, locustImportScript(p.kind, pushedScript, missing), `importing the locustfile on ${controller.host.name}`, { timeoutMs: 90_000 })
+      .then(() => undefined, (e: Error & { result?: { code: number | null; stdout?: string } }) => {
+        if (e.result?.code === NOT_INSTALLED_EXIT) return notInstalledOr(controller.host.name, missing)(e);
+        if (e.result && e.result.code !== null && e.result.code !== 0 && e.result.stdout) return e.result.stdout;
+        throw new ExternalError(e.message);
+      });
+    if (typeof imported === 'string') throw new UsageError(`--script (${p.scriptPath}) does not load in Locust on ${controller.host.name}; Python says:\n  ${importFailure(imported, p.scriptPath)}\nNothing was changed on the hosts.`);
+    // The previous locustfile is kept beside it (.prev), so a failed start can put it back (issue 22.4).
+    const backup = `[ -f ${LOCUST.locustfile} ] && cp -p ${LOCUST.locustfile} ${LOCUST.locustfile}.prev || true`;
+    pushed = true;
+    await Promise.all(all.map((c) => runAsRoot(c.session, login, `${putFileScript(LOCUST.locustfile, pushedScript, LOCUST.dir, missing).replace('set -eu\n', `set -eu\n${backup}\n`)}\n${confScript}\n`, `pushing the locustfile to ${c.host.name}`).catch(notInstalledOr(c.host.name, missing))));
     if (conf) {
       // Locust itself says whether it takes these options (and the locustfile's own ones): --list parses
       // the command line and locust.conf like the services do, then prints the user classes and exits.
@@ -168,6 +236,12 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       } catch (e) {
         // Failed or interrupted (Ctrl-C) before the release: no collect follows, so locust.conf goes now.
         await removeConf();
+        // A failed start puts the previous locustfile back and restarts Locust on it, so the fleet stays as it
+        // was (issue 22.4): doctor and the next run see a healthy master, not one crash-looping on this script.
+        if (pushed && !signal?.aborted) {
+          const restored = await restorePrevious();
+          if (e instanceof Error) e.message += restored;
+        }
         throw e;
       }
     },

@@ -7,6 +7,16 @@ import type { FleetOutputs } from '../core/env-record';
 import { UsageError } from '../core/errors';
 import { sshConfigValue } from '../core/safe-text';
 
+/**
+ * The page of Prometheus's targets, by the Prometheus that runs there (issue 22.11). The local target runs Debian's
+ * prometheus 2.42.0+ds, built without the React UI: /targets is a 404 there and the classic UI's /classic/targets
+ * answers (measured on this machine: 404 / 200). EC2 runs the pinned upstream 2.51.1 tarball (ami/engines/
+ * monitoring.json), whose React UI serves /targets.
+ */
+export function prometheusTargetsPath(target: FleetOutputs['target']): string {
+  return target === 'local' ? '/classic/targets' : '/targets';
+}
+
 export const TUNNEL_TARGETS = ['grafana', 'prometheus', 'controller'] as const;
 export type TunnelTarget = (typeof TUNNEL_TARGETS)[number];
 
@@ -60,7 +70,7 @@ export function planTunnel(
     if (target === 'grafana' && outputs.target === 'local') throw new UsageError('Grafana is not installed on the local target (only Prometheus is): use "loadfleet tunnel prometheus"');
     role = 'monitoring';
     port = target === 'grafana' ? MONITORING_PORTS.grafana : MONITORING_PORTS.prometheus;
-    urlPath = target === 'grafana' ? '/dashboards' : '/targets';
+    urlPath = target === 'grafana' ? '/dashboards' : prometheusTargetsPath(outputs.target);
   }
   const host = outputs.hosts.find((h) => h.role === role);
   if (!host) throw new UsageError(`env ${outputs.env} has no ${role} host: run "loadfleet up" first`);

@@ -21,10 +21,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startMoto(): Promise<Moto> {
+/** `serverEnv`: extra environment for moto_server, e.g. INITIAL_NO_AUTH_ACTION_COUNT=0 to make it check credentials. */
+export async function startMoto(serverEnv: Record<string, string> = {}): Promise<Moto> {
   requireTool('moto_server', 'install moto[server] 5.x (the machine image ships moto_server)');
   const port = await freePort();
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...serverEnv } });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const endpoint = `http://127.0.0.1:${port}`;

@@ -96,7 +96,10 @@ describe('monitoring on the local target', () => {
     expect(out.monitoring.hosts.map((h: { host: string; ok: boolean }) => [h.host, h.ok])).toEqual(HOSTS.map((h) => [h, true]));
     expect(out.monitoring.hosts.find((h: { host: string }) => h.host === 'monitoring').value).toEqual(expect.arrayContaining(['started loadfleet-prometheus', 'started loadfleet-node-exporter']));
     expect(out.monitoring.down).toEqual([]);
-    expect(out.monitoring.urls[0]).toMatch(new RegExp(`^Prometheus: http://${SUBNET.replace(/\./g, '\\.')}\\.15:9090/targets`));
+    expect(out.monitoring.urls[0]).toMatch(new RegExp(`^Prometheus: http://${SUBNET.replace(/\./g, '\\.')}\\.15:9090/classic/targets`));
+    // The printed page answers on Debian's Prometheus 2.42 (its /targets is a 404: no React UI in that build).
+    const page = await fleet.sshRoot('monitoring', `curl -s -o /dev/null -w '%{http_code}' ${out.monitoring.urls[0].split(' ')[1]}`);
+    expect(page.stdout.trim()).toBe('200');
     // install waited for Prometheus: every host is already scraped, labelled
     const up = await promQuery(MON, 'up{job="node"}');
     expect(up.map((s) => [s.metric.host, s.value[1]]).sort()).toEqual([...HOSTS].sort().map((h) => [h, '1']));
@@ -232,7 +235,8 @@ describe('monitoring on the local target', () => {
     const child = execa(process.execPath, [BIN, 'tunnel', '--env', 'mtest', 'prometheus', '--local-port', String(port)], { env: { ...process.env, ...fleet.env }, reject: false, stdin: 'ignore', timeout: 60_000 });
     let out = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-    await eventually('tunnel URL printed', async () => out, (o) => o.includes(`http://127.0.0.1:${port}/targets`), 30_000, 200);
+    await eventually('tunnel URL printed', async () => out, (o) => o.includes(`http://127.0.0.1:${port}/classic/targets`), 30_000, 200);
+    expect((await fetch(`http://127.0.0.1:${port}/classic/targets`)).status).toBe(200);
     const ready = await fetch(`http://127.0.0.1:${port}/-/ready`);
     expect(ready.status).toBe(200);
     const targets = (await (await fetch(`http://127.0.0.1:${port}/api/v1/targets`)).json()) as { data: { activeTargets: unknown[] } };

@@ -140,6 +140,36 @@ describe('Locust options after --', () => {
   });
 });
 
+describe('a locustfile that does not load (issue 22.4)', () => {
+  const live = async (h: string) => (await fleet.sshRoot(h, 'sha256sum /etc/loadfleet/locust/locustfile.py')).stdout.split(' ')[0];
+
+  it('fails with exit 2 and Python\'s words (file, line, error) for a bad import, before any host changes', async () => {
+    const bad = file('badimport.py');
+    fs.writeFileSync(bad, 'from locust import HttpUser, task\nimport no_such_module_lf\n\nclass Web(HttpUser):\n    @task\n    def index(self):\n        self.client.get("/")\n');
+    const before = { controller: await live('controller'), agent: await live('agent-1') };
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', bad, '--duration', '3s', '--skip-doctor']);
+    expect(r.stderr).toContain(`--script (${bad}) does not load in Locust on controller; Python says:`);
+    expect(r.stderr).toContain(`File "${bad}", line 2, in <module>`);
+    expect(r.stderr).toContain("ModuleNotFoundError: No module named 'no_such_module_lf'");
+    expect(r.exitCode).toBe(2);
+    expect({ controller: await live('controller'), agent: await live('agent-1') }).toEqual(before);
+    expect((await fleet.cli(['doctor', '-c', fleet.config])).exitCode).toBe(0);
+  });
+
+  it('a failed start (workers that cannot load it) puts the previous locustfile back and Locust runs again on it', async () => {
+    // Loads on the controller (the import check, the master); raises in every worker, so no worker connects.
+    const workerless = file('workerless.py');
+    fs.writeFileSync(workerless, 'import sys\nfrom locust import HttpUser, task\nif "--worker" in sys.argv:\n    raise RuntimeError("this locustfile refuses to run in a worker")\n\nclass Web(HttpUser):\n    @task\n    def index(self):\n        self.client.get("/")\n');
+    const before = { controller: await live('controller'), agent: await live('agent-1'), other: await live('agent-2') };
+    const r = await fleet.cli(['run', '-c', fleet.config, '--script', workerless, '--duration', '3s', '--skip-doctor']);
+    expect(r.stderr).toMatch(/Locust workers connected to the master within/);
+    expect(r.stderr).toContain('the previous locustfile is back on every host and Locust restarted on it');
+    expect(r.exitCode).toBe(1);
+    expect({ controller: await live('controller'), agent: await live('agent-1'), other: await live('agent-2') }).toEqual(before);
+    expect((await fleet.cli(['doctor', '-c', fleet.config, '--wait', '40'])).exitCode).toBe(0);
+  }, 300_000);
+});
+
 describe('nobody but the run drives the fleet', () => {
   it('the master\'s web UI answers on the controller\'s 127.0.0.1 only: not from another host, not from an unprivileged user of this machine', async () => {
     const ctl = fleet.outputs().hosts.find((h) => h.name === 'controller')!.privateIp;

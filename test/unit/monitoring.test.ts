@@ -247,6 +247,14 @@ describe('security groups for monitoring', () => {
     expect(prom).not.toMatch(/http:\/\/54\./);
   });
 
+  it('links Prometheus 2.42 (Debian, local target) to /classic/targets, upstream 2.51 (EC2) to /targets (issue 22.11)', async () => {
+    const { monitoringUrls } = await import('../../scripts/actions/monitoring');
+    const envDir = { file: (f: string) => `/h/demo/${f}` } as unknown as Parameters<typeof monitoringUrls>[0]['envDir'];
+    const base = { env: 'demo', engine: 'locust', expiresAt: '', sshUser: 'ec2-user', hosts: [...INV.hosts], master: INV.master };
+    expect(monitoringUrls({ outputs: { ...base, target: 'local' as const }, envDir })[0]).toMatch(/^Prometheus: http:\/\/\S+:9090\/classic\/targets /);
+    expect(monitoringUrls({ outputs: { ...base, target: 'aws' as const }, envDir })[0]).toContain('http://127.0.0.1:9090/targets;');
+  });
+
   it('lets k6 agents push to Prometheus (remote write), and only for k6; never opens 9090 to sshCidrs (tunnel instead)', async () => {
     const { synthStack, rulesOn } = await import('../harness/fixtures');
     const { enginePushes } = await import('../../scripts/actions/monitoring');

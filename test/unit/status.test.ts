@@ -58,4 +58,16 @@ describe('status', () => {
     expect(r.hosts.map((h) => h.state)).toEqual(['running', 'running', 'gone']);
     expect(r.cost).toMatchObject({ usdPerHour: 0, soFarUsd: 0 });
   });
+
+  it('shows no dead-man time left for a downed env with nothing running (issue 22.11)', () => {
+    // A downed AWS env: its record still carries the old expiry; nothing runs.
+    const aws = awsStatus({ env: 'e', region: 'us-east-1', status: 'down', expiresAt: '2026-01-01T03:00:00Z', instances: [inst('i-1', 'terminated')], tagged: [], prices: PRICES, now: NOW });
+    expect(aws).toMatchObject({ expiresAt: null, expiry: null, secondsLeft: null });
+    expect(formatStatus(aws, table)).toContain('dead-man switch: none (the env is down, nothing runs)');
+    const local = localStatus({ env: 'e', status: 'down', outputs: { ...outputs, target: 'local', hosts: [] }, alive: new Set(), now: NOW });
+    expect(local.secondsLeft).toBeNull();
+    expect(formatStatus(local, table)).not.toMatch(/in \d|left/);
+    // Something still running under a down record (a stray): its expiry still counts.
+    expect(awsStatus({ env: 'e', region: 'us-east-1', status: 'down', expiresAt: '2026-01-01T03:00:00Z', instances: [inst('i-1', 'running')], tagged: [], prices: PRICES, now: NOW }).secondsLeft).toBe(7200);
+  });
 });
