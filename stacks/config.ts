@@ -6,6 +6,7 @@
 import { z, type Zod } from './zod';
 import { ENGINE_NAMES } from './engines';
 import { ConfigError, formatPath, type ConfigProblem } from './config-error';
+import { checkPrivateNetwork, privateNetworkFields, targetNetworkField } from './private-network';
 
 /** Upper bound for agents.count: beyond this one env is the wrong tool (split it, and ask AWS for quota). */
 export const MAX_AGENTS = 1000;
@@ -93,6 +94,7 @@ const targetSchema = z.strictObject({
   instanceType: instanceType('t3.small'),
   /** Ports the load generators may reach. @default [8080] */
   ports: z.array(port).min(1, { message: 'must list at least one port' }).default([8080]),
+  ...targetNetworkField,
 });
 
 const stateSchema = z.discriminatedUnion('backend', [
@@ -192,8 +194,9 @@ export const fleetSchema = z
         vpcCidr: cidr.default('10.42.0.0/16'),
         /** @default 10.42.0.0/20 */
         subnetCidr: cidr.default('10.42.0.0/20'),
+        ...privateNetworkFields,
       })
-      .default({ vpcCidr: '10.42.0.0/16', subnetCidr: '10.42.0.0/20' }),
+      .default({ vpcCidr: '10.42.0.0/16', subnetCidr: '10.42.0.0/20', agents: 'public', privateSubnetCidr: '10.42.16.0/20', natInstanceType: 't3.micro' }),
     /** Root volume size of every host, GiB. @default 20 */
     rootVolumeGb: z.number().int().min(8).max(1024).default(20),
     /** EC2 detailed monitoring (extra cost). @default false */
@@ -289,6 +292,7 @@ export const fleetSchema = z
     if (vpc && subnet && (subnet.bits < vpc.bits || Math.floor(subnet.base / 2 ** (32 - vpc.bits)) !== Math.floor(vpc.base / 2 ** (32 - vpc.bits)))) {
       ctx.addIssue({ code: 'custom', path: ['network', 'subnetCidr'], message: `must lie inside network.vpcCidr (${c.network.vpcCidr})` });
     }
+    checkPrivateNetwork(c, ctx);
     const local = parseCidr(c.local.subnet);
     if (local && local.bits > 24) {
       ctx.addIssue({ code: 'custom', path: ['local', 'subnet'], message: 'must be a /24 or larger so every host gets an address' });

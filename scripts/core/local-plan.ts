@@ -3,6 +3,7 @@ import type { FleetConfig, Role } from '../../stacks/config';
 import { parseCidr } from '../../stacks/config';
 import { UsageError } from './errors';
 import { hostGroups, hostName } from '../../stacks/topology';
+import { isPrivateGroup } from '../../stacks/private-network';
 
 export interface LocalHostPlan {
   readonly role: Role;
@@ -14,6 +15,21 @@ export interface LocalHostPlan {
   readonly rootIf: string;
   readonly peerIf: string;
   readonly ip: string;
+  /** Issue 18: on the private bridge (inside the controller's namespace), reached only through the controller. */
+  readonly private?: boolean;
+}
+
+/**
+ * Private agents on the local target (issue 18): the upper half of local.subnet on a second bridge that lives
+ * inside the controller's network namespace (the controller routes between its two links). The machine's root
+ * namespace gets an `unreachable` route for that half: no path from the machine to an agent but the door.
+ */
+export interface LocalPrivateNet {
+  readonly bridge: string;
+  readonly cidr: string;
+  /** The controller's address on the private bridge: the private hosts' default route. */
+  readonly gatewayIp: string;
+  readonly prefixLength: number;
 }
 
 export interface LocalPlan {
@@ -21,6 +37,7 @@ export interface LocalPlan {
   readonly bridgeIp: string;
   readonly prefixLength: number;
   readonly hosts: readonly LocalHostPlan[];
+  readonly privateNet?: LocalPrivateNet;
 }
 
 function ipOf(n: number): string {
@@ -33,18 +50,25 @@ export function planLocal(config: FleetConfig): LocalPlan {
   if (!net) throw new UsageError(`local.subnet (${config.local.subnet}) is not a CIDR`);
   const p = config.local.prefix;
   const size = 2 ** (32 - net.bits);
+  const split = isPrivateGroup(config, 'agent');
+  const half = split ? size / 2 : size;
   const hosts: LocalHostPlan[] = [];
+  let pub = 0;
+  let priv = 0;
   for (const g of hostGroups(config)) {
+    const isPriv = isPrivateGroup(config, g.role, g.namePrefix);
     for (let i = 0; i < g.count; i++) {
       const n = hosts.length;
-      if (10 + n >= size - 1) {
-        throw new UsageError(`local.subnet (${config.local.subnet}) has room for ${size - 11} hosts, the fleet has more: use a larger subnet, e.g. a /22`);
+      const k = isPriv ? priv++ : pub++;
+      if (10 + k >= half - 1) {
+        throw new UsageError(`local.subnet (${config.local.subnet}) has room for ${half - 11} ${split ? (isPriv ? 'private hosts in its upper half' : 'public hosts in its lower half (network.agents: private takes the upper half)') : 'hosts'}, the fleet has more: use a larger subnet, e.g. a /22`);
       }
       const name = hostName(g, i);
-      hosts.push({ role: g.role, group: g.namePrefix, name, netns: `${p}-${config.name}-${name}`, rootIf: `${p}v${n}`, peerIf: `${p}p${n}`, ip: ipOf(net.base + 10 + n) });
+      hosts.push({ role: g.role, group: g.namePrefix, name, netns: `${p}-${config.name}-${name}`, rootIf: `${p}v${n}`, peerIf: `${p}p${n}`, ip: ipOf(net.base + (isPriv ? half : 0) + 10 + k), ...(isPriv ? { private: true } : {}) });
     }
   }
-  return { bridge: `${p}br0`, bridgeIp: ipOf(net.base + 1), prefixLength: net.bits, hosts };
+  const privateNet = split ? { bridge: `${p}br1`, cidr: `${ipOf(net.base + half)}/${net.bits + 1}`, gatewayIp: ipOf(net.base + half + 1), prefixLength: net.bits + 1 } : undefined;
+  return { bridge: `${p}br0`, bridgeIp: ipOf(net.base + 1), prefixLength: net.bits, hosts, ...(privateNet ? { privateNet } : {}) };
 }
 
 /**

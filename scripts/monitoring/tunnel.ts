@@ -6,6 +6,8 @@ import { MONITORING_PORTS, engineOf, type EngineName } from '../../stacks/engine
 import type { FleetOutputs } from '../core/env-record';
 import { UsageError } from '../core/errors';
 import { sshConfigValue } from '../core/safe-text';
+import { jumpFor } from '../core/door';
+import { proxyCommand } from '../core/inventory';
 
 export const TUNNEL_TARGETS = ['grafana', 'prometheus', 'controller'] as const;
 export type TunnelTarget = (typeof TUNNEL_TARGETS)[number];
@@ -56,6 +58,7 @@ export function planTunnel(
   if (!host) throw new UsageError(`env ${outputs.env} has no ${role} host: run "loadfleet up" first`);
   const localPort = opts.localPort ?? port;
   const address = host.publicIp || host.privateIp;
+  const jump = jumpFor(outputs.hosts, address);
   return {
     target,
     host: host.name,
@@ -76,6 +79,8 @@ export function planTunnel(
       '-o', 'ServerAliveInterval=30',
       '-o', 'ServerAliveCountMax=3',
       '-o', `IdentityFile=${sshConfigValue(opts.privateKeyPath, { percentTokens: true })}`,
+      // Issue 18: a private host (monitoring beside private agents) through the controller, its key pinned too.
+      ...(jump ? ['-o', `ProxyCommand=${proxyCommand({ sshUser: outputs.sshUser, privateKeyPath: opts.privateKeyPath, knownHostsFile: opts.knownHostsFile }, jump)}`] : []),
       '-L', `127.0.0.1:${localPort}:${loopback ? '127.0.0.1' : host.privateIp}:${port}`,
       `${outputs.sshUser}@${address}`,
     ],
