@@ -19,6 +19,9 @@ import type * as RtaNs from '@cdktf/provider-aws/lib/route-table-association';
 import type * as SgNs from '@cdktf/provider-aws/lib/security-group';
 import type * as IngressNs from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import type * as EgressNs from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
+import type * as EipNs from '@cdktf/provider-aws/lib/eip';
+import type * as EipAssocNs from '@cdktf/provider-aws/lib/eip-association';
+import type * as NatGatewayNs from '@cdktf/provider-aws/lib/nat-gateway';
 
 const req = createRequire(import.meta.url);
 const aws = <T>(name: string): T => req(`@cdktf/provider-aws/lib/${name}`) as T;
@@ -45,3 +48,7 @@ export const { RouteTableAssociation } = aws<typeof RtaNs>('route-table-associat
 export const { SecurityGroup } = aws<typeof SgNs>('security-group');
 export const { VpcSecurityGroupIngressRule } = aws<typeof IngressNs>('vpc-security-group-ingress-rule');
 export const { VpcSecurityGroupEgressRule } = aws<typeof EgressNs>('vpc-security-group-egress-rule');
+export const { Eip } = aws<typeof EipNs>('eip');
+export type Eip = EipNs.Eip;
+export const { EipAssociation } = aws<typeof EipAssocNs>('eip-association');
+export const { NatGateway } = aws<typeof NatGatewayNs>('nat-gateway');

@@ -7,6 +7,7 @@ import { z, type Zod } from './zod';
 import { ENGINE_NAMES } from './engines';
 import { ConfigError, formatPath, type ConfigProblem } from './config-error';
 import { checkRegions, withRegionCount } from './regions';
+import { checkPrivateNetwork, privateNetworkFields, targetNetworkField } from './private-network';
 
 /** Upper bound for agents.count: beyond this one env is the wrong tool (split it, and ask AWS for quota). */
 export const MAX_AGENTS = 1000;
@@ -94,6 +95,7 @@ const targetSchema = z.strictObject({
   instanceType: instanceType('t3.small'),
   /** Ports the load generators may reach. @default [8080] */
   ports: z.array(port).min(1, { message: 'must list at least one port' }).default([8080]),
+  ...targetNetworkField,
 });
 
 const stateSchema = z.discriminatedUnion('backend', [
@@ -200,8 +202,9 @@ export const fleetSchema = z
         vpcCidr: cidr.default('10.42.0.0/16'),
         /** @default 10.42.0.0/20 */
         subnetCidr: cidr.default('10.42.0.0/20'),
+        ...privateNetworkFields,
       })
-      .default({ vpcCidr: '10.42.0.0/16', subnetCidr: '10.42.0.0/20' }),
+      .default({ vpcCidr: '10.42.0.0/16', subnetCidr: '10.42.0.0/20', agents: 'public', privateSubnetCidr: '10.42.16.0/20', natInstanceType: 't3.micro' }),
     /** Root volume size of every host, GiB. @default 20 */
     rootVolumeGb: z.number().int().min(8).max(1024).default(20),
     /** EC2 detailed monitoring (extra cost). @default false */
@@ -298,6 +301,11 @@ export const fleetSchema = z
       ctx.addIssue({ code: 'custom', path: ['network', 'subnetCidr'], message: `must lie inside network.vpcCidr (${c.network.vpcCidr})` });
     }
     checkRegions(c, ctx);
+    checkPrivateNetwork(c, ctx);
+    if (c.network.agents === 'private' && c.agents.regions && Object.keys(c.agents.regions).some((r) => r !== c.region)) {
+      // Each is built (issue 18 parts 1 and 2), not yet together: a remote region would need its own door and NAT.
+      ctx.addIssue({ code: 'custom', path: ['network', 'agents'], message: `private agents cannot yet be spread over regions (agents.regions names ${Object.keys(c.agents.regions).filter((r) => r !== c.region).join(', ')}): keep agents in region ${c.region}, or set network.agents: public` });
+    }
     const local = parseCidr(c.local.subnet);
     if (local && local.bits > 24) {
       ctx.addIssue({ code: 'custom', path: ['local', 'subnet'], message: 'must be a /24 or larger so every host gets an address' });

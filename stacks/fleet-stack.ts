@@ -12,6 +12,8 @@ import { tfLiteral, tfLiteralRecord } from './literal';
 import { agentRegions, regionId, spansRegions } from './regions';
 import { RemoteAgentRegion, publicAddressRules } from './constructs/remote-agents';
 import { MONITORING_PORTS } from './engines';
+import { PrivateSubnet, NAT_SETUP } from './constructs/private-subnet';
+import { egressOf, isPrivateGroup } from './private-network';
 
 export { AL2023 } from './images';
 
@@ -57,6 +59,9 @@ export class FleetStack extends TerraformStack {
     }
 
     const network = new Network(this, 'network', { env, vpcCidr: config.network.vpcCidr, subnetCidr: config.network.subnetCidr });
+    const groupsSpec = hostGroups(config);
+    const isPrivate = (spec: (typeof groupsSpec)[number]) => isPrivateGroup(config, spec.role, spec.namePrefix);
+    const egress = egressOf(config);
     const security = new FleetSecurity(this, 'security', {
       env,
       vpcId: network.vpcId,
@@ -64,6 +69,10 @@ export class FleetStack extends TerraformStack {
       adminCidrs: config.access.sshCidrs,
       targetPorts: targetPorts(config),
       monitoring: config.monitoring.enabled,
+      door: egress === undefined ? undefined : {
+        privateRoles: [...new Set(groupsSpec.filter(isPrivate).map((g) => g.role))],
+        publicRoles: [...new Set(groupsSpec.filter((g) => !isPrivate(g)).map((g) => g.role))],
+      },
     });
     const key = new KeyPair(this, 'key', { keyName: `loadfleet-${env}`, publicKey: tfLiteral(props.publicKey.trim()), tags: roleTags(env, 'fleet', `loadfleet-${env}`) });
     key.overrideLogicalId('key');
@@ -94,20 +103,28 @@ export class FleetStack extends TerraformStack {
 
     // Static: the expiry lives in the loadfleet:expires-at tag, so changing it never touches user data.
     const userData = deadmanUserData(env);
-    this.groups = hostGroups(config).map((spec) => {
+    const privateNet = egress === undefined ? undefined : new PrivateSubnet(this, 'private', {
+      env, vpcId: network.vpcId, vpcCidr: config.network.vpcCidr, cidr: config.network.privateSubnetCidr, publicSubnetId: network.subnetId,
+      gateway: network.gateway, egress,
+      natInstance: { amiId: amiId as string, instanceType: config.network.natInstanceType, userData: `${userData}${NAT_SETUP}` },
+    });
+    this.groups = groupsSpec.map((spec) => {
       const there = spec.region === undefined ? undefined : remote.get(spec.region);
+      // Private agents and several regions are refused together at config time (stacks/config.ts).
+      const inPrivate = !there && privateNet !== undefined && isPrivate(spec);
       return new HostGroup(this, spec.id, {
         env,
         spec,
         amiId: there?.amiId ?? props.roleAmis?.[spec.role] ?? (amiId as string),
-        subnetId: there?.network.subnetId ?? network.subnetId,
+        subnetId: there?.network.subnetId ?? (inPrivate ? privateNet!.subnetId : network.subnetId),
+        publicIp: !inPrivate,
         securityGroupId: there?.securityGroupId ?? security.groupIds[spec.role],
         keyName: there?.keyName ?? key.keyName,
         userData,
         rootVolumeGb: config.rootVolumeGb,
         capacity: spec.role === 'agent' && config.agents.capacity === 'spot' ? Capacity.spot(config.agents.spotMaxPrice) : Capacity.onDemand(),
         detailedMonitoring: config.detailedMonitoring,
-        dependsOn: [there?.network.gateway ?? network.gateway],
+        dependsOn: there ? [there.network.gateway] : inPrivate ? [network.gateway, ...privateNet!.ready] : [network.gateway],
         provider: there?.provider,
       });
     });
@@ -118,6 +135,11 @@ export class FleetStack extends TerraformStack {
     const masterIp = spansRegions(config) ? 'public_ip' : 'private_ip';
     const master = engine.masterPort === null ? 'null' : `{ address = aws_instance.controller.${masterIp}, port = ${engine.masterPort} }`;
     new TerraformOutput(this, 'master', { value: `\${${master}}`, description: 'The address agents must reach' });
+    // Issue 18: the addresses a target's firewall must allowlist. Public agents: their own public IPs.
+    new TerraformOutput(this, 'egress', {
+      value: `\${${privateNet ? `{ kind = "${egress}", ips = ${privateNet.egressIpsExpression} }` : '{ kind = "public", ips = aws_instance.agents[*].public_ip }'}}`,
+      description: 'The egress IPs to allowlist',
+    });
     new TerraformOutput(this, 'env', { value: { name: env, region: config.region, engine: config.engine, expires_at: props.expiresAt } });
   }
 }

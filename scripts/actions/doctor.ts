@@ -6,6 +6,7 @@
  */
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { jumpFor } from '../core/door';
 import { runSteps } from '../adapters/progress';
 import { nonNegativeNumber, positiveNumber } from '../core/flags';
 import { fanout, hostsFailed, worstExitCode, type HostResult } from '../core/fanout';
@@ -45,7 +46,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
   const plan = planInstall(config, outputs, env.record?.status, undefined, { recorded: {}, file: '', trustFirstDownload: true });
   const concurrency = positiveNumber('--concurrency', opts.concurrency, DEFAULT_CONCURRENCY, { integer: true });
   const knownHosts = new KnownHosts(env.envDir.knownHosts);
-  const connect = (h: { address: string }) => connectSsh(h.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts });
+  const connect = (h: { address: string }) => connectSsh(h.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, via: jumpFor(outputs.hosts, h.address) });
   const agents = outputs.hosts.filter((h) => h.role === 'agent');
   // Built once: per host it made doctor quadratic in the fleet (1,000 agents: a million objects per pass, issue 19).
   const agentList = agents.map((a) => ({ name: a.name, privateIp: a.privateIp }));

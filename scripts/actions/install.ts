@@ -8,6 +8,7 @@ import * as fs from 'node:fs/promises';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { readOrCreateSecret, type Secret } from '../adapters/secret-file';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { jumpFor } from '../core/door';
 import { runSteps } from '../adapters/progress';
 import { UsageError } from '../core/errors';
 import { positiveNumber } from '../core/flags';
@@ -194,7 +195,7 @@ export async function installAction(opts: InstallOptions): Promise<void> {
         run: async (report) => {
           results = await fanout(
             targets,
-            (t) => connectSsh(t.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts }),
+            (t) => connectSsh(t.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, via: jumpFor(outputs.hosts, t.address) }),
             async (session, t) => {
               const { changed, warnings, trusted } = await installOnHost(session, outputs.sshUser, plan.spec, {
                 ...installContextFor({

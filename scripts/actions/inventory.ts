@@ -75,7 +75,10 @@ export async function inventoryAction(opts: InventoryOptions): Promise<void> {
   if (!(FORMATS as readonly string[]).includes(opts.format)) {
     throw new UsageError(`--format (${opts.format}) is not a known format: use one of ${FORMATS.join(', ')}`);
   }
-  const text = render(await loadInventory(opts), opts.format as InventoryFormat);
+  const inv = await loadInventory(opts);
+  // The door's ControlPath (~/.ssh/lf-%C) needs the folder: ssh does not fall back when it cannot bind there.
+  if (inv.hosts.some((h) => h.publicIp === '' && h.role !== 'controller')) await fs.mkdir(path.join(os.homedir(), '.ssh'), { recursive: true, mode: 0o700 });
+  const text = render(inv, opts.format as InventoryFormat);
   if (opts.output) {
     await fs.mkdir(path.dirname(path.resolve(opts.output)), { recursive: true });
     await fs.writeFile(opts.output, text, { mode: 0o644 });

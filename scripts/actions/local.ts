@@ -73,8 +73,8 @@ async function localUpSteps(ctx: EnvContext, opts: { yes: boolean; quiet: boolea
           stopped();
           const timing = { ...DEFAULT_TIMING, connectAttempts: 12, connectBackoffMs: 100, connectBackoffMaxMs: 2_000 };
           const results = await fanout(
-            plan.hosts.map((h) => ({ name: h.name, address: h.ip })),
-            (h) => connectSsh(h.address, { user: config.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, timing }),
+            plan.hosts.map((h) => ({ name: h.name, address: h.ip, via: h.private ? plan.hosts.find((c) => c.role === 'controller')!.ip : undefined })),
+            (h) => connectSsh(h.address, { user: config.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, timing, via: h.via }),
             async (s) => (await s.exec('true')).code,
             { timing, sleep: (ms) => abortableSleep(ms, signal), onProgress: (p) => report(`${p.done}/${p.total} logged in, ${p.failed} failed`) },
           );
@@ -92,8 +92,11 @@ async function localUpSteps(ctx: EnvContext, opts: { yes: boolean; quiet: boolea
           const controller = plan.hosts.find((h) => h.role === 'controller')!;
           outputs = {
             env: config.name, target: 'local', engine: config.engine, expiresAt: opts.expiresAt, sshUser: config.sshUser,
-            hosts: plan.hosts.map((h) => ({ role: h.role, group: h.group, name: h.name, id: h.netns, publicIp: h.ip, privateIp: h.ip })),
+            // A private host has no address the machine can reach (issue 18): no "public" IP, the door is the controller.
+            hosts: plan.hosts.map((h) => ({ role: h.role, group: h.group, name: h.name, id: h.netns, publicIp: h.private ? '' : h.ip, privateIp: h.ip })),
             master: engine.masterPort === null ? null : { address: controller.ip, port: engine.masterPort },
+            // No NAT on the local target: the controller routes, so a target sees the private agents' own addresses.
+            ...(plan.privateNet ? { egress: { kind: 'routed', ips: plan.hosts.filter((h) => h.private && h.role === 'agent').map((h) => h.ip) } } : {}),
           };
           await envDir.writeOutputs(outputs);
           await envDir.writeRecord({ ...(await envDir.readRecord())!, status: 'up', updatedAt: new Date().toISOString() });

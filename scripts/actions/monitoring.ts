@@ -12,6 +12,7 @@ import { MONITORING_PORTS, engineOf } from '../../stacks/engines';
 import type { EnvDir } from '../adapters/env-dir';
 import { readDashboards } from '../adapters/monitoring-files';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { jumpFor } from '../core/door';
 import type { FleetOutputs, Host } from '../core/env-record';
 import { ExternalError } from '../core/errors';
 import { fanout, type HostResult, type SshSession } from '../core/fanout';
@@ -113,7 +114,7 @@ export async function installMonitoring(m: MonitoringEnv, onProgress?: (text: st
   const hosts = m.outputs.hosts.filter((h) => !only || only.includes(h.name)).map((h) => ({ ...h, address: h.publicIp || h.privateIp }));
   const results = await fanout(
     hosts,
-    (h) => connectSsh(h.address, { user: m.outputs.sshUser, privateKeyPath: m.privateKeyPath, knownHosts, timing }),
+    (h) => connectSsh(h.address, { user: m.outputs.sshUser, privateKeyPath: m.privateKeyPath, knownHosts, timing, via: jumpFor(m.outputs.hosts, h.address) }),
     async (session, h) => {
       const mh: MonitoredHost = { env: m.outputs.env, kind, role: h.role, name: h.name, privateIp: h.privateIp, nofile: m.config.tuning.nofile };
       const isMon = h.name === mon.name;
@@ -137,7 +138,7 @@ export async function installMonitoring(m: MonitoringEnv, onProgress?: (text: st
 export async function readTargetHealth(m: Omit<MonitoringEnv, 'config'>): Promise<ExporterReport> {
   const mon = monitoringHost(m.outputs);
   if (!mon) throw new ExternalError(`env ${m.outputs.env} has no monitoring host`);
-  const session = await connectSsh(mon.publicIp || mon.privateIp, { user: m.outputs.sshUser, privateKeyPath: m.privateKeyPath, knownHosts: new KnownHosts(m.envDir.knownHosts), timing: m.timing });
+  const session = await connectSsh(mon.publicIp || mon.privateIp, { user: m.outputs.sshUser, privateKeyPath: m.privateKeyPath, knownHosts: new KnownHosts(m.envDir.knownHosts), timing: m.timing, via: jumpFor(m.outputs.hosts, mon.publicIp || mon.privateIp) });
   try {
     const r = await session.exec(`curl -fsS --max-time 10 '${prometheusUrl(mon.privateIp)}/api/v1/targets?state=active'`);
     if (r.code !== 0) throw new ExternalError(`Prometheus on ${mon.name} did not answer /api/v1/targets (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}; is it installed? run "loadfleet install"`);

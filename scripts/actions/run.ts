@@ -10,6 +10,7 @@ import { constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { jumpFor } from '../core/door';
 import { pinFirstContact } from './host-keys';
 import type { RunSnapshot } from '../monitoring/run-metrics';
 import { ExternalError, ThresholdError, UsageError, VerdictError, WrappedError } from '../core/errors';
@@ -326,7 +327,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     const firstContact = await pinFirstContact(outputs.target, loaded.config.region, knownHosts, outputs.hosts.filter((h) => h.role === 'agent' || h.role === 'controller').map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, id: h.id })));
     for (const note of firstContact.notes) say(`note: ${note}\n`);
     const connect = async (h: Host) => {
-      const session = await connectSsh(h.publicIp || h.privateIp, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts });
+      const session = await connectSsh(h.publicIp || h.privateIp, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, via: jumpFor(outputs.hosts, h.publicIp || h.privateIp) });
       const c = { host: h, session };
       sessions.push(c);
       return c;

@@ -5,6 +5,7 @@
  */
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { jumpFor } from '../core/door';
 import { ExternalError, UsageError } from '../core/errors';
 import { runAsRoot } from '../core/privilege';
 import { startScript, stopScript } from '../run/target-server';
@@ -23,7 +24,7 @@ export async function serveAction(opts: ServeOptions): Promise<void> {
   const knownHosts = new KnownHosts(ctx.envDir.knownHosts);
   const results = await Promise.all(targets.map(async (h) => {
     const port = ctx.loaded!.config.targets.find((t) => t.name === h.group)?.ports[0] ?? 8080;
-    const session = await connectSsh(h.privateIp, { user: outputs.sshUser, privateKeyPath: ctx.loaded!.privateKeyPath, knownHosts });
+    const session = await connectSsh(h.publicIp || h.privateIp, { user: outputs.sshUser, privateKeyPath: ctx.loaded!.privateKeyPath, knownHosts, via: jumpFor(outputs.hosts, h.publicIp || h.privateIp) });
     try {
       const r = await runAsRoot(session, outputs.sshUser, opts.stop ? stopScript() : startScript(port), `${opts.stop ? 'stopping' : 'starting'} nginx on ${h.name}`);
       return { host: h.name, url: `http://${h.privateIp}:${port}`, detail: r.stdout.trim() };

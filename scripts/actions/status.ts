@@ -7,7 +7,8 @@ import { checkEnvName, settings, type CommonOptions } from '../adapters/context'
 import { EnvDir } from '../adapters/env-dir';
 import { UsageError } from '../core/errors';
 import { formatStatus, localStatus, awsStatus, type StatusReport } from '../core/status';
-import { table } from '../core/summary';
+import { egressLine, table } from '../core/summary';
+import { egressIps } from '../core/door';
 import type { FleetOutputs } from '../core/env-record';
 import type { FleetCost } from '../core/cost';
 
@@ -18,13 +19,13 @@ export interface StatusOptions extends CommonOptions {
 
 export async function statusAction(opts: StatusOptions): Promise<void> {
   const report = await statusOf(opts, new Date());
-  process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report, table)}\n`);
+  process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report, table)}${report.egressIps ? `\n${egressLine(report.egressIps)}` : ''}\n`);
 }
 
 /** The report, plus the env folder's outputs as they were (null when there are none), for scripts. */
-export async function statusOf(opts: StatusOptions, now: Date): Promise<StatusReport & { outputs: FleetOutputs | null }> {
+export async function statusOf(opts: StatusOptions, now: Date): Promise<StatusReport & { outputs: FleetOutputs | null; egressIps: { kind: string; ips: string[] } | null }> {
   const { report, outputs } = await observe(opts, now);
-  return { ...report, outputs: outputs ?? null };
+  return { ...report, outputs: outputs ?? null, egressIps: outputs ? egressIps(outputs) : null };
 }
 
 async function observe(opts: StatusOptions, now: Date): Promise<{ report: StatusReport; outputs?: FleetOutputs }> {

@@ -1,5 +1,6 @@
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
+import { jumpFor } from '../core/door';
 import { readTuningTemplates } from '../adapters/tuning-files';
 import { runSteps } from '../adapters/progress';
 import { engineOf } from '../../stacks/engines';
@@ -73,7 +74,7 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
         run: async (report) => {
           results = await fanout(
             hosts,
-            (h) => connectSsh(h.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, timing }),
+            (h) => connectSsh(h.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, timing, via: jumpFor(outputs.hosts, h.address) }),
             async (session, h, connectAgain) => {
               const plan = planFor(h.role);
               let changed: string[] = [];

@@ -1,5 +1,8 @@
 /** `loadfleet tunnel`: an SSH port-forward to a UI of the fleet, through the pinned host key, until Ctrl-C. */
 import * as net from 'node:net';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { ExternalError, ToolMissingError, UsageError } from '../core/errors';
@@ -64,6 +67,8 @@ export async function tunnelAction(target: string | undefined, opts: TunnelOptio
     process.stdout.write(`local port ${plan.remote.port} needs root; listening on ${plan.localPort} instead (choose one with --local-port)\n`);
   }
 
+  // A private host's ProxyCommand keeps its master connection in ~/.ssh (issue 18): ssh cannot bind without the folder.
+  if (plan.argv.some((a) => a.startsWith('ProxyCommand='))) await fs.mkdir(path.join(os.homedir(), '.ssh'), { recursive: true, mode: 0o700 });
   const child = spawn(plan.argv[0]!, plan.argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));

@@ -3,6 +3,7 @@ import { UsageError } from '../core/errors';
 import { shQuote } from '../core/safe-text';
 import { expiryFor, fromTerraformOutputs, type EnvRecord, type FleetOutputs, type TargetKind } from '../core/env-record';
 import { describePlan, formatOutputs } from '../core/summary';
+import { egressIps } from '../core/door';
 import { parallelismFor, progressText } from '../core/terraform-events';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import type { EnvDir } from '../adapters/env-dir';
@@ -199,5 +200,5 @@ function regionsField(regions: readonly string[]): { regions?: string[] } {
 }
 
 function report(outputs: FleetOutputs, json: boolean): void {
-  process.stdout.write(json ? `${JSON.stringify(outputs, null, 2)}\n` : `${formatOutputs(outputs, new Date())}\n`);
+  process.stdout.write(json ? `${JSON.stringify({ ...outputs, egressIps: egressIps(outputs) }, null, 2)}\n` : `${formatOutputs(outputs, new Date())}\n`);
 }

@@ -32,6 +32,8 @@ async function readHostKey(dir: string): Promise<string> {
 }
 interface LocalState {
   bridge: string;
+  /** Issue 18: the private half, blocked in the root namespace by an `unreachable` route (removed on destroy). */
+  privateCidr?: string;
   /** The login user the hosts were made for (absent in older state: root). */
   login?: string;
   hosts: HostState[];
@@ -107,7 +109,7 @@ export class LocalHosts {
     if (existing && ((existing.login ?? 'root') !== login || existing.bridge !== plan.bridge || existing.hosts.length !== plan.hosts.length || existing.hosts.some((h, i) => h.netns !== plan.hosts[i]!.netns || h.ip !== plan.hosts[i]!.ip))) {
       await this.destroy();
     }
-    const state: LocalState = (await this.readState()) ?? { bridge: plan.bridge, login, hosts: [] };
+    const state: LocalState = (await this.readState()) ?? { bridge: plan.bridge, login, hosts: [], ...(plan.privateNet ? { privateCidr: plan.privateNet.cidr } : {}) };
     const first = state.hosts.length === 0;
     if (state.hosts.length === 0 && (await quiet('ip', ['link', 'show', plan.bridge]))) {
       throw new UsageError(`bridge ${plan.bridge} already exists and is not this env's: another env uses local.prefix "${plan.bridge.replace(/br0$/, '')}"; give this one its own local.prefix and local.subnet`);
@@ -120,7 +122,10 @@ export class LocalHosts {
         await sh('ip', ['addr', 'add', `${plan.bridgeIp}/${plan.prefixLength}`, 'dev', plan.bridge]);
         await sh('ip', ['link', 'set', plan.bridge, 'up']);
       } else await sh('ip', ['link', 'set', plan.bridge, 'address', plan.bridgeMac]); // a bridge made before MACs were fixed
-
+      if (plan.privateNet && !(await quiet('sh', ['-c', `ip route show type unreachable ${plan.privateNet.cidr} | grep -q .`]))) {
+        // No path from the machine to a private host but the controller (issue 18): fails at once, sends nothing.
+        await sh('ip', ['route', 'add', 'unreachable', plan.privateNet.cidr]);
+      }
       const created: CreatedHost[] = [];
       for (const [i, h] of plan.hosts.entries()) {
         const dir = path.join(this.dir, h.name);
@@ -149,24 +154,43 @@ export class LocalHosts {
     }
   }
 
-  /** Namespace, veth pair on the bridge, address, permanent neighbour entries (staticNeighbours), links up. */
+  /**
+   * Namespace, veth pair on the bridge, address, permanent neighbour entries (staticNeighbours), links up. With
+   * private agents (issue 18) a private host's veth ends on the second bridge inside the controller's namespace,
+   * its default route is the controller, the controller forwards between its links, and every public host routes
+   * the private half through it.
+   */
   private async wire(plan: LocalPlan, h: LocalHostPlan): Promise<void> {
+    const pn = plan.privateNet;
+    const controller = plan.hosts.find((x) => x.role === 'controller')!;
     await quiet('ip', ['link', 'del', h.rootIf]);
     await sh('ip', ['netns', 'add', h.netns]);
     await sh('ip', ['link', 'add', h.rootIf, 'type', 'veth', 'peer', 'name', h.peerIf, 'address', h.mac]);
-    await sh('ip', ['link', 'set', h.rootIf, 'master', plan.bridge, 'up']);
+    const inPrivate = pn !== undefined && h.private === true;
+    if (inPrivate) {
+      await sh('ip', ['link', 'set', h.rootIf, 'netns', controller.netns]);
+      await sh('ip', ['-n', controller.netns, 'link', 'set', h.rootIf, 'master', pn.bridge, 'up']);
+    } else {
+      await sh('ip', ['link', 'set', h.rootIf, 'master', plan.bridge, 'up']);
+    }
     await sh('ip', ['link', 'set', h.peerIf, 'netns', h.netns]);
-    await sh('ip', ['neigh', 'replace', h.ip, 'lladdr', h.mac, 'nud', 'permanent', 'dev', plan.bridge]);
+    if (!inPrivate) await sh('ip', ['neigh', 'replace', h.ip, 'lladdr', h.mac, 'nud', 'permanent', 'dev', plan.bridge]);
     // One `ip` for everything inside the namespace (a hub's entries name every host).
     const batch = [
       `link set ${h.peerIf} name eth0`,
-      `addr add ${h.ip}/${plan.prefixLength} dev eth0`,
+      `addr add ${h.ip}/${inPrivate ? pn.prefixLength : plan.prefixLength} dev eth0`,
       ...staticNeighbours(plan, h).map((n) => `neigh replace ${n.ip} lladdr ${n.mac} nud permanent dev eth0`),
       'link set eth0 up',
       'link set lo up',
     ];
+    if (pn) {
+      if (inPrivate) batch.push(`route add default via ${pn.gatewayIp}`);
+      else if (h === controller) batch.push(`link add ${pn.bridge} type bridge`, `addr add ${pn.gatewayIp}/${pn.prefixLength} dev ${pn.bridge}`, `link set ${pn.bridge} up`);
+      else batch.push(`route add ${pn.cidr} via ${controller.ip}`);
+    }
     const r = await execa('ip', ['-n', h.netns, '-batch', '-'], { reject: false, input: `${batch.join('\n')}\n` });
     if (r.exitCode !== 0) throw new ExternalError(`ip -n ${h.netns} -batch (wiring ${h.name}) failed: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`);
+    if (pn && h === controller) await sh('ip', ['netns', 'exec', h.netns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
   }
 
   /** The host's private folders; a non-root login user is created by host-init.sh inside the host. */
@@ -221,6 +245,7 @@ export class LocalHosts {
       await quiet('ip', ['link', 'del', h.rootIf]);
     }
     await quiet('ip', ['link', 'del', state.bridge]);
+    if (state.privateCidr) await quiet('ip', ['route', 'del', 'unreachable', state.privateCidr]);
     const left = await this.leftovers(state);
     if (left.length > 0) throw new ExternalError(`local hosts not fully removed: ${left.join(', ')}`);
     if ((await execa('ip', ['netns', 'list'], { reject: false })).stdout.trim() === '') {
@@ -244,6 +269,7 @@ export class LocalHosts {
       if (mounts.includes(`/run/netns/${h.netns} `)) left.push(`mount /run/netns/${h.netns}`);
     }
     if (await quiet('ip', ['link', 'show', state.bridge])) left.push(`bridge ${state.bridge}`);
+    if (state.privateCidr && (await execa('ip', ['route', 'show', 'type', 'unreachable', state.privateCidr], { reject: false })).stdout.trim() !== '') left.push(`route unreachable ${state.privateCidr}`);
     return left;
   }
 

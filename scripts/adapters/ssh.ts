@@ -1,5 +1,7 @@
 /** SSH with node-ssh, host keys pinned in the env's own known_hosts. */
 import * as fs from 'node:fs/promises';
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import { decideHostKey, formatKey, hostKeyChangedMessage, knownHostsLine, parseKnownHosts } from '../core/known-hosts';
 import { PermanentError, withTimeout, type ExecResult, type SshSession } from '../core/fanout';
@@ -58,6 +60,115 @@ export interface SshConnectOptions {
   readonly knownHosts: KnownHosts;
   readonly timing?: Timing;
   readonly port?: number;
+  /**
+   * The jump host (issue 18: private agents behind the controller): the session is a direct-tcpip channel of
+   * ONE shared, multiplexed connection to this address (its key pinned like any host's), never a login of its
+   * own on it. @default none: a direct TCP connection
+   */
+  readonly via?: string;
+}
+
+interface Door {
+  readonly ssh: NodeSSH;
+  readonly socket: net.Socket;
+  channels: number;
+}
+
+/** One connection per jump host, user and key, shared by every session of this process. */
+const doors = new Map<string, Promise<Door>>();
+
+/** How many SSH connections this process opened to jump hosts (tests and the bench count them). */
+export const doorStats = { connections: 0 };
+
+async function openDoor(via: string, opts: SshConnectOptions): Promise<Door> {
+  const key = `${opts.user}@${via}|${opts.privateKeyPath}|${opts.knownHosts.file}`;
+  let door = doors.get(key);
+  if (!door) {
+    door = (async () => {
+      const timing = opts.timing ?? DEFAULT_TIMING;
+      // Our own socket: unref'd while no channel is open, so an idle door never keeps the process alive.
+      const socket = net.connect({ host: via, port: 22 });
+      const ssh = new NodeSSH();
+      const known = await opts.knownHosts.load();
+      let refusal: string | undefined;
+      let presented: string | undefined;
+      try {
+        await ssh.connect({
+          sock: socket,
+          host: via,
+          username: opts.user,
+          privateKeyPath: opts.privateKeyPath,
+          readyTimeout: timing.readyTimeoutMs,
+          hostVerifier: (blob: Buffer) => {
+            presented = formatKey(blob);
+            const d = decideHostKey(known, via, presented);
+            if (d.kind === 'changed') refusal = hostKeyChangedMessage(via, presented, d.expected, opts.knownHosts.file);
+            return d.kind !== 'changed';
+          },
+        } as Parameters<NodeSSH['connect']>[0]);
+      } catch (e) {
+        ssh.dispose();
+        socket.destroy();
+        if (refusal) throw new PermanentError(`jump host: ${refusal}`);
+        const msg = (e as Error).message;
+        if (PERMANENT.test(msg)) throw new PermanentError(`login as ${opts.user} with ${opts.privateKeyPath} refused by the jump host ${via}: ${msg}`);
+        throw new Error(`cannot connect to the jump host ${via}:22: ${msg}`);
+      }
+      if (presented) {
+        const late = await opts.knownHosts.check(via, presented);
+        if (late) {
+          ssh.dispose();
+          throw new PermanentError(`jump host: ${late}`);
+        }
+      }
+      doorStats.connections++;
+      const d: Door = { ssh, socket, channels: 0 };
+      socket.unref();
+      const forget = () => {
+        if (doors.get(key) === door) doors.delete(key);
+      };
+      socket.once('close', forget);
+      ssh.connection?.once('error', forget);
+      return d;
+    })();
+    doors.set(key, door);
+    door.catch(() => doors.delete(key));
+  }
+  return door;
+}
+
+/** A direct-tcpip channel to address:port through the door, counted so the door's socket is ref'd only while used. */
+async function throughDoor(via: string, address: string, port: number, opts: SshConnectOptions): Promise<Duplex> {
+  const door = await openDoor(via, opts);
+  const conn = door.ssh.connection;
+  if (!conn) throw new Error(`the jump host ${via} closed the connection`);
+  // Counted (and the socket ref'd) from the request on: an unref'd socket with a pending open would let Node exit.
+  if (door.channels++ === 0) door.socket.ref();
+  const release = () => {
+    if (--door.channels === 0) door.socket.unref();
+  };
+  let stream: Duplex;
+  try {
+    stream = await new Promise<Duplex>((resolve, reject) =>
+      conn.forwardOut('127.0.0.1', 0, address, port, (err: Error | undefined, ch: Duplex) => (err ? reject(new Error(`cannot reach ${address}:${port} through the jump host ${via}: ${err.message}`)) : resolve(ch))),
+    );
+  } catch (e) {
+    release();
+    throw e;
+  }
+  let closed = false;
+  stream.once('close', () => {
+    if (closed) return;
+    closed = true;
+    release();
+  });
+  return stream;
+}
+
+/** Closes every shared jump connection of this process (tests; a long-lived process that is done with a fleet). */
+export function closeDoors(): void {
+  for (const d of doors.values()) d.then((x) => (x.ssh.dispose(), x.socket.destroy()), () => undefined);
+  doors.clear();
 }
 
 const PERMANENT = /All configured authentication methods failed|Cannot parse privateKey|Encrypted private OpenSSH key/;
@@ -70,7 +181,9 @@ export async function connectSsh(address: string, opts: SshConnectOptions): Prom
   let refusal: string | undefined;
   let presented: string | undefined;
   try {
+    const sock = opts.via ? await throughDoor(opts.via, address, opts.port ?? 22, opts) : undefined;
     await ssh.connect({
+      ...(sock ? { sock } : {}),
       host: address,
       port: opts.port ?? 22,
       username: opts.user,
@@ -86,9 +199,10 @@ export async function connectSsh(address: string, opts: SshConnectOptions): Prom
   } catch (e) {
     ssh.dispose();
     if (refusal) throw new PermanentError(refusal);
+    if (e instanceof PermanentError) throw e;
     const msg = (e as Error).message;
     if (PERMANENT.test(msg)) throw new PermanentError(`login as ${opts.user} with ${opts.privateKeyPath} refused by ${address}: ${msg}. Is this the key the hosts were created with?`);
-    throw new Error(`cannot connect to ${address}:${opts.port ?? 22}: ${msg}`);
+    throw new Error(`cannot connect to ${address}:${opts.port ?? 22}${opts.via && !msg.includes(opts.via) ? ` through the jump host ${opts.via}` : ''}: ${msg}`);
   }
   if (presented) {
     const late = await opts.knownHosts.check(address, presented); // first contact: record the key

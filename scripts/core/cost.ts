@@ -9,6 +9,7 @@
 import type { PriceTable } from './prices';
 import type { FleetConfig } from '../../stacks/config';
 import { hostGroups } from '../../stacks/topology';
+import { egressOf } from '../../stacks/private-network';
 
 export type Capacity = 'on-demand' | 'spot';
 
@@ -21,7 +22,17 @@ export interface CostGroup {
   readonly spotMaxPrice?: number;
   /** Agents in another region than the fleet's (issue 18): priced at that region's rate. @default the fleet's region */
   readonly region?: string;
+  /** A price that is not an instance's (the NAT gateway's hourly charge): used as it is. */
+  readonly fixedUsdPerHour?: number;
 }
+
+/**
+ * Issue 18: a NAT gateway's hourly charge and an Elastic IP's (every public IPv4 address), us-east-1 list prices
+ * (aws.amazon.com/vpc/pricing, as quoted in 2026 guides: cloudburn.io, basavytix.com). Data processed by a NAT
+ * gateway ($0.045/GB) comes on top and depends on the test: the estimate names it, it cannot count it.
+ */
+export const NAT_GATEWAY_USD_PER_HOUR = 0.045;
+export const EIP_USD_PER_HOUR = 0.005;
 
 export interface GroupCost extends CostGroup {
   /** USD per hour per instance; null when the type's price is unknown. */
@@ -47,21 +58,28 @@ export interface FleetCost {
 /** The config's hosts as cost groups: one per host group (each target group on its own). */
 export function costGroupsOf(config: FleetConfig): CostGroup[] {
   const spot = config.agents.capacity === 'spot';
-  return hostGroups(config).map((g) => ({
+  const egress = egressOf(config);
+  const nat: CostGroup[] =
+    egress === 'nat-gateway' ? [{ role: 'nat', count: 1, instanceType: 'nat-gateway', capacity: 'on-demand', fixedUsdPerHour: NAT_GATEWAY_USD_PER_HOUR }]
+    : egress === 'nat-instance' ? [{ role: 'nat', count: 1, instanceType: config.network.natInstanceType, capacity: 'on-demand' }]
+    : [];
+  const eip: CostGroup[] = egress === 'nat-gateway' || egress === 'nat-instance' ? [{ role: 'egress-ip', count: 1, instanceType: 'elastic-ip', capacity: 'on-demand', fixedUsdPerHour: EIP_USD_PER_HOUR }] : [];
+  return [...hostGroups(config).map((g): CostGroup => ({
     role: g.role === 'target' ? `target:${g.namePrefix}` : g.region ? `${g.role}@${g.region}` : g.role,
     count: g.count,
     ...(g.region ? { region: g.region } : {}),
     instanceType: g.instanceType,
     capacity: g.role === 'agent' && spot ? 'spot' : 'on-demand',
     ...(g.role === 'agent' && spot && config.agents.spotMaxPrice !== undefined ? { spotMaxPrice: Number(config.agents.spotMaxPrice) } : {}),
-  }));
+  })), ...nat, ...eip];
 }
 
 export function onDemandPrice(prices: PriceTable, region: string, instanceType: string): number | null {
   return prices.onDemandUsdPerHour[region]?.[instanceType] ?? null;
 }
 
-export function unitPrice(prices: PriceTable, region: string, g: Pick<CostGroup, 'instanceType' | 'capacity' | 'spotMaxPrice'>): number | null {
+export function unitPrice(prices: PriceTable, region: string, g: Pick<CostGroup, 'instanceType' | 'capacity' | 'spotMaxPrice' | 'fixedUsdPerHour'>): number | null {
+  if (g.fixedUsdPerHour !== undefined) return g.fixedUsdPerHour;
   if (g.capacity === 'spot' && g.spotMaxPrice !== undefined) return g.spotMaxPrice;
   return onDemandPrice(prices, region, g.instanceType);
 }
@@ -112,6 +130,7 @@ export function formatCost(c: FleetCost): string {
   const lines = c.groups.map((g) => `  ${g.role.padEnd(11)} ${String(g.count).padStart(4)} × ${g.instanceType.padEnd(12)} ${g.capacity === 'spot' ? 'spot (at most)' : 'on-demand     '} ${usd(g.usdPerHour)}/h`);
   lines.push(`  total ${usd(c.usdPerHour)}/h${c.usdPerHour === null ? ` (known part ${usd(c.knownUsdPerHour)}/h; no price for ${c.unknownTypes.join(', ')} in ${c.region})` : ''}`);
   lines.push(`  if forgotten: at most ${usd(c.maxUntilDeadmanUsd)} before the dead-man switch ends it (${c.ttlHours} h)`);
+  if (c.groups.some((g) => g.instanceType === 'nat-gateway')) lines.push(`  plus $${NAT_GATEWAY_USD_PER_HOUR}/GB the NAT gateway processes (not in the total: it depends on the test)`);
   lines.push(`  prices: ${c.source}, ${c.date}`);
   return `cost estimate (${c.region}):\n${lines.join('\n')}`;
 }

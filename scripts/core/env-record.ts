@@ -49,6 +49,8 @@ export const outputsSchema = z.object({
   sshUser: z.string(),
   hosts: z.array(hostSchema),
   master: z.object({ address: z.string(), port: z.number() }).nullable(),
+  /** Issue 18: how the agents reach the internet and the addresses a target must allowlist (absent in older outputs). */
+  egress: z.object({ kind: z.string(), ips: z.array(z.string()) }).optional(),
 });
 export type FleetOutputs = Zod.infer<typeof outputsSchema>;
 
@@ -64,6 +66,7 @@ export function checkOutputAddresses(o: FleetOutputs): FleetOutputs {
     if (!IPV4.test(h.privateIp)) throw new Error(`hosts[${JSON.stringify(h.name)}].privateIp (${JSON.stringify(h.privateIp)}) is not an IPv4 address`);
     if (h.publicIp !== '' && !IPV4.test(h.publicIp)) throw new Error(`hosts[${JSON.stringify(h.name)}].publicIp (${JSON.stringify(h.publicIp)}) is not an IPv4 address (nor empty)`);
   }
+  for (const ip of o.egress?.ips ?? []) if (!IPV4.test(ip)) throw new Error(`egress.ips (${JSON.stringify(ip)}) is not an IPv4 address`);
   if (o.master && !IPV4.test(o.master.address)) throw new Error(`master.address (${JSON.stringify(o.master.address)}) is not an IPv4 address`);
   return o;
 }
@@ -74,6 +77,7 @@ const tfOutputsSchema = z.object({
   }),
   master: z.object({ value: z.object({ address: z.string(), port: z.number() }).nullable() }),
   env: z.object({ value: z.object({ name: z.string(), engine: z.string(), expires_at: z.string() }) }),
+  egress: z.object({ value: z.object({ kind: z.string(), ips: z.array(z.string().nullable()) }) }).optional(),
 });
 
 /** `terraform output -json` → the fleet's outputs. Throws with the reason when the shape is wrong. */
@@ -93,6 +97,7 @@ export function fromTerraformOutputs(json: unknown, sshUser: string): FleetOutpu
     sshUser,
     hosts: o.hosts.value.map((h) => ({ role: h.role, group: h.group, name: h.name, id: h.id, publicIp: h.public_ip ?? '', privateIp: h.private_ip, ...(h.region && multi ? { region: h.region } : {}) })),
     master: o.master.value,
+    ...(o.egress ? { egress: { kind: o.egress.value.kind, ips: o.egress.value.ips.filter((ip): ip is string => !!ip) } } : {}),
   };
 }
 

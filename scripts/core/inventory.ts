@@ -7,6 +7,7 @@ import type { Role } from '../../stacks/config';
 import { MONITORING_PORTS, type EngineName } from '../../stacks/engines';
 import type { FleetOutputs, Host } from './env-record';
 import { ansibleIniHostValue, ansibleIniVarValue, refuseControlChars, shWord, sshConfigValue } from './safe-text';
+import { egressIps, jumpFor } from './door';
 
 import { FORMATS, type InventoryFormat } from './inventory-formats';
 export { FORMATS, type InventoryFormat };
@@ -21,13 +22,14 @@ export interface Inventory {
   readonly knownHostsFile: string;
   readonly hosts: readonly Host[];
   readonly master: { readonly address: string; readonly port: number } | null;
+  readonly egress?: { readonly kind: string; readonly ips: readonly string[] };
 }
 
 /** Refuses (exit 2) a key or known_hosts path with a control character: it would inject ssh_config/INI lines. */
 export function inventoryFrom(o: FleetOutputs, extra: { region: string; privateKeyPath: string; knownHostsFile: string }): Inventory {
   refuseControlChars('keyPair.privateKeyPath', extra.privateKeyPath);
   refuseControlChars('--home (the env folder holding known_hosts)', extra.knownHostsFile);
-  return { env: o.env, target: o.target, engine: o.engine, sshUser: o.sshUser, hosts: o.hosts, master: o.master, ...extra };
+  return { env: o.env, target: o.target, engine: o.engine, sshUser: o.sshUser, hosts: o.hosts, master: o.master, ...(o.egress ? { egress: o.egress } : {}), ...extra };
 }
 
 const ROLE_GROUPS: Record<Role, string> = { controller: 'controller', agent: 'agents', target: 'targets', monitoring: 'monitoring' };
@@ -54,7 +56,48 @@ export function internalHostname(inv: Pick<Inventory, 'target' | 'region'>, h: H
 }
 
 function hostVars(inv: Inventory, h: Host): Record<string, string> {
-  return { ansible_host: h.publicIp || h.privateIp, internal_ip: h.privateIp, internal_hostname: internalHostname(inv, h), loadfleet_role: h.role, instance_id: h.id };
+  const vars: Record<string, string> = { ansible_host: h.publicIp || h.privateIp, internal_ip: h.privateIp, internal_hostname: internalHostname(inv, h), loadfleet_role: h.role, instance_id: h.id };
+  const jump = jumpFor(inv.hosts, h.publicIp || h.privateIp);
+  // A private host (issue 18): the fleet's args plus the door. Host vars win over the group's.
+  if (jump) vars.ansible_ssh_common_args = `${commonArgs(inv)} -o ${shWord(`ProxyCommand=${proxyCommand(inv, jump)}`)}`;
+  return vars;
+}
+
+/**
+ * Where OpenSSH keeps the one multiplexed connection to the door: ~/.ssh/lf-%C (%C: a 40-digit hash of user,
+ * host and port). Not beside known_hosts: a Unix socket path must stay under ~104 bytes, and an env folder can
+ * be deep. `inventory` makes ~/.ssh (0700) when it is missing.
+ */
+export function controlPathValue(_inv: Pick<Inventory, 'knownHostsFile'>): string {
+  return '~/.ssh/lf-%C';
+}
+
+/**
+ * The jump through the controller as an OpenSSH ProxyCommand: its own pinned known_hosts (ProxyJump would not
+ * pass command-line -o options on to the jump's ssh), and ControlMaster, so every private host's session rides
+ * on one connection to the controller. Run by sh after ssh's %-expansion: each word shell-quoted, `%` doubled.
+ */
+export function proxyCommand(inv: Pick<Inventory, 'sshUser' | 'privateKeyPath' | 'knownHostsFile'>, jump: string): string {
+  const opt = (o: string) => ['-o', o];
+  const words = [
+    'ssh',
+    ...opt(`UserKnownHostsFile=${sshConfigValue(inv.knownHostsFile, { percentTokens: true })}`),
+    ...opt('GlobalKnownHostsFile=/dev/null'),
+    ...opt('StrictHostKeyChecking=yes'),
+    ...opt('BatchMode=yes'),
+    ...opt('IdentitiesOnly=yes'),
+    ...opt(`IdentityFile=${sshConfigValue(inv.privateKeyPath, { percentTokens: true })}`),
+    ...opt('ControlMaster=auto'),
+    ...opt('ControlPersist=60s'),
+    ...opt(`ControlPath=${controlPathValue(inv)}`),
+    '-l', inv.sshUser,
+  ];
+  // Every % doubled, %C included: the outer ssh expands this line, the inner one then sees its own tokens.
+  return `${words.map((w) => shWord(w).replace(/%/g, '%%')).join(' ')} -W %h:%p ${jump}`;
+}
+
+function commonArgs(inv: Inventory): string {
+  return `-o ${shWord(`UserKnownHostsFile=${sshConfigValue(inv.knownHostsFile, { percentTokens: true })}`)} -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes`;
 }
 
 function fleetVars(inv: Inventory): Record<string, string | number> {
@@ -62,7 +105,7 @@ function fleetVars(inv: Inventory): Record<string, string | number> {
     ansible_user: inv.sshUser,
     ansible_ssh_private_key_file: inv.privateKeyPath,
     // Ansible shlex-splits this and hands each word to ssh, which parses `-o` like a config line.
-    ansible_ssh_common_args: `-o ${shWord(`UserKnownHostsFile=${sshConfigValue(inv.knownHostsFile, { percentTokens: true })}`)} -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes`,
+    ansible_ssh_common_args: commonArgs(inv),
     loadfleet_env: inv.env,
     loadfleet_engine: inv.engine,
   };
@@ -116,9 +159,13 @@ export function renderAnsibleYaml(inv: Inventory): string {
 }
 
 export function renderSshConfig(inv: Inventory): string {
+  const door = inv.hosts.find((h) => h.role === 'controller');
   const blocks = inv.hosts.map((h) =>
     [
       `Host ${h.name}`,
+      // Issue 18: a private host through the controller's block (its pinned key, its one multiplexed connection).
+      ...(door && jumpFor(inv.hosts, h.publicIp || h.privateIp) ? [`  ProxyJump ${door.name}`] : []),
+      ...(door && h === door && inv.hosts.some((x) => jumpFor(inv.hosts, x.publicIp || x.privateIp)) ? ['  ControlMaster auto', '  ControlPersist 60s', `  ControlPath ${controlPathValue(inv)}`] : []),
       `  HostName ${h.publicIp || h.privateIp}`,
       `  User ${inv.sshUser}`,
       `  IdentityFile ${sshConfigValue(inv.privateKeyPath, { percentTokens: true })}`,
@@ -150,7 +197,8 @@ export function renderHosts(inv: Inventory): string {
 }
 
 export function renderJson(inv: Inventory): string {
-  return `${JSON.stringify(inv, null, 2)}\n`;
+  // Issue 18: "egress IPs to allowlist" (the NAT's Elastic IPs, else the agents' public IPs).
+  return `${JSON.stringify({ ...inv, egressIps: egressIps(inv) }, null, 2)}\n`;
 }
 
 export function render(inv: Inventory, format: InventoryFormat): string {

@@ -3,6 +3,7 @@ import type { FleetConfig, Role } from '../../stacks/config';
 import { parseCidr } from '../../stacks/config';
 import { UsageError } from './errors';
 import { hostGroups, hostName } from '../../stacks/topology';
+import { isPrivateGroup } from '../../stacks/private-network';
 
 export interface LocalHostPlan {
   readonly role: Role;
@@ -16,6 +17,21 @@ export interface LocalHostPlan {
   readonly ip: string;
   /** Fixed MAC of the host's eth0 (macOf its address): what the other hosts' permanent neighbour entries name. */
   readonly mac: string;
+  /** Issue 18: on the private bridge (inside the controller's namespace), reached only through the controller. */
+  readonly private?: boolean;
+}
+
+/**
+ * Private agents on the local target (issue 18): the upper half of local.subnet on a second bridge that lives
+ * inside the controller's network namespace (the controller routes between its two links). The machine's root
+ * namespace gets an `unreachable` route for that half: no path from the machine to an agent but the door.
+ */
+export interface LocalPrivateNet {
+  readonly bridge: string;
+  readonly cidr: string;
+  /** The controller's address on the private bridge: the private hosts' default route. */
+  readonly gatewayIp: string;
+  readonly prefixLength: number;
 }
 
 export interface LocalPlan {
@@ -25,6 +41,7 @@ export interface LocalPlan {
   readonly bridgeMac: string;
   readonly prefixLength: number;
   readonly hosts: readonly LocalHostPlan[];
+  readonly privateNet?: LocalPrivateNet;
 }
 
 function ipOf(n: number): string {
@@ -54,8 +71,11 @@ export function macOf(ip: string): string {
  * that count (net/core/neighbour.c: neigh_alloc's exempt_from_gc for NUD_PERMANENT).
  */
 export function staticNeighbours(plan: LocalPlan, h: LocalHostPlan): { ip: string; mac: string }[] {
+  // Private hosts (issue 18) sit on the controller's second bridge, another link: they keep ARP there (their
+  // gateway's MAC is that bridge's), and no host of the main bridge names them (they are routed, not neighbours).
+  if (h.private) return [];
   const hub = (x: LocalHostPlan) => x.role !== 'agent';
-  const peers = plan.hosts.filter((x) => x !== h && (hub(h) || hub(x)));
+  const peers = plan.hosts.filter((x) => x !== h && !x.private && (hub(h) || hub(x)));
   return [{ ip: plan.bridgeIp, mac: plan.bridgeMac }, ...peers.map((x) => ({ ip: x.ip, mac: x.mac }))];
 }
 
@@ -65,22 +85,30 @@ export function planLocal(config: FleetConfig): LocalPlan {
   if (!net) throw new UsageError(`local.subnet (${config.local.subnet}) is not a CIDR`);
   const p = config.local.prefix;
   const size = 2 ** (32 - net.bits);
+  const split = isPrivateGroup(config, 'agent');
+  const half = split ? size / 2 : size;
   const hosts: LocalHostPlan[] = [];
   const total = hostGroups(config).reduce((n, g) => n + g.count, 0);
   if (total > MAX_BRIDGE_PORTS) {
     throw new UsageError(`the fleet has ${total} hosts; the local target puts them all on one Linux bridge, which takes at most ${MAX_BRIDGE_PORTS} (the kernel's BR_MAX_PORTS): use fewer agents (agents.count) or targets, or --target aws`);
   }
+  let pub = 0;
+  let priv = 0;
   for (const g of hostGroups(config)) {
+    const isPriv = isPrivateGroup(config, g.role, g.namePrefix);
     for (let i = 0; i < g.count; i++) {
       const n = hosts.length;
-      if (10 + n >= size - 1) {
-        throw new UsageError(`local.subnet (${config.local.subnet}) has room for ${size - 11} hosts, the fleet has more: use a larger subnet, e.g. a /22`);
+      const k = isPriv ? priv++ : pub++;
+      if (10 + k >= half - 1) {
+        throw new UsageError(`local.subnet (${config.local.subnet}) has room for ${half - 11} ${split ? (isPriv ? 'private hosts in its upper half' : 'public hosts in its lower half (network.agents: private takes the upper half)') : 'hosts'}, the fleet has more: use a larger subnet, e.g. a /22`);
       }
       const name = hostName(g, i);
-      hosts.push({ role: g.role, group: g.namePrefix, name, netns: `${p}-${config.name}-${name}`, rootIf: `${p}v${n}`, peerIf: `${p}p${n}`, ip: ipOf(net.base + 10 + n), mac: macOf(ipOf(net.base + 10 + n)) });
+      const ip = ipOf(net.base + (isPriv ? half : 0) + 10 + k);
+      hosts.push({ role: g.role, group: g.namePrefix, name, netns: `${p}-${config.name}-${name}`, rootIf: `${p}v${n}`, peerIf: `${p}p${n}`, ip, mac: macOf(ip), ...(isPriv ? { private: true } : {}) });
     }
   }
-  return { bridge: `${p}br0`, bridgeIp: ipOf(net.base + 1), bridgeMac: macOf(ipOf(net.base + 1)), prefixLength: net.bits, hosts };
+  const privateNet = split ? { bridge: `${p}br1`, cidr: `${ipOf(net.base + half)}/${net.bits + 1}`, gatewayIp: ipOf(net.base + half + 1), prefixLength: net.bits + 1 } : undefined;
+  return { bridge: `${p}br0`, bridgeIp: ipOf(net.base + 1), bridgeMac: macOf(ipOf(net.base + 1)), prefixLength: net.bits, hosts, ...(privateNet ? { privateNet } : {}) };
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Human-readable summaries. Pure. */
 import type { FleetOutputs } from './env-record';
 import { describeExpiry } from './env-record';
+import { egressIps } from './door';
 
 export function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
@@ -13,7 +14,13 @@ export function formatOutputs(o: FleetOutputs, now: Date): string {
     o.master ? `master: ${o.master.address}:${o.master.port}` : 'master: none (this engine has no master)',
   ];
   const rows = [['ROLE', 'NAME', 'ID', 'PUBLIC IP', 'PRIVATE IP'], ...o.hosts.map((h) => [h.role, h.name, h.id, h.publicIp || '-', h.privateIp])];
-  return `${head.join('\n')}\n${table(rows)}`;
+  return `${head.join('\n')}\n${table(rows)}\n${egressLine(egressIps(o))}`;
+}
+
+/** Issue 18: the one line a target's firewall owner needs. */
+export function egressLine(e: { kind: string; ips: readonly string[] }): string {
+  const how: Record<string, string> = { 'nat-gateway': 'NAT gateway, Elastic IP', 'nat-instance': 'NAT instance, Elastic IP', public: "the agents' own public IPs", routed: 'private agents routed by the controller, no NAT (local target)', none: 'no egress' };
+  return `egress IPs to allowlist: ${e.ips.length ? e.ips.join(', ') : 'none'} (${how[e.kind] ?? e.kind})`;
 }
 
 /** A one-line description of what `up` will create, for the confirmation question. */

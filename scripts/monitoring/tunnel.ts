@@ -6,6 +6,8 @@ import { MONITORING_PORTS, engineOf, type EngineName } from '../../stacks/engine
 import type { FleetOutputs } from '../core/env-record';
 import { UsageError } from '../core/errors';
 import { sshConfigValue } from '../core/safe-text';
+import { jumpFor } from '../core/door';
+import { proxyCommand } from '../core/inventory';
 
 /**
  * The page of Prometheus's targets, by the Prometheus that runs there (issue 22.11). The local target runs Debian's
@@ -79,6 +81,7 @@ export function planTunnel(
   const localPortFrom = opts.localPort !== undefined ? 'given' : port < PRIVILEGED_PORTS_BELOW ? 'high' : 'same';
   const localPort = opts.localPort ?? defaultLocalPort(port);
   const address = host.publicIp || host.privateIp;
+  const jump = jumpFor(outputs.hosts, address);
   return {
     target,
     host: host.name,
@@ -100,6 +103,8 @@ export function planTunnel(
       '-o', 'ServerAliveInterval=30',
       '-o', 'ServerAliveCountMax=3',
       '-o', `IdentityFile=${sshConfigValue(opts.privateKeyPath, { percentTokens: true })}`,
+      // Issue 18: a private host (monitoring beside private agents) through the controller, its key pinned too.
+      ...(jump ? ['-o', `ProxyCommand=${proxyCommand({ sshUser: outputs.sshUser, privateKeyPath: opts.privateKeyPath, knownHostsFile: opts.knownHostsFile }, jump)}`] : []),
       '-L', `127.0.0.1:${localPort}:${loopback ? '127.0.0.1' : host.privateIp}:${port}`,
       `${outputs.sshUser}@${address}`,
     ],

@@ -27,6 +27,8 @@ export interface HostGroupProps {
   readonly dependsOn?: ITerraformDependable[];
   /** The provider alias of the group's region. @default the stack's default provider */
   readonly provider?: TerraformProvider;
+  /** A public IP on each instance; false in the private subnet (issue 18). @default true */
+  readonly publicIp?: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export class HostGroup extends Construct {
       subnetId: props.subnetId,
       vpcSecurityGroupIds: [props.securityGroupId],
       keyName: props.keyName,
-      associatePublicIpAddress: true,
+      associatePublicIpAddress: props.publicIp ?? true,
       // Tags in metadata: the dead-man switch reads its expiry tag from there (stacks/deadman.ts).
       metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 1, instanceMetadataTags: 'enabled' },
       rootBlockDevice: { encrypted: true, volumeType: 'gp3', volumeSize: props.rootVolumeGb, deleteOnTermination: true, tags },

@@ -12,6 +12,11 @@ export interface FleetSecurityProps {
   /** Ports on the targets that generators may reach. */
   readonly targetPorts: readonly number[];
   readonly monitoring: boolean;
+  /**
+   * Private agents (issue 18): roles with hosts in the private subnet take SSH from the controller's group only;
+   * access.sshCidrs reach only `publicRoles` (the controller, public targets). @default undefined: every role public
+   */
+  readonly door?: { readonly privateRoles: readonly Role[]; readonly publicRoles: readonly Role[] };
 }
 
 const ROLES: readonly Role[] = ['controller', 'agent', 'target', 'monitoring'];
@@ -51,7 +56,9 @@ export class FleetSecurity extends Construct {
     const fromGroup = (role: Role, port: PortRange, source: Role) =>
       this.rule(role, port, { referencedSecurityGroupId: this.groupIds[source] }, source);
 
-    for (const role of roles) admin(role, { from: 22, to: 22, description: 'SSH' });
+    const ssh = { from: 22, to: 22, description: 'SSH' };
+    for (const role of roles) if (!props.door || props.door.publicRoles.includes(role)) admin(role, ssh);
+    for (const role of roles) if (props.door?.privateRoles.includes(role) && role !== 'controller') fromGroup(role, ssh, 'controller');
     // No engine's UI is opened to access.sshCidrs (issue 20: Locust's answers on loopback only, nGrinder's takes
     // admin/admin until install sets it and plain HTTP): `loadfleet tunnel controller` reaches it.
     for (const p of props.engine.controllerFromAgents) fromGroup('controller', p, 'agent');

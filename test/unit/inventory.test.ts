@@ -40,7 +40,7 @@ describe('inventory renderers', () => {
   it('keeps YAML and JSON parseable and equivalent to the model', () => {
     const y = parse(render(INV, 'ansible-yaml'));
     expect(Object.keys(y.all.children.fleet_demo.children.agents.hosts)).toEqual(['demo-agent-1', 'demo-agent-2']);
-    expect(JSON.parse(render(INV, 'json'))).toEqual(INV);
+    expect(JSON.parse(render(INV, 'json'))).toEqual({ ...INV, egressIps: { kind: 'public', ips: ['54.0.0.11', '54.0.0.12'] } });
     const sd = JSON.parse(render(INV, 'file_sd'));
     expect(sd).toHaveLength(5);
     expect(sd[1]).toEqual({ targets: ['10.42.0.11:9100'], labels: { loadfleet_env: 'demo', role: 'agent', group: 'agent', host: 'agent-1', job: 'node' } });
