@@ -15,6 +15,11 @@ export interface Engine {
   readonly name: EngineName;
   /** Where agents connect to the controller; null when agents never connect (k6). */
   readonly masterPort: number | null;
+  /**
+   * True when nothing listens on masterPort between runs (JMeter: the client's callback ports exist only while
+   * `jmeter -n -R …` runs on the controller), so doctor cannot probe it before a run. @default false
+   */
+  readonly masterOnlyDuringRun?: boolean;
   /** Ports the controller must accept from the agents' security group. */
   readonly controllerFromAgents: readonly PortRange[];
   /** Ports the agents must accept from the controller's security group. */
@@ -118,6 +123,7 @@ export const Engine = {
   jmeter: (): Engine => ({
     name: 'jmeter',
     masterPort: jmeterClientPorts().from,
+    masterOnlyDuringRun: true,
     controllerFromAgents: [{ ...jmeterClientPorts(), description: 'JMeter client callbacks (client.rmi.localport+1, +2)' }],
     agentsFromController: [one(JMETER_PORTS.registry, 'JMeter RMI registry (server_port)'), one(JMETER_PORTS.serverLocal, 'JMeter server.rmi.localport')],
     uiPort: null,

@@ -13,7 +13,7 @@ import { fanout, hostsFailed, worstExitCode, type HostResult } from '../core/fan
 import { runAsRoot } from '../core/privilege';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import { pinFirstContact, pinTargetsOf } from './host-keys';
-import { CLOCK_COMMAND, DoctorFailedError, NothingInstalledError, REACH_MASTER, doctorFailureKind, notInstalledHeadline, nothingInstalled, clockFrom, clockRow, formatDoctorReport, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
+import { CLOCK_COMMAND, DoctorFailedError, NothingInstalledError, reachEndpoints, doctorFailureKind, notInstalledHeadline, nothingInstalled, clockFrom, clockRow, formatDoctorReport, hostRows, parseProbeOutput, probeScript, sameVersionRow, type Endpoint, type Probed, type Row } from '../core/doctor';
 import { installContextFor } from '../engines/common';
 import type { InstallContext } from '../engines/types';
 import type { Host } from '../core/env-record';
@@ -63,15 +63,7 @@ export async function doctorAction(opts: DoctorOptions): Promise<void> {
       login: outputs.sshUser,
       cacheDir: config.local.engineCache,
     });
-  const reachOf = (h: Host): Endpoint[] => {
-    if (h.role !== 'agent') return [];
-    const out: Endpoint[] = [];
-    if (outputs.master) out.push({ label: REACH_MASTER, address: outputs.master.address, port: outputs.master.port });
-    for (const t of outputs.hosts.filter((x) => x.role === 'target')) {
-      for (const port of config.targets.find((g) => g.name === t.group)?.ports ?? []) out.push({ label: `reach ${t.name}:${port}`, address: t.privateIp, port });
-    }
-    return out;
-  };
+  const reachOf = (h: Host): Endpoint[] => reachEndpoints(config, outputs, h);
   const targets = plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, host: h }));
   const targetByName = new Map(targets.map((t) => [t.name, t]));
   // First contact, once (not per --wait round): console keys pinned before any connection.

@@ -7,6 +7,9 @@ import { table } from './summary';
 import { parseStatus, statusOwnerScript, shQuote, type ServiceStatus } from './supervise';
 import type { HostKind } from './tuning';
 import type { HostCheck } from '../engines/types';
+import type { FleetOutputs, Host } from './env-record';
+import type { FleetConfig } from '../../stacks/config';
+import { engineOf, type EngineName } from '../../stacks/engines';
 
 /** Free space below this on / fails the disk check (results, logs). */
 export const MIN_FREE_MB = 1024;
@@ -96,6 +99,22 @@ export interface Row {
 
 /** The probe's check that an agent reaches the engine's master port (an engine check: see Row.engineCheck). */
 export const REACH_MASTER = 'reach master';
+
+/**
+ * What an agent must reach (TCP connects from the agent): the master's port and each target port. JMeter's master
+ * port is the client's callback port, open only while a run's `jmeter -n -R …` runs on the controller: probing it
+ * before a run failed every JMeter doctor, and so every JMeter run; that path is checked the other way round
+ * ("controller reaches every jmeter-server") and its security-group rule in the stack tests.
+ */
+export function reachEndpoints(config: Pick<FleetConfig, 'engine' | 'targets'>, outputs: Pick<FleetOutputs, 'master' | 'hosts'>, h: Pick<Host, 'role'>): Endpoint[] {
+  if (h.role !== 'agent') return [];
+  const out: Endpoint[] = [];
+  if (outputs.master && !engineOf(config.engine as EngineName).masterOnlyDuringRun) out.push({ label: REACH_MASTER, address: outputs.master.address, port: outputs.master.port });
+  for (const t of outputs.hosts.filter((x) => x.role === 'target')) {
+    for (const port of config.targets.find((g) => g.name === t.group)?.ports ?? []) out.push({ label: `reach ${t.name}:${port}`, address: t.privateIp, port });
+  }
+  return out;
+}
 
 /**
  * The kind of a doctor failure: usage (exit 2 in `run`: "run loadfleet install first") only when every failing

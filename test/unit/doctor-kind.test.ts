@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { doctorFailureKind, hostRows, parseProbeOutput, type Row } from '../../scripts/core/doctor';
+import { doctorFailureKind, hostRows, parseProbeOutput, reachEndpoints, type Row } from '../../scripts/core/doctor';
 
 const want = { version: '2.12.1', services: [{ name: 'locust-worker@1', nofile: 16384 }] };
 
@@ -57,5 +57,29 @@ describe('nothingInstalled: doctor\'s first words on a fleet never installed (is
     // one host installed: not "nothing installed"
     const mixed = [...rows, ...hostRows('agent-2', parseProbeOutput('version 2.12.1\ncores 1\ndisk 9999999\nservice locust-worker@1 pid=5 nofile=16384/16384'), want)];
     expect(nothingInstalled(mixed)).toBe(false);
+  });
+});
+
+describe('reachEndpoints: what an agent must reach before a run', () => {
+  const outputs = {
+    master: { address: '10.0.0.10', port: 60001 },
+    hosts: [
+      { role: 'controller', name: 'controller', group: 'controller', instanceId: 'i-1', publicIp: '', privateIp: '10.0.0.10' },
+      { role: 'target', name: 'app-1', group: 'app', instanceId: 'i-2', publicIp: '', privateIp: '10.0.0.20' },
+    ],
+  } as unknown as Parameters<typeof reachEndpoints>[1];
+  const targets = [{ name: 'app', ports: [80] }] as unknown as Parameters<typeof reachEndpoints>[0]['targets'];
+
+  it('JMeter: no "reach master" (the client callback port listens only during a run: probing it failed every JMeter doctor and so every JMeter run)', () => {
+    const got = reachEndpoints({ engine: 'jmeter', targets }, outputs, { role: 'agent' });
+    expect(got.map((e) => e.label)).toEqual(['reach app-1:80']);
+  });
+
+  it('Locust and nGrinder: the master port, then each target port; nothing for a non-agent', () => {
+    for (const engine of ['locust', 'ngrinder'] as const) {
+      const got = reachEndpoints({ engine, targets }, outputs, { role: 'agent' });
+      expect(got).toEqual([{ label: 'reach master', address: '10.0.0.10', port: 60001 }, { label: 'reach app-1:80', address: '10.0.0.20', port: 80 }]);
+    }
+    expect(reachEndpoints({ engine: 'locust', targets }, outputs, { role: 'controller' })).toEqual([]);
   });
 });
