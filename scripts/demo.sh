@@ -25,7 +25,7 @@ lf doctor -c "$CONFIG" --wait 60
 lf install -c "$CONFIG"   # a rerun changes nothing
 # Monitoring (install set it up): the local fleet's Prometheus and what it scrapes, read from its own API.
 MON_IP=$(node -e "const o=require('./.loadfleet/local-demo/outputs.json'); console.log(o.hosts.find((h) => h.role === 'monitoring').privateIp)")
-echo; echo "== Monitoring: Prometheus at http://$MON_IP:9090/targets (from elsewhere: npx loadfleet tunnel -c $CONFIG prometheus) =="
+echo; echo "== Monitoring: Prometheus at http://$MON_IP:9090/classic/targets (Debian's Prometheus 2.42) (from elsewhere: npx loadfleet tunnel -c $CONFIG prometheus) =="
 # shellcheck disable=SC2016 # the single-quoted text is JavaScript, not shell
 curl -fsS "http://$MON_IP:9090/api/v1/query?query=up%7Bjob%3D%22node%22%7D" | node -e '
 let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {

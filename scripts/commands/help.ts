@@ -38,11 +38,11 @@ export const HELP: Record<string, CommandHelp> = {
   },
   sweep: {
     examples: [['loadfleet sweep --env demo --dry-run', 'list what is tagged loadfleet:env=demo'], ['loadfleet sweep --env demo --yes', 'delete it, round after round until nothing is left'], ['loadfleet sweep --expired --yes', 'every env whose expiry has passed']],
-    exitCodes: `0 nothing left · 1 AWS said no, something is left, or the confirmation was answered "no" · ${USAGE}`,
+    exitCodes: `0 nothing left · 1 AWS said no, something is left, or the confirmation was answered "no" · ${USAGE}; also no terminal and no --yes`,
   },
   bake: {
     examples: [['loadfleet bake --role agent', 'bake the agent image (a temporary builder, always cleaned up)'], ['loadfleet bake --role all --yes', 'agent and target images, without asking']],
-    exitCodes: `0 image available · 1 AWS or the builder said no, or the confirmation was answered "no" · ${USAGE}`,
+    exitCodes: `0 image available · 1 AWS or the builder said no, or the confirmation was answered "no" · ${USAGE}; also no terminal and no --yes`,
   },
   install: {
     examples: [['loadfleet install', "the config's engine on the controller and agents (a rerun: 0 changed)"], ['loadfleet install --hosts agent-3', 'one host only']],

@@ -7,7 +7,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function register(program: Command): void {
   envOptions(program.command('run').description('run one distributed headless test on the fleet; results merged and kept in .loadfleet/<env>/runs/<run-id>/'))
-    .option('--script <file>', 'the test: a locustfile (Locust) or an Artillery YAML')
+    .option('--script <file>', 'the test: a locustfile (Locust), an Artillery YAML, a k6 script, a JMeter plan (.jmx) or an nGrinder script')
     // Short flags as Locust (-u -r -t) and k6 (-u -d) spell them (issue 22.13).
     .option('-u, --users <n>', 'users / virtual users at peak, whole fleet (default 10)')
     .option('-r, --rate <r>', 'users started per second (Locust) or arrivals per second (Artillery), whole fleet (default: --users)')

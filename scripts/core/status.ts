@@ -144,7 +144,7 @@ export function formatStatus(r: StatusReport, table: (rows: string[][]) => strin
   out.push(`env ${r.env}: ${r.status} on ${r.target}${r.regions ? `, ${r.regions.join(' + ')}` : r.region ? `, ${r.region}` : ''}${r.source === 'tags' ? ' (from EC2 tags alone: no env folder here)' : ''}`);
   if (r.failure) out.push(`  ${r.failure.reason}`);
   if (r.next) out.push(`  run: ${r.next}`);
-  out.push(r.expiresAt ? `dead-man switch: ${r.expiresAt} (${r.expiry})` : r.status === 'down' ? 'dead-man switch: none (the env is down, nothing runs)' : 'dead-man switch: unknown (no expiry recorded or tagged)');
+  out.push(r.expiresAt ? `dead-man switch: ${r.expiresAt} (${r.expiry})` : r.status === 'down' && !r.hosts.some((h) => h.state === 'running' || h.state === 'pending') ? 'dead-man switch: none (the env is down, nothing runs)' : 'dead-man switch: unknown (no expiry recorded or tagged)');
   if (r.hosts.length > 0) out.push(table([['HOST', 'ROLE', 'ID', 'STATE', 'NOTE'], ...r.hosts.map((h) => [h.name, h.role, h.id, h.state + (h.spot ? ' (spot)' : ''), h.interrupted ? `INTERRUPTED: ${h.note ?? ''}` : (h.note ?? '')])]));
   else out.push('no hosts');
   if (r.interruptions > 0) out.push(`${r.interruptions} host(s) in the state no longer run: run "loadfleet up" to replace them`);

@@ -4,7 +4,7 @@
  *
  * - k6: pushes with `-o experimental-prometheus-rw` to the monitoring host's remote-write receiver, trends
  *   as native histograms (K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM): histograms of all agents SUM into
- *   exact fleet-wide percentiles, where the default per-instance p99 gauges cannot be combined.
+ *   fleet-wide percentiles within one schema-3 bucket (~9 %), where the default per-instance p99 gauges cannot be combined.
  * - Locust, Artillery: no Prometheus output worth having (locust_exporter scrapes the web UI, averages
  *   only); `run` publishes the merged stats through the controller's textfile collector (run-metrics.ts).
  * - JMeter: the client on the controller already receives every sample of every server (StrippedBatch),

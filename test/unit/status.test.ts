@@ -69,5 +69,8 @@ describe('status', () => {
     expect(formatStatus(local, table)).not.toMatch(/in \d|left/);
     // Something still running under a down record (a stray): its expiry still counts.
     expect(awsStatus({ env: 'e', region: 'us-east-1', status: 'down', expiresAt: '2026-01-01T03:00:00Z', instances: [inst('i-1', 'running')], tagged: [], prices: PRICES, now: NOW }).secondsLeft).toBe(7200);
+    // A stray running with no expiry anywhere: never "nothing runs".
+    const stray = awsStatus({ env: 'e', region: 'us-east-1', status: 'down', instances: [inst('i-1', 'running')], tagged: [], prices: PRICES, now: NOW });
+    expect(formatStatus(stray, table)).not.toContain('nothing runs');
   });
 });
