@@ -59,7 +59,7 @@ describe('private agents on the local target (one door)', () => {
 
   it('tunes every host through ONE connection to the controller', async () => {
     const before = { controller: logins('controller'), a1: logins('agent-1') };
-    const r = await fleet.cli(['tune', '--env', 'ptest']);
+    const r = await fleet.cli(['tune', '--env', 'ptest', '--verbose']);
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/4\/4 hosts reached/);
     expect(r.stdout).toMatch(/^agent-2\s+nofile hard\s+16384\s+16384\s+ok$/m);

@@ -287,7 +287,7 @@ describe('monitoring on the local target', () => {
     expect(health.down.map((d) => d.host)).toEqual(['agent-2']);
     expect(health.down[0]!.reason).toMatch(/connection refused/);
     expect((await promQuery(MON, 'up{job="node",host="agent-2"}'))[0]!.value[1]).toBe('0');
-    const doctor = await fleet.cli(['doctor', '-c', fleet.config]);
+    const doctor = await fleet.cli(['doctor', '-c', fleet.config, '--verbose']);
     expect(doctor.exitCode).toBe(1);
     expect(doctor.stdout).toMatch(/agent-2\s+node_exporter scraped by Prometheus\s+FAIL\s+down: .*connection refused/);
     expect(doctor.stdout).toMatch(/agent-1\s+node_exporter scraped by Prometheus\s+ok/);
