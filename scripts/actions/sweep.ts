@@ -2,7 +2,8 @@
 import { ec2Client, type Ec2Port } from '../adapters/ec2';
 import { countCalls, deleteFound, envExpiries, findTagged, imagesWithLifetime } from '../adapters/sweep-ec2';
 import { confirmChange } from '../adapters/prompt';
-import { checkEnvName, settings } from '../adapters/context';
+import { checkEnvName, discoverConfig, homeFor, settings } from '../adapters/context';
+import * as path from 'node:path';
 import { loadConfig } from '../adapters/config-file';
 import { ExternalError, UsageError } from '../core/errors';
 import { countByKind, describeFound, expiredEnvs, expiredImages, inSweepOrder, madeProgress, SWEEP_ORDER, type Found, type SweepKind } from '../core/sweep';
@@ -88,6 +89,24 @@ export interface SweepCliOptions {
   readonly region?: string[];
   /** --all-regions: every region EC2 lists for the account. */
   readonly allRegions?: boolean;
+  /** --home: one more folder of env folders to scan (--expired), or the one holding --env's record. */
+  readonly home?: string;
+}
+
+/**
+ * The env homes `sweep --expired` scans (issue 22): --home, $LOADFLEET_HOME, the .loadfleet beside each config
+ * discovery can find (-c FILE, $LOADFLEET_CONFIG, ./loadfleet.yaml) and the legacy ./.loadfleet where envs lived
+ * before they moved beside their config, each once, in that order. An expired env whose record sits in any of
+ * them is found; one that sits elsewhere needs --home.
+ */
+export function sweepHomes(opts: { home?: string; config?: string }, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string[] {
+  const homes: string[] = [];
+  if (opts.home !== undefined) homes.push(homeFor({ home: opts.home }, env, cwd));
+  if (env.LOADFLEET_HOME) homes.push(homeFor({}, { LOADFLEET_HOME: env.LOADFLEET_HOME }, cwd));
+  const configs = [opts.config, discoverConfig(env, cwd), discoverConfig({}, cwd)].filter((c): c is string => c !== undefined);
+  for (const c of configs) homes.push(path.join(path.dirname(path.resolve(cwd, c)), '.loadfleet'));
+  homes.push(path.resolve(cwd, '.loadfleet'));
+  return [...new Set(homes)];
 }
 
 /**
@@ -95,22 +114,24 @@ export interface SweepCliOptions {
  * record lists (agents spread over regions, issue 18), else the config's; for --expired, the default region
  * plus every region a record in this home names. Fleet regions first, in order, no duplicates.
  */
-async function regionsToSweep(opts: SweepCliOptions, loaded: { config: import('../../stacks/config').FleetConfig } | undefined, fallback: string): Promise<string[]> {
+async function regionsToSweep(opts: SweepCliOptions, loaded: { config: import('../../stacks/config').FleetConfig } | undefined, fallback: string, homes: readonly string[]): Promise<string[]> {
   if (opts.allRegions && opts.region?.length) throw new UsageError('--all-regions and --region say the same thing two ways: drop one of them');
   if (opts.region?.length) return [...new Set(opts.region)];
   if (opts.allRegions) return listRegions(ec2Client(fallback));
-  const home = settings({}).home;
-  if (opts.env !== undefined || loaded) {
+  const home = homeFor({ home: opts.home, config: opts.config });
+  if (!opts.expired && (opts.env !== undefined || loaded)) {
     const name = opts.env ?? loaded!.config.name;
     const record = await new EnvDir(home, name).readRecord().catch(() => undefined);
     if (record && record.target === 'aws') return recordRegions(record);
     if (loaded) return fleetRegions(loaded.config);
     return [fallback];
   }
-  const fromRecords: string[] = [];
-  for (const name of await fs.readdir(home).catch(() => [] as string[])) {
-    const record = await new EnvDir(home, name).readRecord().catch(() => undefined);
-    if (record?.target === 'aws') fromRecords.push(...recordRegions(record));
+  const fromRecords: string[] = loaded ? fleetRegions(loaded.config) : [];
+  for (const h of homes) {
+    for (const name of await fs.readdir(h).catch(() => [] as string[])) {
+      const record = await new EnvDir(h, name).readRecord().catch(() => undefined);
+      if (record?.target === 'aws') fromRecords.push(...recordRegions(record));
+    }
   }
   return [...new Set([fallback, ...fromRecords])];
 }
@@ -121,11 +142,14 @@ export async function sweepAction(opts: SweepCliOptions): Promise<void> {
   for (const r of opts.region ?? []) if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(r)) throw new UsageError(`--region (${JSON.stringify(r)}) is not an AWS region name such as eu-west-1`);
   const loaded = opts.config ? await loadConfig(opts.config, { needPrivateKey: false }) : undefined;
   const fallback = loaded?.config.region ?? settings({}).processEnv.AWS_REGION ?? 'us-east-1';
-  const regions = await regionsToSweep(opts, loaded, fallback);
+  // --expired scans every home discovery can find (records name regions; local fleets live there only).
+  const homes = opts.expired ? sweepHomes(opts) : [];
+  const regions = await regionsToSweep(opts, loaded, fallback, homes);
   const region = regions[0]!;
-  // Local fleets carry no EC2 tags: --expired also takes down expired local envs under the home.
-  const local = opts.expired ? await (await import('./sweep-local')).sweepExpiredLocal(settings({}).home, new Date(), { dryRun: opts.dryRun, yes: opts.yes }) : undefined;
-  if (local && !opts.json) process.stderr.write(`${(await import('./sweep-local')).formatLocalSweep(local, settings({}).home)}\n`);
+  // Local fleets carry no EC2 tags: --expired also takes down expired local envs under the homes.
+  const local = opts.expired ? await (await import('./sweep-local')).sweepExpiredLocal(homes, new Date(), { dryRun: opts.dryRun, yes: opts.yes }) : undefined;
+  if (local && !opts.json) process.stderr.write(`${(await import('./sweep-local')).formatLocalSweep(local, homes)}\n`);
+  const scanned = opts.expired ? { homes } : {};
   const now = new Date();
   // --expired removes an expired env's fleet, never its baked images: images have their own lifetime
   // (ami.ttlDays → loadfleet:image-expires-at) and only those past it go.
@@ -143,7 +167,7 @@ export async function sweepAction(opts: SweepCliOptions): Promise<void> {
     const listing = [];
     for (const p of plans) for (const env of p.envs) listing.push({ env, ...(multi ? { region: p.region } : {}), found: inSweepOrder(await findTagged(p.client, env, kinds)) });
     const images = plans.flatMap((p) => p.images);
-    if (opts.json) process.stdout.write(`${JSON.stringify({ region, ...(multi ? { regions } : {}), envs: listing, expiredImages: images, ...(local ? { local } : {}) }, null, 2)}\n`);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ region, ...(multi ? { regions } : {}), envs: listing, expiredImages: images, ...scanned, ...(local ? { local } : {}) }, null, 2)}\n`);
     else {
       for (const l of listing) process.stdout.write(`env ${l.env}${'region' in l ? ` (${l.region})` : ''}: ${l.found.length} resources${l.found.length ? `: ${describeFound(l.found)}` : ''}\n`);
       if (images.length) process.stdout.write(`expired images: ${describeFound(images)}\n`);
@@ -153,7 +177,7 @@ export async function sweepAction(opts: SweepCliOptions): Promise<void> {
   const allEnvs = [...new Set(plans.flatMap((p) => p.envs))];
   const allImages = plans.flatMap((p) => p.images);
   if (allEnvs.length === 0 && allImages.length === 0) {
-    process.stdout.write(opts.json ? `${JSON.stringify({ region, ...(multi ? { regions } : {}), swept: [], removedImages: [], ...(local ? { local } : {}) })}\n` : `no expired env or image in ${regions.join(', ')}\n`);
+    process.stdout.write(opts.json ? `${JSON.stringify({ region, ...(multi ? { regions } : {}), swept: [], removedImages: [], ...scanned, ...(local ? { local } : {}) })}\n` : `no expired env or image in ${regions.join(', ')}\n`);
     return;
   }
   const what = [allEnvs.length ? `everything tagged loadfleet:env = ${allEnvs.join(', ')}${opts.expired ? ' (baked images kept)' : ''}` : '', allImages.length ? `${allImages.length} expired image(s) and their snapshots` : ''].filter(Boolean).join(', and ');
@@ -171,7 +195,7 @@ export async function sweepAction(opts: SweepCliOptions): Promise<void> {
     errors.push(...gone.errors.map((e) => `${e.found.id}${where(p.region)}: ${e.message}`));
   }
   const apiCalls = plans.reduce((n, p) => n + p.calls(), 0);
-  if (opts.json) process.stdout.write(`${JSON.stringify({ region, ...(multi ? { regions } : {}), swept: reports, removedImages: removed, apiCalls, ...(local ? { local } : {}) }, null, 2)}\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ region, ...(multi ? { regions } : {}), swept: reports, removedImages: removed, apiCalls, ...scanned, ...(local ? { local } : {}) }, null, 2)}\n`);
   else {
     for (const r of reports) process.stdout.write(`${formatSweep(r)}\n`);
     if (removed.length) process.stdout.write(`removed expired images: ${describeFound(removed)}\n`);

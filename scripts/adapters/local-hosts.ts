@@ -87,10 +87,14 @@ export class LocalHosts {
     }
   }
 
-  /** The bridge this env's hosts are on, when it has any recorded (undefined before a first up, and after down). */
+  /**
+   * The bridge this env's state file names (undefined before a first up, and after down). Also when no host is
+   * recorded yet: a first `up` killed after writing the state, before any host, leaves this env's own bridge
+   * behind (issue 22), and the next `up` must recognise it as its own (create() removes and remakes it), not
+   * blame "another env".
+   */
   async recordedBridge(): Promise<string | undefined> {
-    const st = await this.readState();
-    return st && st.hosts.length > 0 ? st.bridge : undefined;
+    return (await this.readState())?.bridge;
   }
 
   private async writeState(state: LocalState): Promise<void> {
@@ -111,6 +115,8 @@ export class LocalHosts {
     }
     const state: LocalState = (await this.readState()) ?? { bridge: plan.bridge, login, hosts: [], ...(plan.privateNet ? { privateCidr: plan.privateNet.cidr } : {}) };
     const first = state.hosts.length === 0;
+    // A state naming this bridge with no host is this env's own killed first up: destroy() above removed it.
+    // A bridge still there is not in this env's state, so another env's: never taken.
     if (state.hosts.length === 0 && (await quiet('ip', ['link', 'show', plan.bridge]))) {
       throw new UsageError(`bridge ${plan.bridge} already exists and is not this env's: another env uses local.prefix "${plan.bridge.replace(/br0$/, '')}"; give this one its own local.prefix and local.subnet`);
     }

@@ -73,14 +73,14 @@ describe('local expiry', () => {
       // WHEN a dry run, then the sweep
       const dry = await loadfleet(['sweep', '--expired', '--dry-run', '--json'], env);
       expect(dry.stderr + dry.exitCode).toMatch(/0$/);
-      expect(JSON.parse(dry.stdout).local).toEqual([{ env: 'lexp3', expiresAt: expect.any(String), removed: false }]);
+      expect(JSON.parse(dry.stdout).local).toEqual([{ env: 'lexp3', home: fleet.ws.home, expiresAt: expect.any(String), removed: false }]);
       expect(JSON.parse(fs.readFileSync(recordFile, 'utf8')).status).toBe('up');
       const noYes = await loadfleet(['sweep', '--expired'], env);
       expect(noYes.exitCode).toBe(2);
       const r = await loadfleet(['sweep', '--expired', '--yes', '--json'], env);
       // THEN the expired local env is down and nothing of it is left
       expect(r.stderr + r.exitCode).toMatch(/0$/);
-      expect(JSON.parse(r.stdout).local).toEqual([{ env: 'lexp3', expiresAt: expect.any(String), removed: true }]);
+      expect(JSON.parse(r.stdout).local).toEqual([{ env: 'lexp3', home: fleet.ws.home, expiresAt: expect.any(String), removed: true }]);
       expect(JSON.parse(fs.readFileSync(recordFile, 'utf8')).status).toBe('down');
       expect(await leftoversOf(PREFIX, pids)).toEqual([]);
     } finally {

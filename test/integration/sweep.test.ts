@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  DescribeAddressesCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSnapshotsCommand,
+  CreateVpcCommand, DescribeAddressesCommand, DescribeVpcsCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSnapshotsCommand,
   DescribeVolumesCommand, TerminateInstancesCommand, type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { loadfleet } from '../harness/cli';
@@ -88,6 +88,47 @@ describe('sweep', () => {
     expect(await exists(kept)).toEqual(NONE);
     expect((await loadfleet(['sweep', '--env', 'new', '--yes'], ctx.env)).exitCode).toBe(0);
     expect(await exists(future)).toEqual(NONE);
+  });
+
+  it('--expired scans every env home discovery finds (beside the config, $LOADFLEET_HOME, --home, ./.loadfleet), each once, and names them', async () => {
+    // GIVEN expired envs' VPCs in three other regions, each named only by a record in a different home:
+    // beside a discovered ./loadfleet.yaml, in a --home folder, and in the legacy ./.loadfleet of another cwd
+    const regions = { beside: 'eu-west-1', flag: 'eu-central-1', legacy: 'ap-south-1' } as const;
+    const project = path.join(ctx.ws.dir, 'project');
+    const elsewhere = path.join(ctx.ws.dir, 'flag-home');
+    fs.mkdirSync(project, { recursive: true });
+    fs.copyFileSync(ctx.ws.writeConfig('tmp.yaml', { name: 'scanned', region: 'us-east-1', monitoring: { enabled: false }, targets: [{ name: 'app', ports: [8080] }] }), path.join(project, 'loadfleet.yaml'));
+    const homes = { beside: path.join(project, '.loadfleet'), flag: elsewhere, legacy: path.join(ctx.ws.dir, '.loadfleet') };
+    const vpcs: Record<string, string> = {};
+    for (const [where, region] of Object.entries(regions)) {
+      const env = `far-${where}`;
+      const inRegion = ec2({ ...ctx.moto.env, AWS_REGION: region });
+      vpcs[where] = (await inRegion.send(new CreateVpcCommand({ CidrBlock: '10.9.0.0/16', TagSpecifications: [{ ResourceType: 'vpc', Tags: [{ Key: 'loadfleet:env', Value: env }, { Key: 'loadfleet:expires-at', Value: '2020-01-01T00:00:00Z' }] }] }))).Vpc!.VpcId!;
+      const dir = path.join(homes[where as keyof typeof homes], env);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      fs.writeFileSync(path.join(dir, 'env.json'), JSON.stringify({ name: env, target: 'aws', configPath: '/nonexistent.yaml', region, regions: [region], engine: 'locust', ttlHours: 1, expiresAt: '2020-01-01T00:00:00Z', status: 'up', updatedAt: '2020-01-01T00:00:00Z' }));
+    }
+    // WHEN sweep runs in the project folder (its loadfleet.yaml found by discovery) with --home, $LOADFLEET_HOME set,
+    // the config's own home found once although discovery and the legacy rule both lead to it
+    const fromProject = await loadfleet(['sweep', '--expired', '--home', elsewhere, '--yes', '--json'], ctx.env, { cwd: project });
+    // THEN
+    expect(fromProject.exitCode, fromProject.stderr).toBe(0);
+    const report = JSON.parse(fromProject.stdout);
+    expect(report.homes).toEqual([elsewhere, ctx.ws.home, homes.beside]);
+    expect(report.regions).toEqual(expect.arrayContaining([regions.beside, regions.flag]));
+    // (an earlier case's expired env may still be listed: moto keeps terminated instances with their tags)
+    const swept = report.swept.map((s: { env: string }) => s.env);
+    expect(swept).toEqual(expect.arrayContaining(['far-beside', 'far-flag']));
+    expect(swept).not.toContain('far-legacy'); // its record is in no home this run scanned
+    // from the parent folder with -c and no $LOADFLEET_HOME: beside the -c config, then the legacy ./.loadfleet
+    const fromParent = await loadfleet(['sweep', '--expired', '-c', path.join(project, 'loadfleet.yaml'), '--yes'], { ...ctx.env, LOADFLEET_HOME: '' }, { cwd: ctx.ws.dir });
+    expect(fromParent.exitCode, fromParent.stderr).toBe(0);
+    expect(fromParent.stderr).toContain(`env homes scanned: ${homes.beside}, ${homes.legacy}\n`);
+    expect(fromParent.stdout).toMatch(/env far-legacy: removed 1 vpc/);
+    for (const [where, region] of Object.entries(regions)) {
+      const left = await ec2({ ...ctx.moto.env, AWS_REGION: region }).send(new DescribeVpcsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcs[where]!] }] }));
+      expect(left.Vpcs ?? [], where).toEqual([]);
+    }
   });
 
   it('fails with exit 2 on an --env that is a wildcard or a path, before any AWS call', async () => {

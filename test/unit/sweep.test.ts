@@ -66,3 +66,25 @@ describe('sweep abandoned with Ctrl-C', () => {
     expect(sent).not.toContain('DeleteVolumeCommand');
   });
 });
+
+describe('sweepHomes (sweep --expired, issue 22)', () => {
+  it('lists --home, $LOADFLEET_HOME, beside -c / $LOADFLEET_CONFIG / ./loadfleet.yaml, then ./.loadfleet, each once', async () => {
+    const { sweepHomes } = await import('../../scripts/actions/sweep');
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-homes-'));
+    try {
+      expect(sweepHomes({}, {}, cwd)).toEqual([path.join(cwd, '.loadfleet')]);
+      fs.writeFileSync(path.join(cwd, 'loadfleet.yaml'), 'name: x\n');
+      // ./loadfleet.yaml's home is ./.loadfleet: one entry, not two
+      expect(sweepHomes({ config: path.join(cwd, 'loadfleet.yaml') }, {}, cwd)).toEqual([path.join(cwd, '.loadfleet')]);
+      expect(sweepHomes({ home: 'h', config: '/a/f.yaml' }, { LOADFLEET_HOME: '/e', LOADFLEET_CONFIG: '/b/g.yaml' }, cwd)).toEqual([
+        path.join(cwd, 'h'), '/e', '/a/.loadfleet', '/b/.loadfleet', path.join(cwd, '.loadfleet'),
+      ]);
+      expect(sweepHomes({ home: '/e' }, { LOADFLEET_HOME: '/e' }, cwd)).toEqual(['/e', path.join(cwd, '.loadfleet')]);
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});
