@@ -50,10 +50,14 @@ beforeAll(async () => {
 afterAll(async () => {
   const pids = fleet ? Object.values(await fleet.pids()) : [];
   const monitoring = fleet ? processesInNetns(await fleet.pids(), /prometheus/) : [];
-  // one exporter per host and Prometheus were running (so the check below is not vacuous)
-  expect(monitoring.filter((p) => /node-exporter/.test(p.cmdline))).toHaveLength(HOSTS.length);
-  expect(monitoring.filter((p) => /^\/usr\/bin\/prometheus --config/.test(p.cmdline))).toHaveLength(1);
-  await fleet?.remove();
+  try {
+    // one exporter per host and Prometheus were running (so the check below is not vacuous)
+    expect(monitoring.filter((p) => /node-exporter/.test(p.cmdline))).toHaveLength(HOSTS.length);
+    expect(monitoring.filter((p) => /^\/usr\/bin\/prometheus --config/.test(p.cmdline))).toHaveLength(1);
+  } finally {
+    // removed even when a check above fails (a failed test may leave an exporter stopped)
+    await fleet?.remove();
+  }
   expect(await leftoversOf(PREFIX, pids)).toEqual([]);
   // down leaves no exporter or Prometheus process on the machine
   expect(monitoring.filter((p) => alive(p.pid))).toEqual([]);
