@@ -36,6 +36,14 @@ describe('agents.regions: config', () => {
     expect(problems[0]!.message).toBe('disagrees with agents.regions, whose counts add up to 6 (us-east-1: 4, eu-west-1: 2): drop agents.count or set it to 6');
   });
 
+  it('refuses agents.regions adding up to more than MAX_AGENTS, naming the sum and the fix (review item 3)', () => {
+    const problems = problemsOf(configInput({ agents: { regions: { 'us-east-1': 1000, 'eu-west-1': 1000 } } }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.path).toBe('agents.regions');
+    expect(problems[0]!.message).toBe('adds up to 2000 agents (us-east-1: 1000, eu-west-1: 1000), more than 1000: lower the counts to at most 1000 in all, or split the fleet into several envs');
+    expect(validateFleetConfig(configInput({ agents: { regions: { 'us-east-1': 600, 'eu-west-1': 400 } } })).agents.count).toBe(1000);
+  });
+
   it('fails when a region name or count is wrong', () => {
     const problems = problemsOf(configInput({ agents: { regions: { 'europe-1': 2, 'eu-west-1': 0 } } }));
     expect(problems.map((p) => p.path).sort()).toEqual(['agents.regions.eu-west-1', 'agents.regions.europe-1']);

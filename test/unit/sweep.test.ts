@@ -66,3 +66,23 @@ describe('sweep abandoned with Ctrl-C', () => {
     expect(sent).not.toContain('DeleteVolumeCommand');
   });
 });
+
+describe('sweep across regions (issue 18 review, item 5)', () => {
+  it('sweeps every region although one fails, then throws once naming each failed region', async () => {
+    const { sweepRegions } = await import('../../scripts/actions/sweep');
+    const asked: string[] = [];
+    // A region whose EC2 API refuses (an opt-in region not enabled, an expired token): a fault moto cannot cause per region.
+    const port = (region: string) => ({
+      send: async (cmd: { constructor: { name: string } }) => {
+        asked.push(`${region} ${cmd.constructor.name}`);
+        if (region === 'us-east-1' || region === 'ap-south-1') throw new Error(`AuthFailure in ${region}`);
+        return {};
+      },
+    });
+    const sweeping = sweepRegions(['us-east-1', 'eu-west-1', 'ap-south-1'], 'demo', { maxRounds: 2 }, port as never);
+    await expect(sweeping).rejects.toThrow(/failed in 2 of 3 region\(s\)[^]*us-east-1: .*AuthFailure in us-east-1[^]*ap-south-1: .*AuthFailure in ap-south-1/);
+    // The region after the first failure was swept: its listing was asked for.
+    expect(asked.some((a) => a.startsWith('eu-west-1 Describe'))).toBe(true);
+    expect(asked.some((a) => a.startsWith('ap-south-1 Describe'))).toBe(true);
+  });
+});
