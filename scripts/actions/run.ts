@@ -33,7 +33,7 @@ import { withInterrupts } from './signals';
 import { holderAlive, releaseLockFile, takeLockFile } from '../adapters/lock';
 import { doctorAction } from './doctor';
 import { DoctorFailedError, NothingInstalledError, doctorFailureKind } from '../core/doctor';
-import { describeTopErrors, externalHostProblem } from '../run/host-check';
+import { describeTopErrors, externalHostProblem, multiRegionHostProblem } from '../run/host-check';
 import { checkLabel, keepRunData, runMeta } from './keep-run';
 import { judgeBaseline, resolveRun, tolerancesOf, type CompareOptions } from './compare';
 import type { CompareResult } from '../compare/verdict';
@@ -136,6 +136,8 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
     const target = outputs.hosts.find((h) => h.role === 'target');
     const port = ctx.loaded?.config.targets.find((t) => target?.group === t.name)?.ports[0] ?? ctx.loaded?.config.targets[0]?.ports[0];
     if (!target || !port) throw new UsageError(`env "${outputs.env}" has no target host: pass --host http://<address>:<port>`);
+    const remote = multiRegionHostProblem(outputs, port);
+    if (remote) throw new UsageError(remote);
     hostUrl = `http://${target.privateIp}:${port}`;
     targetAsked = `the env's target ${target.name}, port ${port}`;
   } else if (!opts.allowExternalHost) {

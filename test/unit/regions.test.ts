@@ -128,3 +128,18 @@ describe('agents.regions: monitoring', () => {
     expect(sd.map((e) => e.targets[0])).toEqual(['10.42.0.1:9100', '203.0.113.2:9100', '10.42.0.3:9100']);
   });
 });
+
+describe('agents.regions: the egress output (issue 18 review, item 2)', () => {
+  it('lists every agent group, remote regions too', () => {
+    const { tf } = synthStack({ agents: { regions: { 'us-east-1': 2, 'eu-west-1': 1, 'ap-south-1': 1 } } });
+    expect((tf.output!.egress as { value: string }).value).toBe('${{ kind = "public", ips = concat(aws_instance.agents[*].public_ip, aws_instance.agents_eu_west_1[*].public_ip, aws_instance.agents_ap_south_1[*].public_ip) }}');
+    for (const id of ['agents', 'agents_eu_west_1', 'agents_ap_south_1']) expect(tf.resource.aws_instance![id]).toBeDefined();
+  });
+
+  it('with every agent in another region, refers only to declared agent instances', () => {
+    const { tf } = synthStack({ agents: { regions: { 'eu-west-1': 2 } } });
+    expect(tf.resource.aws_instance!.agents).toBeUndefined();
+    expect(tf.resource.aws_instance!.agents_eu_west_1).toBeDefined();
+    expect((tf.output!.egress as { value: string }).value).toBe('${{ kind = "public", ips = aws_instance.agents_eu_west_1[*].public_ip }}');
+  });
+});
