@@ -86,3 +86,45 @@ describe('sweep across regions (issue 18 review, item 5)', () => {
     expect(asked.some((a) => a.startsWith('ap-south-1 Describe'))).toBe(true);
   });
 });
+
+describe('sweep of a NAT gateway (issue 18 review, item 6)', () => {
+  it('lists NAT gateways by tag (pending|available), deletes them and waits until deleted before releasing their Elastic IP', async () => {
+    const { deleteFound, findTagged } = await import('../../scripts/adapters/sweep-ec2');
+    const sent: string[] = [];
+    let natDeleted = false;
+    // AWS's NAT gateway takes minutes to delete and holds its EIP until then: that order is what this pins down.
+    const ec2 = {
+      send: async (cmd: { constructor: { name: string }; input: Record<string, unknown> }) => {
+        const n = cmd.constructor.name;
+        if (n === 'DescribeNatGatewaysCommand') {
+          if (cmd.input.NatGatewayIds) {
+            sent.push('wait');
+            return { NatGateways: [{ NatGatewayId: 'nat-1', State: natDeleted ? 'deleted' : 'deleting' }] };
+          }
+          sent.push(`list nat ${JSON.stringify(cmd.input.Filter)}`);
+          return { NatGateways: [{ NatGatewayId: 'nat-1', State: 'available', Tags: [{ Key: 'loadfleet:env', Value: 'demo' }] }] };
+        }
+        if (n === 'DescribeAddressesCommand') return { Addresses: [{ AllocationId: 'eipalloc-1', Tags: [{ Key: 'loadfleet:env', Value: 'demo' }] }] };
+        if (n === 'DeleteNatGatewayCommand') {
+          sent.push(`delete ${String(cmd.input.NatGatewayId)}`);
+          setTimeout(() => (natDeleted = true), 300);
+          return {};
+        }
+        if (n === 'ReleaseAddressCommand') {
+          sent.push(`release ${String(cmd.input.AllocationId)} (nat deleted: ${natDeleted})`);
+          return {};
+        }
+        return {};
+      },
+    };
+    const found = await findTagged(ec2 as never, 'demo');
+    expect(found.map((f) => `${f.kind} ${f.id}`).sort()).toEqual(['elastic-ip eipalloc-1', 'nat-gateway nat-1']);
+    expect(sent[0]).toBe('list nat [{"Name":"tag:loadfleet:env","Values":["demo"]},{"Name":"state","Values":["pending","available"]}]');
+    const outcome = await deleteFound(ec2 as never, inSweepOrder(found), { waitSeconds: 60 });
+    expect(outcome.errors).toEqual([]);
+    const after = sent.slice(1);
+    expect(after[0]).toBe('delete nat-1');
+    expect(after).toContain('wait');
+    expect(after.at(-1)).toBe('release eipalloc-1 (nat deleted: true)');
+  });
+});
