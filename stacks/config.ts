@@ -6,11 +6,11 @@
 import { z, type Zod } from './zod';
 import { ENGINE_NAMES } from './engines';
 import { ConfigError, formatPath, type ConfigProblem } from './config-error';
-import { checkRegions, withRegionCount } from './regions';
+import { MAX_AGENTS, checkRegions, withRegionCount } from './regions';
+import { parseCidr } from './cidr';
 import { checkPrivateNetwork, privateNetworkFields, targetNetworkField } from './private-network';
 
-/** Upper bound for agents.count: beyond this one env is the wrong tool (split it, and ask AWS for quota). */
-export const MAX_AGENTS = 1000;
+export { MAX_AGENTS };
 /** The kernel's ceiling for fs.nr_open (and so for any nofile limit). */
 export const MAX_NOFILE = 1_073_741_816;
 /** Tags we own; user tags may not use this prefix (nor AWS's own). */
@@ -23,15 +23,7 @@ const INSTANCE_TYPE_RE = /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/;
 const AMI_RE = /^ami-[0-9a-f]{8,17}$/;
 
 /** Parses "a.b.c.d/n"; returns undefined when it is not a valid IPv4 CIDR. */
-export function parseCidr(cidr: string): { base: number; bits: number } | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
-  if (!m) return undefined;
-  const octets = m.slice(1, 5).map(Number);
-  const bits = Number(m[5]);
-  if (octets.some((o) => o > 255) || bits > 32) return undefined;
-  const base = octets.reduce((acc, o) => acc * 256 + o, 0);
-  return { base, bits };
-}
+export { parseCidr };
 
 export function isWorldCidr(cidr: string): boolean {
   return parseCidr(cidr)?.bits === 0;

@@ -136,8 +136,11 @@ export class FleetStack extends TerraformStack {
     const master = engine.masterPort === null ? 'null' : `{ address = aws_instance.controller.${masterIp}, port = ${engine.masterPort} }`;
     new TerraformOutput(this, 'master', { value: `\${${master}}`, description: 'The address agents must reach' });
     // Issue 18: the addresses a target's firewall must allowlist. Public agents: their own public IPs.
+    // Every agent group, remote regions' too (an all-remote fleet has no aws_instance.agents at all).
+    const agentIps = groupsSpec.filter((g) => g.role === 'agent').map((g) => `aws_instance.${g.id}[*].public_ip`);
+    const publicIps = agentIps.length === 1 ? agentIps[0]! : `concat(${agentIps.join(', ')})`;
     new TerraformOutput(this, 'egress', {
-      value: `\${${privateNet ? `{ kind = "${egress}", ips = ${privateNet.egressIpsExpression} }` : '{ kind = "public", ips = aws_instance.agents[*].public_ip }'}}`,
+      value: `\${${privateNet ? `{ kind = "${egress}", ips = ${privateNet.egressIpsExpression} }` : `{ kind = "public", ips = ${publicIps} }`}}`,
       description: 'The egress IPs to allowlist',
     });
     new TerraformOutput(this, 'env', { value: { name: env, region: config.region, engine: config.engine, expires_at: props.expiresAt } });

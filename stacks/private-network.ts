@@ -4,7 +4,7 @@
  * the feature reads in one place. Pure.
  */
 import { z } from './zod';
-import { parseCidr } from './config';
+import { parseCidr } from './cidr';
 import type { FleetConfig } from './config';
 
 export const AGENT_NETWORKS = ['public', 'private'] as const;

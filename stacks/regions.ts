@@ -6,6 +6,9 @@
  */
 import type { Zod } from './zod';
 
+/** Upper bound for agents.count (and for agents.regions' sum): beyond this one env is the wrong tool (split it, and ask AWS for quota). */
+export const MAX_AGENTS = 1000;
+
 /** The default when neither agents.count nor agents.regions is given. */
 export const DEFAULT_AGENT_COUNT = 3;
 
@@ -39,6 +42,14 @@ export function checkRegions(c: RegionsConfig, ctx: Zod.RefinementCtx): void {
     return;
   }
   const sum = Object.values(regions).reduce((n, v) => n + v, 0);
+  if (sum > MAX_AGENTS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['agents', 'regions'],
+      message: `adds up to ${sum} agents (${names.map((r) => `${r}: ${regions[r]}`).join(', ')}), more than ${MAX_AGENTS}: lower the counts to at most ${MAX_AGENTS} in all, or split the fleet into several envs`,
+    });
+    return;
+  }
   if (c.agents.count !== sum) {
     ctx.addIssue({
       code: 'custom',

@@ -8,18 +8,40 @@
 import type { KnownHosts } from '../adapters/ssh';
 import type { Step } from '../adapters/progress';
 import type { Host, TargetKind } from '../core/env-record';
+import type { Ec2Port } from '../adapters/ec2';
 
 export interface PinTarget {
   readonly name: string;
   readonly address: string;
   readonly id: string;
+  /** The instance's region when the env's agents span regions (issue 18). @default the fleet's region */
+  readonly region?: string;
 }
 
-/** Pins what the console has for hosts not yet known; returns one note per host left to trust on first use. */
-export async function pinFirstContact(target: TargetKind, region: string, knownHosts: KnownHosts, hosts: readonly PinTarget[]): Promise<{ pinned: number; notes: readonly string[] }> {
+/**
+ * Pins what the console has for hosts not yet known; returns one note per host left to trust on first use.
+ * Each host's console is read in its own region (issue 18 review item 4): the home region's client knows
+ * nothing of a remote agent, which then fell back to trust-on-first-use.
+ */
+export async function pinFirstContact(
+  target: TargetKind,
+  region: string,
+  knownHosts: KnownHosts,
+  hosts: readonly PinTarget[],
+  client?: (region: string) => Ec2Port,
+): Promise<{ pinned: number; notes: readonly string[] }> {
   if (target !== 'aws' || hosts.length === 0) return { pinned: 0, notes: [] };
   const [{ pinFromConsole }, { ec2Client }] = await Promise.all([import('../adapters/console-keys'), import('../adapters/ec2')]);
-  return pinFromConsole(ec2Client(region), knownHosts, hosts);
+  const byRegion = new Map<string, PinTarget[]>();
+  for (const h of hosts) byRegion.set(h.region ?? region, [...(byRegion.get(h.region ?? region) ?? []), h]);
+  let pinned = 0;
+  const notes: string[] = [];
+  for (const [r, group] of byRegion) {
+    const out = await pinFromConsole((client ?? ec2Client)(r), knownHosts, group);
+    pinned += out.pinned;
+    notes.push(...out.notes);
+  }
+  return { pinned, notes };
 }
 
 /** The same as a progress step (none on the local target); `notes` receives the hosts left to TOFU. */
@@ -41,6 +63,6 @@ export function firstContactSteps(target: TargetKind, region: string, knownHosts
  */
 export function pinTargetsOf(...lists: readonly (readonly Host[])[]): PinTarget[] {
   const seen = new Map<string, PinTarget>();
-  for (const h of lists.flat()) if (!seen.has(h.name)) seen.set(h.name, { name: h.name, address: h.publicIp || h.privateIp, id: h.id });
+  for (const h of lists.flat()) if (!seen.has(h.name)) seen.set(h.name, { name: h.name, address: h.publicIp || h.privateIp, id: h.id, ...(h.region ? { region: h.region } : {}) });
   return [...seen.values()];
 }

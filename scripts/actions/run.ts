@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
 import { KnownHosts, connectSsh } from '../adapters/ssh';
 import { jumpFor } from '../core/door';
-import { pinFirstContact } from './host-keys';
+import { pinFirstContact, pinTargetsOf } from './host-keys';
 import type { RunSnapshot } from '../monitoring/run-metrics';
 import { ExternalError, ThresholdError, UsageError, VerdictError, WrappedError } from '../core/errors';
 import { positiveNumber, targetUrl } from '../core/flags';
@@ -33,7 +33,7 @@ import { withInterrupts } from './signals';
 import { holderAlive, releaseLockFile, takeLockFile } from '../adapters/lock';
 import { doctorAction } from './doctor';
 import { DoctorFailedError, NothingInstalledError, doctorFailureKind } from '../core/doctor';
-import { describeTopErrors, externalHostProblem } from '../run/host-check';
+import { describeTopErrors, externalHostProblem, multiRegionHostProblem } from '../run/host-check';
 import { checkLabel, keepRunData, runMeta } from './keep-run';
 import { judgeBaseline, resolveRun, tolerancesOf, type CompareOptions } from './compare';
 import type { CompareResult } from '../compare/verdict';
@@ -136,6 +136,8 @@ export async function prepareRun(opts: RunOptions): Promise<Prepared & { ctx: Aw
     const target = outputs.hosts.find((h) => h.role === 'target');
     const port = ctx.loaded?.config.targets.find((t) => target?.group === t.name)?.ports[0] ?? ctx.loaded?.config.targets[0]?.ports[0];
     if (!target || !port) throw new UsageError(`env "${outputs.env}" has no target host: pass --host http://<address>:<port>`);
+    const remote = multiRegionHostProblem(outputs, port);
+    if (remote) throw new UsageError(remote);
     hostUrl = `http://${target.privateIp}:${port}`;
     targetAsked = `the env's target ${target.name}, port ${port}`;
   } else if (!opts.allowExternalHost) {
@@ -324,7 +326,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
     await fs.mkdir(rawDir, { recursive: true });
     const knownHosts = new KnownHosts(ctx.envDir.knownHosts);
     // run may be the first command to reach these hosts: pin their console keys first, as tune/install/doctor do.
-    const firstContact = await pinFirstContact(outputs.target, loaded.config.region, knownHosts, outputs.hosts.filter((h) => h.role === 'agent' || h.role === 'controller').map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, id: h.id })));
+    const firstContact = await pinFirstContact(outputs.target, loaded.config.region, knownHosts, pinTargetsOf(outputs.hosts.filter((h) => h.role === 'agent' || h.role === 'controller')));
     for (const note of firstContact.notes) say(`note: ${note}\n`);
     const connect = async (h: Host) => {
       const session = await connectSsh(h.publicIp || h.privateIp, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, via: jumpFor(outputs.hosts, h.publicIp || h.privateIp) });

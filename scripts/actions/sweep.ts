@@ -59,15 +59,27 @@ export async function sweepEnv(ec2: Ec2Port, env: string, opts: SweepOptions = {
 }
 /**
  * The sweep in each region an env uses (agents spread over regions, issue 18), one after the other; the
- * report adds them up and names the regions. Throws at the first region whose sweep fails.
+ * report adds them up and names the regions. A failing region does not stop the others (their agents would
+ * keep running): every region is swept, then one error names each region that failed and why.
  */
 export async function sweepRegions(regions: readonly string[], env: string, opts: SweepOptions = {}, client: (region: string) => Ec2Port = ec2Client): Promise<SweepReport> {
   const removed: Found[] = [];
+  const failed: string[] = [];
   let rounds = 0;
   for (const region of regions) {
-    const r = await sweepEnv(client(region), env, opts);
-    removed.push(...r.removed);
-    rounds = Math.max(rounds, r.rounds);
+    try {
+      const r = await sweepEnv(client(region), env, opts);
+      removed.push(...r.removed);
+      rounds = Math.max(rounds, r.rounds);
+    } catch (e) {
+      failed.push(`${region}: ${(e as Error).message}`);
+    }
+  }
+  if (failed.length > 0) {
+    const done = regions.length - failed.length;
+    throw new ExternalError(
+      `sweep of env ${env} failed in ${failed.length} of ${regions.length} region(s)${done > 0 ? ` (the other ${done} swept clean, ${removed.length} resource(s) removed)` : ''}:\n${failed.map((f) => `  ${f}`).join('\n')}\nrun "loadfleet sweep --env ${env}" again to finish`,
+    );
   }
   return { env, removed, rounds, left: [], ...(regions.length > 1 ? { regions: [...regions] } : {}) };
 }

@@ -62,7 +62,7 @@ export async function tuneAction(opts: TuneOptions): Promise<void> {
     return plans.get(role)!;
   };
   const knownHosts = new KnownHosts(ctx.envDir.knownHosts);
-  const hosts = selectHosts(outputs.hosts, opts.hosts).map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, role: h.role, id: h.id }));
+  const hosts = selectHosts(outputs.hosts, opts.hosts).map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, role: h.role, id: h.id, ...(h.region ? { region: h.region } : {}) }));
   let results: HostResult<HostTuning>[] = [];
   let keyNotes: readonly string[] = [];
   await runSteps(

@@ -66,6 +66,8 @@ export interface SshConnectOptions {
    * own on it. @default none: a direct TCP connection
    */
   readonly via?: string;
+  /** The jump host's SSH port. @default 22 */
+  readonly viaPort?: number;
 }
 
 interface Door {
@@ -81,15 +83,29 @@ const doors = new Map<string, Promise<Door>>();
 export const doorStats = { connections: 0 };
 
 async function openDoor(via: string, opts: SshConnectOptions): Promise<Door> {
-  const key = `${opts.user}@${via}|${opts.privateKeyPath}|${opts.knownHosts.file}`;
+  const key = `${opts.user}@${via}:${opts.viaPort ?? 22}|${opts.privateKeyPath}|${opts.knownHosts.file}`;
   let door = doors.get(key);
   if (!door) {
     door = (async () => {
       const timing = opts.timing ?? DEFAULT_TIMING;
-      // Our own socket: unref'd while no channel is open, so an idle door never keeps the process alive.
-      const socket = net.connect({ host: via, port: 22 });
-      const ssh = new NodeSSH();
+      const viaPort = opts.viaPort ?? 22;
       const known = await opts.knownHosts.load();
+      // Our own socket: unref'd while no channel is open, so an idle door never keeps the process alive.
+      // Its 'error' listener is attached at once and the door waits for 'connect' before ssh2 takes the socket
+      // (which then listens itself): a refused or unreachable jump host is a rejected promise, never an
+      // uncaught exception (issue 18 review, item 1).
+      const socket = net.connect({ host: via, port: viaPort });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no answer within ${timing.readyTimeoutMs} ms`)), timing.readyTimeoutMs);
+          socket.once('error', (e) => (clearTimeout(timer), reject(e)));
+          socket.once('connect', () => (clearTimeout(timer), socket.removeAllListeners('error'), resolve()));
+        });
+      } catch (e) {
+        socket.destroy();
+        throw new Error(`cannot connect to the jump host ${via}:${viaPort}: ${(e as Error).message}`);
+      }
+      const ssh = new NodeSSH();
       let refusal: string | undefined;
       let presented: string | undefined;
       try {
@@ -112,7 +128,7 @@ async function openDoor(via: string, opts: SshConnectOptions): Promise<Door> {
         if (refusal) throw new PermanentError(`jump host: ${refusal}`);
         const msg = (e as Error).message;
         if (PERMANENT.test(msg)) throw new PermanentError(`login as ${opts.user} with ${opts.privateKeyPath} refused by the jump host ${via}: ${msg}`);
-        throw new Error(`cannot connect to the jump host ${via}:22: ${msg}`);
+        throw new Error(`cannot connect to the jump host ${via}:${viaPort}: ${msg}`);
       }
       if (presented) {
         const late = await opts.knownHosts.check(via, presented);

@@ -1,6 +1,6 @@
 /** Finds and deletes everything an env's tag is on, through the EC2 API. Batched where the API allows. */
 import {
-  CancelSpotInstanceRequestsCommand, DeleteInternetGatewayCommand, DeleteKeyPairCommand, DeleteNetworkInterfaceCommand,
+  CancelSpotInstanceRequestsCommand, DeleteInternetGatewayCommand, DeleteKeyPairCommand, DeleteNatGatewayCommand, DeleteNetworkInterfaceCommand, DescribeNatGatewaysCommand,
   DeleteRouteTableCommand, DeleteSecurityGroupCommand, DeleteSnapshotCommand, DeleteSubnetCommand, DeleteVolumeCommand,
   DeleteVpcCommand, DeregisterImageCommand, DescribeAddressesCommand, DescribeImagesCommand, DescribeInstancesCommand,
   DescribeInternetGatewaysCommand, DescribeKeyPairsCommand, DescribeNetworkInterfacesCommand, DescribeRouteTablesCommand,
@@ -9,7 +9,7 @@ import {
   DisassociateRouteTableCommand, ReleaseAddressCommand, RevokeSecurityGroupEgressCommand, RevokeSecurityGroupIngressCommand,
   TerminateInstancesCommand, type Filter, type Tag,
 } from '@aws-sdk/client-ec2';
-import { waitUntilInstanceTerminated } from '@aws-sdk/client-ec2';
+import { waitUntilInstanceTerminated, waitUntilNatGatewayDeleted } from '@aws-sdk/client-ec2';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Found, SweepKind } from '../core/sweep';
 import { IMAGE_EXPIRES_TAG } from '../core/bake';
@@ -54,6 +54,15 @@ async function listTagged(ec2: Ec2Port, env: string, kinds?: ReadonlySet<SweepKi
   if (want('network-interface')) {
     const r = await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [...F, { Name: 'status', Values: ['available'] }] }));
     for (const n of r.NetworkInterfaces ?? []) add('network-interface', n.NetworkInterfaceId, n.TagSet);
+  }
+  if (want('nat-gateway')) {
+    // DescribeNatGateways names its filters `Filter`, not `Filters` (the SDK's DescribeNatGatewaysRequest).
+    let NextToken: string | undefined;
+    do {
+      const r = await ec2.send(new DescribeNatGatewaysCommand({ Filter: [...F, { Name: 'state', Values: ['pending', 'available'] }], NextToken }));
+      for (const n of r.NatGateways ?? []) add('nat-gateway', n.NatGatewayId, n.Tags);
+      NextToken = r.NextToken;
+    } while (NextToken);
   }
   if (want('elastic-ip')) {
     const r = await ec2.send(new DescribeAddressesCommand({ Filters: F }));
@@ -152,6 +161,11 @@ export async function deleteFound(ec2: Ec2Port, found: readonly Found[], opts: {
   await batch(of('spot-request'), 500, (SpotInstanceRequestIds) => ec2.send(new CancelSpotInstanceRequestsCommand({ SpotInstanceRequestIds })));
   for (const f of of('volume')) await one(f, () => ec2.send(new DeleteVolumeCommand({ VolumeId: f.id })));
   for (const f of of('network-interface')) await one(f, () => ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: f.id })));
+  // NAT gateways: deleted together, then waited for (deleting takes minutes on AWS), so their EIP and ENI are free.
+  await batch(of('nat-gateway'), 1000, async (NatGatewayIds) => {
+    for (const NatGatewayId of NatGatewayIds) await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId }));
+    await waitUntilNatGatewayDeleted({ client: ec2 as EC2Client, maxWaitTime: opts.waitSeconds, minDelay: 1, maxDelay: 15, abortSignal: opts.signal }, { NatGatewayIds });
+  });
   for (const f of of('elastic-ip')) {
     await one(f, async () => {
       for (const AssociationId of f.attachedTo ?? []) await ec2.send(new DisassociateAddressCommand({ AssociationId }));

@@ -24,6 +24,8 @@ export interface CostGroup {
   readonly region?: string;
   /** A price that is not an instance's (the NAT gateway's hourly charge): used as it is. */
   readonly fixedUsdPerHour?: number;
+  /** Billed until `down` (or a sweep): the dead-man switch only ends instances, never a NAT gateway or an Elastic IP. */
+  readonly untilDown?: boolean;
 }
 
 /**
@@ -49,8 +51,10 @@ export interface FleetCost {
   readonly usdPerHour: number | null;
   readonly unknownTypes: readonly string[];
   readonly ttlHours: number;
-  /** usdPerHour × ttlHours: what the fleet costs if nobody runs `down` before the dead-man switch. */
+  /** What the dead-man switch ends (the instances) × ttlHours: what they cost if nobody runs `down`. */
   readonly maxUntilDeadmanUsd: number | null;
+  /** Per hour for what the switch does not end (NAT gateway, Elastic IP): billed until `down`. */
+  readonly untilDownUsdPerHour: number;
   readonly source: string;
   readonly date: string;
 }
@@ -60,10 +64,10 @@ export function costGroupsOf(config: FleetConfig): CostGroup[] {
   const spot = config.agents.capacity === 'spot';
   const egress = egressOf(config);
   const nat: CostGroup[] =
-    egress === 'nat-gateway' ? [{ role: 'nat', count: 1, instanceType: 'nat-gateway', capacity: 'on-demand', fixedUsdPerHour: NAT_GATEWAY_USD_PER_HOUR }]
+    egress === 'nat-gateway' ? [{ role: 'nat', count: 1, instanceType: 'nat-gateway', capacity: 'on-demand', fixedUsdPerHour: NAT_GATEWAY_USD_PER_HOUR, untilDown: true }]
     : egress === 'nat-instance' ? [{ role: 'nat', count: 1, instanceType: config.network.natInstanceType, capacity: 'on-demand' }]
     : [];
-  const eip: CostGroup[] = egress === 'nat-gateway' || egress === 'nat-instance' ? [{ role: 'egress-ip', count: 1, instanceType: 'elastic-ip', capacity: 'on-demand', fixedUsdPerHour: EIP_USD_PER_HOUR }] : [];
+  const eip: CostGroup[] = egress === 'nat-gateway' || egress === 'nat-instance' ? [{ role: 'egress-ip', count: 1, instanceType: 'elastic-ip', capacity: 'on-demand', fixedUsdPerHour: EIP_USD_PER_HOUR, untilDown: true }] : [];
   return [...hostGroups(config).map((g): CostGroup => ({
     role: g.role === 'target' ? `target:${g.namePrefix}` : g.region ? `${g.role}@${g.region}` : g.role,
     count: g.count,
@@ -92,9 +96,11 @@ export function fleetCost(groups: readonly CostGroup[], region: string, ttlHours
   const unknownTypes = [...new Set(priced.filter((g) => g.unitUsdPerHour === null).map((g) => g.instanceType))];
   const knownUsdPerHour = round(priced.reduce((s, g) => s + (g.usdPerHour ?? 0), 0));
   const usdPerHour = unknownTypes.length > 0 ? null : knownUsdPerHour;
+  const untilDownUsdPerHour = round(priced.reduce((s, g) => s + (g.untilDown ? (g.usdPerHour ?? 0) : 0), 0));
   return {
     region, groups: priced, knownUsdPerHour, usdPerHour, unknownTypes, ttlHours,
-    maxUntilDeadmanUsd: usdPerHour === null ? null : round(usdPerHour * ttlHours),
+    maxUntilDeadmanUsd: usdPerHour === null ? null : round((usdPerHour - untilDownUsdPerHour) * ttlHours),
+    untilDownUsdPerHour,
     source: prices.source, date: prices.date,
   };
 }
@@ -129,7 +135,8 @@ export function usd(v: number | null): string {
 export function formatCost(c: FleetCost): string {
   const lines = c.groups.map((g) => `  ${g.role.padEnd(11)} ${String(g.count).padStart(4)} × ${g.instanceType.padEnd(12)} ${g.capacity === 'spot' ? 'spot (at most)' : 'on-demand     '} ${usd(g.usdPerHour)}/h`);
   lines.push(`  total ${usd(c.usdPerHour)}/h${c.usdPerHour === null ? ` (known part ${usd(c.knownUsdPerHour)}/h; no price for ${c.unknownTypes.join(', ')} in ${c.region})` : ''}`);
-  lines.push(`  if forgotten: at most ${usd(c.maxUntilDeadmanUsd)} before the dead-man switch ends it (${c.ttlHours} h)`);
+  const kept = c.groups.filter((g) => g.untilDown).map((g) => (g.instanceType === 'nat-gateway' ? 'NAT gateway' : g.instanceType === 'elastic-ip' ? 'Elastic IP' : g.role));
+  lines.push(`  if forgotten: at most ${usd(c.maxUntilDeadmanUsd)} before the dead-man switch ends it (${c.ttlHours} h)${kept.length > 0 ? `; the ${kept.join(' and ')} (${usd(c.untilDownUsdPerHour)}/h) run on until down: the switch does not end them` : ''}`);
   if (c.groups.some((g) => g.instanceType === 'nat-gateway')) lines.push(`  plus $${NAT_GATEWAY_USD_PER_HOUR}/GB the NAT gateway processes (not in the total: it depends on the test)`);
   lines.push(`  prices: ${c.source}, ${c.date}`);
   return `cost estimate (${c.region}):\n${lines.join('\n')}`;

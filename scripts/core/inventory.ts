@@ -180,6 +180,15 @@ export function renderSshConfig(inv: Inventory): string {
   return `# loadfleet env ${inv.env}: ssh -F <this file> ${inv.hosts[0]?.name ?? '<host>'}\n\n${blocks.join('\n\n')}\n`;
 }
 
+/**
+ * The monitoring host's address as a host sees it (k6's remote write, issue 18 review item 7): its public one
+ * for a host in another region (private addresses do not route between regions, and the VPCs reuse the CIDR),
+ * else its private one.
+ */
+export function monitoringAddressFor(h: { readonly region?: string }, mon: { readonly region?: string; readonly publicIp: string; readonly privateIp: string }): string {
+  return mon.region && h.region && h.region !== mon.region && mon.publicIp ? mon.publicIp : mon.privateIp;
+}
+
 export function renderFileSd(inv: Inventory): string {
   // A host in another region than the monitoring host is scraped on its public address (issue 18: the
   // private ones do not route between regions; its security group allows monitoring's public address only).

@@ -151,7 +151,7 @@ export function formatStatus(r: StatusReport, table: (rows: string[][]) => strin
   if (r.notInState.length > 0) out.push(`tagged with this env but not in its state (${r.notInState.length}): ${r.notInState.map((f) => `${f.kind} ${f.id}`).join(', ')}; "loadfleet sweep --env ${r.env}" removes them`);
   if (r.target === 'aws') {
     out.push(`cost: ${usd(r.cost.usdPerHour)}/h now running; so far ${usd(r.cost.soFarUsd)}${r.cost.unknownTypes.length ? ` (no price for ${r.cost.unknownTypes.join(', ')})` : ''}`);
-    if (r.cost.estimate) out.push(`estimate for the config: ${usd(r.cost.estimate.usdPerHour)}/h; at most ${usd(r.cost.estimate.maxUntilDeadmanUsd)} before the dead-man switch`);
+    if (r.cost.estimate) out.push(`estimate for the config: ${usd(r.cost.estimate.usdPerHour)}/h; at most ${usd(r.cost.estimate.maxUntilDeadmanUsd)} before the dead-man switch${r.cost.estimate.untilDownUsdPerHour > 0 ? `, plus ${usd(r.cost.estimate.untilDownUsdPerHour)}/h until down (NAT gateway, Elastic IP)` : ''}`);
   }
   return out.join('\n');
 }

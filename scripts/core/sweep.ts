@@ -7,6 +7,8 @@ export const SWEEP_ORDER = [
   'spot-request',
   'volume',
   'network-interface',
+  // A NAT gateway holds its Elastic IP and its network interface: deleted (and waited for) before the EIP.
+  'nat-gateway',
   'elastic-ip',
   'internet-gateway',
   'subnet',

@@ -28,6 +28,7 @@ import { finish, Merger, timelineBucketS } from '../run/merge';
 import { PER_SECOND_PRECISION, PerSecond } from '../run/per-second';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver, type HostConn, type Prepared } from './types';
 import { notInstalledOr, onEveryHost } from './remote';
+import { monitoringAddressFor } from '../core/inventory';
 
 /** k6's own waits and pull size, shrinkable by tests (like RUN_TIMING). */
 export const K6_TIMING = {
@@ -78,7 +79,8 @@ function create({ p, agents: conns, login, runId }: DriverContext): EngineDriver
     plan: p.plan,
     script: k6AgentPaths(runId, '', scriptFile).script,
     runId,
-    ...(mon ? { monitoring: { ip: mon.privateIp, env: p.outputs.env } } : {}),
+    // An agent in another region pushes to monitoring's public address (its private one does not route there).
+    ...(mon ? { monitoring: { ip: monitoringAddressFor(c.host, mon), env: p.outputs.env } } : {}),
     passthrough: [...k6LoadfleetEnv(p.hostUrl, c.host.name, i + 1, conns.length), ...p.passthrough],
   })[i]!);
   const agents: Agent[] = conns.map((c, i) => ({ c, inst: instances[i]!, paths: k6AgentPaths(runId, instances[i]!.rawFile, scriptFile) }));

@@ -21,6 +21,20 @@ export function externalHostProblem(hostUrl: string, outputs: Pick<FleetOutputs,
   return `--host (${hostUrl}) is not a target host of env ${outputs.env} (${list}): pass --allow-external-host to load a server outside the fleet (one you may load), or leave --host out to use the first target`;
 }
 
+/**
+ * `run` with no --host on a fleet whose agents span regions (issue 18 review item 8): the default URL is the
+ * target's private address, which agents in other regions cannot reach (each region's VPC reuses the same
+ * CIDR, and nothing routes between them). Until per-region addressing exists, such a run needs an explicit
+ * --host every agent can reach: the problem to show, or undefined for a one-region fleet.
+ */
+export function multiRegionHostProblem(outputs: Pick<FleetOutputs, 'env' | 'hosts'>, port: number | undefined): string | undefined {
+  const regions = [...new Set(outputs.hosts.filter((h) => h.role === 'agent').map((h) => h.region).filter((r): r is string => r !== undefined))];
+  if (regions.length < 2) return undefined;
+  const target = outputs.hosts.find((h) => h.role === 'target');
+  const hint = target && target.publicIp ? `, e.g. --host http://${target.publicIp}${port ? `:${port}` : ''} (${target.name}'s public address, which its security group opens to every agent's public address)` : '';
+  return `env ${outputs.env} has agents in several regions (${regions.join(', ')}): the default --host, the target's private address, does not route from the other regions' VPCs. Pass --host with an address every agent can reach${hint}`;
+}
+
 /** The n most frequent error messages, most frequent first (ties by message), as [message, count]. */
 export function topErrors(errors: Readonly<Record<string, number>>, n: number): [string, number][] {
   return Object.entries(errors)

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CreateVpcCommand, DescribeAddressesCommand, DescribeVpcsCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSnapshotsCommand,
   DescribeVolumesCommand, TerminateInstancesCommand, type EC2Client,
+  AllocateAddressCommand, CreateNatGatewayCommand, CreateSubnetCommand, DescribeNatGatewaysCommand,
 } from '@aws-sdk/client-ec2';
 import { loadfleet } from '../harness/cli';
 import { useMotoEnv, ZERO } from '../harness/moto-env';
@@ -62,6 +63,26 @@ describe('sweep', () => {
     expect(await exists(other)).toEqual(ALL);
     expect(await exists(untagged)).toEqual(ALL);
     await cleanUp([other, untagged]);
+  });
+
+  it('removes a tagged NAT gateway, then its Elastic IP, subnet and VPC (issue 18 review, item 6)', async () => {
+    const tags = envTags('natenv');
+    const spec = (ResourceType: 'vpc' | 'subnet' | 'elastic-ip' | 'natgateway') => [{ ResourceType, Tags: tags }];
+    const vpc = (await client.send(new CreateVpcCommand({ CidrBlock: '10.77.0.0/16', TagSpecifications: spec('vpc') }))).Vpc!.VpcId!;
+    const subnet = (await client.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: '10.77.1.0/24', TagSpecifications: spec('subnet') }))).Subnet!.SubnetId!;
+    const alloc = (await client.send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: spec('elastic-ip') }))).AllocationId!;
+    const nat = (await client.send(new CreateNatGatewayCommand({ SubnetId: subnet, AllocationId: alloc, TagSpecifications: spec('natgateway') }))).NatGateway!.NatGatewayId!;
+
+    const dry = await loadfleet(['sweep', '--env', 'natenv', '--dry-run', '--json'], ctx.env);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout).envs[0].found.map((f: { kind: string }) => f.kind)).toEqual(['nat-gateway', 'elastic-ip', 'subnet', 'vpc']);
+
+    const r = await loadfleet(['sweep', '--env', 'natenv', '--yes', '--json'], ctx.env);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).swept[0].left).toEqual([]);
+    const state = (await client.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [nat] })).catch(() => ({ NatGateways: [] }))).NatGateways ?? [];
+    expect(state.every((g) => g.State === 'deleted')).toBe(true);
+    expect(((await client.send(new DescribeAddressesCommand({ AllocationIds: [alloc] })).catch(() => ({ Addresses: [] }))).Addresses ?? []).length).toBe(0);
   });
 
   it('sweeps every expired env and leaves an unexpired one alone; a kept image stays, an expired image goes', async () => {

@@ -19,6 +19,16 @@ describe('fleet cost', () => {
     expect(formatCost(c)).toContain('test table, 2026-01-01');
   });
 
+  it('leaves the NAT gateway and Elastic IP out of the dead-man bound: they run on until down (issue 18 review, item 9)', () => {
+    const config = validateFleetConfig(configInput({ agents: { count: 3 }, ttlHours: 4, network: { agents: 'private', egress: 'nat-gateway' } }));
+    const c = fleetCost(costGroupsOf(config), 'us-east-1', config.ttlHours, PRICES);
+    // instances: controller 0.085 + agents 3 × 0.085 + monitoring 0.0208 = 0.3608/h; NAT gateway 0.045 + EIP 0.005 = 0.05/h
+    expect(c.usdPerHour).toBeCloseTo(0.4108, 6);
+    expect(c.untilDownUsdPerHour).toBeCloseTo(0.05, 6);
+    expect(c.maxUntilDeadmanUsd).toBeCloseTo(0.3608 * 4, 6);
+    expect(formatCost(c)).toContain('if forgotten: at most $1.44 before the dead-man switch ends it (4 h); the NAT gateway and Elastic IP ($0.0500/h) run on until down: the switch does not end them');
+  });
+
   it('shows an unknown instance type as unknown, never as zero, and the total as unknown', () => {
     const config = validateFleetConfig(configInput({ agents: { count: 2, instanceType: 'x9z.huge' } }));
     const c = fleetCost(costGroupsOf(config), 'us-east-1', 4, PRICES);

@@ -36,6 +36,14 @@ describe('agents.regions: config', () => {
     expect(problems[0]!.message).toBe('disagrees with agents.regions, whose counts add up to 6 (us-east-1: 4, eu-west-1: 2): drop agents.count or set it to 6');
   });
 
+  it('refuses agents.regions adding up to more than MAX_AGENTS, naming the sum and the fix (review item 3)', () => {
+    const problems = problemsOf(configInput({ agents: { regions: { 'us-east-1': 1000, 'eu-west-1': 1000 } } }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.path).toBe('agents.regions');
+    expect(problems[0]!.message).toBe('adds up to 2000 agents (us-east-1: 1000, eu-west-1: 1000), more than 1000: lower the counts to at most 1000 in all, or split the fleet into several envs');
+    expect(validateFleetConfig(configInput({ agents: { regions: { 'us-east-1': 600, 'eu-west-1': 400 } } })).agents.count).toBe(1000);
+  });
+
   it('fails when a region name or count is wrong', () => {
     const problems = problemsOf(configInput({ agents: { regions: { 'europe-1': 2, 'eu-west-1': 0 } } }));
     expect(problems.map((p) => p.path).sort()).toEqual(['agents.regions.eu-west-1', 'agents.regions.europe-1']);
@@ -118,5 +126,20 @@ describe('agents.regions: monitoring', () => {
     }, { region: 'us-east-1', privateKeyPath: '/k', knownHostsFile: '/kh' });
     const sd = JSON.parse(renderFileSd(inv)) as { targets: string[] }[];
     expect(sd.map((e) => e.targets[0])).toEqual(['10.42.0.1:9100', '203.0.113.2:9100', '10.42.0.3:9100']);
+  });
+});
+
+describe('agents.regions: the egress output (issue 18 review, item 2)', () => {
+  it('lists every agent group, remote regions too', () => {
+    const { tf } = synthStack({ agents: { regions: { 'us-east-1': 2, 'eu-west-1': 1, 'ap-south-1': 1 } } });
+    expect((tf.output!.egress as { value: string }).value).toBe('${{ kind = "public", ips = concat(aws_instance.agents[*].public_ip, aws_instance.agents_eu_west_1[*].public_ip, aws_instance.agents_ap_south_1[*].public_ip) }}');
+    for (const id of ['agents', 'agents_eu_west_1', 'agents_ap_south_1']) expect(tf.resource.aws_instance![id]).toBeDefined();
+  });
+
+  it('with every agent in another region, refers only to declared agent instances', () => {
+    const { tf } = synthStack({ agents: { regions: { 'eu-west-1': 2 } } });
+    expect(tf.resource.aws_instance!.agents).toBeUndefined();
+    expect(tf.resource.aws_instance!.agents_eu_west_1).toBeDefined();
+    expect((tf.output!.egress as { value: string }).value).toBe('${{ kind = "public", ips = aws_instance.agents_eu_west_1[*].public_ip }}');
   });
 });

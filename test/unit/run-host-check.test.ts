@@ -1,6 +1,6 @@
 /** Issue 22 item 9: load only to the fleet's targets unless asked; a run where nothing succeeded fails and says why. */
 import { describe, expect, it } from 'vitest';
-import { externalHostProblem, topErrors } from '../../scripts/run/host-check';
+import { externalHostProblem, multiRegionHostProblem, topErrors } from '../../scripts/run/host-check';
 import { runEndError } from '../../scripts/actions/run';
 import { exitCodeFor } from '../../scripts/core/errors';
 import type { FleetOutputs } from '../../scripts/core/env-record';
@@ -23,6 +23,25 @@ describe('--host outside the fleet (issue 22)', () => {
   it('fails when --host is not a target (an agent, a typo, a public name), naming the targets and the flag', () => {
     expect(externalHostProblem('http://example.invalid:8080', outputs)).toBe('--host (http://example.invalid:8080) is not a target host of env demo (its targets: app-1 10.231.0.13): pass --allow-external-host to load a server outside the fleet (one you may load), or leave --host out to use the first target');
     expect(externalHostProblem('http://10.231.0.11:8080', outputs)).toMatch(/is not a target host of env demo/);
+  });
+});
+
+describe('run on agents in several regions without --host (issue 18 review, item 8)', () => {
+  const spread = {
+    env: 'demo',
+    hosts: [
+      { role: 'agent', group: 'agent', name: 'agent-1', id: 'a1', publicIp: '3.1.1.1', privateIp: '10.231.0.11', region: 'us-east-1' },
+      { role: 'agent', group: 'agent', name: 'agent-2', id: 'a2', publicIp: '34.2.2.2', privateIp: '10.231.0.11', region: 'eu-west-1' },
+      { role: 'target', group: 'app', name: 'app-1', id: 't', publicIp: '54.1.2.3', privateIp: '10.231.0.13', region: 'us-east-1' },
+    ],
+  } as Pick<FleetOutputs, 'env' | 'hosts'>;
+  it('refuses the default (private) target address, naming the regions and the --host to pass, as a usage error (exit 2)', () => {
+    const problem = multiRegionHostProblem(spread, 8080);
+    expect(problem).toBe("env demo has agents in several regions (us-east-1, eu-west-1): the default --host, the target's private address, does not route from the other regions' VPCs. Pass --host with an address every agent can reach, e.g. --host http://54.1.2.3:8080 (app-1's public address, which its security group opens to every agent's public address)");
+  });
+  it('leaves a one-region fleet alone', () => {
+    expect(multiRegionHostProblem(outputs, 8080)).toBeUndefined();
+    expect(multiRegionHostProblem({ ...spread, hosts: spread.hosts.filter((h) => h.name !== 'agent-2') }, 8080)).toBeUndefined();
   });
 });
 

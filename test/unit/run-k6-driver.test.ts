@@ -87,6 +87,24 @@ describe('k6 driver: a failed start leaves nothing running', () => {
     expect(stop2).toContain('kill -TERM -"$pid"');
   });
 
+  it('an agent in another region pushes remote write to the monitoring host\'s public address, a home one to its private (issue 18 review, item 7)', async () => {
+    const calls: Call[] = [];
+    const fail = async (): Promise<ExecResult> => ({ code: 2, stdout: '', stderr: 'stopped here' });
+    const agents = fakeAgents({ 'agent-1': fail, 'agent-2': fail }, calls).map((a, i) => ({ ...a, host: { ...a.host, region: i === 0 ? 'us-east-1' : 'eu-west-1' } }) as HostConn);
+    const mon = { role: 'monitoring', group: 'monitoring', name: 'monitoring', id: 'i-m', publicIp: '198.51.100.9', privateIp: '10.0.1.9', region: 'us-east-1' };
+    const p = {
+      engine: 'k6', kind: 'ec2', scriptPath: '/tmp/t.js', scriptText: 'export default function () {}\n', plan: resolveLoad({ users: 4, durationS: 10 }),
+      thresholds: [], hostUrl: 'http://10.0.2.5/', passthrough: [], outputs: { env: 'e', hosts: [mon] },
+    } as unknown as Prepared;
+    const d = k6Run.create({ p, controller: undefined, agents, login: 'root', runId: 'r1', envDir: '/tmp' } as unknown as DriverContext);
+    await expect(d.start()).rejects.toThrow(/starting k6/);
+    const start = (agent: string) => calls.find((c) => c.agent === agent && isStart(c.stdin))!.stdin;
+    expect(start('agent-1')).toContain('http://10.0.1.9:9090/');
+    expect(start('agent-1')).not.toContain('198.51.100.9');
+    expect(start('agent-2')).toContain('http://198.51.100.9:9090/');
+    expect(start('agent-2')).not.toContain('10.0.1.9');
+  });
+
   it('reads the pid file on an agent whose start answer was lost, and ends that instance too', async () => {
     const calls: Call[] = [];
     const agents = fakeAgents({

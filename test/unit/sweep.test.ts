@@ -88,3 +88,65 @@ describe('sweepHomes (sweep --expired, issue 22)', () => {
     }
   });
 });
+
+describe('sweep across regions (issue 18 review, item 5)', () => {
+  it('sweeps every region although one fails, then throws once naming each failed region', async () => {
+    const { sweepRegions } = await import('../../scripts/actions/sweep');
+    const asked: string[] = [];
+    // A region whose EC2 API refuses (an opt-in region not enabled, an expired token): a fault moto cannot cause per region.
+    const port = (region: string) => ({
+      send: async (cmd: { constructor: { name: string } }) => {
+        asked.push(`${region} ${cmd.constructor.name}`);
+        if (region === 'us-east-1' || region === 'ap-south-1') throw new Error(`AuthFailure in ${region}`);
+        return {};
+      },
+    });
+    const sweeping = sweepRegions(['us-east-1', 'eu-west-1', 'ap-south-1'], 'demo', { maxRounds: 2 }, port as never);
+    await expect(sweeping).rejects.toThrow(/failed in 2 of 3 region\(s\)[^]*us-east-1: .*AuthFailure in us-east-1[^]*ap-south-1: .*AuthFailure in ap-south-1/);
+    // The region after the first failure was swept: its listing was asked for.
+    expect(asked.some((a) => a.startsWith('eu-west-1 Describe'))).toBe(true);
+    expect(asked.some((a) => a.startsWith('ap-south-1 Describe'))).toBe(true);
+  });
+});
+
+describe('sweep of a NAT gateway (issue 18 review, item 6)', () => {
+  it('lists NAT gateways by tag (pending|available), deletes them and waits until deleted before releasing their Elastic IP', async () => {
+    const { deleteFound, findTagged } = await import('../../scripts/adapters/sweep-ec2');
+    const sent: string[] = [];
+    let natDeleted = false;
+    // AWS's NAT gateway takes minutes to delete and holds its EIP until then: that order is what this pins down.
+    const ec2 = {
+      send: async (cmd: { constructor: { name: string }; input: Record<string, unknown> }) => {
+        const n = cmd.constructor.name;
+        if (n === 'DescribeNatGatewaysCommand') {
+          if (cmd.input.NatGatewayIds) {
+            sent.push('wait');
+            return { NatGateways: [{ NatGatewayId: 'nat-1', State: natDeleted ? 'deleted' : 'deleting' }] };
+          }
+          sent.push(`list nat ${JSON.stringify(cmd.input.Filter)}`);
+          return { NatGateways: [{ NatGatewayId: 'nat-1', State: 'available', Tags: [{ Key: 'loadfleet:env', Value: 'demo' }] }] };
+        }
+        if (n === 'DescribeAddressesCommand') return { Addresses: [{ AllocationId: 'eipalloc-1', Tags: [{ Key: 'loadfleet:env', Value: 'demo' }] }] };
+        if (n === 'DeleteNatGatewayCommand') {
+          sent.push(`delete ${String(cmd.input.NatGatewayId)}`);
+          setTimeout(() => (natDeleted = true), 300);
+          return {};
+        }
+        if (n === 'ReleaseAddressCommand') {
+          sent.push(`release ${String(cmd.input.AllocationId)} (nat deleted: ${natDeleted})`);
+          return {};
+        }
+        return {};
+      },
+    };
+    const found = await findTagged(ec2 as never, 'demo');
+    expect(found.map((f) => `${f.kind} ${f.id}`).sort()).toEqual(['elastic-ip eipalloc-1', 'nat-gateway nat-1']);
+    expect(sent[0]).toBe('list nat [{"Name":"tag:loadfleet:env","Values":["demo"]},{"Name":"state","Values":["pending","available"]}]');
+    const outcome = await deleteFound(ec2 as never, inSweepOrder(found), { waitSeconds: 60 });
+    expect(outcome.errors).toEqual([]);
+    const after = sent.slice(1);
+    expect(after[0]).toBe('delete nat-1');
+    expect(after).toContain('wait');
+    expect(after.at(-1)).toBe('release eipalloc-1 (nat deleted: true)');
+  });
+});
