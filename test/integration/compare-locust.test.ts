@@ -2,13 +2,15 @@
  * `run --label`, `runs` and `compare` with Locust on real namespace hosts (a controller, 2 agents, a target).
  * The target is a small server of the test's own on the target host whose /api/items sleeps a fixed time
  * (0 for the base runs, 40 ms for the slowed one): two runs of the same script → pass (exit 0); the slowed target
- * → regression (exit 3) naming the endpoint and the figure; an interrupted run → inconclusive (exit 4).
+ * → regression (exit 3) naming the endpoint and the figure; an interrupted run → inconclusive (exit 4); the env
+ * re-upped with one agent fewer (its config edited) → inconclusive (exit 4) naming the agent count.
  * The kept hlog is checked against Locust's own request count (its CSV) and read by hdr-histogram-js's reader.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import * as hdr from 'hdr-histogram-js';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
 import { BIN } from '../harness/cli';
@@ -21,6 +23,8 @@ const SUBNET = '10.231.117.0/24';
 const PORT = 8081;
 let fleet: LocalFleet;
 let target = '';
+/** Processes of hosts an `up` replaced (the agent-count case re-ups the env): afterAll checks them gone too. */
+const replacedPids: number[] = [];
 
 const LOCUSTFILE = `from locust import HttpUser, constant, task
 
@@ -91,7 +95,7 @@ afterAll(async () => {
   if (serverPid) await fleet?.ssh('app-1', `kill ${serverPid} 2>/dev/null || true`).catch(() => undefined);
   const pids = fleet ? Object.values(await fleet.pids()) : [];
   await fleet?.remove();
-  expect(await leftoversOf(PREFIX, pids)).toEqual([]);
+  expect(await leftoversOf(PREFIX, [...replacedPids, ...pids])).toEqual([]);
 });
 
 describe('compare on real namespace hosts (Locust)', () => {
@@ -177,5 +181,35 @@ describe('compare on real namespace hosts (Locust)', () => {
     expect(c.stdout).toContain('verdict: INCONCLUSIVE (exit 4)');
     expect(c.stdout).toMatch(/candidate run \S+ was interrupted/);
     expect(c.stdout).toContain('different load plan');
+  });
+
+  it('one agent fewer (agents.count edited, up + install again) → inconclusive (exit 4) naming the agent count', async () => {
+    replacedPids.push(...Object.values(await fleet.pids()));
+    // As a user would: edit the env's config file and run up and install again (a different plan replaces the hosts).
+    const cfg = parse(fs.readFileSync(fleet.config, 'utf8')) as { agents: { count: number } };
+    cfg.agents.count = 1;
+    fs.writeFileSync(fleet.config, stringify(cfg));
+    if (serverPid) await fleet.ssh('app-1', `kill ${serverPid} 2>/dev/null || true`);
+    serverPid = 0;
+    const up = await fleet.cli(['up', '--target', 'local', '-c', fleet.config, '--yes', '--json']);
+    expect(up.exitCode, up.stderr).toBe(0);
+    expect(fleet.outputs().hosts.map((h) => h.name).filter((n) => n.startsWith('agent'))).toEqual(['agent-1']);
+    const inst = await fleet.cli(['install', '-c', fleet.config]);
+    expect(inst.exitCode, inst.stderr).toBe(0);
+    const ip = (await fleet.ssh('app-1', "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1")).stdout.trim();
+    // The re-up replaced every host and the target's address moved down with the agents (one address fewer before
+    // it): the load goes to its new address, so compare names that difference too (meta.target is the --host asked).
+    target = `http://${ip}:${PORT}`;
+    await serve();
+    const r = await run('one-agent');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readSummary(runDirOf(r.stdout)).generators).toHaveLength(1);
+    const c = await fleet.cli(['compare', '--env', 'cmp', 'base', 'one-agent']);
+    expect(c.exitCode, c.stdout + c.stderr).toBe(4);
+    expect(c.stdout).toContain('verdict: INCONCLUSIVE (exit 4)');
+    expect(c.stdout).toContain('different agent count: base 2, candidate 1');
+    expect(c.stdout).toMatch(/different target: base http:\/\/[\d.]+:8081, candidate http:\/\/[\d.]+:8081/);
+    // Nothing else differs: same script and load plan.
+    expect(c.stdout).not.toMatch(/different (load plan|script)/);
   });
 });
