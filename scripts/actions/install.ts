@@ -332,6 +332,6 @@ export async function renderInstall(opts: InstallOptions): Promise<void> {
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, dir, cores, hosts: hosts.map((h) => ({ host: h.host.name, role: h.host.role, files: files.filter((f) => f.path.startsWith(`${h.host.name}/`)).map((f) => f.path) })) }, null, 2)}\n`);
   } else {
-    process.stdout.write(`rendered ${plan.spec.name} ${plan.version} for ${hosts.length} hosts into ${dir} (${files.length - 1} scripts; index in ${dir}/README.md); nothing was run\n`);
+    process.stdout.write(`rendered ${plan.spec.name} ${plan.version} for ${hosts.length} hosts into ${dir} (${files.filter((f) => f.path.endsWith('.sh')).length} scripts, copies of the files they write under <host>/files; index in ${dir}/README.md); nothing was run\n`);
   }
 }

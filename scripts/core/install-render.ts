@@ -103,6 +103,32 @@ export interface RenderedFile {
   readonly text: string;
 }
 
+/** A single-quoted sh word ('…', with '\'' for a quote) or a bare word, unquoted. */
+function unquote(word: string): string {
+  return word.startsWith("'") ? word.slice(1, -1).replace(/'\\''/g, "'") : word;
+}
+
+/**
+ * The files a script writes through loadfleet's `put PATH MODE BASE64` helper (every engine, supervisor and
+ * monitoring file goes through one), decoded: readable copies for an audit. The script stays what runs.
+ */
+export function filesWrittenBy(script: string): { path: string; mode: string; text: string }[] {
+  const out: { path: string; mode: string; text: string }[] = [];
+  const re = /\bput ('(?:[^']|'\\'')*'|[^\s'"$]+) '?([0-7]{3,4})'? '([A-Za-z0-9+/=]*)'/g;
+  for (const m of script.matchAll(re)) {
+    const path = unquote(m[1]!);
+    if (!path.startsWith('/') || path.includes('$') || path.split('/').includes('..')) continue;
+    out.push({ path, mode: m[2]!, text: Buffer.from(m[3]!, 'base64').toString('utf8') });
+  }
+  // Monitoring's helper (scripts/monitoring/shell.ts putFile): a quoted heredoc into PATH.loadfleet-tmp, then moved.
+  for (const m of script.matchAll(/^cat > ('(?:[^']|'\\'')*'|[^\s'"$]+) <<'(\w+)'\n([\s\S]*?)^\2$/gm)) {
+    const tmp = unquote(m[1]!);
+    if (!tmp.endsWith('.loadfleet-tmp') || !tmp.startsWith('/') || tmp.split('/').includes('..')) continue;
+    out.push({ path: tmp.slice(0, -'.loadfleet-tmp'.length), mode: '', text: m[3]! });
+  }
+  return out;
+}
+
 /** Per host the files of its steps ("NN-<step>.sh", the probe as 00), then README.md listing them. */
 export function renderedFiles(args: {
   readonly engine: string; readonly version: string; readonly target: string; readonly cores: number;
@@ -124,13 +150,18 @@ export function renderedFiles(args: {
     }.`,
     ...(args.secretNote ? [`- ${args.secretNote}`] : []),
     '',
-    '| host | role | address | steps |',
-    '| --- | --- | --- | --- |',
+    'Under <host>/files/ are readable copies of the files those scripts write (units, run files, configs), decoded',
+    "from the base64 (`put PATH MODE BASE64`) or quoted heredocs (monitoring) the scripts carry them in; a path written twice: the last.",
+    '',
+    '| host | role | address | steps | files written |',
+    '| --- | --- | --- | --- | --- |',
   ];
   for (const { host, steps } of args.hosts) {
     const names = steps.map((s, i) => `${String(i).padStart(2, '0')}-${s.name}.sh`);
     steps.forEach((s, i) => files.push({ path: `${host.name}/${names[i]}`, text: s.script }));
-    index.push(`| ${host.name} | ${host.role} | ${host.privateIp} | ${names.join(', ')} |`);
+    const written = new Map(steps.flatMap((s) => filesWrittenBy(s.script)).map((f) => [f.path, f] as const));
+    for (const f of written.values()) files.push({ path: `${host.name}/files${f.path}`, text: f.text });
+    index.push(`| ${host.name} | ${host.role} | ${host.privateIp} | ${names.join(', ')} | ${written.size} |`);
   }
   files.push({ path: 'README.md', text: `${index.join('\n')}\n` });
   return files;

@@ -70,6 +70,10 @@ describe('install --render', () => {
         expect(files).toContain(`controller/00-probe.sh`);
         expect(fs.readFileSync(path.join(out, 'agent-1/00-probe.sh'), 'utf8')).toBe('nproc; hostname');
         expect(index).toContain('Cores: 3 per host');
+        // Readable copies of the files the scripts write: e.g. the engine's units (EC2) or run files (local).
+        const copies = files.filter((f) => f.includes('/files/'));
+        if (engine !== 'artillery') expect(copies.some((f) => target === 'aws' ? /^controller\/files\/etc\/systemd\/system\/.+\.service$/.test(f) : /^controller\/files\/etc\/loadfleet\/sv\/.+\/run$/.test(f)), copies.join(' ')).toBe(true);
+        expect(copies.some((f) => f.startsWith('monitoring/files/'))).toBe(true);
         expect(index).toContain(target === 'local' ? 'the ones `up --target local` gives' : 'placeholders from 192.0.2.0/24');
         if (target === 'local') expect(index).toMatch(/\| controller \| controller \| 10\.231\.99\.10 \|/);
         // No SSH, nothing created for the env: no known_hosts, no secret written anywhere in the env folder.

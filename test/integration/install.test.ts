@@ -190,12 +190,16 @@ describe('install and doctor with Locust on the local target', () => {
     expect(index).toContain("Addresses: from the env's outputs.json");
     expect(Object.keys(sent).sort()).toEqual(['agent-1', 'agent-2', 'agent-3', 'controller']);
     for (const [host, calls] of Object.entries(sent)) {
-      const files = fs.readdirSync(path.join(out, host)).sort();
+      const files = fs.readdirSync(path.join(out, host)).filter((f) => f.endsWith('.sh')).sort();
       expect(files, host).toEqual(['00-probe.sh', '01-install-locust.sh', '02-services.sh']);
       expect(calls.map((c) => c.command), host).toEqual(calls.map(() => asRootCommand(outputs.sshUser)));
       expect(files.map((f) => fs.readFileSync(path.join(out, host, f), 'utf8')), host).toEqual(calls.map((c) => c.stdin));
       // The workers rendered are the ones running: one per probed core on each agent.
       if (host.startsWith('agent')) expect(fs.readFileSync(path.join(out, host, '02-services.sh'), 'utf8')).toContain(`locust-worker@${probed}`);
+      // The readable copy of a file the scripts write is the file install put on the host.
+      const runFile = host === 'controller' ? 'locust-master' : `locust-worker@${probed}`;
+      const copy = fs.readFileSync(path.join(out, host, `files/etc/loadfleet/sv/${runFile}/run`), 'utf8');
+      expect((await fleet.sshRoot(host, `cat /etc/loadfleet/sv/${runFile}/run`)).stdout).toBe(copy);
     }
     expect(index).toMatch(new RegExp(`\\| agent-1 \\| agent \\| ${outputs.hosts.find((h) => h.name === 'agent-1')!.privateIp.replace(/\./g, '\\.')} \\|`));
   });
