@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { controlScript, shQuote } from '../../scripts/core/supervise';
@@ -199,7 +200,8 @@ describe('install and doctor with Locust on the local target', () => {
       // The readable copy of a file the scripts write is the file install put on the host.
       const runFile = host === 'controller' ? 'locust-master' : `locust-worker@${probed}`;
       const copy = fs.readFileSync(path.join(out, host, `files/etc/loadfleet/sv/${runFile}/run`), 'utf8');
-      expect((await fleet.sshRoot(host, `cat /etc/loadfleet/sv/${runFile}/run`)).stdout).toBe(copy);
+      // (by sha256: the harness's ssh output loses a final newline)
+      expect((await fleet.sshRoot(host, `sha256sum /etc/loadfleet/sv/${runFile}/run`)).stdout.split(' ')[0]).toBe(createHash('sha256').update(copy).digest('hex'));
     }
     expect(index).toMatch(new RegExp(`\\| agent-1 \\| agent \\| ${outputs.hosts.find((h) => h.name === 'agent-1')!.privateIp.replace(/\./g, '\\.')} \\|`));
   });
