@@ -15,7 +15,7 @@ import { positiveNumber } from '../core/flags';
 import { fanout, hostsFailed, type HostResult, type SshSession } from '../core/fanout';
 import { runAsRoot } from '../core/privilege';
 import { table } from '../core/summary';
-import { installServicesScript } from '../core/supervise';
+import { ENGINE_OWNER, INSTALL_STEP_MS, PROBE_SCRIPT, engineHostSteps, hostInstallBase, outputsFromConfig, renderedFiles, type HostStep } from '../core/install-render';
 import { firstContactSteps, pinTargetsOf } from './host-keys';
 import { DEFAULT_CONCURRENCY } from '../core/timing';
 import type { HostKind } from '../core/tuning';
@@ -27,19 +27,24 @@ import { trustedDigests, unpublishedProblem } from '../engines/ec2-steps';
 import { resolveEngine } from '../engines/index';
 import type { EngineSpec, InstallContext } from '../engines/types';
 import { selectHosts } from './tune';
-import { monitoringInstallStep, monitoringUrls, monitoringWanted, describeDown, type MonitoringInstallResult } from './monitoring';
+import { monitoringHostSteps, monitoringStepInputs, monitoringInstallStep, monitoringUrls, monitoringWanted, describeDown, type MonitoringInstallResult } from './monitoring';
 import type { ExporterReport } from '../monitoring/targets';
 
-/** A whole engine install may download hundreds of MB (Artillery's npm tree): allow it. */
-export const INSTALL_STEP_MS = 20 * 60_000;
-/** Owner of the engine's services in the supervisor (monitoring uses its own). */
-export const ENGINE_OWNER = 'engine';
+export { INSTALL_STEP_MS, ENGINE_OWNER };
 
 export interface InstallOptions extends CommonOptions {
   readonly json: boolean;
   readonly hosts?: string;
   readonly concurrency?: string;
   readonly trustFirstDownload?: boolean;
+  /** Write what install would run per host into this folder instead; no host is touched. */
+  readonly render?: string;
+  readonly renderCores?: string;
+}
+
+/** How install reaches a host (tests wrap it to record what is sent). */
+export interface InstallHooks {
+  readonly connect?: typeof connectSsh;
 }
 
 export interface HostInstall {
@@ -133,33 +138,26 @@ export function planInstall(config: FleetConfig, outputs: FleetOutputs, recordSt
   return { outputs, kind, spec, version, hosts, digests, trustFirst };
 }
 
-/** One host: probe, the engine's own idempotent install, then its supervised services. Returns what changed. */
+/** One host: probe, then the steps of engineHostSteps (what `install --render` writes). Returns what changed. */
 export async function installOnHost(session: SshSession, login: string, spec: EngineSpec, base: Omit<InstallContext, 'cores'>, secret?: Secret): Promise<{ changed: string[]; warnings: string[]; trusted: Record<string, string> }> {
-  const probe = await runAsRoot(session, login, 'nproc; hostname', 'reading the host (nproc, hostname)');
+  const probe = await runAsRoot(session, login, PROBE_SCRIPT, 'reading the host (nproc, hostname)');
   const ctx: InstallContext = { ...base, cores: parseProbe(probe.stdout).cores };
   const changed: string[] = [];
   const warnings: string[] = [];
   let trusted: Record<string, string> = {};
-  if (spec.roles.includes(ctx.role)) {
-    const r = await runAsRoot(session, login, spec.installScript(ctx), `installing ${spec.name} ${ctx.version}`, { timeoutMs: INSTALL_STEP_MS });
+  for (const step of engineHostSteps(spec, ctx, secret && { value: secret.value, file: secret.file })) {
+    const r = await runAsRoot(session, login, step.script, step.what, step.timeoutMs ? { timeoutMs: step.timeoutMs } : {});
     changed.push(...changedLines(r.stdout));
     warnings.push(...warningLines(r.stderr));
-    trusted = trustedDigests(r.stdout);
-  }
-  // Always run: with no services (e.g. Artillery after Locust) it removes the ones this owner left.
-  const services = spec.roles.includes(ctx.role) ? spec.services(ctx) : [];
-  const s = await runAsRoot(session, login, installServicesScript(services, { hostKind: ctx.hostKind, owner: ENGINE_OWNER, nofile: ctx.nofile }), `starting ${spec.name}'s supervised services`);
-  changed.push(...changedLines(s.stdout));
-  warnings.push(...warningLines(s.stderr));
-  if (spec.secret && secret && ctx.role === spec.secret.role) {
-    const a = await runAsRoot(session, login, spec.secret.applyScript(secret.value, secret.file), `setting the ${spec.secret.what}`, { timeoutMs: INSTALL_STEP_MS });
-    changed.push(...changedLines(a.stdout));
-    warnings.push(...warningLines(a.stderr));
+    if (step.engineInstall) trusted = trustedDigests(r.stdout);
   }
   return { changed, warnings, trusted };
 }
 
-export async function installAction(opts: InstallOptions): Promise<void> {
+export async function installAction(opts: InstallOptions, hooks: InstallHooks = {}): Promise<void> {
+  if (opts.render !== undefined) return renderInstall(opts);
+  if (opts.renderCores !== undefined) throw new UsageError('--render-cores (' + opts.renderCores + ') is for --render DIR only: add --render DIR, or drop it');
+  const connect = hooks.connect ?? connectSsh;
   const env = await resolveEnv(opts, true);
   const loaded = env.loaded!;
   const { config } = loaded;
@@ -170,7 +168,6 @@ export async function installAction(opts: InstallOptions): Promise<void> {
   const trustedNow: Record<string, string> = {};
   const concurrency = positiveNumber('--concurrency', opts.concurrency, DEFAULT_CONCURRENCY, { integer: true });
   const knownHosts = new KnownHosts(env.envDir.knownHosts);
-  const agents = outputs.hosts.filter((h) => h.role === 'agent').map((h) => ({ name: h.name, privateIp: h.privateIp }));
   const targets = plan.hosts.map((h) => ({ name: h.name, address: h.publicIp || h.privateIp, host: h }));
   // Generated once per env (mode 0600) before any host is touched, so every rerun applies the same one.
   const secret = plan.spec.secret && plan.hosts.some((h) => h.role === plan.spec.secret!.role)
@@ -195,24 +192,9 @@ export async function installAction(opts: InstallOptions): Promise<void> {
         run: async (report) => {
           results = await fanout(
             targets,
-            (t) => connectSsh(t.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, via: jumpFor(outputs.hosts, t.address) }),
+            (t) => connect(t.address, { user: outputs.sshUser, privateKeyPath: loaded.privateKeyPath, knownHosts, via: jumpFor(outputs.hosts, t.address) }),
             async (session, t) => {
-              const { changed, warnings, trusted } = await installOnHost(session, outputs.sshUser, plan.spec, {
-                ...installContextFor({
-                  env: outputs.env,
-                  host: t.host,
-                  hostKind: plan.kind,
-                  master: outputs.master,
-                  agents,
-                  version: plan.version,
-                  nofile: config.tuning.nofile,
-                  cores: 1,
-                  login: outputs.sshUser,
-                  cacheDir: config.local.engineCache,
-                }),
-                digests: plan.digests,
-                trustFirstDownload: plan.trustFirst.length > 0,
-              }, secret);
+              const { changed, warnings, trusted } = await installOnHost(session, outputs.sshUser, plan.spec, hostInstallBase({ config, outputs, kind: plan.kind, version: plan.version, host: t.host, digests: plan.digests, trustFirstDownload: plan.trustFirst.length > 0 }), secret);
               // Recorded at once (before any other host fails): the first download is the one trusted.
               for (const name of plan.trustFirst) if (trusted[name]) trustedNow[name] = trusted[name]!;
               if (Object.keys(trustedNow).length > 0) await recordDigests(digestFile, plan, trustedNow);
@@ -292,4 +274,64 @@ export async function bakeEngine(session: SshSession, login: string, config: Fle
   });
   const r = await runAsRoot(session, login, spec.installScript(ctx), `installing ${spec.name} ${version} on the builder`, { timeoutMs: INSTALL_STEP_MS });
   return { changed: changedLines(r.stdout), warnings: warningLines(r.stderr) };
+}
+
+/** What render writes where install would send a generated secret: letters only, so every secret's own checks accept it. */
+export const RENDER_SECRET_PLACEHOLDER = 'RENDERxPLACEHOLDERxNOTxTHExSECRET';
+/** Cores per host render assumes when --render-cores is not given (install reads each host's nproc). */
+export const RENDER_DEFAULT_CORES = 2;
+
+/**
+ * `install --render DIR`: per host, the scripts install would run there, in order (scripts/core/install-render.ts),
+ * from the config and the env's outputs when present. No SSH, no private key, no secret: a secret install would
+ * generate is replaced by RENDER_SECRET_PLACEHOLDER, and the cores install probes are --render-cores.
+ */
+export async function renderInstall(opts: InstallOptions): Promise<void> {
+  const dir = opts.render!;
+  if (dir.trim() === '') throw new UsageError('--render needs a folder: --render DIR (absent or empty)');
+  const cores = positiveNumber('--render-cores', opts.renderCores, RENDER_DEFAULT_CORES, { integer: true });
+  const env = await resolveEnv(opts, true, false);
+  const { config } = env.loaded!;
+  const recordedOutputs = await env.envDir.readOutputs();
+  const outputs = recordedOutputs ?? outputsFromConfig(config);
+  const digestFile = env.envDir.file(ENGINE_SHA256_FILE);
+  const recorded = await readDigestRecord(digestFile);
+  // The env's status does not matter: render reads, it does not need the hosts up.
+  const plan = planInstall(config, outputs, undefined, opts.hosts, { recorded, file: digestFile, trustFirstDownload: opts.trustFirstDownload === true });
+  const existing = await fs.readdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return [] as string[];
+    throw new UsageError(`--render (${dir}) cannot be read as a folder (${e.code ?? e.message}): give an absent or empty folder`);
+  });
+  if (existing.length > 0) throw new UsageError(`--render (${dir}) is not empty: give an absent or empty folder, so no file of an earlier render is mistaken for this one`);
+  const secretFor = plan.spec.secret && plan.hosts.some((h) => h.role === plan.spec.secret!.role) ? { value: RENDER_SECRET_PLACEHOLDER, file: env.envDir.file(plan.spec.secret.file) } : undefined;
+  // Monitoring as install runs it (after every engine host): on the selected hosts, Grafana's password a placeholder.
+  const monitored = monitoringWanted({ config, outputs }) ? (opts.hosts ? selectHosts(outputs.hosts, opts.hosts) : outputs.hosts) : [];
+  const minputs = monitored.length > 0 ? await monitoringStepInputs({ config, outputs, envDir: env.envDir, privateKeyPath: env.loaded!.privateKeyPath }) : undefined;
+  const hosts = outputs.hosts
+    .filter((h) => plan.hosts.includes(h) || monitored.includes(h))
+    .map((host) => {
+      const engineSteps: HostStep[] = plan.hosts.includes(host)
+        ? [{ name: 'probe', what: 'reading the host (nproc, hostname)', script: PROBE_SCRIPT }, ...engineHostSteps(plan.spec, { ...hostInstallBase({ config, outputs, kind: plan.kind, version: plan.version, host, digests: plan.digests, trustFirstDownload: plan.trustFirst.length > 0 }), cores }, secretFor)]
+        : [];
+      const monSteps = minputs && monitored.includes(host) ? monitoringHostSteps({ config, outputs, host, ...minputs, password: plan.kind === 'ec2' ? RENDER_SECRET_PLACEHOLDER : '' }) : [];
+      return { host, steps: [...engineSteps, ...monSteps] };
+    });
+  const grafana = minputs && plan.kind === 'ec2' ? 'Grafana admin password' : undefined;
+  const files = renderedFiles({
+    engine: plan.spec.name, version: plan.version, target: outputs.target, cores,
+    addresses: recordedOutputs ? 'outputs' : outputs.target === 'local' ? 'local-plan' : 'placeholders',
+    ...(secretFor || grafana ? { secretNote: `Secrets: ${[secretFor && plan.spec.secret!.what, grafana].filter(Boolean).join(' and ')} (generated by install, kept in the env folder with mode 0600) are written here as ${RENDER_SECRET_PLACEHOLDER}.` } : {}),
+    hosts,
+  });
+  await fs.mkdir(dir, { recursive: true });
+  for (const f of files) {
+    const target = `${dir}/${f.path}`;
+    await fs.mkdir(target.slice(0, target.lastIndexOf('/')), { recursive: true });
+    await fs.writeFile(target, f.text, { mode: 0o644 });
+  }
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ env: outputs.env, engine: plan.spec.name, version: plan.version, dir, cores, hosts: hosts.map((h) => ({ host: h.host.name, role: h.host.role, files: files.filter((f) => f.path.startsWith(`${h.host.name}/`)).map((f) => f.path) })) }, null, 2)}\n`);
+  } else {
+    process.stdout.write(`rendered ${plan.spec.name} ${plan.version} for ${hosts.length} hosts into ${dir} (${files.filter((f) => f.path.endsWith('.sh')).length} scripts, copies of the files they write under <host>/files; index in ${dir}/README.md); nothing was run\n`);
+  }
 }

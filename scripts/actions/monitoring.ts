@@ -19,6 +19,7 @@ import { fanout, type HostResult, type SshSession } from '../core/fanout';
 import { inventoryFrom } from '../core/inventory';
 import { runAsRoot } from '../core/privilege';
 import { installServicesScript } from '../core/supervise';
+import type { HostStep } from '../core/install-render';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMING, type Timing } from '../core/timing';
 import type { HostKind } from '../core/tuning';
 import { ADMIN_PASSWORD_FILE, dashboardsProviderYaml, datasourceYaml, generatePassword, grafanaInstallScript } from '../monitoring/grafana';
@@ -101,12 +102,9 @@ export interface MonitoringInstallResult {
  * host; idempotent. Per host: the list of changes. Checks the pins first (exit 2 on an unknown checksum).
  */
 export async function installMonitoring(m: MonitoringEnv, onProgress?: (text: string) => void, only?: readonly string[]): Promise<MonitoringInstallResult> {
-  const pins = monitoringPins();
   const kind = hostKindOf(m.outputs);
   const mon = monitoringHost(m.outputs)!;
-  const inv = inventoryFrom(m.outputs, { region: m.config.region, privateKeyPath: m.privateKeyPath, knownHostsFile: m.envDir.knownHosts });
-  const setup = prometheusSetup(m, mon);
-  const dashboards = kind === 'ec2' ? await readDashboards() : {};
+  const { setup, inv, pins, dashboards } = await monitoringStepInputs(m);
   const password = kind === 'ec2' ? await grafanaPassword(m.envDir) : '';
   const grafanaProvisioning = await writeProvisioning(m.envDir, prometheusUrl(mon.privateIp));
   const timing = m.timing ?? DEFAULT_TIMING;
@@ -116,22 +114,47 @@ export async function installMonitoring(m: MonitoringEnv, onProgress?: (text: st
     hosts,
     (h) => connectSsh(h.address, { user: m.outputs.sshUser, privateKeyPath: m.privateKeyPath, knownHosts, timing, via: jumpFor(m.outputs.hosts, h.address) }),
     async (session, h) => {
-      const mh: MonitoredHost = { env: m.outputs.env, kind, role: h.role, name: h.name, privateIp: h.privateIp, nofile: m.config.tuning.nofile };
-      const isMon = h.name === mon.name;
-      const login = m.outputs.sshUser;
       const changes = (out: string) => out.split('\n').filter((l) => l.startsWith('changed ')).map((l) => l.slice(8));
-      const changed = changes((await runAsRoot(session, login, nodeExporterInstallScript(mh, pins), 'install node_exporter')).stdout);
-      if (isMon) changed.push(...changes((await runAsRoot(session, login, prometheusInstallScript(setup, inv, pins), 'install Prometheus')).stdout));
-      const specs = isMon ? [nodeExporterService(mh), prometheusService(setup)] : [nodeExporterService(mh)];
-      changed.push(...changes((await runAsRoot(session, login, installServicesScript(specs, { hostKind: kind, owner: MONITORING_OWNER, nofile: m.config.tuning.nofile }), 'start monitoring services')).stdout));
-      if (isMon && kind === 'ec2') {
-        changed.push(...changes((await runAsRoot(session, login, grafanaInstallScript(pins, dashboards, password, prometheusUrl(mon.privateIp)), 'install Grafana', { timeoutMs: 600_000 })).stdout));
+      const changed: string[] = [];
+      for (const step of monitoringHostSteps({ config: m.config, outputs: m.outputs, host: h, setup, inv, pins, dashboards, password })) {
+        changed.push(...changes((await runAsRoot(session, m.outputs.sshUser, step.script, step.what, step.timeoutMs ? { timeoutMs: step.timeoutMs } : {})).stdout));
       }
       return changed;
     },
     { concurrency: m.concurrency ?? DEFAULT_CONCURRENCY, timing, onProgress: (p) => onProgress?.(`${p.done} done, ${p.failed} failed, ${p.inFlight} in flight of ${p.total}`) },
   );
   return { results, grafanaProvisioning };
+}
+
+/**
+ * The scripts monitoring's install runs on one host, in order (what `install --render` writes): node_exporter,
+ * on the monitoring host Prometheus, the supervised services, and on EC2 Grafana. Pure.
+ */
+export function monitoringHostSteps(a: {
+  readonly config: Pick<FleetConfig, 'tuning'>; readonly outputs: FleetOutputs; readonly host: Host; readonly setup: PrometheusSetup;
+  readonly inv: ReturnType<typeof inventoryFrom>; readonly pins: ReturnType<typeof monitoringPins>; readonly dashboards: Readonly<Record<string, string>>; readonly password: string;
+}): HostStep[] {
+  const kind = hostKindOf(a.outputs);
+  const mon = monitoringHost(a.outputs)!;
+  const mh: MonitoredHost = { env: a.outputs.env, kind, role: a.host.role, name: a.host.name, privateIp: a.host.privateIp, nofile: a.config.tuning.nofile };
+  const isMon = a.host.name === mon.name;
+  const steps: HostStep[] = [{ name: 'monitoring-node-exporter', what: 'install node_exporter', script: nodeExporterInstallScript(mh, a.pins) }];
+  if (isMon) steps.push({ name: 'monitoring-prometheus', what: 'install Prometheus', script: prometheusInstallScript(a.setup, a.inv, a.pins) });
+  const specs = isMon ? [nodeExporterService(mh), prometheusService(a.setup)] : [nodeExporterService(mh)];
+  steps.push({ name: 'monitoring-services', what: 'start monitoring services', script: installServicesScript(specs, { hostKind: kind, owner: MONITORING_OWNER, nofile: a.config.tuning.nofile }) });
+  if (isMon && kind === 'ec2') steps.push({ name: 'monitoring-grafana', what: 'install Grafana', script: grafanaInstallScript(a.pins, a.dashboards, a.password, prometheusUrl(mon.privateIp)), timeoutMs: 600_000 });
+  return steps;
+}
+
+/** Everything monitoringHostSteps needs but the host: the setup, inventory, pins and dashboards install reads. */
+export async function monitoringStepInputs(m: Pick<MonitoringEnv, 'config' | 'outputs' | 'envDir' | 'privateKeyPath'>) {
+  const mon = monitoringHost(m.outputs)!;
+  return {
+    setup: prometheusSetup(m as MonitoringEnv, mon),
+    inv: inventoryFrom(m.outputs, { region: m.config.region, privateKeyPath: m.privateKeyPath, knownHostsFile: m.envDir.knownHosts }),
+    pins: monitoringPins(),
+    dashboards: hostKindOf(m.outputs) === 'ec2' ? await readDashboards() : {},
+  };
 }
 
 /** Prometheus's /api/v1/targets, read on the monitoring host itself: doctor sees what Prometheus sees. */

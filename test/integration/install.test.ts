@@ -5,7 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftoversOf, localFleet, type LocalFleet } from '../harness/local-fleet';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { controlScript, shQuote } from '../../scripts/core/supervise';
+import { installAction } from '../../scripts/actions/install';
+import { connectSsh } from '../../scripts/adapters/ssh';
+import { asRootCommand } from '../../scripts/core/privilege';
 
 const PREFIX = 'li';
 const SUBNET = '10.231.81.0/24';
@@ -152,6 +158,52 @@ describe('install and doctor with Locust on the local target', () => {
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('locust 2.12.1: 0 changed, 4 unchanged (of 4 hosts)');
     expect((await fleet.ssh('agent-2', "pgrep -f 'locus[t].*--worker' | sort")).stdout).toBe(before);
+  });
+
+  it('install --render writes, byte for byte and in order, the scripts install sends to each host (recorded on the wire)', async () => {
+    // install itself, in this process, with its SSH connections wrapped: every command and stdin it sends, per host.
+    const outputs = fleet.outputs();
+    const sent: Record<string, { command: string; stdin: string }[]> = {};
+    const connect: typeof connectSsh = async (address, o) => {
+      const s = await connectSsh(address, o);
+      const name = outputs.hosts.find((h) => (h.publicIp || h.privateIp) === address)!.name;
+      return {
+        exec: async (command, eo) => {
+          (sent[name] ??= []).push({ command, stdin: eo?.stdin ?? '' });
+          return s.exec(command, eo);
+        },
+        close: () => s.close(),
+      };
+    };
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write; // install's table: not this test's output
+    try {
+      await installAction({ config: fleet.config, home: fleet.ws.home, json: true }, { connect });
+    } finally {
+      process.stdout.write = write;
+    }
+    // Render with the core count install probed (every namespace host shares the machine's CPUs).
+    const probed = Number((await fleet.ssh('agent-1', 'nproc')).stdout.trim());
+    const out = path.join(fleet.ws.dir, 'render');
+    const r = await fleet.cli(['install', '-c', fleet.config, '--render', out, '--render-cores', String(probed)]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const index = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
+    expect(index).toContain("Addresses: from the env's outputs.json");
+    expect(Object.keys(sent).sort()).toEqual(['agent-1', 'agent-2', 'agent-3', 'controller']);
+    for (const [host, calls] of Object.entries(sent)) {
+      const files = fs.readdirSync(path.join(out, host)).filter((f) => f.endsWith('.sh')).sort();
+      expect(files, host).toEqual(['00-probe.sh', '01-install-locust.sh', '02-services.sh']);
+      expect(calls.map((c) => c.command), host).toEqual(calls.map(() => asRootCommand(outputs.sshUser)));
+      expect(files.map((f) => fs.readFileSync(path.join(out, host, f), 'utf8')), host).toEqual(calls.map((c) => c.stdin));
+      // The workers rendered are the ones running: one per probed core on each agent.
+      if (host.startsWith('agent')) expect(fs.readFileSync(path.join(out, host, '02-services.sh'), 'utf8')).toContain(`locust-worker@${probed}`);
+      // The readable copy of a file the scripts write is the file install put on the host.
+      const runFile = host === 'controller' ? 'locust-master' : `locust-worker@${probed}`;
+      const copy = fs.readFileSync(path.join(out, host, `files/etc/loadfleet/sv/${runFile}/run`), 'utf8');
+      // (by sha256: the harness's ssh output loses a final newline)
+      expect((await fleet.sshRoot(host, `sha256sum /etc/loadfleet/sv/${runFile}/run`)).stdout.split(' ')[0]).toBe(createHash('sha256').update(copy).digest('hex'));
+    }
+    expect(index).toMatch(new RegExp(`\\| agent-1 \\| agent \\| ${outputs.hosts.find((h) => h.name === 'agent-1')!.privateIp.replace(/\./g, '\\.')} \\|`));
   });
 
   it('restarts a killed worker (the supervisor)', async () => {
