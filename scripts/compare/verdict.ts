@@ -205,9 +205,6 @@ export function comparability(base: RunData, cand: RunData, tol: Tolerances): st
     if (s.generatorBound) out.push(`${side} run ${s.runId} was generator-bound (${s.boundBy.join('; ')})`);
     if (s.collectionFailures.length) out.push(`${side} run ${s.runId} lacks results from ${s.collectionFailures.map((f) => f.host).join(', ')}`);
     if (s.startSpreadMs !== null && s.startSpreadMs > tol.maxStartSpreadMs) out.push(`${side} run ${s.runId}: its generators started ${s.startSpreadMs} ms apart (more than --max-start-spread ${tol.maxStartSpreadMs} ms)`);
-    // Why, when the run said so (Locust: /loadfleet/hist could not be pulled, so its latencies include the time of
-    // requests without a response): such a run's figures cannot be tested, not even on totals.
-    if ((s.warnings ?? []).some((w) => w.startsWith(HIST_PULL_FAILED))) out.push(`${side} run ${s.runId} kept no per-second histograms (hist/) — ${HIST_PULL_FAILED}: its figures cannot be tested`);
   }
   return out;
 }
@@ -219,7 +216,10 @@ function totalsNotes(base: RunData, cand: RunData): string[] {
   const out: string[] = [];
   for (const [side, r] of [['base', base], ['candidate', cand]] as const) {
     if (r.hist) continue;
-    const why = r.summary.engine === 'ngrinder' ? NGRINDER_NO_HIST : `no per-second histogram (run ${r.summary.runId} was kept before loadfleet kept hist/ for ${r.summary.engine}): compared on totals, precision: the summary's figures; a change beyond a tolerance cannot be tested and is inconclusive`;
+    // Locust whose /loadfleet/hist could not be pulled: its latencies are n/a (Locust's own include no-response
+    // time), its counts Locust's CSV — compared on totals like any run without hist/, for its true cause.
+    const pullFailed = (r.summary.warnings ?? []).some((w) => w.startsWith(HIST_PULL_FAILED));
+    const why = r.summary.engine === 'ngrinder' ? NGRINDER_NO_HIST : pullFailed ? `no per-second histogram (${HIST_PULL_FAILED}, so its latencies were not measured): compared on totals — errors tested, p95 not` : `no per-second histogram (run ${r.summary.runId} was kept before loadfleet kept hist/ for ${r.summary.engine}): compared on totals, precision: the summary's figures; a change beyond a tolerance cannot be tested and is inconclusive`;
     out.push(`${side} run ${r.summary.runId}: ${why}`);
   }
   return out;

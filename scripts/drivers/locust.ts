@@ -23,7 +23,7 @@ import {
   locustClearOwnersScript, locustFirstRequestSuffix, locustOwnerFile, LOCUST_OWNER, locustReleaseOwnerScript, locustWatchdogScript, parseFirstRequest, workerLogMarkScript, workerLogSinceScript,
 } from '../run/locust-control';
 import { locustPartialStats, locustRpsSeconds, parseLocustFailures, parseLocustLive, parseLocustStats, type LocustLive } from '../run/locust-csv';
-import { histPullFailed, LIVE_WINDOW_S, liveFromHist, LOCUST_HIST_PLUGIN, LOCUST_HIST_PRECISION, locustLatencyFromHist, parseLocustHist } from '../run/locust-hist';
+import { histPullFailed, LIVE_WINDOW_S, liveFromHist, LOCUST_HIST_PLUGIN, LOCUST_HIST_PRECISION, locustLatencyFromHist, locustWithoutHist, parseLocustHist } from '../run/locust-hist';
 import { notInstalledOr, NOT_INSTALLED_EXIT, putFileScript } from './remote';
 import { shQuote } from '../core/safe-text';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver } from './types';
@@ -357,11 +357,12 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       await fs.writeFile(path.join(rawDir, 'locust_failures.csv'), failures);
       const fromCsv = parseLocustStats(statsCsvText);
       // Per-second histograms (scripts/run/locust-hist.ts): compare's hist/, and the run's latency figures, which
-      // leave out requests without a response (Locust's own include their time). Without them Locust's own
-      // figures stand, and the summary, the report and compare say so.
+      // leave out requests without a response (Locust's own include their time). Without them the latencies are
+      // n/a, and the summary, the report and compare say so.
       const perSecond = await api.text('/loadfleet/hist').then((t) => ({ endpoints: parseLocustHist(JSON.parse(t)), precision: LOCUST_HIST_PRECISION }), (e: Error) => e);
       const fromHist = perSecond instanceof Error ? undefined : locustLatencyFromHist(fromCsv, perSecond.endpoints);
-      const merged = fromHist?.stats ?? fromCsv;
+      // Without them no latency is measured (null): Locust's own figures include no-response time.
+      const merged = fromHist?.stats ?? locustWithoutHist(fromCsv);
       const warnings = perSecond instanceof Error ? [histPullFailed(perSecond.message)] : fromHist!.warnings;
       void last;
       // Locust's own Requests/s is over the swarm's start (the release) to the last request: the same window here.

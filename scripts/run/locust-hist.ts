@@ -94,7 +94,23 @@ _loadfleet_hist()
 /** The warning when /loadfleet/hist could not be pulled (compare names it too). */
 export const HIST_PULL_FAILED = 'the per-second histograms (/loadfleet/hist on the Locust master) could not be pulled';
 export function histPullFailed(why: string): string {
-  return `${HIST_PULL_FAILED} (${why}): the latencies are Locust's own, which include the time of requests without a response, and compare cannot test this run's figures`;
+  return `${HIST_PULL_FAILED} (${why}): no latency measured (n/a) — Locust's own latencies include the time of requests without a response, so they are not shown; the counts are Locust's CSV, and compare compares this run on totals (errors tested, p95 not)`;
+}
+
+/** Latency figures not measured (null): Locust's own include the time of requests without a response. */
+const NO_LATENCY = { min: null, mean: null, p50: null, p90: null, p95: null, p99: null, max: null } as const;
+function withoutLatency(e: EndpointStats): EndpointStats {
+  const { percentiles: _p, hdr: _h, ...rest } = e;
+  return { ...rest, ...NO_LATENCY };
+}
+
+/**
+ * Locust's merged stats when /loadfleet/hist could not be pulled: counts stay Locust's CSV, every latency figure
+ * is null (n/a), so a latency threshold breaks "no latency measured" instead of judging figures that include
+ * the time of requests without a response (a half-dead target would otherwise pass).
+ */
+export function locustWithoutHist(stats: MergedStats): MergedStats {
+  return { ...stats, total: withoutLatency(stats.total), endpoints: stats.endpoints.map(withoutLatency) };
 }
 
 /** The master's /loadfleet/hist answer → endpoint → epoch second → counts. Throws on a malformed document. */
@@ -132,8 +148,8 @@ export function liveFromHist(hist: ReadonlyMap<string, ReadonlyMap<number, Secon
  * Locust's merged stats (its CSV: counts, failures) with every latency figure taken from the per-second
  * histograms instead, which hold only requests that got a response: an endpoint (or a run) nothing answered has
  * null latencies, so a latency threshold over it breaks "no latency measured". Counts stay Locust's own. An
- * endpoint the histograms lack keeps Locust's figures and is named in the returned warnings, as is any endpoint
- * whose histogram count differs from Locust's.
+ * endpoint the histograms lack has null latencies (and so has the total) and is named in the returned warnings,
+ * as is any endpoint whose histogram count differs from Locust's.
  */
 export function locustLatencyFromHist(stats: MergedStats, hist: ReadonlyMap<string, ReadonlyMap<number, SecondCounts>>): { stats: MergedStats; warnings: string[] } {
   const total = newHistogram();
@@ -153,8 +169,8 @@ export function locustLatencyFromHist(stats: MergedStats, hist: ReadonlyMap<stri
   const endpoints = stats.endpoints.map((e) => {
     const secs = hist.get(e.name);
     if (!secs) {
-      if (e.requests > 0) warnings.push(`${e.name}: no per-second histogram; its latencies are Locust's own, which include the time of requests without a response`);
-      return e;
+      if (e.requests > 0) warnings.push(`${e.name}: no per-second histogram, so no latency measured (n/a): Locust's own latencies include the time of requests without a response; its counts are Locust's CSV`);
+      return e.requests > 0 ? withoutLatency(e) : e;
     }
     const h = newHistogram();
     const n = fill(h, secs);
@@ -165,5 +181,6 @@ export function locustLatencyFromHist(stats: MergedStats, hist: ReadonlyMap<stri
   // Endpoints only the histograms know (none expected) still count in the total's latencies.
   for (const [name, secs] of hist) if (!stats.endpoints.some((e) => e.name === name)) fill(total, secs);
   const anyMissing = stats.endpoints.some((e) => e.requests > 0 && !hist.has(e.name));
-  return { stats: { ...stats, endpoints, total: anyMissing ? stats.total : withHist(stats.total, total) }, warnings };
+  // The total's latencies without a missing endpoint's would not be the total's: not measured either.
+  return { stats: { ...stats, endpoints, total: anyMissing ? withoutLatency(stats.total) : withHist(stats.total, total) }, warnings };
 }
