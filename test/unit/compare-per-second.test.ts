@@ -20,7 +20,8 @@ import { Merger } from '../../scripts/run/merge';
 import { hdrKey, PerSecond } from '../../scripts/run/per-second';
 import { perSecondOfLines } from '../../scripts/run/artillery-files';
 import type { RunSummary } from '../../scripts/run/summary';
-import { fromSparse, synthRun } from '../harness/synthetic-runs';
+import { fromSparse, synthRun, writeSynthRun } from '../harness/synthetic-runs';
+import { judgeBaseline } from '../../scripts/actions/compare';
 
 /** Raw samples: endpoint, end epoch ms, latency ms (null = no response). */
 interface Raw {
@@ -215,6 +216,30 @@ describe('compare counts requests without a response (issue 17 review)', () => {
     expect(r.reasons.join('\n')).not.toContain('too few samples');
     // The rps of the requests sent is unchanged: not a drop.
     expect(r.checks.find((c) => c.endpoint === 'Total' && c.figure === 'rps')!.verdict).toBe('pass');
+  });
+});
+
+describe('run --baseline writes its verdict atomically (issue 17 review)', () => {
+  it('judgeBaseline replaces meta.json (writeFileAtomic: temp file + rename), never writes through what is there', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-judge-'));
+    try {
+      const baseDir = path.join(root, 'runs', 'base');
+      const candDir = path.join(root, 'runs', 'cand');
+      writeSynthRun(baseDir, { seed: 81, seconds: 20, rps: 50, runId: 'base' });
+      writeSynthRun(candDir, { seed: 82, seconds: 20, rps: 50, runId: 'cand' });
+      // meta.json as a link to a file elsewhere: a plain fs.writeFile writes into that file.
+      const outside = path.join(root, 'outside.json');
+      fs.renameSync(path.join(candDir, 'meta.json'), outside);
+      const before = fs.readFileSync(outside, 'utf8');
+      fs.symlinkSync(outside, path.join(candDir, 'meta.json'));
+      const r = await judgeBaseline(candDir, path.join(root, 'runs'), baseDir, { say: () => {} });
+      expect(fs.readFileSync(outside, 'utf8')).toBe(before);
+      expect(fs.lstatSync(path.join(candDir, 'meta.json')).isSymbolicLink()).toBe(false);
+      expect(JSON.parse(fs.readFileSync(path.join(candDir, 'meta.json'), 'utf8')).baseline).toMatchObject({ runId: 'base', verdict: r.verdict });
+      expect(fs.readdirSync(candDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
