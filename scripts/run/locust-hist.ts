@@ -22,21 +22,28 @@ import { encode, figures, HDR, newHistogram, percentileLadder, type Histogram } 
 import type { EndpointStats, MergedStats } from './merge';
 
 export const LOCUST_HIST_PRECISION =
-  'Locust: every response time Locust recorded for a request that got a response (a refused, reset or timed-out request is counted, without a latency), counted per second and endpoint on the workers to 3 significant digits (µs) and added on the master through its worker reports; kept as HdrHistograms of 3 significant digits (each latency within 0.1 %)';
+  'Locust: every response time Locust recorded for a request that got a response (a refused, reset or timed-out request is counted, without a latency), counted per second and endpoint on the workers at their 3-digit HdrHistogram bucket (µs) and added on the master through its worker reports; kept as HdrHistograms of 3 significant digits (each latency within 0.1 %)';
 
 export const LOCUST_HIST_PLUGIN = `
 
 # ---- added by loadfleet run: per-second latency histograms for "loadfleet compare" ----
+def _loadfleet_key(ms):
+    # hdrKey of scripts/run/per-second.ts: the µs value floored to the sub-bucket a 3-digit HdrHistogram keeps it
+    # in (its lowestEquivalentValue: exact below 2048 µs, then 1024 sub-buckets per power of two), so the kept
+    # histogram holds each latency within its own 0.1 %. Rounded half up as JavaScript's Math.round.
+    v = max(1, int(ms * 1000 + 0.5))
+    if v < 2048:
+        return v
+    unit = 1 << (v.bit_length() - 11)
+    return (v // unit) * unit
+
+
 def _loadfleet_hist():
     import json, time
     from locust import events
     pending = {}
     merged = {}
-
-    def key(ms):
-        us = max(1, int(round(ms * 1000)))
-        d = len(str(us)) - 3
-        return us if d <= 0 else int(round(us / 10 ** d)) * 10 ** d
+    key = _loadfleet_key
 
     def answered(response, exception):
         # No response (refused, reset, timed out): Locust's HttpSession hands a LocustResponse with status_code 0

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { LOCUST_HIST_PLUGIN, HIST_PULL_FAILED, histPullFailed, liveFromHist, locustLatencyFromHist, locustWithoutHist, parseLocustHist } from '../../scripts/run/locust-hist';
 import { figures, newHistogram, percentileLadder, percentileMs, recordMs } from '../../scripts/run/histogram';
 import { locustPartialStats, parseLocustLive, parseLocustStats } from '../../scripts/run/locust-csv';
+import { hdrKey } from '../../scripts/run/per-second';
 import { renderRunMetrics } from '../../scripts/monitoring/run-metrics';
 import { liveLine, summaryText, buildSummary } from '../../scripts/run/summary';
 import { reportHtml } from '../../scripts/run/report';
@@ -85,7 +86,7 @@ describe('Locust: a request without a response is counted, never a latency', () 
     // /ok: the 200 and the 500 both had a response: two latencies (µs, 3 significant digits), one failure.
     expect(sum('GET /ok', (c) => c.count)).toBe(2);
     expect(sum('GET /ok', (c) => c.failures)).toBe(1);
-    expect(cells('GET /ok').flatMap((c) => [...c.us]).sort(([a], [b]) => a - b)).toEqual([[12300, 1], [40000, 1]]);
+    expect(cells('GET /ok').flatMap((c) => [...c.us]).sort(([a], [b]) => a - b)).toEqual([[hdrKey(12345.6), 1], [40000, 1]]);
     // A custom client: None + ConnectionRefusedError is unanswered; None without an exception is a latency.
     expect(cells('GET /custom').flatMap((c) => [...c.us])).toEqual([[7000, 1]]);
     expect(sum('GET /custom', (c) => c.unanswered ?? 0)).toBe(1);
@@ -98,9 +99,9 @@ describe('Locust: a request without a response is counted, never a latency', () 
     expect(await throughLocust(Math.floor(Date.now() / 1000) + 3600)).toEqual({});
     const recent = parseLocustHist(await throughLocust(Math.floor(Date.now() / 1000) - 60));
     expect([...recent.keys()].sort()).toEqual(['GET /custom', 'GET /dead', 'GET /fast', 'GET /ok']);
-    // 7, 12.3 and 40 ms answered; the refused 1.5, 2 and 3 ms are no latency.
+    // 7, 12.3456 and 40 ms answered; the refused 1.5, 2 and 3 ms are no latency.
     const l = liveFromHist(recent);
-    expect(l.p50).toBeCloseTo(12.3, 1);
+    expect(Math.abs(l.p50! - 12.3456)).toBeLessThanOrEqual(12.3456 * 0.001);
     expect(l.p99).toBe(40);
     expect(liveFromHist(new Map([['GET /dead', recent.get('GET /dead')!]]))).toEqual({ p50: null, p95: null, p99: null });
   }, 90_000);
@@ -121,13 +122,25 @@ GET,/fast,1,1,3,3,3,3,0,0.1,0.1,3,3,3,3,3,3,3,3,3,3,3
     expect(dead).toMatchObject({ requests: 1, failures: 1, min: null, mean: null, p50: null, p95: null, p99: null, max: null });
     expect(dead.percentiles).toBeUndefined();
     expect(stats.endpoints.find((e) => e.name === 'GET /fast')).toMatchObject({ requests: 1, p95: null, max: null });
-    // The total: 6 requests, 4 failed (Locust's), latencies of the 3 answered only (7, 12.3, 40 ms).
+    // The total: 6 requests, 4 failed (Locust's), latencies of the 3 answered only (7, 12.3456, 40 ms).
     expect(stats.total).toMatchObject({ requests: 6, failures: 4, min: 7, max: 40 });
-    expect(stats.total.p50).toBeCloseTo(12.3, 1);
+    expect(Math.abs(stats.total.p50! - 12.3456)).toBeLessThanOrEqual(12.3456 * 0.001);
     const [broken] = evaluate([parseThreshold('GET /dead: p95<500ms')], stats, {});
     expect(broken).toMatchObject({ ok: false });
     expect(JSON.stringify(broken)).toContain('no latency measured');
   }, 90_000);
+
+  it('the listener keys each latency as hdrKey does (the 3-digit HdrHistogram bucket, within 0.1 %), in /usr/bin/python3', async () => {
+    const values = [0.0004, 0.001, 1.5, 2.047, 2.0485, 2.049, 4.095, 12.345, 123.0, 123.456, 999.5, 1234.5678, 65_535.9, 3_600_000];
+    const head = LOCUST_HIST_PLUGIN.slice(0, LOCUST_HIST_PLUGIN.indexOf('def _loadfleet_hist():'));
+    const py = 'import os, sys, json\nexec(os.environ["HEAD"])\nprint(json.dumps([_loadfleet_key(float(x)) for x in sys.argv[1:]]))';
+    const r = await execa('/usr/bin/python3', ['-c', py, ...values.map(String)], { env: { HEAD: head }, reject: false, timeout: 60_000 });
+    if (r.exitCode !== 0) throw new Error(`/usr/bin/python3 failed (install python3): ${r.stderr}`);
+    const keys = JSON.parse(r.stdout) as number[];
+    expect(keys).toEqual(values.map((v) => hdrKey(v * 1000)));
+    // 123.456 ms → 123,392 µs: 0.05 % below (3-significant-decimal rounding gave 123,000: 0.37 %).
+    for (const [i, v] of values.entries()) if (v >= 1) expect((v * 1000 - keys[i]!) / (v * 1000)).toBeLessThan(0.001);
+  });
 
   it('a run nothing answered has null latencies; an endpoint the histograms lack has n/a latencies (a threshold breaks "no latency measured") and is named in a warning', () => {
     const csv = `${CSV_HEAD}\nGET,/,5,5,1,1,1,1,0,1,1,1,1,1,1,1,1,1,1,1,1,1\n,Aggregated,5,5,1,1,1,1,0,1,1,1,1,1,1,1,1,1,1,1,1,1\n`;
