@@ -3,6 +3,7 @@
  * (summary.json, meta.json, hist/); the judgement is scripts/compare/verdict.ts. compare's exit code is its
  * verdict: 0 pass, 3 regression, 4 inconclusive.
  */
+import { writeFileAtomic } from './keep-run';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { resolveEnv, type CommonOptions } from '../adapters/context';
@@ -220,8 +221,10 @@ export async function judgeBaseline(runDir: string, runsDir: string, ref: string
   const base = await loadRun(baseDir);
   const cand = await loadRun(runDir);
   const r = compareRuns(base, cand, tolerancesOf(opts), await baseNoise(base, cand.dir));
-  await fs.writeFile(path.join(runDir, 'compare.json'), `${JSON.stringify(r, null, 2)}\n`);
-  if (cand.meta) await fs.writeFile(path.join(runDir, 'meta.json'), `${JSON.stringify({ ...cand.meta, baseline: { ref, runId: base.summary.runId, verdict: r.verdict, reasons: r.reasons } }, null, 2)}\n`);
+  // Atomic: a crash or a full disk mid-write never leaves a half meta.json the next compare cannot read, and a
+  // symlink placed in the run folder is replaced, not written through.
+  await writeFileAtomic(path.join(runDir, 'compare.json'), `${JSON.stringify(r, null, 2)}\n`);
+  if (cand.meta) await writeFileAtomic(path.join(runDir, 'meta.json'), `${JSON.stringify({ ...cand.meta, baseline: { ref, runId: base.summary.runId, verdict: r.verdict, reasons: r.reasons } }, null, 2)}\n`);
   await writeCiOutputs(r, opts, cand.summary.thresholds);
   await fs.writeFile(path.join(runDir, 'compare.html'), compareHtml(pageData(r, base, cand)));
   opts.say(`${compareText(r)}page: ${path.join(runDir, 'compare.html')}\n`);

@@ -34,7 +34,7 @@ import { holderAlive, releaseLockFile, takeLockFile } from '../adapters/lock';
 import { doctorAction } from './doctor';
 import { DoctorFailedError, NothingInstalledError, doctorFailureKind } from '../core/doctor';
 import { describeTopErrors, externalHostProblem, multiRegionHostProblem } from '../run/host-check';
-import { checkLabel, keepRunData, runMeta } from './keep-run';
+import { checkLabel, keepRunData, runMeta, writeFileAtomic } from './keep-run';
 import { judgeBaseline, resolveRun, tolerancesOf, type CompareOptions } from './compare';
 import type { CompareResult } from '../compare/verdict';
 
@@ -499,7 +499,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
         hostFailures: [...(collected.hostFailures ?? []), ...collectionFailures.filter((f) => !collected.generators.some((g) => g.name === f.host))],
         stopFailures, warnings: collected.warnings,
       });
-      await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+      await writeFileAtomic(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
       await fs.writeFile(path.join(runDir, 'stats.csv'), statsCsv(summary));
       await fs.writeFile(path.join(runDir, 'report.html'), reportHtml(summary));
       // Issue 17: meta.json and hist/ for runs/compare (a failure here is said, never loses the summary).
@@ -511,7 +511,7 @@ export async function runAction(opts: RunOptions, hooks: RunHooks = {}): Promise
         try {
           baseline = await judgeBaseline(runDir, runsDir, opts.baseline, { ...opts.compare, say });
           // The summary keeps both: the thresholds (above) and the baseline verdict.
-          await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify({ ...summary, baseline: { ref: opts.baseline, runId: baseline.base.runId, verdict: baseline.verdict, exitCode: baseline.exitCode, reasons: baseline.reasons } }, null, 2)}\n`);
+          await writeFileAtomic(path.join(runDir, 'summary.json'), `${JSON.stringify({ ...summary, baseline: { ref: opts.baseline, runId: baseline.base.runId, verdict: baseline.verdict, exitCode: baseline.exitCode, reasons: baseline.reasons } }, null, 2)}\n`);
         } catch (e) {
           baselineError = e;
         }

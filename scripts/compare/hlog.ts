@@ -62,10 +62,13 @@ export function histFiles(releaseMs: number, endpoints: ReadonlyMap<string, Read
   const whole = newHistogram(HDR.digits);
   const series: Record<string, SeriesJson> = {};
   /** Per interval: count and percentiles of that interval's own histogram; the whole run's histogram. */
-  const track = (key: string, startS: number) => {
-    const s = (series[key] ??= { startS: [], count: [], p50: [], p95: [], p99: [], whole: '' });
+  // count: the second's REQUESTS, answered or not (a request without a response has no latency, so the
+  // histogram's own size would leave it out: a target that never answers would look like a run without load).
+  const track = (key: string, startS: number, requests: number) => {
+    const s = (series[key] ??= { startS: [], count: [], latencies: [], p50: [], p95: [], p99: [], whole: '' });
     s.startS.push(startS);
-    s.count.push(scratch.totalCount);
+    s.count.push(requests);
+    s.latencies!.push(scratch.totalCount);
     s.p50.push(scratch.getValueAtPercentile(50) / 1000);
     s.p95.push(scratch.getValueAtPercentile(95) / 1000);
     s.p99.push(scratch.getValueAtPercentile(99) / 1000);
@@ -76,6 +79,7 @@ export function histFiles(releaseMs: number, endpoints: ReadonlyMap<string, Read
   };
   const startS = startMs / 1000;
   const totals = new Map<number, Map<number, number>>();
+  const totalRequests = new Map<number, number>();
   const entries: { name: string; file: string; requests: number; failures: number; perSecond: boolean }[] = [];
   let allReq = 0;
   let allFail = 0;
@@ -90,6 +94,7 @@ export function histFiles(releaseMs: number, endpoints: ReadonlyMap<string, Read
         failures += c.failures;
         const t = totals.get(sec) ?? new Map<number, number>();
         totals.set(sec, t);
+        totalRequests.set(sec, (totalRequests.get(sec) ?? 0) + c.count);
         scratch.reset();
         for (const [us, n] of c.us) {
           const v = Math.min(HDR.highestUs, Math.max(HDR.lowest, Math.round(us)));
@@ -98,7 +103,7 @@ export function histFiles(releaseMs: number, endpoints: ReadonlyMap<string, Read
           t.set(v, (t.get(v) ?? 0) + n);
         }
         const at = Math.round((sec - startS) * 1000) / 1000;
-        track(name, at);
+        track(name, at, c.count);
         yield { startS: at, lengthS: 1, hist: scratch };
       }
     };
@@ -117,7 +122,7 @@ export function histFiles(releaseMs: number, endpoints: ReadonlyMap<string, Read
         whole.recordValueWithCount(v, n);
       }
       const at = Math.round((sec - startS) * 1000) / 1000;
-      track(TOTAL_KEY, at);
+      track(TOTAL_KEY, at, totalRequests.get(sec) ?? 0);
       yield { startS: at, lengthS: 1, hist: scratch };
     }
   };
@@ -132,7 +137,10 @@ const TOTAL_KEY = '*total*';
 
 interface SeriesJson {
   startS: number[];
+  /** Per interval: requests (answered or not). */
   count: number[];
+  /** Per interval: requests with a latency (the interval histogram's size); absent in files written before it was kept, whose count was this. */
+  latencies?: number[];
   p50: number[];
   p95: number[];
   p99: number[];
@@ -149,7 +157,7 @@ interface SeriesJson {
 export function readSeries(json: string): { total: LogSeries; endpoints: Map<string, LogSeries> } | null {
   const doc = JSON.parse(json) as { format?: string; series?: Record<string, SeriesJson> };
   if (doc.format !== 'loadfleet-series/1' || !doc.series?.[TOTAL_KEY]) return null;
-  const of = (s: SeriesJson): LogSeries => ({ startS: s.startS, count: s.count, p50: s.p50, p95: s.p95, p99: s.p99, whole: s.whole ? decode(s.whole) : newHistogram(HDR.digits) });
+  const of = (s: SeriesJson): LogSeries => ({ startS: s.startS, count: s.count, latencies: s.latencies ?? s.count, p50: s.p50, p95: s.p95, p99: s.p99, whole: s.whole ? decode(s.whole) : newHistogram(HDR.digits) });
   const endpoints = new Map<string, LogSeries>();
   for (const [k, v] of Object.entries(doc.series)) if (k !== TOTAL_KEY) endpoints.set(k, of(v));
   return { total: of(doc.series[TOTAL_KEY]!), endpoints };
@@ -158,7 +166,13 @@ export function readSeries(json: string): { total: LogSeries; endpoints: Map<str
 /** What compare needs of one log: per interval its start, count and percentiles (ms); the whole-run histogram. */
 export interface LogSeries {
   readonly startS: readonly number[];
+  /**
+   * Per interval: requests, answered or not (series.json). From an .hlog alone (readHlog) only latencies are
+   * known, so there it equals latencies.
+   */
   readonly count: readonly number[];
+  /** Per interval: requests with a latency (the interval histogram's size). */
+  readonly latencies: readonly number[];
   readonly p50: readonly number[];
   readonly p95: readonly number[];
   readonly p99: readonly number[];
@@ -270,5 +284,5 @@ export function readHlog(text: string): LogSeries {
     p99.push(pct(99));
     addEncoded(whole, b64);
   }
-  return { startS, count, p50, p95, p99, whole };
+  return { startS, count, latencies: count, p50, p95, p99, whole };
 }

@@ -205,9 +205,6 @@ export function comparability(base: RunData, cand: RunData, tol: Tolerances): st
     if (s.generatorBound) out.push(`${side} run ${s.runId} was generator-bound (${s.boundBy.join('; ')})`);
     if (s.collectionFailures.length) out.push(`${side} run ${s.runId} lacks results from ${s.collectionFailures.map((f) => f.host).join(', ')}`);
     if (s.startSpreadMs !== null && s.startSpreadMs > tol.maxStartSpreadMs) out.push(`${side} run ${s.runId}: its generators started ${s.startSpreadMs} ms apart (more than --max-start-spread ${tol.maxStartSpreadMs} ms)`);
-    // Why, when the run said so (Locust: /loadfleet/hist could not be pulled, so its latencies include the time of
-    // requests without a response): such a run's figures cannot be tested, not even on totals.
-    if ((s.warnings ?? []).some((w) => w.startsWith(HIST_PULL_FAILED))) out.push(`${side} run ${s.runId} kept no per-second histograms (hist/) — ${HIST_PULL_FAILED}: its figures cannot be tested`);
   }
   return out;
 }
@@ -219,7 +216,10 @@ function totalsNotes(base: RunData, cand: RunData): string[] {
   const out: string[] = [];
   for (const [side, r] of [['base', base], ['candidate', cand]] as const) {
     if (r.hist) continue;
-    const why = r.summary.engine === 'ngrinder' ? NGRINDER_NO_HIST : `no per-second histogram (run ${r.summary.runId} was kept before loadfleet kept hist/ for ${r.summary.engine}): compared on totals, precision: the summary's figures; a change beyond a tolerance cannot be tested and is inconclusive`;
+    // Locust whose /loadfleet/hist could not be pulled: its latencies are n/a (Locust's own include no-response
+    // time), its counts Locust's CSV — compared on totals like any run without hist/, for its true cause.
+    const pullFailed = (r.summary.warnings ?? []).some((w) => w.startsWith(HIST_PULL_FAILED));
+    const why = r.summary.engine === 'ngrinder' ? NGRINDER_NO_HIST : pullFailed ? `no per-second histogram (${HIST_PULL_FAILED}, so its latencies were not measured): compared on totals — errors tested, p95 not` : `no per-second histogram (run ${r.summary.runId} was kept before loadfleet kept hist/ for ${r.summary.engine}): compared on totals, precision: the summary's figures; a change beyond a tolerance cannot be tested and is inconclusive`;
     out.push(`${side} run ${r.summary.runId}: ${why}`);
   }
   return out;
@@ -255,8 +255,10 @@ export function compareRuns(base: RunData, cand: RunData, tol: Tolerances = DEFA
     const cs = seriesOf(cand, name);
     const bf = row.base!;
     const cf = row.candidate!;
-    // Which per-second values a test may use: seconds with requests.
+    // Which per-second values a test may use: seconds with requests (answered or not: a request without a
+    // response is a request, and an error); for p95, seconds with latencies.
     const secs = (s: LogSeries | null) => (s ? s.count.filter((n) => n > 0).length : 0);
+    const latSecs = (s: LogSeries | null) => (s ? s.latencies.filter((n) => n > 0).length : 0);
     const enough = (s: LogSeries | null, f: Figures, side: string): string | null => {
       // Without per-second histograms (nGrinder) only totals: enough requests, and no test of a p95 or rps change.
       if (!s) return f.requests < tol.minRequests ? `${name}: too few samples in the ${side} run (${f.requests} requests; the comparison needs ≥ ${tol.minRequests})` : null;
@@ -264,7 +266,16 @@ export function compareRuns(base: RunData, cand: RunData, tol: Tolerances = DEFA
       if (n < tol.minSeconds || f.requests < tol.minRequests) return `${name}: too few samples in the ${side} run (${n} s with requests, ${f.requests} requests; the comparison needs ≥ ${tol.minSeconds} s and ≥ ${tol.minRequests} requests)`;
       return null;
     };
+    const enoughLatencies = (s: LogSeries | null, side: string): string | null => {
+      if (!s) return null;
+      const n = latSecs(s);
+      const answered = s.latencies.reduce((a, b) => a + b, 0);
+      if (n < tol.minSeconds || answered < tol.minRequests) return `${name}: too few latencies in the ${side} run (${n} s with answered requests, ${answered} answered; the comparison needs ≥ ${tol.minSeconds} s and ≥ ${tol.minRequests})`;
+      return null;
+    };
+    // Errors and rps: requests only. p95: requests with a latency too.
     const short = enough(bs, bf, 'base') ?? enough(cs, cf, 'candidate');
+    const shortP95 = short ?? enoughLatencies(bs, 'base') ?? enoughLatencies(cs, 'candidate');
     const untestable = !bs || !cs ? `${name}: no per-second histogram in ${!bs && !cs ? 'either run' : !bs ? 'the base run' : 'the candidate run'} to test it (compared on totals)` : null;
 
     // p95
@@ -279,13 +290,13 @@ export function compareRuns(base: RunData, cand: RunData, tol: Tolerances = DEFA
         checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change: null, tolerance: tolS, p: null, verdict: 'inconclusive', reason: `${name}: p95 not measured in both runs` });
       } else {
         const change = c / b - 1;
-        if (short) checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'inconclusive', reason: short });
+        if (shortP95) checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'inconclusive', reason: shortP95 });
         else if (change <= tol.maxP95Increase) checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'pass', reason: `${name}: p95 ${ms(b)} → ${ms(c)} (${pct(change)}), within ${tolS}` });
         else if (change <= noiseOf('p95', name)) checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'inconclusive', reason: `${name}: p95 ${ms(b)} → ${ms(c)} (${pct(change)}) is beyond ${tolS} but ${noiseS('p95', name)}` });
         else if (untestable) checks.push({ endpoint: name, figure: 'p95', base: b, candidate: c, change, tolerance: tolS, p: null, verdict: 'inconclusive', reason: `${name}: p95 ${ms(b)} → ${ms(c)} (${pct(change)}) is beyond ${tolS}; ${untestable}` });
         else {
           // Seconds with requests, without the first and last (partial, and the first holds connection set-up).
-          const inner = (z: LogSeries) => z.p95.filter((_, i) => z.count[i]! > 0).slice(1, -1);
+          const inner = (z: LogSeries) => z.p95.filter((_, i) => z.latencies[i]! > 0).slice(1, -1);
           // The larger of the tolerance and the measured between-run noise is what the candidate must exceed.
           const x = inner(bs!).map((v) => v * (1 + Math.max(tol.maxP95Increase, noiseOf('p95', name))));
           const y = inner(cs!);

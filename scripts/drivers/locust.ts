@@ -23,7 +23,7 @@ import {
   locustClearOwnersScript, locustFirstRequestSuffix, locustOwnerFile, LOCUST_OWNER, locustReleaseOwnerScript, locustWatchdogScript, parseFirstRequest, workerLogMarkScript, workerLogSinceScript,
 } from '../run/locust-control';
 import { locustPartialStats, locustRpsSeconds, parseLocustFailures, parseLocustLive, parseLocustStats, type LocustLive } from '../run/locust-csv';
-import { histPullFailed, LIVE_WINDOW_S, liveFromHist, LOCUST_HIST_PLUGIN, LOCUST_HIST_PRECISION, locustLatencyFromHist, parseLocustHist } from '../run/locust-hist';
+import { histPullFailed, LIVE_WINDOW_S, liveFromHist, LOCUST_HIST_PLUGIN, LOCUST_HIST_PRECISION, locustLatencyFromHist, locustWithoutHist, parseLocustHist } from '../run/locust-hist';
 import { notInstalledOr, NOT_INSTALLED_EXIT, putFileScript } from './remote';
 import { shQuote } from '../core/safe-text';
 import { RUN_TIMING, sleep, type DriverContext, type DriverModule, type EngineDriver } from './types';
@@ -49,7 +49,7 @@ const LOCUST_CONF = `${LOCUST.dir}/${LOCUST_CONF_NAME}`;
  * main() calls load_locustfile() before anything else (locust/main.py), so an import or syntax error ends it
  * with Python's traceback on stderr and a non-zero exit. Exit 42: Locust is not installed.
  */
-function locustImportScript(kind: HostKind, content: string, missing: string): string {
+export function locustImportScript(kind: HostKind, content: string, missing: string): string {
   const b64 = Buffer.from(content).toString('base64');
   return [
     `[ -d ${LOCUST.dir} ] || { echo ${shQuote(missing)} >&2; exit ${NOT_INSTALLED_EXIT}; }`,
@@ -63,6 +63,20 @@ function locustImportScript(kind: HostKind, content: string, missing: string): s
     // The temporary path in the traceback becomes a marker the driver replaces with the user's file name.
     'sed "s#$d/locustfile.py#@LOCUSTFILE@#g" "$o"; rm -rf "$d" "$o"; exit $rc',
   ].join('\n') + '\n';
+}
+
+/**
+ * The import check's non-zero exit → whose fault: the user's script (a UsageError, exit 2, with Python's words)
+ * only when Locust itself ran and failed; `timeout` giving up (124, GNU coreutils timeout(1)) or the shell not
+ * finding or not executing a command (127/126, POSIX sh: the Locust venv the unit names is gone on EC2, setpriv
+ * missing) is the host's fault: an ExternalError (exit 1) naming what failed.
+ */
+export function importCheckError(code: number, output: string, file: string, host: string): UsageError | ExternalError {
+  const said = output.replaceAll('@LOCUSTFILE@', file).trim().split('\n').slice(-3).join('\n  ');
+  const tail = said ? `; it said:\n  ${said}` : '';
+  if (code === 124) return new ExternalError(`importing --script (${file}) with Locust's --list on ${host} did not finish within 60 s (timeout, exit 124): the host is too slow or the locustfile blocks at import${tail}`);
+  if (code === 127 || code === 126) return new ExternalError(`the Locust import check could not run on ${host} (exit ${code}: a command was ${code === 127 ? 'not found' : 'not executable'} — the Locust venv named in /etc/systemd/system/${LOCUST.masterService}.service, or setpriv; reinstall the engine with \`loadfleet install\`)${tail}`);
+  return new UsageError(`--script (${file}) does not load in Locust on ${host}; Python says:\n  ${importFailure(output, file)}\nNothing was changed on the hosts.`);
 }
 
 /** Python's last traceback lines (the frame in the user's file, its line, the error), with the user's file name. */
@@ -171,10 +185,10 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
     const imported = await runAsRoot(controller.session, login, locustImportScript(p.kind, pushedScript, missing), `importing the locustfile on ${controller.host.name}`, { timeoutMs: 90_000 })
       .then(() => undefined, (e: Error & { result?: { code: number | null; stdout?: string } }) => {
         if (e.result?.code === NOT_INSTALLED_EXIT) return notInstalledOr(controller.host.name, missing)(e);
-        if (e.result && e.result.code !== null && e.result.code !== 0 && e.result.stdout) return e.result.stdout;
+        if (e.result && e.result.code !== null && e.result.code !== 0 && e.result.stdout) return { code: e.result.code, output: e.result.stdout };
         throw new ExternalError(e.message);
       });
-    if (typeof imported === 'string') throw new UsageError(`--script (${p.scriptPath}) does not load in Locust on ${controller.host.name}; Python says:\n  ${importFailure(imported, p.scriptPath)}\nNothing was changed on the hosts.`);
+    if (imported) throw importCheckError(imported.code, imported.output, p.scriptPath, controller.host.name);
     // The previous locustfile is kept beside it (.prev), so a failed start can put it back (issue 22.4).
     const backup = `[ -f ${LOCUST.locustfile} ] && cp -p ${LOCUST.locustfile} ${LOCUST.locustfile}.prev || true`;
     pushed = true;
@@ -357,11 +371,12 @@ function create({ p, controller: maybeController, agents, login, runId }: Driver
       await fs.writeFile(path.join(rawDir, 'locust_failures.csv'), failures);
       const fromCsv = parseLocustStats(statsCsvText);
       // Per-second histograms (scripts/run/locust-hist.ts): compare's hist/, and the run's latency figures, which
-      // leave out requests without a response (Locust's own include their time). Without them Locust's own
-      // figures stand, and the summary, the report and compare say so.
+      // leave out requests without a response (Locust's own include their time). Without them the latencies are
+      // n/a, and the summary, the report and compare say so.
       const perSecond = await api.text('/loadfleet/hist').then((t) => ({ endpoints: parseLocustHist(JSON.parse(t)), precision: LOCUST_HIST_PRECISION }), (e: Error) => e);
       const fromHist = perSecond instanceof Error ? undefined : locustLatencyFromHist(fromCsv, perSecond.endpoints);
-      const merged = fromHist?.stats ?? fromCsv;
+      // Without them no latency is measured (null): Locust's own figures include no-response time.
+      const merged = fromHist?.stats ?? locustWithoutHist(fromCsv);
       const warnings = perSecond instanceof Error ? [histPullFailed(perSecond.message)] : fromHist!.warnings;
       void last;
       // Locust's own Requests/s is over the swarm's start (the release) to the last request: the same window here.

@@ -22,21 +22,28 @@ import { encode, figures, HDR, newHistogram, percentileLadder, type Histogram } 
 import type { EndpointStats, MergedStats } from './merge';
 
 export const LOCUST_HIST_PRECISION =
-  'Locust: every response time Locust recorded for a request that got a response (a refused, reset or timed-out request is counted, without a latency), counted per second and endpoint on the workers to 3 significant digits (µs) and added on the master through its worker reports; kept as HdrHistograms of 3 significant digits (each latency within 0.1 %)';
+  'Locust: every response time Locust recorded for a request that got a response (a refused, reset or timed-out request is counted, without a latency), counted per second and endpoint on the workers at their 3-digit HdrHistogram bucket (µs) and added on the master through its worker reports; kept as HdrHistograms of 3 significant digits (each latency within 0.1 %)';
 
 export const LOCUST_HIST_PLUGIN = `
 
 # ---- added by loadfleet run: per-second latency histograms for "loadfleet compare" ----
+def _loadfleet_key(ms):
+    # hdrKey of scripts/run/per-second.ts: the µs value floored to the sub-bucket a 3-digit HdrHistogram keeps it
+    # in (its lowestEquivalentValue: exact below 2048 µs, then 1024 sub-buckets per power of two), so the kept
+    # histogram holds each latency within its own 0.1 %. Rounded half up as JavaScript's Math.round.
+    v = max(1, int(ms * 1000 + 0.5))
+    if v < 2048:
+        return v
+    unit = 1 << (v.bit_length() - 11)
+    return (v // unit) * unit
+
+
 def _loadfleet_hist():
     import json, time
     from locust import events
     pending = {}
     merged = {}
-
-    def key(ms):
-        us = max(1, int(round(ms * 1000)))
-        d = len(str(us)) - 3
-        return us if d <= 0 else int(round(us / 10 ** d)) * 10 ** d
+    key = _loadfleet_key
 
     def answered(response, exception):
         # No response (refused, reset, timed out): Locust's HttpSession hands a LocustResponse with status_code 0
@@ -94,7 +101,23 @@ _loadfleet_hist()
 /** The warning when /loadfleet/hist could not be pulled (compare names it too). */
 export const HIST_PULL_FAILED = 'the per-second histograms (/loadfleet/hist on the Locust master) could not be pulled';
 export function histPullFailed(why: string): string {
-  return `${HIST_PULL_FAILED} (${why}): the latencies are Locust's own, which include the time of requests without a response, and compare cannot test this run's figures`;
+  return `${HIST_PULL_FAILED} (${why}): no latency measured (n/a) — Locust's own latencies include the time of requests without a response, so they are not shown; the counts are Locust's CSV, and compare compares this run on totals (errors tested, p95 not)`;
+}
+
+/** Latency figures not measured (null): Locust's own include the time of requests without a response. */
+const NO_LATENCY = { min: null, mean: null, p50: null, p90: null, p95: null, p99: null, max: null } as const;
+function withoutLatency(e: EndpointStats): EndpointStats {
+  const { percentiles: _p, hdr: _h, ...rest } = e;
+  return { ...rest, ...NO_LATENCY };
+}
+
+/**
+ * Locust's merged stats when /loadfleet/hist could not be pulled: counts stay Locust's CSV, every latency figure
+ * is null (n/a), so a latency threshold breaks "no latency measured" instead of judging figures that include
+ * the time of requests without a response (a half-dead target would otherwise pass).
+ */
+export function locustWithoutHist(stats: MergedStats): MergedStats {
+  return { ...stats, total: withoutLatency(stats.total), endpoints: stats.endpoints.map(withoutLatency) };
 }
 
 /** The master's /loadfleet/hist answer → endpoint → epoch second → counts. Throws on a malformed document. */
@@ -132,8 +155,8 @@ export function liveFromHist(hist: ReadonlyMap<string, ReadonlyMap<number, Secon
  * Locust's merged stats (its CSV: counts, failures) with every latency figure taken from the per-second
  * histograms instead, which hold only requests that got a response: an endpoint (or a run) nothing answered has
  * null latencies, so a latency threshold over it breaks "no latency measured". Counts stay Locust's own. An
- * endpoint the histograms lack keeps Locust's figures and is named in the returned warnings, as is any endpoint
- * whose histogram count differs from Locust's.
+ * endpoint the histograms lack has null latencies (and so has the total) and is named in the returned warnings,
+ * as is any endpoint whose histogram count differs from Locust's.
  */
 export function locustLatencyFromHist(stats: MergedStats, hist: ReadonlyMap<string, ReadonlyMap<number, SecondCounts>>): { stats: MergedStats; warnings: string[] } {
   const total = newHistogram();
@@ -153,8 +176,8 @@ export function locustLatencyFromHist(stats: MergedStats, hist: ReadonlyMap<stri
   const endpoints = stats.endpoints.map((e) => {
     const secs = hist.get(e.name);
     if (!secs) {
-      if (e.requests > 0) warnings.push(`${e.name}: no per-second histogram; its latencies are Locust's own, which include the time of requests without a response`);
-      return e;
+      if (e.requests > 0) warnings.push(`${e.name}: no per-second histogram, so no latency measured (n/a): Locust's own latencies include the time of requests without a response; its counts are Locust's CSV`);
+      return e.requests > 0 ? withoutLatency(e) : e;
     }
     const h = newHistogram();
     const n = fill(h, secs);
@@ -165,5 +188,6 @@ export function locustLatencyFromHist(stats: MergedStats, hist: ReadonlyMap<stri
   // Endpoints only the histograms know (none expected) still count in the total's latencies.
   for (const [name, secs] of hist) if (!stats.endpoints.some((e) => e.name === name)) fill(total, secs);
   const anyMissing = stats.endpoints.some((e) => e.requests > 0 && !hist.has(e.name));
-  return { stats: { ...stats, endpoints, total: anyMissing ? stats.total : withHist(stats.total, total) }, warnings };
+  // The total's latencies without a missing endpoint's would not be the total's: not measured either.
+  return { stats: { ...stats, endpoints, total: anyMissing ? withoutLatency(stats.total) : withHist(stats.total, total) }, warnings };
 }

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { histFiles, readHlog, type SecondCounts } from '../../scripts/compare/hlog';
+import { histFiles, readSeries, type SecondCounts } from '../../scripts/compare/hlog';
 import type { RunData, RunMeta } from '../../scripts/compare/verdict';
 import { mulberry32 } from '../../scripts/compare/stats';
 import type { RunSummary } from '../../scripts/run/summary';
@@ -57,8 +57,10 @@ export function synthRunFiles(spec: SynthSpec): { run: RunData; files: Map<strin
 
 export function fromSparse(spec: Pick<SynthSpec, 'runId' | 'summary' | 'meta' | 'seconds'>, eps: Map<string, Map<number, SecondCounts>>): { run: RunData; files: Map<string, string> } {
   const { files, index } = histFiles(START_MS, eps, 'synthetic');
-  const total = readHlog(files.get('total.hlog')!);
-  const endpoints = new Map(index.endpoints.map((e) => [e.name, readHlog(files.get(e.file)!)]));
+  // As compare reads a kept run: series.json (per second its requests, answered or not), the .hlog files' cache.
+  const series = readSeries(files.get('series.json')!)!;
+  const total = series.total;
+  const endpoints = new Map(index.endpoints.map((e) => [e.name, series.endpoints.get(e.name)!]));
   const row = (name: string, requests: number, failures: number) => ({ name, requests, failures, rps: Math.round((requests / spec.seconds) * 1000) / 1000, min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 });
   const summary = {
     runId: spec.runId ?? 'synthetic',

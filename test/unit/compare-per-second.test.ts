@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import * as hdr from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
-import { histFiles } from '../../scripts/compare/hlog';
+import { histFiles, type SecondCounts } from '../../scripts/compare/hlog';
 import { mulberry32 } from '../../scripts/compare/stats';
 import { betweenRunNoise, compareRuns, DEFAULT_TOLERANCES, type RunData } from '../../scripts/compare/verdict';
 import { compareText } from '../../scripts/compare/render';
@@ -20,7 +20,8 @@ import { Merger } from '../../scripts/run/merge';
 import { hdrKey, PerSecond } from '../../scripts/run/per-second';
 import { perSecondOfLines } from '../../scripts/run/artillery-files';
 import type { RunSummary } from '../../scripts/run/summary';
-import { synthRun } from '../harness/synthetic-runs';
+import { fromSparse, synthRun, writeSynthRun } from '../harness/synthetic-runs';
+import { judgeBaseline } from '../../scripts/actions/compare';
 
 /** Raw samples: endpoint, end epoch ms, latency ms (null = no response). */
 interface Raw {
@@ -193,6 +194,52 @@ describe('compare without per-second histograms (nGrinder): on totals, saying so
     const slow = compareRuns(ng('a', 5000, 0, 100), ng('b', 4000, 0, 80));
     expect(slow.verdict).toBe('inconclusive');
     expect(slow.reasons.join('\n')).toContain('Total: rps 100 → 80 (-20.0%) drops beyond -5.0%; Total: no per-second histogram in either run to test it (compared on totals)');
+  });
+});
+
+describe('compare counts requests without a response (issue 17 review)', () => {
+  it('a candidate whose target never answers (30 s × 50 req/s, all failed, no latency) is a regression naming the error rate, not "too few samples"', () => {
+    const base = synthRun({ seed: 61, seconds: 30, rps: 50, runId: 'base' });
+    const eps = new Map([['GET /e0', new Map<number, SecondCounts>()]]);
+    const t0 = Math.floor(Date.parse(base.summary.startedAt) / 1000);
+    for (let s = 0; s < 30; s++) eps.get('GET /e0')!.set(t0 + s, { count: 50, failures: 50, us: new Map(), unanswered: 50 });
+    const made = fromSparse({ runId: 'cand', seconds: 30 }, eps).run;
+    // As run writes it: no latency measured, so no percentiles.
+    const noLat = <T extends object>(row: T) => ({ ...row, min: null, mean: null, p50: null, p90: null, p95: null, p99: null, max: null });
+    const cand: RunData = { ...made, summary: { ...made.summary, total: noLat(made.summary.total), endpoints: made.summary.endpoints.map(noLat) } as unknown as RunSummary };
+    expect(cand.hist!.total.count.filter((n) => n > 0)).toHaveLength(30);
+    expect(cand.hist!.total.count.reduce((a, b) => a + b, 0)).toBe(1500);
+    const r = compareRuns(base, cand);
+    expect(r.verdict).toBe('regression');
+    expect(r.exitCode).toBe(3);
+    expect(r.reasons.join('\n')).toMatch(/Total: errors 0% → 100% \(\+100pp\), beyond \+0\.5pp/);
+    expect(r.reasons.join('\n')).not.toContain('too few samples');
+    // The rps of the requests sent is unchanged: not a drop.
+    expect(r.checks.find((c) => c.endpoint === 'Total' && c.figure === 'rps')!.verdict).toBe('pass');
+  });
+});
+
+describe('run --baseline writes its verdict atomically (issue 17 review)', () => {
+  it('judgeBaseline replaces meta.json (writeFileAtomic: temp file + rename), never writes through what is there', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-judge-'));
+    try {
+      const baseDir = path.join(root, 'runs', 'base');
+      const candDir = path.join(root, 'runs', 'cand');
+      writeSynthRun(baseDir, { seed: 81, seconds: 20, rps: 50, runId: 'base' });
+      writeSynthRun(candDir, { seed: 82, seconds: 20, rps: 50, runId: 'cand' });
+      // meta.json as a link to a file elsewhere: a plain fs.writeFile writes into that file.
+      const outside = path.join(root, 'outside.json');
+      fs.renameSync(path.join(candDir, 'meta.json'), outside);
+      const before = fs.readFileSync(outside, 'utf8');
+      fs.symlinkSync(outside, path.join(candDir, 'meta.json'));
+      const r = await judgeBaseline(candDir, path.join(root, 'runs'), baseDir, { say: () => {} });
+      expect(fs.readFileSync(outside, 'utf8')).toBe(before);
+      expect(fs.lstatSync(path.join(candDir, 'meta.json')).isSymbolicLink()).toBe(false);
+      expect(JSON.parse(fs.readFileSync(path.join(candDir, 'meta.json'), 'utf8')).baseline).toMatchObject({ runId: 'base', verdict: r.verdict });
+      expect(fs.readdirSync(candDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

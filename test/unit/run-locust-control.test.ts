@@ -68,4 +68,34 @@ describe('locust --list before a run (issue 20.6)', () => {
     // The local target's services run as root (README: local hosts are not a security boundary): the same there.
     expect(locustListScript('netns')).not.toContain('setpriv');
   });
+
+  it('the import check on EC2: as the services\' user, on the pushed copy in a private folder it owns, never in the live folder', async () => {
+    const { locustImportScript } = await import('../../scripts/drivers/locust');
+    const ec2 = locustImportScript('ec2', 'from locust import HttpUser\n', 'Locust is not installed');
+    expect(ec2).toContain('setpriv --reuid=loadfleet');
+    expect(ec2).toContain('-f "$d/locustfile.py"');
+    expect(ec2).toContain('chown loadfleet "$d"');
+    expect(ec2).not.toContain('cd /etc/loadfleet/locust');
+    const local = locustImportScript('netns', 'x', 'missing');
+    expect(local).not.toContain('setpriv');
+    expect(local).not.toContain('chown');
+  });
+
+  it('an import check killed by timeout (124) or a missing command (127/126) is the host\'s failure (exit 1), not the script\'s (exit 2)', async () => {
+    const { importCheckError } = await import('../../scripts/drivers/locust');
+    const timedOut = importCheckError(124, '', 'my.py', 'controller');
+    expect(timedOut.exitCode).toBe(1);
+    expect(timedOut.message).toContain('did not finish within 60 s (timeout, exit 124)');
+    const gone = importCheckError(127, 'sh: 1: : not found\n', 'my.py', 'controller');
+    expect(gone.exitCode).toBe(1);
+    expect(gone.message).toMatch(/exit 127: a command was not found — the Locust venv named in \/etc\/systemd\/system\/\S+\.service, or setpriv/);
+    expect(gone.message).toContain('sh: 1: : not found');
+    expect(importCheckError(126, 'x', 'my.py', 'c').exitCode).toBe(1);
+    // Python's traceback from Locust itself: the user's script, exit 2, naming their file and line.
+    const tb = 'Traceback (most recent call last):\n  File "@LOCUSTFILE@", line 3, in <module>\n    import nope\nModuleNotFoundError: No module named \'nope\'\n';
+    const bad = importCheckError(1, tb, 'my.py', 'controller');
+    expect(bad.exitCode).toBe(2);
+    expect(bad.message).toContain('File "my.py", line 3');
+    expect(bad.message).toContain("ModuleNotFoundError: No module named 'nope'");
+  });
 });

@@ -6,9 +6,10 @@
  */
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { LOCUST_HIST_PLUGIN, HIST_PULL_FAILED, histPullFailed, liveFromHist, locustLatencyFromHist, parseLocustHist } from '../../scripts/run/locust-hist';
+import { LOCUST_HIST_PLUGIN, HIST_PULL_FAILED, histPullFailed, liveFromHist, locustLatencyFromHist, locustWithoutHist, parseLocustHist } from '../../scripts/run/locust-hist';
 import { figures, newHistogram, percentileLadder, percentileMs, recordMs } from '../../scripts/run/histogram';
 import { locustPartialStats, parseLocustLive, parseLocustStats } from '../../scripts/run/locust-csv';
+import { hdrKey } from '../../scripts/run/per-second';
 import { renderRunMetrics } from '../../scripts/monitoring/run-metrics';
 import { liveLine, summaryText, buildSummary } from '../../scripts/run/summary';
 import { reportHtml } from '../../scripts/run/report';
@@ -17,7 +18,9 @@ import { locustRun } from '../../scripts/drivers/locust';
 import type { SshSession } from '../../scripts/core/fanout';
 import { evaluate, parseThreshold } from '../../scripts/run/thresholds';
 import { LOCUST, restartLocustScript } from '../../scripts/engines/locust';
-import { comparability, DEFAULT_TOLERANCES, type RunData } from '../../scripts/compare/verdict';
+import { comparability, compareRuns, DEFAULT_TOLERANCES, type RunData } from '../../scripts/compare/verdict';
+import type { RunSummary } from '../../scripts/run/summary';
+import { synthRun } from '../harness/synthetic-runs';
 
 /**
  * Fires Locust's own `request` event as its clients do (locust 2.12.1: clients.py HttpSession.request and
@@ -83,7 +86,7 @@ describe('Locust: a request without a response is counted, never a latency', () 
     // /ok: the 200 and the 500 both had a response: two latencies (µs, 3 significant digits), one failure.
     expect(sum('GET /ok', (c) => c.count)).toBe(2);
     expect(sum('GET /ok', (c) => c.failures)).toBe(1);
-    expect(cells('GET /ok').flatMap((c) => [...c.us]).sort(([a], [b]) => a - b)).toEqual([[12300, 1], [40000, 1]]);
+    expect(cells('GET /ok').flatMap((c) => [...c.us]).sort(([a], [b]) => a - b)).toEqual([[hdrKey(12345.6), 1], [40000, 1]]);
     // A custom client: None + ConnectionRefusedError is unanswered; None without an exception is a latency.
     expect(cells('GET /custom').flatMap((c) => [...c.us])).toEqual([[7000, 1]]);
     expect(sum('GET /custom', (c) => c.unanswered ?? 0)).toBe(1);
@@ -96,9 +99,9 @@ describe('Locust: a request without a response is counted, never a latency', () 
     expect(await throughLocust(Math.floor(Date.now() / 1000) + 3600)).toEqual({});
     const recent = parseLocustHist(await throughLocust(Math.floor(Date.now() / 1000) - 60));
     expect([...recent.keys()].sort()).toEqual(['GET /custom', 'GET /dead', 'GET /fast', 'GET /ok']);
-    // 7, 12.3 and 40 ms answered; the refused 1.5, 2 and 3 ms are no latency.
+    // 7, 12.3456 and 40 ms answered; the refused 1.5, 2 and 3 ms are no latency.
     const l = liveFromHist(recent);
-    expect(l.p50).toBeCloseTo(12.3, 1);
+    expect(Math.abs(l.p50! - 12.3456)).toBeLessThanOrEqual(12.3456 * 0.001);
     expect(l.p99).toBe(40);
     expect(liveFromHist(new Map([['GET /dead', recent.get('GET /dead')!]]))).toEqual({ p50: null, p95: null, p99: null });
   }, 90_000);
@@ -119,23 +122,54 @@ GET,/fast,1,1,3,3,3,3,0,0.1,0.1,3,3,3,3,3,3,3,3,3,3,3
     expect(dead).toMatchObject({ requests: 1, failures: 1, min: null, mean: null, p50: null, p95: null, p99: null, max: null });
     expect(dead.percentiles).toBeUndefined();
     expect(stats.endpoints.find((e) => e.name === 'GET /fast')).toMatchObject({ requests: 1, p95: null, max: null });
-    // The total: 6 requests, 4 failed (Locust's), latencies of the 3 answered only (7, 12.3, 40 ms).
+    // The total: 6 requests, 4 failed (Locust's), latencies of the 3 answered only (7, 12.3456, 40 ms).
     expect(stats.total).toMatchObject({ requests: 6, failures: 4, min: 7, max: 40 });
-    expect(stats.total.p50).toBeCloseTo(12.3, 1);
+    expect(Math.abs(stats.total.p50! - 12.3456)).toBeLessThanOrEqual(12.3456 * 0.001);
     const [broken] = evaluate([parseThreshold('GET /dead: p95<500ms')], stats, {});
     expect(broken).toMatchObject({ ok: false });
     expect(JSON.stringify(broken)).toContain('no latency measured');
   }, 90_000);
 
-  it('a run nothing answered has null latencies; an endpoint the histograms lack keeps Locust\'s figures and is named in a warning', () => {
+  it('the listener keys each latency as hdrKey does (the 3-digit HdrHistogram bucket, within 0.1 %), in /usr/bin/python3', async () => {
+    const values = [0.0004, 0.001, 1.5, 2.047, 2.0485, 2.049, 4.095, 12.345, 123.0, 123.456, 999.5, 1234.5678, 65_535.9, 3_600_000];
+    const head = LOCUST_HIST_PLUGIN.slice(0, LOCUST_HIST_PLUGIN.indexOf('def _loadfleet_hist():'));
+    const py = 'import os, sys, json\nexec(os.environ["HEAD"])\nprint(json.dumps([_loadfleet_key(float(x)) for x in sys.argv[1:]]))';
+    const r = await execa('/usr/bin/python3', ['-c', py, ...values.map(String)], { env: { HEAD: head }, reject: false, timeout: 60_000 });
+    if (r.exitCode !== 0) throw new Error(`/usr/bin/python3 failed (install python3): ${r.stderr}`);
+    const keys = JSON.parse(r.stdout) as number[];
+    expect(keys).toEqual(values.map((v) => hdrKey(v * 1000)));
+    // 123.456 ms → 123,392 µs: 0.05 % below (3-significant-decimal rounding gave 123,000: 0.37 %).
+    for (const [i, v] of values.entries()) if (v >= 1) expect((v * 1000 - keys[i]!) / (v * 1000)).toBeLessThan(0.001);
+  });
+
+  it('a run nothing answered has null latencies; an endpoint the histograms lack has n/a latencies (a threshold breaks "no latency measured") and is named in a warning', () => {
     const csv = `${CSV_HEAD}\nGET,/,5,5,1,1,1,1,0,1,1,1,1,1,1,1,1,1,1,1,1,1\n,Aggregated,5,5,1,1,1,1,0,1,1,1,1,1,1,1,1,1,1,1,1,1\n`;
     const dead = locustLatencyFromHist(parseLocustStats(csv), parseLocustHist({ 1700000000: { 'GET /': [5, 5, {}, 5] } }));
     expect(dead.stats.total).toMatchObject({ requests: 5, failures: 5, p50: null, p95: null, max: null });
     const [t] = evaluate([parseThreshold('p95<500ms')], dead.stats, {});
     expect(t!.ok).toBe(false);
     const lacking = locustLatencyFromHist(parseLocustStats(csv), new Map());
-    expect(lacking.stats.total.p95).toBe(1);
-    expect(lacking.warnings[0]).toContain("GET /: no per-second histogram; its latencies are Locust's own");
+    expect(lacking.stats.total).toMatchObject({ requests: 5, failures: 5, p95: null, max: null });
+    expect(lacking.stats.endpoints[0]).toMatchObject({ name: 'GET /', requests: 5, p50: null, p95: null });
+    expect(lacking.stats.endpoints[0]!.percentiles).toBeUndefined();
+    expect(lacking.warnings[0]).toContain('GET /: no per-second histogram, so no latency measured (n/a)');
+    const [lt] = evaluate([parseThreshold('GET /: p95<500ms')], lacking.stats, {});
+    expect(lt!.ok).toBe(false);
+    expect(JSON.stringify(lt)).toContain('no latency measured');
+  });
+
+  it('a failed /loadfleet/hist pull: latencies n/a (a half-dead target\'s Locust figures would pass p95<500ms), counts Locust\'s', () => {
+    // Locust's CSV: 10 requests, 5 failed; its p95 (1 ms) would pass the threshold.
+    const csv = `${CSV_HEAD}\nGET,/,10,5,1,1,1,1,0,1,1,1,1,1,1,1,1,1,1,1,1,1\n,Aggregated,10,5,1,1,1,1,0,1,1,1,1,1,1,1,1,1,1,1,1,1\n`;
+    const own = parseLocustStats(csv);
+    expect(evaluate([parseThreshold('p95<500ms')], own, {})[0]!.ok).toBe(true);
+    const none = locustWithoutHist(own);
+    expect(none.total).toMatchObject({ requests: 10, failures: 5, min: null, p50: null, p95: null, p99: null, max: null });
+    expect(none.endpoints[0]).toMatchObject({ requests: 10, failures: 5, p95: null });
+    const [t] = evaluate([parseThreshold('p95<500ms')], none, {});
+    expect(t!.ok).toBe(false);
+    expect(JSON.stringify(t)).toContain('no latency measured');
+    expect(histPullFailed('curl: (7)')).toContain('no latency measured (n/a)');
   });
 
   it('a failed /loadfleet/hist pull is a warning in the summary text and the report, which compare names', () => {
@@ -152,9 +186,22 @@ GET,/fast,1,1,3,3,3,3,0,0.1,0.1,3,3,3,3,3,3,3,3,3,3,3
     expect(reportHtml(s)).toContain('Warning: the per-second histograms (/loadfleet/hist on the Locust master) could not be pulled');
     // compare: the run kept no hist/, and says why.
     const run = (summary: typeof s): RunData => ({ dir: '/d', summary, meta: null, hist: null });
+    // compare: comparable, on totals (errors tested, p95 not), the note naming the true cause.
     const reasons = comparability(run(s), run({ ...s, runId: 'r2', warnings: undefined }), DEFAULT_TOLERANCES);
-    expect(reasons).toContain(`base run r1 kept no per-second histograms (hist/) — ${HIST_PULL_FAILED}: its figures cannot be tested`);
-    expect(reasons.join('\n')).not.toContain('candidate run r2');
+    expect(reasons.join('\n')).not.toContain(HIST_PULL_FAILED);
+    const base = synthRun({ seed: 71, seconds: 30, rps: 50, runId: 'b' });
+    const failedCand = (failures: number): RunData => {
+      const c = synthRun({ seed: 72, seconds: 30, rps: 50, runId: 'c' });
+      const rows = locustWithoutHist({ ...c.summary, total: { ...c.summary.total, failures }, endpoints: c.summary.endpoints.map((e) => ({ ...e, failures })), timeline: [], errors: {} });
+      return { ...c, hist: null, summary: { ...c.summary, total: rows.total, endpoints: rows.endpoints, warnings: [w] } as unknown as RunSummary };
+    };
+    const same = compareRuns(base, failedCand(0));
+    expect(same.notes.join('\n')).toContain(`candidate run c: no per-second histogram (${HIST_PULL_FAILED}, so its latencies were not measured): compared on totals — errors tested, p95 not`);
+    expect(same.notes.join('\n')).not.toContain('kept before loadfleet kept hist/');
+    expect(same.reasons.join('\n')).not.toContain('cannot be tested');
+    const worse = compareRuns(base, failedCand(150));
+    expect(worse.verdict).toBe('regression');
+    expect(worse.reasons.join('\n')).toMatch(/Total: errors 0% → 10% \(\+10pp\)/);
   });
 });
 
