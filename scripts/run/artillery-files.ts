@@ -38,16 +38,21 @@ export type PluginLive = PluginCounters & { readonly generator: string; readonly
  */
 type BucketLine = EncodedCell & { t: number; e?: Record<string, [number, number, Record<string, number>]> };
 
-/** A worker's bucket lines → its per-second counts per endpoint (lines cut by a KILL are skipped, as in generatorDoc). */
-export function perSecondOfLines(bucketLines: string, into: PerSecond = new PerSecond()): PerSecond {
+/** The worker's per-second bucket lines, parsed; a line cut by a KILL mid-write is skipped (the seconds before it are whole). */
+function* bucketLinesOf(bucketLines: string): Generator<BucketLine> {
   for (const line of bucketLines.split('\n')) {
     if (!line.startsWith('{')) continue;
-    let b: BucketLine;
     try {
-      b = JSON.parse(line) as BucketLine;
+      yield JSON.parse(line) as BucketLine;
     } catch {
       continue;
     }
+  }
+}
+
+/** A worker's bucket lines → its per-second counts per endpoint (lines cut by a KILL are skipped, as in generatorDoc). */
+export function perSecondOfLines(bucketLines: string, into: PerSecond = new PerSecond()): PerSecond {
+  for (const b of bucketLinesOf(bucketLines)) {
     for (const [name, [n, f, us]] of Object.entries(b.e ?? {})) into.addCell(name, b.t, n, f, Object.entries(us).map(([k, v]) => [Number(k), v] as [number, number]));
   }
   return into;
@@ -56,14 +61,7 @@ export function perSecondOfLines(bucketLines: string, into: PerSecond = new PerS
 /** A worker's files → the merge format: requests = sent; sent − responses = failed without a response. */
 export function generatorDoc(h: PluginHdr, bucketLines: string): GeneratorHdr {
   const buckets: Record<string, EncodedCell> = {};
-  for (const line of bucketLines.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    let b: BucketLine;
-    try {
-      b = JSON.parse(line) as BucketLine;
-    } catch {
-      continue; // a line cut by a KILL mid-write: the seconds before it are whole
-    }
+  for (const b of bucketLinesOf(bucketLines)) {
     // One line per second by construction; a second seen twice (it cannot, but) is added, not replaced.
     const prev = buckets[String(b.t)];
     if (prev) {

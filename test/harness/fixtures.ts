@@ -1,11 +1,22 @@
 import { Testing } from 'cdktf';
-import { validateFleetConfig, type FleetConfigInput } from '../../stacks/config';
+import { ConfigError, validateFleetConfig, type FleetConfigInput } from '../../stacks/config';
 import { FleetStack } from '../../stacks/fleet-stack';
 
 export const PUBLIC_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAUU03p86sVDxvZB9hmLfNn647teuXctp+2fcmHI9NW test@loadfleet';
 export const EXPIRES = '2026-11-24T04:00:00Z';
 
 /** A minimal valid config, with overrides. */
+/** The problems validation reports for `raw` (it must be refused: a config that passes is an error here). */
+export function problemsOf(raw: unknown): { path: string; value: unknown; message: string }[] {
+  try {
+    validateFleetConfig(raw);
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
 export function configInput(overrides: Partial<FleetConfigInput> = {}): FleetConfigInput {
   return { name: 'demo', access: { sshCidrs: ['203.0.113.7/32'] }, keyPair: { publicKeyPath: 'k.pub' }, ...overrides };
 }

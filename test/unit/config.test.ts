@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, validateFleetConfig } from '../../stacks/config';
-import { configInput } from '../harness/fixtures';
+import { validateFleetConfig } from '../../stacks/config';
+import { configInput, problemsOf } from '../harness/fixtures';
 
-function problemsOf(raw: unknown): { path: string; value: unknown; message: string }[] {
-  try {
-    validateFleetConfig(raw);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return [...(e as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('FleetConfig', () => {
   it('fills documented defaults', () => {

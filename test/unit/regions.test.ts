@@ -1,20 +1,11 @@
 /** Agents spread over regions (issue 18, part 2): the config's rules and the synthesized stack. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, validateFleetConfig } from '../../stacks/config';
+import { validateFleetConfig } from '../../stacks/config';
 import { hostGroups } from '../../stacks/topology';
 import { fleetRegions } from '../../stacks/regions';
-import { configInput, synthStack } from '../harness/fixtures';
+import { configInput, problemsOf, synthStack } from '../harness/fixtures';
 import { recordRegions } from '../../scripts/core/env-record';
 
-function problemsOf(raw: unknown): { path: string; value: unknown; message: string }[] {
-  try {
-    validateFleetConfig(raw);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return [...(e as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const spread = { regions: { 'us-east-1': 4, 'eu-west-1': 2 } };
 
