@@ -177,7 +177,7 @@ async function undoFirstUp(u: UndoContext): Promise<void> {
     try {
       const swept = await sweepRegions(u.regions, envDir.name, { keepImages: true, signal: u.abandon, abandon: u.abandon });
       proven = swept.left.length === 0;
-      write(`clean-up: terraform destroy ${!u.applied ? 'not needed (apply never ran)' : problems.length ? 'failed' : 'done'}; the tag sweep removed ${swept.removed.length} resource(s) terraform did not${swept.removed.length ? ` (${describeFound(swept.removed)})` : ''}, and a fresh listing of loadfleet:env=${envDir.name}${u.regions.length > 1 ? ` in ${u.regions.join(', ')}` : ''} finds nothing.\n`);
+      write(`clean-up: terraform destroy ${!u.applied ? 'not needed (apply never ran)' : problems.length ? `failed (${problems[0]!.replace(/^terraform destroy: /, '').split('\n').find((l) => l.trim())?.trim() ?? 'no message'})` : 'done'}; the tag sweep removed ${swept.removed.length} resource(s) terraform did not${swept.removed.length ? ` (${describeFound(swept.removed)})` : ''}, and a fresh listing of loadfleet:env=${envDir.name}${u.regions.length > 1 ? ` in ${u.regions.join(', ')}` : ''} finds nothing.\n`);
     } catch (e) {
       problems.push(`tag sweep: ${(e as Error).message}`);
     }

@@ -229,7 +229,9 @@ describe('Ctrl-C from a terminal (SIGINT to the whole process group) on moto', (
     expect(r.stderr).toContain('still cleaning up; press Ctrl-C again to abandon and run `loadfleet down --env intapply --yes` later');
     // Even one interrupt cancels the provider's in-flight RunInstances (seen here: "RunInstances, context
     // canceled" with the instance made): destroy, then the sweep finds what the state never knew.
-    expect(r.stderr).toMatch(/clean-up: terraform destroy done; the tag sweep removed \d+ resource\(s\) terraform did not.*a fresh listing of loadfleet:env=intapply finds nothing/);
+    // terraform destroy after an interrupted apply is done, or fails (then says why) and the sweep removes it all:
+    // which one depends on where the interrupt caught the provider (seen both on moto); what must hold is the end.
+    expect(r.stderr).toMatch(/clean-up: terraform destroy (done|failed \(.+\)); the tag sweep removed \d+ resource\(s\) terraform did not.*a fresh listing of loadfleet:env=intapply finds nothing/);
     expect(await countLeft(ec2(ctx.moto.env), 'intapply')).toEqual(ZERO);
     expect(recordOf('intapply').status).toBe('down');
   });
